@@ -1,0 +1,45 @@
+//! The command line: the only code that reads argv and the environment, prints, and picks
+//! exit codes. Commands are thin: resolve settings, load inputs, call one core function,
+//! render. `anyhow` is used here and only here; the library modules return typed errors.
+
+pub mod args;
+pub mod commands;
+pub mod render;
+pub mod settings;
+
+use args::{Cli, Command};
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Exit codes of DESIGN 4.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    /// `plan --detailed-exitcode`: the plan would send something.
+    pub const CHANGES: u8 = 2;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.global.no_color {
+        anstream::ColorChoice::Never.write_global();
+    }
+    let result = match &cli.command {
+        Command::Validate => commands::validate::run(&cli.global),
+        Command::Plan(args) => commands::plan::run(&cli.global, args),
+        Command::Apply(args) => commands::apply::run(&cli.global, args),
+        Command::Show(args) => commands::show::run(&cli.global, args),
+        Command::State(command) => commands::state::run(&cli.global, command),
+        Command::ForceUnlock(args) => commands::force_unlock::run(&cli.global, args),
+        Command::Simulate(args) => commands::simulate::run(&cli.global, args),
+        Command::Rehearse(args) => commands::rehearse::run(&cli.global, args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            render::print_error(&error);
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The state model (DESIGN 2): what is known to have happened to each change order.
+//! Pure data; reading and writing files is `store`'s job.
+
+use crate::ids::ChangeOrderId;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The newest state format this build reads and writes. A newer file is refused, never
+/// overwritten.
+pub const STATE_FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub format_version: u32,
+    /// A UUID fixed when the state is created; a plan made against one lineage never applies
+    /// to another.
+    pub lineage: String,
+    /// +1 on every write that changes content.
+    pub serial: u64,
+    pub tool_version: String,
+    #[serde(default)]
+    pub change_orders: BTreeMap<ChangeOrderId, ChangeOrderRecord>,
+}
+
+impl State {
+    /// A state that has never been written: serial 0.
+    pub fn new_empty(lineage: impl Into<String>, tool_version: impl Into<String>) -> Self {
+        Self {
+            format_version: STATE_FORMAT_VERSION,
+            lineage: lineage.into(),
+            serial: 0,
+            tool_version: tool_version.into(),
+            change_orders: BTreeMap::new(),
+        }
+    }
+
+    /// True when `other` differs in content (anything but serial and tool version), i.e. when
+    /// saving `other` over `self` must bump the serial.
+    pub fn content_differs(&self, other: &State) -> bool {
+        self.format_version != other.format_version
+            || self.lineage != other.lineage
+            || self.change_orders != other.change_orders
+    }
+}
+
+/// What is known about one change order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordStatus {
+    /// The service confirmed the abort (or its status shows it stopped).
+    Aborted,
+    /// The service refused, or retries ran out; the plan offers a retry.
+    Failed,
+    /// A request may have been sent and its outcome is not known; the next apply asks
+    /// `GetChangeOrderInfo` before sending anything.
+    Unknown,
+}
+
+impl RecordStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordStatus::Aborted => "aborted",
+            RecordStatus::Failed => "failed",
+            RecordStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// How the rollback change order that an abort started ended (`apply --wait`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackStatus {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeOrderRecord {
+    pub status: RecordStatus,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_change_order_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_status: Option<RollbackStatus>,
+    /// Set when `aborted` was concluded from `GetChangeOrderInfo` (status 6) rather than from
+    /// the abort's own response, e.g. after a lost response.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirmed_by_status: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ChangeOrderRecord {
+    pub fn new(status: RecordStatus) -> Self {
+        Self {
+            status,
+            attempts: 0,
+            last_attempt_at: None,
+            request_id: None,
+            trace_id: None,
+            http_status: None,
+            code: None,
+            error_code: None,
+            message: None,
+            rollback_change_order_id: None,
+            rollback_status: None,
+            confirmed_by_status: false,
+            app: None,
+            reason: None,
+        }
+    }
+}
