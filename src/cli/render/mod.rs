@@ -1,5 +1,7 @@
 //! Rendering shared by every command: errors (`error:`, `caused by:`, `hint:`) and colour.
 
+pub mod apply;
+
 use anstream::eprintln;
 use anstyle::{AnsiColor, Style};
 
