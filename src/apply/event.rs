@@ -91,3 +91,9 @@ pub enum ApplyEvent {
         elapsed: Duration,
     },
 }
+
+impl<R: Reporter + ?Sized> Reporter for Box<R> {
+    fn on_event(&mut self, event: &ApplyEvent) {
+        (**self).on_event(event);
+    }
+}
