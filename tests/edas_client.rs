@@ -475,3 +475,23 @@ async fn logs_at_the_most_verbose_level_never_hold_the_secret_or_the_token() {
     assert!(!logs.contains(SECRET), "{logs}");
     assert!(!logs.contains(TOKEN), "{logs}");
 }
+
+#[tokio::test]
+async fn a_host_that_does_not_resolve_is_retried_because_nothing_was_sent() {
+    let settings = ClientSettings::new(
+        Endpoint::parse("http://edas-rollback-test.invalid:80").unwrap(),
+        "cn-hangzhou",
+        access_key(SECRET),
+        1,
+    );
+    let client = EdasClient::new(settings).unwrap();
+    let outcome = client.abort(&id("co-dns")).await;
+    let Outcome::Retry {
+        throttled, reason, ..
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert!(!throttled);
+    assert!(reason.starts_with("cannot resolve"), "{reason}");
+}
