@@ -35,6 +35,24 @@ impl State {
         }
     }
 
+    /// This state without the change orders `ids` (`state rm`). Ids it does not hold are
+    /// returned, and nothing is removed then, so a typo never half-applies.
+    pub fn without(&self, ids: &[ChangeOrderId]) -> Result<State, Vec<ChangeOrderId>> {
+        let missing: Vec<ChangeOrderId> = ids
+            .iter()
+            .filter(|id| !self.change_orders.contains_key(*id))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(missing);
+        }
+        let mut state = self.clone();
+        for id in ids {
+            state.change_orders.remove(id);
+        }
+        Ok(state)
+    }
+
     /// True when `other` differs in content (anything but serial and tool version), i.e. when
     /// saving `other` over `self` must bump the serial.
     pub fn content_differs(&self, other: &State) -> bool {

@@ -11,6 +11,7 @@
 
 use super::journal::{self, FoldError, JournalParseError, JournalRecord, ParsedJournal};
 use super::model::{RecordStatus, STATE_FORMAT_VERSION, State};
+use crate::ids::ChangeOrderId;
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use std::fmt;
@@ -93,6 +94,11 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("state `{path}` has no change order {}; nothing was removed", ids.iter().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(", "))]
+    NotInState {
+        path: PathBuf,
+        ids: Vec<ChangeOrderId>,
+    },
     #[error("there is no lock file `{path}`")]
     NoLock { path: PathBuf },
     #[error("lock file `{path}` holds lock `{actual}`, not `{given}`; nothing was removed")]
@@ -144,6 +150,12 @@ impl StoreError {
             StoreError::LockIdMismatch { actual, .. } => {
                 Some(format!("the current lock id is `{actual}`"))
             }
+            StoreError::NotInState { .. } => {
+                Some("`edas-rollback state list` shows the change orders in the state".into())
+            }
+            StoreError::NoLock { .. } => Some(
+                "nothing to unlock; check `--state` or `-c` if you expected a lock here".into(),
+            ),
             StoreError::LockInfoUnreadable { .. } => Some(
                 "no process holds the lock: the next command takes it without force-unlock".into(),
             ),
@@ -637,6 +649,24 @@ impl LocalStore {
         Ok(SaveOutcome::Written { state: written })
     }
 
+    /// `state rm`: removes change orders from the loaded state and saves it (serial +1,
+    /// backup first). Every id must be in the state, or nothing is removed.
+    pub fn remove(
+        &self,
+        lock: &StateLock,
+        loaded: &LoadedState,
+        ids: &[ChangeOrderId],
+    ) -> Result<SaveOutcome, StoreError> {
+        let new_state = loaded
+            .state
+            .without(ids)
+            .map_err(|missing| StoreError::NotInState {
+                path: self.state_path.clone(),
+                ids: missing,
+            })?;
+        self.save(lock, loaded, &new_state)
+    }
+
     /// Starts `<state>.journal` with its `begin` record, durable (with its directory entry)
     /// before this returns. Refuses when a journal exists: it must be folded first.
     pub fn begin_journal(
@@ -798,13 +828,6 @@ fn same_file_as_path(_file: &File, path: &Path) -> bool {
     path.exists()
 }
 
-/// Only the version, read before the full shape, so a newer file is reported as newer
-/// rather than as having unknown fields.
-#[derive(Deserialize)]
-struct VersionProbe {
-    format_version: Option<u32>,
-}
-
 fn decode_state(path: &Path, bytes: &[u8]) -> Result<State, StoreError> {
     let text = std::str::from_utf8(bytes).map_err(|error| {
         let byte = error.valid_up_to();
@@ -831,15 +854,26 @@ fn decode_state(path: &Path, bytes: &[u8]) -> Result<State, StoreError> {
             source,
         }
     };
-    let probe: VersionProbe = serde_json::from_str(text).map_err(corrupt)?;
-    if let Some(found) = probe.format_version
-        && found > STATE_FORMAT_VERSION
-    {
-        return Err(StoreError::NewerFormat {
-            path: path.to_path_buf(),
-            found,
-            supported: STATE_FORMAT_VERSION,
-        });
+    let newer = |found: u64| StoreError::NewerFormat {
+        path: path.to_path_buf(),
+        found: u32::try_from(found).unwrap_or(u32::MAX),
+        supported: STATE_FORMAT_VERSION,
+    };
+    match serde_json::from_str::<State>(text) {
+        Ok(state) if state.format_version > STATE_FORMAT_VERSION => {
+            Err(newer(u64::from(state.format_version)))
+        }
+        Ok(state) => Ok(state),
+        Err(error) => {
+            // A newer format may have a shape this build does not know: say it is newer, not
+            // that it is corrupt. Only this error path pays for the second parse.
+            let version = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|value| value.get("format_version").and_then(|v| v.as_u64()));
+            match version {
+                Some(found) if found > u64::from(STATE_FORMAT_VERSION) => Err(newer(found)),
+                _ => Err(corrupt(error)),
+            }
+        }
     }
-    serde_json::from_str(text).map_err(corrupt)
 }
