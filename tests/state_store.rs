@@ -644,7 +644,7 @@ fn a_journal_left_by_a_crash_is_folded_once_saved_and_removed() {
     assert!(
         recovery
             .to_string()
-            .contains("1 change orders left unknown")
+            .contains("1 change order(s) left unknown")
     );
     let state = &loaded.state;
     assert_eq!(state.serial, before.serial + 1);

@@ -86,10 +86,12 @@ pub enum StoreError {
         #[source]
         source: FoldError,
     },
+    #[error("a journal must start with a `begin` record; `{path}` was not created")]
+    NotABegin { path: PathBuf },
     #[error("journal `{path}` already exists; it must be folded before a new run starts")]
     JournalExists { path: PathBuf },
-    #[error("could not write a journal record to `{path}`")]
-    JournalEncode {
+    #[error("could not encode JSON for `{path}`")]
+    Encode {
         path: PathBuf,
         #[source]
         source: serde_json::Error,
@@ -214,7 +216,9 @@ impl Drop for StateLock {
     fn drop(&mut self) {
         // Removed while still held, so nobody can lock the file we unlink; a locker that had
         // opened it before checks after locking that its file is still the one on disk.
-        let _ = fs::remove_file(&self.path);
+        if same_file_as_path(&self.file, &self.path) {
+            let _ = fs::remove_file(&self.path);
+        }
         let _ = self.file.unlock();
     }
 }
@@ -251,7 +255,7 @@ impl fmt::Display for Recovery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "recovered an interrupted run from `{}`: {} records folded, {} change orders left \
+            "recovered an interrupted run from `{}`: {} records folded, {} change order(s) left \
              unknown{} (state serial {})",
             self.journal_path.display(),
             self.records,
@@ -302,11 +306,9 @@ pub struct JournalWriter {
 impl JournalWriter {
     pub fn append(&mut self, record: &JournalRecord) -> Result<(), StoreError> {
         self.line.clear();
-        serde_json::to_writer(&mut self.line, record).map_err(|source| {
-            StoreError::JournalEncode {
-                path: self.path.clone(),
-                source,
-            }
+        serde_json::to_writer(&mut self.line, record).map_err(|source| StoreError::Encode {
+            path: self.path.clone(),
+            source,
         })?;
         self.line.push(b'\n');
         self.writer
@@ -420,24 +422,32 @@ impl LocalStore {
         operation: &str,
     ) -> Result<Result<StateLock, Option<LockInfo>>, StoreError> {
         let path = self.lock_path();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|source| io_error("open lock file", &path, source))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Ok(Err(read_lock_info(&mut file))),
-            Err(TryLockError::Error(source)) => {
-                return Err(io_error("lock", &path, source));
+        let mut attempts_left = 16;
+        let mut file = loop {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|source| io_error("open lock file", &path, source))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => return Ok(Err(read_lock_info(&mut file))),
+                Err(TryLockError::Error(source)) => {
+                    return Err(io_error("lock", &path, source));
+                }
             }
-        }
-        if !same_file_as_path(&file, &path) {
-            // The holder we waited for removed the file as it released it; lock the new one.
-            return Ok(Err(None));
-        }
+            if same_file_as_path(&file, &path) {
+                break file;
+            }
+            // The holder removed the file as it released it, after we opened it: the lock
+            // is free, but on a file nobody else will look at. Open the path again.
+            attempts_left -= 1;
+            if attempts_left == 0 {
+                return Ok(Err(None));
+            }
+        };
         let info = LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             operation: operation.to_string(),
@@ -449,11 +459,10 @@ impl LocalStore {
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         };
-        let mut text =
-            serde_json::to_vec_pretty(&info).map_err(|source| StoreError::JournalEncode {
-                path: path.clone(),
-                source,
-            })?;
+        let mut text = serde_json::to_vec_pretty(&info).map_err(|source| StoreError::Encode {
+            path: path.clone(),
+            source,
+        })?;
         text.push(b'\n');
         // A crashed holder's info is still there: replace it.
         file.set_len(0)
@@ -634,7 +643,7 @@ impl LocalStore {
         written.format_version = STATE_FORMAT_VERSION;
         written.serial = loaded.state.serial + 1;
         let mut bytes =
-            serde_json::to_vec_pretty(&written).map_err(|source| StoreError::JournalEncode {
+            serde_json::to_vec_pretty(&written).map_err(|source| StoreError::Encode {
                 path: self.state_path.clone(),
                 source,
             })?;
@@ -676,6 +685,9 @@ impl LocalStore {
     ) -> Result<JournalWriter, StoreError> {
         self.check_lock(lock)?;
         let path = self.journal_path();
+        if !matches!(begin, JournalRecord::Begin { .. }) {
+            return Err(StoreError::NotABegin { path });
+        }
         let file = match OpenOptions::new().append(true).create_new(true).open(&path) {
             Ok(file) => file,
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
