@@ -545,6 +545,16 @@ fn a_sigkilled_holders_lock_is_taken_at_once_and_force_unlock_checks_the_id() {
         format!("Lock {id} removed from s.json.\n")
     );
     assert!(!store.lock_path().exists());
+    let output = BinaryCommand::cargo_bin("edas-rollback")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["force-unlock", &id])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("there is no lock file `s.json.lock`")
+    );
 
     // And a killed holder never blocks the next command, force-unlock or not.
     let (mut holder, id) = spawn_holder(store.state_path(), Duration::from_secs(60));
@@ -760,4 +770,31 @@ fn a_read_only_command_leaves_a_running_commands_journal_alone() {
     store.finish_journal(&lock, writer).unwrap();
     assert!(!store.journal_path().exists());
     assert_eq!(store.read().unwrap().unwrap().serial, 2);
+}
+
+#[test]
+fn lockers_exclude_each_other_while_holders_keep_releasing_and_removing_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path().join("s.json"));
+    let inside = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            let inside = Arc::clone(&inside);
+            std::thread::spawn(move || {
+                for _ in 0..40 {
+                    // Each call opens its own handle, so threads contend like processes do.
+                    let lock = store.lock("apply", Duration::from_secs(60)).unwrap();
+                    assert!(!inside.swap(true, Ordering::SeqCst), "two holders at once");
+                    std::thread::sleep(Duration::from_micros(300));
+                    inside.store(false, Ordering::SeqCst);
+                    drop(lock);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    assert!(!store.lock_path().exists());
 }

@@ -13,11 +13,11 @@ use super::journal::{self, FoldError, JournalParseError, JournalRecord, ParsedJo
 use super::model::{RecordStatus, STATE_FORMAT_VERSION, State};
 use crate::ids::ChangeOrderId;
 use serde::{Deserialize, Serialize};
-use std::cell::Cell;
 use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 /// How often a waiting locker tries again.
@@ -198,8 +198,9 @@ pub struct StateLock {
     path: PathBuf,
     state_path: PathBuf,
     info: LockInfo,
-    /// Whether this lock's run has already written `<state>.backup`.
-    backup_written: Cell<bool>,
+    /// Whether this lock's run has already written `<state>.backup`. Atomic so a lock can be
+    /// shared (`Arc<StateLock>`) by the tasks of a run.
+    backup_written: AtomicBool,
 }
 
 impl StateLock {
@@ -475,7 +476,7 @@ impl LocalStore {
             path,
             state_path: self.state_path.clone(),
             info,
-            backup_written: Cell::new(false),
+            backup_written: AtomicBool::new(false),
         }))
     }
 
@@ -649,10 +650,10 @@ impl LocalStore {
             })?;
         bytes.push(b'\n');
         if let Some((_, previous)) = &on_disk
-            && !lock.backup_written.get()
+            && !lock.backup_written.load(Ordering::SeqCst)
         {
             write_atomically(&self.backup_path(), previous)?;
-            lock.backup_written.set(true);
+            lock.backup_written.store(true, Ordering::SeqCst);
         }
         write_atomically(&self.state_path, &bytes)?;
         Ok(SaveOutcome::Written { state: written })
@@ -887,5 +888,95 @@ fn decode_state(path: &Path, bytes: &[u8]) -> Result<State, StoreError> {
                 _ => Err(corrupt(error)),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn the_store_and_its_lock_can_be_shared_by_the_tasks_of_a_run() {
+        // Compile-time: apply holds the lock in an `Arc` and moves the writer into a task.
+        assert_send_sync::<LocalStore>();
+        assert_send_sync::<StateLock>();
+        assert_send::<JournalWriter>();
+    }
+
+    #[test]
+    fn sibling_files_append_a_suffix_to_the_whole_name() {
+        let store = LocalStore::new("runbooks/incident.state.json");
+        assert_eq!(
+            store.lock_path(),
+            PathBuf::from("runbooks/incident.state.json.lock")
+        );
+        assert_eq!(
+            store.journal_path(),
+            PathBuf::from("runbooks/incident.state.json.journal")
+        );
+        assert_eq!(
+            store.backup_path(),
+            PathBuf::from("runbooks/incident.state.json.backup")
+        );
+        assert_eq!(parent_dir(Path::new("s.json")), Path::new("."));
+    }
+
+    #[test]
+    fn a_truncated_state_names_the_line_and_column_where_it_ends() {
+        let text = b"{\n  \"format_version\": 1,\n  \"lineage\": \"x\",\n  \"ser";
+        let error = decode_state(Path::new("s.json"), text).unwrap_err();
+        let StoreError::Corrupt { line, .. } = &error else {
+            panic!("expected Corrupt, got {error:?}");
+        };
+        assert_eq!(*line, 4);
+        assert_eq!(
+            error.to_string(),
+            "state file `s.json` is corrupt at line 4, column 6: the file ends early (truncated?)"
+        );
+    }
+
+    #[test]
+    fn a_newer_format_wins_over_an_unknown_shape() {
+        let error = decode_state(
+            Path::new("s.json"),
+            br#"{"format_version": 7, "something": "new"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "state file `s.json` has format version 7, newer than the 1 this edas-rollback \
+             understands; it was left untouched"
+        );
+    }
+
+    #[test]
+    fn a_lock_holders_info_is_shown_in_full() {
+        let error = StoreError::Locked {
+            path: PathBuf::from("s.json"),
+            info: Some(Box::new(LockInfo {
+                id: "0f1e".into(),
+                operation: "apply".into(),
+                who: "alice".into(),
+                pid: 42,
+                host: "bastion-1".into(),
+                created: "2026-11-27T10:00:00Z".into(),
+            })),
+            waited: Duration::ZERO,
+        };
+        assert_eq!(
+            error.to_string(),
+            "state `s.json` is locked by lock `0f1e` (operation `apply`, who `alice`, host \
+             `bastion-1`, pid 42, since 2026-11-27T10:00:00Z)"
+        );
+        assert_eq!(
+            error.hint().as_deref(),
+            Some(
+                "wait for it with `--lock-timeout 5m`, or if that process is gone (and on \
+                 another machine), run `edas-rollback force-unlock 0f1e`"
+            )
+        );
     }
 }
