@@ -111,7 +111,7 @@ pub enum StoreError {
     },
     #[error("lock file `{path}` has no readable lock info; nothing was removed")]
     LockInfoUnreadable { path: PathBuf },
-    #[error("lock `{}` on `{path}` is held by a running process ({info}); nothing was removed", info.id)]
+    #[error("`{path}` is held by a running process: {info}; nothing was removed")]
     LockHeldByLiveProcess { path: PathBuf, info: Box<LockInfo> },
 }
 
