@@ -94,6 +94,7 @@ fn tasks(count: usize) -> Vec<AbortTask> {
             verify_first: false,
             app: Some("checkout".into()),
             reason: Some("benchmark".into()),
+            previous_attempts: 0,
         })
         .collect()
 }

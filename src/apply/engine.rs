@@ -20,7 +20,7 @@ use crate::edas::outcome::{Outcome, ResponseDetails};
 use crate::ids::ChangeOrderId;
 use crate::plan::{Action, Plan};
 use crate::state::journal::{JournalRecord, RequestKind};
-use crate::state::{RecordStatus, RollbackStatus};
+use crate::state::{RecordStatus, RollbackStatus, State};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -58,11 +58,15 @@ pub struct AbortTask {
     pub verify_first: bool,
     pub app: Option<String>,
     pub reason: Option<String>,
+    /// Aborts recorded in state before this run: intents count attempts over the change
+    /// order's whole history.
+    pub previous_attempts: u32,
 }
 
 impl AbortTask {
-    /// The plan's `abort` actions, in the plan's order.
-    pub fn from_plan(plan: &Plan) -> Vec<AbortTask> {
+    /// The plan's `abort` actions, in the plan's order, with their attempts so far from
+    /// `state`.
+    pub fn from_plan(plan: &Plan, state: &State) -> Vec<AbortTask> {
         plan.actions
             .iter()
             .filter(|action| action.action == Action::Abort)
@@ -71,6 +75,10 @@ impl AbortTask {
                 verify_first: action.verify_first,
                 app: action.app.clone(),
                 reason: action.reason.clone(),
+                previous_attempts: state
+                    .change_orders
+                    .get(&action.change_order_id)
+                    .map_or(0, |record| record.attempts),
             })
             .collect()
     }
@@ -588,7 +596,7 @@ impl<T: Transport, C: Clock> Worker<T, C> {
         self.abort_attempts += 1;
         let intent = JournalRecord::Intent {
             change_order_id: self.id().clone(),
-            attempt: self.abort_attempts,
+            attempt: self.task.previous_attempts + self.abort_attempts,
             at: self.shared.now(),
             request: RequestKind::Abort,
             app: self.task.app.clone(),

@@ -7,6 +7,7 @@
 //! pause it) and [`Reporter`] (the core never prints: the CLI renders [`ApplyEvent`]s).
 //! It must not read or write state files itself, parse plans, or print.
 
+pub mod adapters;
 pub mod engine;
 pub mod event;
 pub mod journal_writer;

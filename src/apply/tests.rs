@@ -247,6 +247,7 @@ fn tasks(count: usize) -> Vec<AbortTask> {
             verify_first: false,
             app: None,
             reason: None,
+            previous_attempts: 0,
         })
         .collect()
 }
@@ -705,4 +706,23 @@ async fn waiting_records_how_each_rollback_ended() {
     assert_eq!(statuses["a"], RollbackStatus::Succeeded);
     assert_eq!(statuses["b"], RollbackStatus::Failed);
     assert_eq!(statuses["c"], RollbackStatus::TimedOut);
+}
+
+#[tokio::test(start_paused = true)]
+async fn intents_count_attempts_over_the_change_orders_whole_history() {
+    let service = service();
+    service.script_abort("co-0000", [throttled()]);
+    let mut work = tasks(1);
+    work[0].previous_attempts = 2;
+    run(&service, work, config(1, 100), &CancelToken::new()).await;
+    let journal = service.journal.lock().unwrap();
+    let attempts: Vec<u32> = journal
+        .records
+        .iter()
+        .filter_map(|record| match record {
+            JournalRecord::Intent { attempt, .. } => Some(*attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attempts, [3, 4]);
 }
