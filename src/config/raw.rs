@@ -27,11 +27,9 @@ pub struct RawConfig {
     /// Where the change orders live and how to reach EDAS.
     pub provider: RawProvider,
     /// Defaults for `apply`; command-line flags override them.
-    #[serde(default)]
     pub apply: Option<RawApply>,
     /// The state file, relative to this config's directory. Default: `<config stem>.state.json`
     /// beside the config. `--state` overrides it.
-    #[serde(default)]
     #[schemars(with = "Option<String>", length(min = 1))]
     pub state: Option<Spanned<String>>,
     /// The change orders to abort and roll back. `[]` is valid: nothing to do.
@@ -41,6 +39,7 @@ pub struct RawConfig {
 /// The EDAS region and how to reach it. Credentials are never read from the config.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Provider")]
 pub struct RawProvider {
     /// The Alibaba Cloud region of the change orders, e.g. `cn-hangzhou`. The endpoint is
     /// derived from it unless `endpoint` is given.
@@ -48,12 +47,10 @@ pub struct RawProvider {
     pub region: Spanned<String>,
     /// Overrides the EDAS endpoint: an http(s) URL with scheme, host and optional port only,
     /// e.g. `https://edas.cn-hangzhou.aliyuncs.com` or `http://127.0.0.1:8080` (the simulator).
-    #[serde(default)]
     #[schemars(with = "Option<String>", regex(pattern = ENDPOINT_PATTERN))]
     pub endpoint: Option<Spanned<String>>,
     /// The aliyun CLI profile (`~/.aliyun/config.json`) to take credentials from when the
     /// environment has none.
-    #[serde(default)]
     #[schemars(with = "Option<String>", length(min = 1))]
     pub profile: Option<Spanned<String>>,
 }
@@ -61,35 +58,36 @@ pub struct RawProvider {
 /// Defaults for `apply`. Each is overridden by its command-line flag.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Apply")]
 pub struct RawApply {
     /// Requests in flight at once (default 10, `--parallelism`).
-    #[serde(default)]
-    #[schemars(with = "Option<u32>", range(min = 1))]
+    #[schemars(with = "Option<u32>", range(min = 1), extend("default" = 10))]
     pub parallelism: Option<Spanned<i64>>,
     /// Requests started per second at most, across the whole run (default 20,
     /// `--requests-per-second`).
-    #[serde(default)]
-    #[schemars(with = "Option<u32>", range(min = 1))]
+    #[schemars(with = "Option<u32>", range(min = 1), extend("default" = 20))]
     pub requests_per_second: Option<Spanned<i64>>,
     /// How long one request may take before it is treated as ambiguous, e.g. `10s`, `500ms`,
     /// `2m`, `1m30s` (default 10s).
-    #[serde(default)]
-    #[schemars(with = "Option<String>", regex(pattern = DURATION_PATTERN))]
+    #[schemars(
+        with = "Option<String>",
+        regex(pattern = DURATION_PATTERN),
+        extend("default" = "10s")
+    )]
     pub request_timeout: Option<Spanned<String>>,
 }
 
 /// One change order to abort and roll back.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ChangeOrder")]
 pub struct RawChangeOrder {
     /// The EDAS change order id: letters, digits and `-`, unique in the file.
     #[schemars(with = "String", regex(pattern = ID_PATTERN))]
     pub id: Spanned<String>,
     /// A label shown in plans, e.g. the application name.
-    #[serde(default)]
     pub app: Option<String>,
     /// Why it is aborted; recorded in state.
-    #[serde(default)]
     pub reason: Option<String>,
 }
 
