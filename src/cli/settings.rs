@@ -2,6 +2,7 @@
 //! that reads the config file from disk (`config` itself is given text, never a path to open).
 
 use crate::cli::render::Hinted;
+use crate::config::error::SourceText;
 use crate::config::{self, ConfigError, ConfigErrors, DesiredState, Position};
 use anyhow::{Context, anyhow};
 use sha2::{Digest, Sha256};
@@ -80,7 +81,7 @@ fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> ConfigErrors {
     ConfigErrors::new(
         path,
         vec![ConfigError::at(
-            &text,
+            &SourceText::new(&text),
             position,
             1,
             format!("invalid UTF-8 byte `0x{byte:02x}` at byte offset {valid_up_to}"),

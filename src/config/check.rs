@@ -2,7 +2,7 @@
 //! every problem in it is reported at once (a person fixing a config wants the whole list,
 //! not one error per run). Pure: given the path and text for messages, never reads files.
 
-use super::error::{ConfigError, ConfigErrors, Position};
+use super::error::{ConfigError, ConfigErrors, Position, SourceText};
 use super::raw::{RawApply, RawConfig, RawProvider};
 use super::{ApplySettings, ChangeOrderSpec, DesiredState, Provider, SUPPORTED_VERSION};
 use crate::config::duration::parse_duration;
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// Collects errors against one source text.
 struct Checker<'a> {
-    text: &'a str,
+    source: SourceText<'a>,
     errors: Vec<ConfigError>,
 }
 
@@ -24,14 +24,18 @@ impl Checker<'_> {
         let position = position_of(&spanned.referenced);
         let width = width_of(&spanned.referenced, shown);
         self.errors.push(ConfigError::at(
-            self.text, position, width, message, expected,
+            &self.source,
+            position,
+            width,
+            message,
+            expected,
         ));
     }
 }
 
 pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredState, ConfigErrors> {
     let mut checker = Checker {
-        text,
+        source: SourceText::new(text),
         errors: Vec::new(),
     };
 
@@ -87,7 +91,7 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                 let width = width_of(&id.referenced, &id.value);
                 checker.errors.push(
                     ConfigError::at(
-                        text,
+                        &checker.source,
                         second,
                         width,
                         format!(
@@ -97,7 +101,7 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                         "expected each change order id once; remove one of them",
                     )
                     .with_related(
-                        text,
+                        &checker.source,
                         first,
                         first_width,
                         "first declared here",

@@ -3,12 +3,48 @@
 //! from the YAML parser and checks of meaning are rendered the same way, so a person reads
 //! one format. Pure: the source text is given, never read.
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Source lines longer than this are cropped around the caret so a minified or generated
 /// file cannot flood the terminal.
 const MAX_SHOWN_LINE_CHARS: usize = 120;
+
+/// How many errors are rendered in full; a file where every one of 100,000 ids is wrong
+/// should not print 100,000 snippets. All of them stay in [`ConfigErrors::errors`].
+pub const MAX_RENDERED_ERRORS: usize = 200;
+
+/// The config text with an index of where each line starts, built on the first error so a
+/// valid file pays nothing and a file with many errors finds each line in O(1).
+pub struct SourceText<'a> {
+    text: &'a str,
+    line_starts: OnceCell<Vec<usize>>,
+}
+
+impl<'a> SourceText<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            line_starts: OnceCell::new(),
+        }
+    }
+
+    /// Line `line` (from 1) without its line break; empty past the end.
+    pub fn line(&self, line: usize) -> &'a str {
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(index, _)| index + 1))
+                .collect()
+        });
+        let Some(&start) = line.checked_sub(1).and_then(|index| starts.get(index)) else {
+            return "";
+        };
+        let rest = self.text.get(start..).unwrap_or_default();
+        let found = rest.split('\n').next().unwrap_or_default();
+        found.strip_suffix('\r').unwrap_or(found)
+    }
+}
 
 /// A point in the config text. `line` and `column` count from 1; the column counts
 /// characters (not bytes), as editors do.
@@ -45,7 +81,7 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error at `position` with `expected` written under the caret.
     pub fn at(
-        text: &str,
+        source: &SourceText<'_>,
         position: Position,
         width: usize,
         message: impl Into<String>,
@@ -58,7 +94,7 @@ impl ConfigError {
                 position,
                 width,
                 label: expected.into(),
-                source_line: source_line(text, position.line),
+                source_line: source.line(position.line).to_string(),
                 primary: true,
             }],
         }
@@ -67,7 +103,7 @@ impl ConfigError {
     /// Adds a secondary mark, e.g. "first declared here".
     pub fn with_related(
         mut self,
-        text: &str,
+        source: &SourceText<'_>,
         position: Position,
         width: usize,
         label: impl Into<String>,
@@ -76,7 +112,7 @@ impl ConfigError {
             position,
             width,
             label: label.into(),
-            source_line: source_line(text, position.line),
+            source_line: source.line(position.line).to_string(),
             primary: false,
         });
         self.marks.sort_by_key(|mark| mark.position);
@@ -169,32 +205,29 @@ impl ConfigErrors {
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut text = String::new();
-        for (index, error) in self.errors.iter().enumerate() {
+        for (index, error) in self.errors.iter().take(MAX_RENDERED_ERRORS).enumerate() {
             if index > 0 {
                 text.push_str("\nerror: ");
             }
             error.render(&self.path, &mut text)?;
         }
-        match self.errors.len() {
-            0 => text.push_str(&format!("invalid config {}", self.path.display())),
-            1 => {}
-            count => text.push_str(&format!(
+        let count = self.errors.len();
+        if count > MAX_RENDERED_ERRORS {
+            text.push_str(&format!(
+                "\nerror: {count} errors in {}; the first {MAX_RENDERED_ERRORS} are shown",
+                self.path.display()
+            ));
+        } else if count > 1 {
+            text.push_str(&format!(
                 "\nerror: {count} errors in {}",
                 self.path.display()
-            )),
+            ));
+        } else if count == 0 {
+            text.push_str(&format!("invalid config {}", self.path.display()));
         }
         // The printer adds the final line break.
         out.write_str(text.trim_end())
     }
-}
-
-/// The text of line `line` (from 1), without its line break; empty past the end.
-pub fn source_line(text: &str, line: usize) -> String {
-    text.split('\n')
-        .nth(line.saturating_sub(1))
-        .map(|found| found.strip_suffix('\r').unwrap_or(found))
-        .unwrap_or("")
-        .to_string()
 }
 
 /// The line as it is printed (tabs widened, control characters made visible, long lines

@@ -2,20 +2,21 @@
 //! like every other config error: a short headline, and what was expected under the caret.
 
 use super::check::position_of;
-use super::error::{ConfigError, source_line};
+use super::error::{ConfigError, SourceText};
 use serde_saphyr::{Error, MessageFormatter, UserMessageFormatter};
 
 pub(super) fn from_parser(text: &str, error: &Error) -> ConfigError {
+    let source = SourceText::new(text);
     let bare = error.without_snippet();
     let parser_message = sanitize(&UserMessageFormatter.format_message(bare));
     let Some(location) = bare.location() else {
         return ConfigError::unplaced(format!("invalid YAML: {parser_message}"));
     };
     let position = position_of(&location);
-    let token = token_at(&source_line(text, position.line), position.column);
+    let token = token_at(source.line(position.line), position.column);
     let (headline, expected) = describe(bare, &parser_message, &token, text);
     ConfigError::at(
-        text,
+        &source,
         position,
         token.chars().count().max(1),
         headline,

@@ -342,3 +342,69 @@ fn the_schema_lists_every_key_and_pattern() {
 }
 
 const ID_PATTERN_JSON: &str = "\"pattern\": \"^[A-Za-z0-9-]+$\"";
+
+#[test]
+fn a_file_full_of_bad_ids_keeps_every_error_and_renders_the_first_two_hundred() {
+    let mut text = format!("{HEADER}change_orders:\n");
+    for index in 0..20_000 {
+        text.push_str(&format!("  - id: bad_{index}\n"));
+    }
+    let errors = parse(Path::new(PATH), &text).unwrap_err();
+    assert_eq!(errors.errors.len(), 20_000);
+    let rendered = errors.report();
+    assert_eq!(
+        rendered.matches("invalid change order id").count(),
+        error::MAX_RENDERED_ERRORS
+    );
+    assert!(
+        rendered
+            .ends_with("error: 20000 errors in runbooks/incident.yaml; the first 200 are shown"),
+        "{}",
+        &rendered[rendered.len() - 200..]
+    );
+    assert_eq!(
+        errors.errors[19_999].position,
+        Some(Position {
+            line: 20_004,
+            column: 9
+        })
+    );
+}
+
+#[test]
+fn source_lines_are_found_without_their_line_breaks() {
+    let source = error::SourceText::new("a: 1\r\nb: 2\nc: 3");
+    assert_eq!(source.line(1), "a: 1");
+    assert_eq!(source.line(2), "b: 2");
+    assert_eq!(source.line(3), "c: 3");
+    assert_eq!(source.line(4), "");
+    assert_eq!(source.line(0), "");
+}
+
+#[test]
+fn windows_line_endings_parse_and_errors_point_at_the_same_place() {
+    let text = format!("{HEADER}change_orders:\n  - id: a_b\n").replace('\n', "\r\n");
+    let errors = parse(Path::new(PATH), &text).unwrap_err();
+    assert_eq!(
+        errors.errors[0].position,
+        Some(Position { line: 5, column: 9 })
+    );
+    assert!(
+        errors.report().contains("5 |   - id: a_b\n"),
+        "{}",
+        errors.report()
+    );
+}
+
+#[test]
+fn the_schema_defaults_are_the_defaults_the_code_uses() {
+    let schema: serde_json::Value = serde_json::from_str(&raw::json_schema()).unwrap();
+    let apply = &schema["$defs"]["Apply"]["properties"];
+    assert_eq!(apply["parallelism"]["default"], DEFAULT_PARALLELISM);
+    assert_eq!(
+        apply["requests_per_second"]["default"],
+        DEFAULT_REQUESTS_PER_SECOND
+    );
+    let timeout = apply["request_timeout"]["default"].as_str().unwrap();
+    assert_eq!(parse_config_duration(timeout), Ok(DEFAULT_REQUEST_TIMEOUT));
+}
