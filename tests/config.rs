@@ -365,6 +365,7 @@ fn the_schema_and_the_loader_agree_on_each_rule() {
             true,
         ),
         ("apply: {parallelism: 0}\nchange_orders: []", false),
+        ("apply: {parallelism: '4'}\nchange_orders: []", false),
         ("apply: {requests_per_second: 0}\nchange_orders: []", false),
         ("apply: {request_timeout: 10}\nchange_orders: []", false),
         ("apply: {request_timeout: 10 s}\nchange_orders: []", false),

@@ -20,6 +20,33 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    /// True when the value at `spanned` is written in quotes. The parser reads `'4'` into a
+    /// number field, but the schema (and so every editor) calls it a string; refusing it keeps
+    /// the two in agreement.
+    fn is_quoted<T>(&self, spanned: &Spanned<T>) -> bool {
+        let position = position_of(&spanned.referenced);
+        matches!(
+            self.source
+                .line(position.line)
+                .chars()
+                .nth(position.column - 1),
+            Some('"' | '\'')
+        )
+    }
+
+    fn refuse_quoted_number<T>(&mut self, spanned: &Spanned<T>, name: &str, shown: &str) -> bool {
+        if !self.is_quoted(spanned) {
+            return false;
+        }
+        self.fail(
+            spanned,
+            shown,
+            format!("quoted {name} `{shown}`"),
+            &format!("expected a number without quotes, like `{name}: {shown}`"),
+        );
+        true
+    }
+
     fn fail<T>(&mut self, spanned: &Spanned<T>, shown: &str, message: String, expected: &str) {
         let position = position_of(&spanned.referenced);
         let width = width_of(&spanned.referenced, shown);
@@ -39,7 +66,10 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
         errors: Vec::new(),
     };
 
-    if raw.version.value != u64::from(SUPPORTED_VERSION) {
+    let version_shown = raw.version.value.to_string();
+    if checker.refuse_quoted_number(&raw.version, "version", &version_shown) {
+        // Already reported.
+    } else if raw.version.value != u64::from(SUPPORTED_VERSION) {
         let shown = raw.version.value.to_string();
         checker.fail(
             &raw.version,
@@ -179,6 +209,9 @@ fn check_provider(checker: &mut Checker<'_>, raw: RawProvider) -> Provider {
 fn check_apply(checker: &mut Checker<'_>, raw: RawApply) -> ApplySettings {
     let mut positive = |name: &str, value: Option<Spanned<i64>>| {
         let value = value?;
+        if checker.refuse_quoted_number(&value, name, &value.value.to_string()) {
+            return None;
+        }
         match u32::try_from(value.value) {
             Ok(positive) if positive > 0 => Some(positive),
             _ => {

@@ -408,3 +408,31 @@ fn the_schema_defaults_are_the_defaults_the_code_uses() {
     let timeout = apply["request_timeout"]["default"].as_str().unwrap();
     assert_eq!(parse_config_duration(timeout), Ok(DEFAULT_REQUEST_TIMEOUT));
 }
+
+#[test]
+fn unquoted_numbers_and_booleans_in_text_fields_are_kept_as_written() {
+    // YAML 1.1 would read `no` as false and `0123` as octal; the loader keeps the text.
+    let desired = parse_ok(&format!(
+        "{HEADER}change_orders:\n  - id: 0123\n    app: 2048\n    reason: no\n  - id: \"12345\"\n"
+    ));
+    assert_eq!(desired.change_orders[0].id.as_str(), "0123");
+    assert_eq!(desired.change_orders[0].app.as_deref(), Some("2048"));
+    assert_eq!(desired.change_orders[0].reason.as_deref(), Some("no"));
+    assert_eq!(desired.change_orders[1].id.as_str(), "12345");
+}
+
+#[test]
+fn quoted_numbers_are_refused_where_a_number_is_expected() {
+    let rendered = report(
+        "version: \"1\"\nprovider:\n  region: cn-hangzhou\napply:\n  parallelism: '4'\nchange_orders: []\n",
+    );
+    assert!(
+        rendered.contains("runbooks/incident.yaml:1:10"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("runbooks/incident.yaml:5:16"),
+        "{rendered}"
+    );
+    insta::assert_snapshot!(rendered);
+}
