@@ -263,6 +263,24 @@ fn load_config_hashes_the_file_bytes() {
     assert_ne!(load_config(&copy).unwrap().sha256, loaded.sha256);
 }
 
+#[test]
+fn the_state_file_sits_beside_the_config_unless_it_says_otherwise() {
+    let loaded = load_config(&repository().join("examples/incident.yaml")).unwrap();
+    assert_eq!(
+        loaded.state_path(None),
+        repository().join("examples/incident.state.json")
+    );
+    let batch = load_config(&repository().join("examples/batch.yaml")).unwrap();
+    assert_eq!(
+        batch.state_path(None),
+        repository().join("examples/batch.state.json")
+    );
+    assert_eq!(
+        batch.state_path(Some(Path::new("/tmp/other.json"))),
+        PathBuf::from("/tmp/other.json")
+    );
+}
+
 // --- the schema -------------------------------------------------------------------------
 
 const SCHEMA_PATH: &str = "schemas/edas-rollback.schema.json";

@@ -18,6 +18,14 @@ pub struct LoadedConfig {
     pub sha256: String,
 }
 
+impl LoadedConfig {
+    /// The state file for this config (DESIGN 2): `--state`, else `state:`, else
+    /// `<config stem>.state.json` beside the config.
+    pub fn state_path(&self, flag: Option<&Path>) -> PathBuf {
+        state_path(&self.path, self.desired.state.as_deref(), flag)
+    }
+}
+
 /// Reads and checks the config at `path`. Every failure names the file: missing (with a
 /// hint about `-c` and the default name), a directory, bytes that are not UTF-8 (line,
 /// column and byte offset), and every problem in the YAML.
