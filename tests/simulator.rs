@@ -471,15 +471,19 @@ async fn requests_over_the_rate_limit_are_throttled_with_a_retry_after() {
     config.faults.retry_after = Some(Duration::from_millis(1500));
     let credentials = config.credentials();
     let simulator = Simulator::start(loopback(), config).await.unwrap();
+    // All eight at once, so the bucket cannot refill between them however slow the machine.
+    let client = http_client(None);
+    let tasks: Vec<_> = (0..8)
+        .map(|index| {
+            let (request, _) = Call::abort(&format!("co-{index}")).sign(&credentials);
+            let (client, endpoint) = (client.clone(), simulator.endpoint());
+            tokio::spawn(async move { send(&client, &endpoint, request).await.unwrap() })
+        })
+        .collect();
     let mut accepted = 0;
     let mut throttled = 0;
-    for index in 0..8 {
-        let answer = call(
-            &simulator,
-            &credentials,
-            Call::abort(&format!("co-{index}")),
-        )
-        .await;
+    for task in tasks {
+        let answer = task.await.unwrap();
         if answer.body["Code"] == "Throttling.User" {
             assert_eq!(answer.status, StatusCode::BAD_REQUEST);
             assert_eq!(
@@ -646,11 +650,17 @@ async fn the_stats_endpoint_serves_the_same_counters_unsigned() {
     simulator.shutdown().await;
 }
 
-#[tokio::test]
-async fn the_simulate_command_prints_its_address_first_and_stops_on_sigint() {
+/// Runs `simulate` with a change order file, checks each abort's `Code`, stops it with
+/// `signal`, and returns its stderr after checking it exited 0.
+async fn run_simulate_binary(
+    signal: &str,
+    file_name: &str,
+    contents: &str,
+    aborts: &[(&str, i64)],
+) -> String {
     let directory = tempfile::tempdir().unwrap();
-    let list = directory.path().join("orders.txt");
-    std::fs::write(&list, "# two change orders\nco-running 1\nco-done 2\n").unwrap();
+    let list = directory.path().join(file_name);
+    std::fs::write(&list, contents).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_edas-rollback"))
         .args(["simulate", "--seed", "7", "--change-orders"])
         .arg(&list)
@@ -670,19 +680,14 @@ async fn the_simulate_command_prints_its_address_first_and_stops_on_sigint() {
 
     let credentials = SimConfig::default().credentials();
     let client = http_client(None);
-    let (request, _) = Call::abort("co-running").sign(&credentials);
-    assert_eq!(
-        send(&client, &endpoint, request).await.unwrap().body["Code"],
-        200
-    );
-    let (request, _) = Call::abort("co-done").sign(&credentials);
-    assert_eq!(
-        send(&client, &endpoint, request).await.unwrap().body["Code"],
-        500
-    );
+    for (id, code) in aborts {
+        let (request, _) = Call::abort(id).sign(&credentials);
+        let answer = send(&client, &endpoint, request).await.unwrap();
+        assert_eq!(answer.body["Code"], *code, "{id}: {}", answer.body);
+    }
 
     let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -691,17 +696,46 @@ async fn the_simulate_command_prints_its_address_first_and_stops_on_sigint() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "simulate did not stop on SIGINT");
+        assert!(
+            Instant::now() < deadline,
+            "simulate did not stop on {signal}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(status.code(), Some(0), "exit status after {signal}");
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(stderr.contains("1 aborts committed"), "{stderr}");
     assert!(
         !stderr.contains(edas_rollback::sim::DEFAULT_ACCESS_KEY_SECRET),
         "{stderr}"
     );
+    stderr
+}
+
+#[tokio::test]
+async fn the_simulate_command_prints_its_address_first_and_stops_on_sigint() {
+    let stderr = run_simulate_binary(
+        "-INT",
+        "orders.txt",
+        "# two change orders\nco-running 1\nco-done 2\n",
+        &[("co-running", 200), ("co-done", 500), ("co-unknown", 500)],
+    )
+    .await;
+    assert!(stderr.contains("1 aborts committed"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_simulate_command_reads_a_yaml_config_and_stops_on_sigterm() {
+    let config = "version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n  - id: co-a\n    app: checkout\n  - id: co-b\n";
+    let stderr = run_simulate_binary(
+        "-TERM",
+        "runbook.yaml",
+        config,
+        &[("co-a", 200), ("co-b", 200), ("co-a", 500)],
+    )
+    .await;
+    assert!(stderr.contains("2 change orders"), "{stderr}");
+    assert!(stderr.contains("2 aborts committed"), "{stderr}");
 }
 
 #[tokio::test]
