@@ -151,6 +151,11 @@ pub struct ForceUnlockArgs {
     pub lock_id: String,
 }
 
+/// Wraps a secret at once, so `Debug` of the parsed arguments never shows it.
+fn secret(text: &str) -> Result<crate::edas::secret::Secret, String> {
+    Ok(crate::edas::secret::Secret::new(text))
+}
+
 /// Parses a probability between 0 and 1.
 fn rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
@@ -185,18 +190,20 @@ pub struct SimulateArgs {
     #[arg(long, default_value = crate::sim::DEFAULT_ACCESS_KEY_ID)]
     pub access_key_id: String,
     /// The access key secret the simulator accepts [default: the documented test secret].
-    #[arg(long, hide_default_value = true, default_value = crate::sim::DEFAULT_ACCESS_KEY_SECRET)]
-    pub access_key_secret: String,
+    #[arg(long, hide_default_value = true, value_parser = secret,
+          default_value = crate::sim::DEFAULT_ACCESS_KEY_SECRET)]
+    pub access_key_secret: crate::edas::secret::Secret,
     /// Require this STS security token on every request.
-    #[arg(long)]
-    pub security_token: Option<String>,
+    #[arg(long, value_parser = secret)]
+    pub security_token: Option<crate::edas::secret::Secret>,
     /// Delay before every answer: `50ms`, or a uniform range `20ms..80ms`.
     #[arg(long, default_value = "0s")]
     pub latency: crate::sim::Latency,
     /// Answer requests over this rate with HTTP 400 `Throttling.User`.
     #[arg(long, value_parser = positive)]
     pub requests_per_second: Option<u32>,
-    /// Send `x-acs-retry-after` (in milliseconds) with every throttling answer.
+    /// With every throttling answer, send `x-acs-retry-after` with this duration (e.g. `1s`)
+    /// in milliseconds.
     #[arg(long, value_parser = duration)]
     pub retry_after: Option<Duration>,
     /// Share of requests answered HTTP 503 before anything is done, e.g. `0.05`.

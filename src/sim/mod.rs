@@ -171,7 +171,7 @@ impl FromStr for Latency {
 
     /// `50ms`, `20ms..80ms`, or `0s`.
     fn from_str(text: &str) -> Result<Self, String> {
-        let parse = crate::config::duration::parse_duration;
+        let parse = parse_duration;
         match text.split_once("..") {
             Some((low, high)) => {
                 let (low, high) = (parse(low)?, parse(high)?);
@@ -188,6 +188,18 @@ impl FromStr for Latency {
             },
         }
     }
+}
+
+/// `50ms`, `2s`: a unit is required, so `50` is never guessed to mean milliseconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() || trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "expected a duration with a unit like `50ms` or `2s`, found `{trimmed}`"
+        ));
+    }
+    humantime::parse_duration(trimmed)
+        .map_err(|_| format!("expected a duration like `50ms` or `2s`, found `{trimmed}`"))
 }
 
 /// What the simulator does with one abort request of a scripted change order.
@@ -220,6 +232,40 @@ impl FromStr for ScriptedOutcome {
                 "expected one of `ok`, `throttle`, `fail503`, `drop`, `timeout`, found `{other}`"
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_reads_a_fixed_delay_a_range_or_zero() {
+        assert_eq!(
+            "50ms".parse(),
+            Ok(Latency::Fixed(Duration::from_millis(50)))
+        );
+        assert_eq!(
+            "20ms..80ms".parse(),
+            Ok(Latency::Range(
+                Duration::from_millis(20),
+                Duration::from_millis(80)
+            ))
+        );
+        assert_eq!("0s".parse(), Ok(Latency::None));
+        assert!("80ms..20ms".parse::<Latency>().is_err());
+        assert!("50".parse::<Latency>().unwrap_err().contains("`50`"));
+    }
+
+    #[test]
+    fn scripted_outcomes_read_their_names() {
+        assert_eq!("fail503".parse(), Ok(ScriptedOutcome::Fail503));
+        assert!(
+            "explode"
+                .parse::<ScriptedOutcome>()
+                .unwrap_err()
+                .contains("`explode`")
+        );
     }
 }
 

@@ -4,7 +4,6 @@
 
 use crate::cli::args::{GlobalArgs, SimulateArgs};
 use crate::cli::exit;
-use crate::edas::secret::Secret;
 use crate::sim::{ChangeOrderListFormat, Faults, SimConfig, Simulator, parse_change_order_list};
 use anyhow::Context as _;
 use std::io::Write as _;
@@ -24,8 +23,8 @@ pub fn run(_global: &GlobalArgs, args: &SimulateArgs) -> anyhow::Result<u8> {
     };
     let config = SimConfig {
         access_key_id: args.access_key_id.clone(),
-        access_key_secret: Secret::new(args.access_key_secret.clone()),
-        security_token: args.security_token.clone().map(Secret::new),
+        access_key_secret: args.access_key_secret.clone(),
+        security_token: args.security_token.clone(),
         change_orders,
         any_id: args.any_id,
         faults: Faults {
