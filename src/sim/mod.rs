@@ -151,7 +151,8 @@ pub struct Faults {
     pub retry_after: Option<Duration>,
     /// Share of API requests answered HTTP 503 `ServiceUnavailable` before anything is done.
     pub fail_rate: f64,
-    /// Share of abort requests whose connection is reset after the abort was committed.
+    /// Share of abort requests answered by resetting the connection after the model ran:
+    /// an abortable change order is committed (status 6) and the client never hears it.
     pub drop_rate: f64,
     /// Per change order, outcomes for its next abort requests, consumed in order.
     pub scripted: BTreeMap<ChangeOrderId, Vec<ScriptedOutcome>>,

@@ -500,3 +500,20 @@ fn json_response(
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nonce_is_refused_while_remembered_and_forgotten_after_the_window() {
+        let start = Instant::now();
+        let mut window = NonceWindow::default();
+        assert!(window.insert("n-1", start));
+        assert!(!window.insert("n-1", start + Duration::from_secs(60)));
+        assert!(window.insert("n-2", start + Duration::from_secs(60)));
+        let later = start + NONCE_MEMORY + Duration::from_secs(120);
+        assert!(window.insert("n-1", later));
+        assert_eq!(window.seen.len(), window.order.len());
+    }
+}
