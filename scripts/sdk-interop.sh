@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target="${CARGO_TARGET_DIR:-target}"
-venv="$target/sdk-interop-venv"
+venv="${SDK_INTEROP_VENV:-$target/sdk-interop-venv}"
 count="${SDK_INTEROP_COUNT:-200}"
 access_key_id="LTAI5tSimulatorKeyId"
 access_key_secret="SimulatorSecret0123456789abcdef"
@@ -24,6 +24,7 @@ if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
   echo "The official-SDK interop test cannot run, and it is not skipped: failing."   >&2
   echo "Check network access to https://pypi.org (or PIP_INDEX_URL) and retry."      >&2
   echo "############################################################################" >&2
+  echo "0 passed, 1 failed"
   exit 1
 fi
 
@@ -34,8 +35,9 @@ binary="$target/debug/edas-rollback"
 workdir="$(mktemp -d)"
 pids=()
 cleanup() {
+  # SIGTERM, not SIGINT: a non-interactive shell starts background jobs with SIGINT ignored.
   for pid in "${pids[@]}"; do
-    kill -INT "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
   done
   for pid in "${pids[@]}"; do
     wait "$pid" 2>/dev/null || true
@@ -44,7 +46,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a simulator in the background; prints its endpoint (from its first stdout line).
+# Starts a simulator in the background and sets `started_endpoint` from its first stdout
+# line. Not called in a command substitution: its pid must be recorded in this shell.
 start_simulator() {
   local name="$1"
   shift
@@ -52,18 +55,21 @@ start_simulator() {
   pids+=("$!")
   for _ in $(seq 100); do
     if grep -q '^listening on ' "$workdir/$name.out" 2>/dev/null; then
-      sed -n 's/^listening on //p' "$workdir/$name.out" | head -n 1
+      started_endpoint="$(sed -n 's/^listening on //p' "$workdir/$name.out" | head -n 1)"
       return 0
     fi
     sleep 0.1
   done
   echo "ERROR: simulator \`$name\` did not start:" >&2
   cat "$workdir/$name.err" >&2
+  echo "0 passed, 1 failed"
   return 1
 }
 
-endpoint="$(start_simulator plain --any-id --seed 1)"
-sts_endpoint="$(start_simulator sts --any-id --seed 2 --security-token "$security_token")"
+start_simulator plain --any-id --seed 1
+endpoint="$started_endpoint"
+start_simulator sts --any-id --seed 2 --security-token "$security_token"
+sts_endpoint="$started_endpoint"
 
 "$venv/bin/python" scripts/sdk_interop.py \
   --endpoint "$endpoint" \
