@@ -1,6 +1,11 @@
-//! Every JSON body the simulator sends, in the shapes the service uses (DESIGN 5). Kept in
-//! one file so it can switch to `edas::wire` types once they exist, and so a change of shape
-//! is one diff. Field names follow the real API: `changeOrderInfo` is lowercase.
+//! Every JSON body the simulator sends, in the shapes the service uses (DESIGN 5), in one
+//! file so a change of shape is one diff. Field names follow the real API: `changeOrderInfo`
+//! is lowercase.
+//!
+//! These bodies are written out by hand from the service's documented examples rather than
+//! serialized from `edas::wire`'s types on purpose: the client parses them with those types,
+//! so a wrong field name in `edas::wire` shows up as a failing test instead of agreeing with
+//! itself on both sides of the socket.
 
 use serde_json::{Value, json};
 
