@@ -30,6 +30,7 @@ mod change_order_list;
 mod faults;
 mod model;
 mod responses;
+pub mod scenario;
 mod server;
 mod stats;
 mod verify;
