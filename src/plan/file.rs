@@ -74,7 +74,8 @@ pub enum StalePlan {
 
 /// The canonical encoding: pretty JSON with a trailing newline.
 pub fn encode(plan: &Plan) -> String {
-    let mut bytes = Vec::with_capacity(256 + plan.actions.len() * 256);
+    // ~300 bytes per action in practice; one allocation for the common case.
+    let mut bytes = Vec::with_capacity(512 + plan.actions.len() * 320);
     write_canonical(&mut bytes, plan);
     // serde_json writes UTF-8 only; the fallback is never taken.
     String::from_utf8(bytes)
@@ -84,7 +85,8 @@ pub fn encode(plan: &Plan) -> String {
 /// Lowercase hex sha256 of the canonical encoding of `plan` with its checksum emptied.
 /// Hashes while encoding, so a large plan is never held twice in memory.
 pub fn checksum(plan: &Plan) -> String {
-    let mut hasher = HashWriter(Sha256::new());
+    // serde_json writes token by token; hashing in 64 KiB blocks is several times faster.
+    let mut hasher = io::BufWriter::with_capacity(1 << 16, HashWriter(Sha256::new()));
     if plan.checksum.is_empty() {
         write_canonical(&mut hasher, plan);
     } else {
@@ -94,6 +96,11 @@ pub fn checksum(plan: &Plan) -> String {
         };
         write_canonical(&mut hasher, &unsealed);
     }
+    let hasher = match hasher.into_inner() {
+        Ok(hasher) => hasher,
+        // HashWriter never fails, so flushing cannot either.
+        Err(error) => error.into_inner().into_parts().0,
+    };
     hex::encode(hasher.0.finalize())
 }
 
