@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod logging;
 pub mod render;
 pub mod settings;
 
@@ -25,6 +26,7 @@ pub fn run() -> ExitCode {
     if cli.global.no_color {
         anstream::ColorChoice::Never.write_global();
     }
+    logging::init_logging(cli.global.verbose);
     let result = match &cli.command {
         Command::Validate => commands::validate::run(&cli.global),
         Command::Plan(args) => commands::plan::run(&cli.global, args),

@@ -2,10 +2,14 @@
 //! the ROA v1 signer (pure), credentials, endpoints, the HTTP client, and the one pure outcome
 //! policy. Nothing here reads state or plans.
 
+pub mod client;
 pub mod credentials;
+pub mod endpoint;
 pub mod outcome;
+pub mod request;
 pub mod secret;
 pub mod signer;
+pub mod wire;
 
 /// The API version every request names in `x-acs-version`.
 pub const API_VERSION: &str = "2017-08-01";

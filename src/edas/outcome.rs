@@ -1,5 +1,25 @@
-//! The one pure policy that classifies the result of one request (DESIGN 3, issue 3).
+//! The one pure policy that classifies the result of one request (DESIGN 3, issue 3): from an
+//! HTTP status, headers and body bytes, or a transport error, to what apply does next.
+//!
+//! Decisions, in the order they are checked:
+//! 1. 2xx with body `Code` 200 (number or string) → success.
+//! 2. A credential or signature code (`SignatureDoesNotMatch`, `IncompleteSignature`,
+//!    `InvalidAccessKeyId*`, `InvalidSecurityToken*`, `Forbidden*`, `MissingAuthorization`,
+//!    `InvalidTimeStamp*`), at any status → `Fatal`: every other request would fail the same way.
+//! 3. Throttled: `Code` starting `Throttling`, HTTP 429, or an `x-acs-retry-after` header (whole
+//!    milliseconds, see [`wire::parse_retry_after`]) → `Retry { throttled: true }`. A
+//!    `SignatureNonceUsed` is also retried: a fresh attempt carries a fresh nonce.
+//! 4. HTTP 5xx, 1xx/3xx, or a 2xx whose body cannot be read or has no `Code` → `Verify`: the
+//!    service may have acted, so ask before sending again.
+//! 5. HTTP 408 → `Retry` (the server says it never read the whole request).
+//! 6. Anything else (2xx with `Code` ≠ 200, other 4xx) → `Failed`, no retry.
+//!
+//! Transport errors: a request that never left (connection refused, DNS, connect timeout) →
+//! `Retry`; a TLS handshake failure → `Fatal` (a certificate problem repeats on every request);
+//! anything after the request was written (read timeout, reset, truncated body) → `Verify`.
+//! This module does no I/O and reads no clock.
 
+use super::wire::{self, AbortResponse, ChangeOrderInfoResponse, Code, ErrorResponse};
 use std::time::Duration;
 
 /// What the service said, in the words the state records.
@@ -42,4 +62,758 @@ pub enum Outcome {
         /// The server's string to sign from a `SignatureDoesNotMatch`, to compare with ours.
         server_string_to_sign: Option<String>,
     },
+}
+
+/// The decision for one `GetChangeOrderInfo` attempt. Reading is harmless, so an ambiguous
+/// answer (`Unknown`) may simply be asked again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InfoOutcome {
+    /// The change order's status (see [`wire::ChangeOrderInfo::status`]).
+    Status {
+        status: i32,
+        details: ResponseDetails,
+    },
+    /// Throttled or never sent.
+    Retry {
+        details: ResponseDetails,
+        after: Option<Duration>,
+        throttled: bool,
+        reason: String,
+    },
+    /// No usable answer (5xx, timeout, unreadable body, no status in the body).
+    Unknown {
+        details: ResponseDetails,
+        reason: String,
+    },
+    /// The service refused the question (e.g. the change order does not exist).
+    Failed { details: ResponseDetails },
+    /// Credentials, signature or permission.
+    Fatal {
+        details: ResponseDetails,
+        server_string_to_sign: Option<String>,
+    },
+}
+
+/// A response as it arrived: status, headers, the whole body.
+#[derive(Clone, Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+/// Why no response arrived. The variant says whether the request may have reached the service.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// Never sent: nothing listens there.
+    #[error("connection refused: {0}")]
+    ConnectionRefused(String),
+    /// Never sent: the host name did not resolve.
+    #[error("cannot resolve the endpoint's host: {0}")]
+    Dns(String),
+    /// Never sent: no connection within the connect timeout.
+    #[error("connect timed out: {0}")]
+    ConnectTimeout(String),
+    /// Never sent, and retrying will not help: the TLS handshake failed.
+    #[error("TLS handshake failed: {0}")]
+    Tls(String),
+    /// Never sent, for another reason found before the connection was made.
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// Sent: no response within the read timeout.
+    #[error("no response within the read timeout: {0}")]
+    ReadTimeout(String),
+    /// Sent: the connection was closed or reset before a whole response arrived.
+    #[error("connection closed before the response arrived: {0}")]
+    ConnectionClosed(String),
+    /// Sent: the status arrived but the body could not be read to its end.
+    #[error("the response body could not be read: {0}")]
+    Body(String),
+}
+
+impl TransportError {
+    /// True when the request certainly never reached the service.
+    pub fn never_sent(&self) -> bool {
+        matches!(
+            self,
+            TransportError::ConnectionRefused(_)
+                | TransportError::Dns(_)
+                | TransportError::ConnectTimeout(_)
+                | TransportError::Tls(_)
+                | TransportError::Connect(_)
+        )
+    }
+}
+
+/// Classifies one `AbortAndRollbackChangeOrder` attempt.
+pub fn classify_abort(response: Result<&RawResponse, &TransportError>) -> Outcome {
+    let response = match response {
+        Ok(response) => response,
+        Err(error) => {
+            return match transport_decision(error) {
+                Decision::Retry {
+                    after,
+                    throttled,
+                    reason,
+                } => Outcome::Retry {
+                    details: ResponseDetails::default(),
+                    after,
+                    throttled,
+                    reason,
+                },
+                Decision::Fatal { reason } => Outcome::Fatal {
+                    details: ResponseDetails {
+                        message: Some(reason),
+                        ..ResponseDetails::default()
+                    },
+                    server_string_to_sign: None,
+                },
+                Decision::Ambiguous { reason } => Outcome::Verify {
+                    details: ResponseDetails::default(),
+                    reason,
+                },
+                Decision::Failed => Outcome::Failed {
+                    details: ResponseDetails::default(),
+                },
+            };
+        }
+    };
+    let parsed: Option<AbortResponse> = serde_json::from_slice(&response.body).ok();
+    let mut details = details_from(response, parsed.as_ref().map(envelope_of_abort));
+    if is_2xx(response.status)
+        && let Some(body) = &parsed
+        && body.code.as_ref().is_some_and(Code::is_success)
+    {
+        return Outcome::Aborted {
+            details,
+            rollback_change_order_id: body
+                .data
+                .as_ref()
+                .and_then(|data| data.change_order_id.clone()),
+        };
+    }
+    match response_decision(response, parsed.is_some(), &mut details) {
+        Decision::Retry {
+            after,
+            throttled,
+            reason,
+        } => Outcome::Retry {
+            details,
+            after,
+            throttled,
+            reason,
+        },
+        Decision::Ambiguous { reason } => Outcome::Verify { details, reason },
+        Decision::Failed => Outcome::Failed { details },
+        Decision::Fatal { .. } => Outcome::Fatal {
+            server_string_to_sign: details
+                .message
+                .as_deref()
+                .and_then(wire::server_string_to_sign),
+            details,
+        },
+    }
+}
+
+/// Classifies one `GetChangeOrderInfo` attempt.
+pub fn classify_info(response: Result<&RawResponse, &TransportError>) -> InfoOutcome {
+    let response = match response {
+        Ok(response) => response,
+        Err(error) => {
+            return match transport_decision(error) {
+                Decision::Retry {
+                    after,
+                    throttled,
+                    reason,
+                } => InfoOutcome::Retry {
+                    details: ResponseDetails::default(),
+                    after,
+                    throttled,
+                    reason,
+                },
+                Decision::Fatal { reason } => InfoOutcome::Fatal {
+                    details: ResponseDetails {
+                        message: Some(reason),
+                        ..ResponseDetails::default()
+                    },
+                    server_string_to_sign: None,
+                },
+                Decision::Ambiguous { reason } => InfoOutcome::Unknown {
+                    details: ResponseDetails::default(),
+                    reason,
+                },
+                Decision::Failed => InfoOutcome::Failed {
+                    details: ResponseDetails::default(),
+                },
+            };
+        }
+    };
+    let parsed: Option<ChangeOrderInfoResponse> = serde_json::from_slice(&response.body).ok();
+    let mut details = details_from(response, parsed.as_ref().map(envelope_of_info));
+    if is_2xx(response.status)
+        && let Some(body) = &parsed
+        && body.code.as_ref().is_some_and(Code::is_success)
+    {
+        return match body.change_order_info.as_ref().and_then(|info| info.status) {
+            Some(status) => InfoOutcome::Status { status, details },
+            None => InfoOutcome::Unknown {
+                details,
+                reason: "the response has `Code` 200 but no `changeOrderInfo.Status`".to_string(),
+            },
+        };
+    }
+    match response_decision(response, parsed.is_some(), &mut details) {
+        Decision::Retry {
+            after,
+            throttled,
+            reason,
+        } => InfoOutcome::Retry {
+            details,
+            after,
+            throttled,
+            reason,
+        },
+        Decision::Ambiguous { reason } => InfoOutcome::Unknown { details, reason },
+        Decision::Failed => InfoOutcome::Failed { details },
+        Decision::Fatal { .. } => InfoOutcome::Fatal {
+            server_string_to_sign: details
+                .message
+                .as_deref()
+                .and_then(wire::server_string_to_sign),
+            details,
+        },
+    }
+}
+
+/// The decision shared by both operations for everything but success.
+enum Decision {
+    Retry {
+        after: Option<Duration>,
+        throttled: bool,
+        reason: String,
+    },
+    Ambiguous {
+        reason: String,
+    },
+    Failed,
+    Fatal {
+        reason: String,
+    },
+}
+
+fn transport_decision(error: &TransportError) -> Decision {
+    let reason = error.to_string();
+    match error {
+        TransportError::Tls(_) => Decision::Fatal { reason },
+        _ if error.never_sent() => Decision::Retry {
+            after: None,
+            throttled: false,
+            reason,
+        },
+        _ => Decision::Ambiguous { reason },
+    }
+}
+
+/// The fields both success bodies and both error shapes share.
+struct Envelope<'a> {
+    code: Option<&'a Code>,
+    message: Option<&'a str>,
+    request_id: Option<&'a str>,
+    trace_id: Option<&'a str>,
+    error_code: Option<&'a str>,
+}
+
+fn envelope_of_abort(body: &AbortResponse) -> Envelope<'_> {
+    Envelope {
+        code: body.code.as_ref(),
+        message: body.message.as_deref(),
+        request_id: body.request_id.as_deref(),
+        trace_id: body.trace_id.as_deref(),
+        error_code: body.error_code.as_deref(),
+    }
+}
+
+fn envelope_of_info(body: &ChangeOrderInfoResponse) -> Envelope<'_> {
+    Envelope {
+        code: body.code.as_ref(),
+        message: body.message.as_deref(),
+        request_id: body.request_id.as_deref(),
+        trace_id: body.trace_id.as_deref(),
+        error_code: body.error_code.as_deref(),
+    }
+}
+
+fn details_from(response: &RawResponse, envelope: Option<Envelope<'_>>) -> ResponseDetails {
+    let mut details = details_unredacted(response, envelope);
+    // A `SignatureDoesNotMatch` message echoes the server's string to sign, which holds the
+    // security token of an STS request; the message is shown and recorded, the token must not be.
+    if let Some(message) = &details.message {
+        details.message = Some(wire::redact_security_token(message).into_owned());
+    }
+    details
+}
+
+fn details_unredacted(response: &RawResponse, envelope: Option<Envelope<'_>>) -> ResponseDetails {
+    let header_request_id = response
+        .headers
+        .get(wire::HEADER_REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string);
+    match envelope {
+        Some(envelope) => ResponseDetails {
+            http_status: Some(response.status),
+            request_id: envelope
+                .request_id
+                .map(str::to_string)
+                .or(header_request_id),
+            trace_id: envelope.trace_id.map(str::to_string),
+            code: envelope.code.map(Code::to_string),
+            error_code: envelope.error_code.map(str::to_string),
+            message: envelope.message.map(str::to_string),
+        },
+        // Not JSON in the operation's shape: perhaps the gateway's error shape, perhaps a
+        // proxy's HTML page. Keep the gateway fields if they are there, and a short, printable
+        // excerpt of anything else so the user sees what answered.
+        None => {
+            let error: Option<ErrorResponse> = serde_json::from_slice(&response.body).ok();
+            match error {
+                Some(error) => ResponseDetails {
+                    http_status: Some(response.status),
+                    request_id: error.request_id.or(header_request_id),
+                    trace_id: None,
+                    code: error.code.map(|code| code.to_string()),
+                    error_code: None,
+                    message: error.message,
+                },
+                None => ResponseDetails {
+                    http_status: Some(response.status),
+                    request_id: header_request_id,
+                    message: body_excerpt(&response.body),
+                    ..ResponseDetails::default()
+                },
+            }
+        }
+    }
+}
+
+/// At most 200 characters of a body that is not JSON, on one line.
+fn body_excerpt(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let collapsed: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.is_empty() {
+        return None;
+    }
+    let mut excerpt: String = collapsed.chars().take(200).collect();
+    if collapsed.chars().count() > 200 {
+        excerpt.push('…');
+    }
+    Some(excerpt)
+}
+
+fn is_2xx(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+/// Codes that mean the credentials, the signature or the permissions are wrong.
+fn is_fatal_code(code: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "MissingAuthorization",
+        "InvalidAuthorization",
+    ];
+    const PREFIXES: &[&str] = &[
+        "InvalidAccessKeyId",
+        "InvalidSecurityToken",
+        "Forbidden",
+        "InvalidTimeStamp",
+    ];
+    EXACT.contains(&code) || PREFIXES.iter().any(|prefix| code.starts_with(prefix))
+}
+
+fn response_decision(
+    response: &RawResponse,
+    parsed_as_operation: bool,
+    details: &mut ResponseDetails,
+) -> Decision {
+    let status = response.status;
+    let code = details.code.clone().unwrap_or_default();
+    let retry_after_header = response
+        .headers
+        .get(wire::HEADER_RETRY_AFTER)
+        .and_then(|value| value.to_str().ok());
+
+    if is_fatal_code(&code) {
+        return Decision::Fatal {
+            reason: format!("the service refused the credentials or signature (`{code}`)"),
+        };
+    }
+    if code.starts_with("Throttling") || status == 429 || retry_after_header.is_some() {
+        return Decision::Retry {
+            after: retry_after_header.and_then(wire::parse_retry_after),
+            throttled: true,
+            reason: format!("throttled (HTTP {status}, `{code}`)"),
+        };
+    }
+    if code == "SignatureNonceUsed" {
+        return Decision::Retry {
+            after: None,
+            throttled: false,
+            reason: "the service saw this nonce before; a new attempt carries a new one"
+                .to_string(),
+        };
+    }
+    if status >= 500 {
+        return Decision::Ambiguous {
+            reason: format!("HTTP {status}: the service may or may not have acted"),
+        };
+    }
+    if status == 408 {
+        return Decision::Retry {
+            after: None,
+            throttled: false,
+            reason: "HTTP 408: the server did not read the whole request".to_string(),
+        };
+    }
+    if !(200..500).contains(&status) || (300..400).contains(&status) {
+        return Decision::Ambiguous {
+            reason: format!("unexpected HTTP {status}"),
+        };
+    }
+    if is_2xx(status) && (!parsed_as_operation || details.code.is_none()) {
+        if details.message.is_none() && response.body.is_empty() {
+            details.message = Some("empty body".to_string());
+        }
+        return Decision::Ambiguous {
+            reason: format!("HTTP {status} with a body that has no readable `Code`"),
+        };
+    }
+    Decision::Failed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderMap;
+
+    fn response(status: u16, headers: &[(&'static str, &str)], body: &str) -> RawResponse {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, value.parse().unwrap());
+        }
+        RawResponse {
+            status,
+            headers: map,
+            body: bytes::Bytes::from(body.to_string()),
+        }
+    }
+
+    fn abort(status: u16, headers: &[(&'static str, &str)], body: &str) -> Outcome {
+        classify_abort(Ok(&response(status, headers, body)))
+    }
+
+    const SUCCESS_NUMBER: &str = r#"{"Code": 200, "Message": "success", "RequestId": "req-1", "TraceId": "trace-1", "ErrorCode": "success", "Data": {"ChangeOrderId": "rollback-1"}}"#;
+    const SUCCESS_STRING: &str = r#"{"Code": "200", "Message": "success", "RequestId": "req-2", "Data": {"ChangeOrderId": "rollback-2"}}"#;
+
+    #[test]
+    fn success_with_a_numeric_code_is_aborted_with_the_rollback_id() {
+        assert_eq!(
+            abort(200, &[], SUCCESS_NUMBER),
+            Outcome::Aborted {
+                details: ResponseDetails {
+                    http_status: Some(200),
+                    request_id: Some("req-1".into()),
+                    trace_id: Some("trace-1".into()),
+                    code: Some("200".into()),
+                    error_code: Some("success".into()),
+                    message: Some("success".into()),
+                },
+                rollback_change_order_id: Some("rollback-1".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn success_with_a_string_code_is_aborted_too() {
+        let Outcome::Aborted {
+            rollback_change_order_id,
+            details,
+        } = abort(200, &[], SUCCESS_STRING)
+        else {
+            panic!("not aborted")
+        };
+        assert_eq!(rollback_change_order_id.as_deref(), Some("rollback-2"));
+        assert_eq!(details.code.as_deref(), Some("200"));
+    }
+
+    #[test]
+    fn http_200_with_code_500_is_a_business_failure_with_the_message() {
+        let outcome = abort(
+            200,
+            &[],
+            r#"{"Code": 500, "Message": "change order status forbids abort", "RequestId": "req-3"}"#,
+        );
+        let Outcome::Failed { details } = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(details.code.as_deref(), Some("500"));
+        assert_eq!(
+            details.message.as_deref(),
+            Some("change order status forbids abort")
+        );
+        assert_eq!(details.request_id.as_deref(), Some("req-3"));
+    }
+
+    #[test]
+    fn signature_mismatch_is_fatal_and_carries_the_server_string_to_sign() {
+        let body = r#"{"RequestId": "req-4", "HostId": "edas.cn-hangzhou.aliyuncs.com", "Code": "SignatureDoesNotMatch", "Message": "Specified signature is not matched with our calculation. server string to sign is:PUT\napplication/json\n\n\nThu, 06 Feb 2020 07:32:54 GMT\nx-acs-action:AbortAndRollbackChangeOrder\n/pop/v5/changeorder/change_order_abort_and_rollback?ChangeOrderId=a&RegionId=cn-hangzhou"}"#;
+        let Outcome::Fatal {
+            details,
+            server_string_to_sign,
+        } = abort(400, &[], body)
+        else {
+            panic!("not fatal")
+        };
+        assert_eq!(details.code.as_deref(), Some("SignatureDoesNotMatch"));
+        assert_eq!(details.request_id.as_deref(), Some("req-4"));
+        assert_eq!(
+            server_string_to_sign.as_deref(),
+            Some(
+                "PUT\napplication/json\n\n\nThu, 06 Feb 2020 07:32:54 GMT\nx-acs-action:AbortAndRollbackChangeOrder\n/pop/v5/changeorder/change_order_abort_and_rollback?ChangeOrderId=a&RegionId=cn-hangzhou"
+            )
+        );
+    }
+
+    #[test]
+    fn an_echoed_security_token_is_redacted_from_the_message_and_string_to_sign() {
+        let body = r#"{"Code": "SignatureDoesNotMatch", "Message": "server string to sign is:PUT\nx-acs-security-token:EchoedToken123\nx-acs-version:2017-08-01\n/p"}"#;
+        let outcome = abort(400, &[], body);
+        let shown = format!("{outcome:?}");
+        assert!(!shown.contains("EchoedToken123"), "{shown}");
+        let Outcome::Fatal {
+            server_string_to_sign,
+            ..
+        } = outcome
+        else {
+            panic!("{shown}")
+        };
+        assert_eq!(
+            server_string_to_sign.as_deref(),
+            Some("PUT\nx-acs-security-token:<redacted>\nx-acs-version:2017-08-01\n/p")
+        );
+    }
+
+    #[test]
+    fn every_credential_code_is_fatal() {
+        for (status, code) in [
+            (404, "InvalidAccessKeyId.NotFound"),
+            (400, "InvalidAccessKeyId.Inactive"),
+            (403, "Forbidden.RAM"),
+            (403, "Forbidden"),
+            (400, "MissingAuthorization"),
+            (400, "InvalidSecurityToken.Expired"),
+            (400, "IncompleteSignature"),
+            (400, "InvalidTimeStamp.Expired"),
+        ] {
+            let body = format!(r#"{{"Code": "{code}", "Message": "no", "RequestId": "r"}}"#);
+            assert!(
+                matches!(abort(status, &[], &body), Outcome::Fatal { .. }),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn throttling_user_is_retried_as_throttled() {
+        let outcome = abort(
+            400,
+            &[],
+            r#"{"Code": "Throttling.User", "Message": "Request was denied due to user flow control.", "RequestId": "req-5"}"#,
+        );
+        let Outcome::Retry {
+            after,
+            throttled,
+            details,
+            ..
+        } = outcome
+        else {
+            panic!("{outcome:?}")
+        };
+        assert!(throttled);
+        assert_eq!(after, None);
+        assert_eq!(details.code.as_deref(), Some("Throttling.User"));
+    }
+
+    #[test]
+    fn http_429_is_retried_as_throttled_even_without_a_body() {
+        assert!(matches!(
+            abort(429, &[], ""),
+            Outcome::Retry {
+                throttled: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_retry_after_header_is_honoured_in_milliseconds() {
+        let outcome = abort(
+            503,
+            &[("x-acs-retry-after", "1500")],
+            r#"{"Code": "ServiceUnavailable", "Message": "busy"}"#,
+        );
+        let Outcome::Retry {
+            after, throttled, ..
+        } = outcome
+        else {
+            panic!("{outcome:?}")
+        };
+        assert!(throttled);
+        assert_eq!(after, Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn service_unavailable_and_internal_errors_are_verified() {
+        for (status, body) in [
+            (
+                503,
+                r#"{"Code": "ServiceUnavailable", "Message": "The request has failed due to a temporary failure of the server.", "RequestId": "r-503"}"#,
+            ),
+            (
+                500,
+                r#"{"Code": "InternalError", "Message": "The request processing has failed due to some unknown error.", "RequestId": "r-500"}"#,
+            ),
+        ] {
+            let outcome = abort(status, &[], body);
+            let Outcome::Verify { details, .. } = outcome else {
+                panic!("{status}: {outcome:?}")
+            };
+            assert_eq!(details.http_status, Some(status));
+            assert!(details.request_id.is_some());
+        }
+    }
+
+    #[test]
+    fn an_html_502_from_a_proxy_is_verified_with_an_excerpt() {
+        let outcome = abort(
+            502,
+            &[],
+            "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>nginx</body></html>",
+        );
+        let Outcome::Verify { details, .. } = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(
+            details.message.as_deref(),
+            Some("<html> <head><title>502 Bad Gateway</title></head> <body>nginx</body></html>")
+        );
+    }
+
+    #[test]
+    fn an_empty_or_truncated_2xx_body_is_verified_not_trusted() {
+        for body in ["", r#"{"Code": 200, "Message": "succ"#, "null", "{}"] {
+            let outcome = abort(200, &[], body);
+            assert!(
+                matches!(outcome, Outcome::Verify { .. }),
+                "{body:?}: {outcome:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_4xx_business_error_is_failed() {
+        let outcome = abort(
+            400,
+            &[("x-acs-request-id", "hdr-req")],
+            r#"{"Code": "InvalidParameter", "Message": "ChangeOrderId is invalid"}"#,
+        );
+        let Outcome::Failed { details } = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(details.request_id.as_deref(), Some("hdr-req"));
+        assert_eq!(details.code.as_deref(), Some("InvalidParameter"));
+    }
+
+    #[test]
+    fn each_transport_error_is_classified_by_whether_it_was_sent() {
+        let table = [
+            (TransportError::ConnectionRefused("x".into()), "retry"),
+            (TransportError::Dns("x".into()), "retry"),
+            (TransportError::ConnectTimeout("x".into()), "retry"),
+            (TransportError::Connect("x".into()), "retry"),
+            (TransportError::Tls("bad certificate".into()), "fatal"),
+            (TransportError::ReadTimeout("x".into()), "verify"),
+            (TransportError::ConnectionClosed("x".into()), "verify"),
+            (TransportError::Body("x".into()), "verify"),
+        ];
+        for (error, expected) in table {
+            let outcome = classify_abort(Err(&error));
+            let got = match outcome {
+                Outcome::Retry {
+                    throttled: false,
+                    after: None,
+                    ..
+                } => "retry",
+                Outcome::Verify { .. } => "verify",
+                Outcome::Fatal { .. } => "fatal",
+                _ => "other",
+            };
+            assert_eq!(got, expected, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn info_success_gives_the_status() {
+        let body = r#"{"Code": 200, "Message": "success", "RequestId": "r", "changeOrderInfo": {"ChangeOrderId": "co", "Status": 6}}"#;
+        let outcome = classify_info(Ok(&response(200, &[], body)));
+        let InfoOutcome::Status { status, details } = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(status, 6);
+        assert_eq!(details.request_id.as_deref(), Some("r"));
+    }
+
+    #[test]
+    fn info_shapes_follow_the_same_rules() {
+        let cases: [(u16, &str, &str); 7] = [
+            (200, r#"{"Code": 200, "changeOrderInfo": {}}"#, "unknown"),
+            (
+                200,
+                r#"{"Code": 500, "Message": "change order not found"}"#,
+                "failed",
+            ),
+            (
+                400,
+                r#"{"Code": "SignatureDoesNotMatch", "Message": "m"}"#,
+                "fatal",
+            ),
+            (400, r#"{"Code": "Throttling.User"}"#, "retry"),
+            (503, "", "unknown"),
+            (200, "", "unknown"),
+            (
+                200,
+                r#"{"Code": "200", "changeOrderInfo": {"Status": 1"#,
+                "unknown",
+            ),
+        ];
+        for (status, body, expected) in cases {
+            let outcome = classify_info(Ok(&response(status, &[], body)));
+            let got = match outcome {
+                InfoOutcome::Status { .. } => "status",
+                InfoOutcome::Retry { .. } => "retry",
+                InfoOutcome::Unknown { .. } => "unknown",
+                InfoOutcome::Failed { .. } => "failed",
+                InfoOutcome::Fatal { .. } => "fatal",
+            };
+            assert_eq!(got, expected, "{status} {body}");
+        }
+        assert!(matches!(
+            classify_info(Err(&TransportError::ConnectionRefused("x".into()))),
+            InfoOutcome::Retry { .. }
+        ));
+        assert!(matches!(
+            classify_info(Err(&TransportError::ReadTimeout("x".into()))),
+            InfoOutcome::Unknown { .. }
+        ));
+    }
 }

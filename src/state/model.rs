@@ -35,6 +35,24 @@ impl State {
         }
     }
 
+    /// This state without the change orders `ids` (`state rm`). Ids it does not hold are
+    /// returned, and nothing is removed then, so a typo never half-applies.
+    pub fn without(&self, ids: &[ChangeOrderId]) -> Result<State, Vec<ChangeOrderId>> {
+        let missing: Vec<ChangeOrderId> = ids
+            .iter()
+            .filter(|id| !self.change_orders.contains_key(*id))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(missing);
+        }
+        let mut state = self.clone();
+        for id in ids {
+            state.change_orders.remove(id);
+        }
+        Ok(state)
+    }
+
     /// True when `other` differs in content (anything but serial and tool version), i.e. when
     /// saving `other` over `self` must bump the serial.
     pub fn content_differs(&self, other: &State) -> bool {
@@ -129,5 +147,49 @@ impl ChangeOrderRecord {
             app: None,
             reason: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state_with(ids: &[&str]) -> State {
+        let mut state = State::new_empty("lineage", "0.1.0");
+        for id in ids {
+            state.change_orders.insert(
+                ChangeOrderId::new(*id),
+                ChangeOrderRecord::new(RecordStatus::Aborted),
+            );
+        }
+        state
+    }
+
+    #[test]
+    fn without_removes_the_named_change_orders_and_changes_content() {
+        let state = state_with(&["a", "b", "c"]);
+        let removed = state
+            .without(&[ChangeOrderId::new("a"), ChangeOrderId::new("c")])
+            .unwrap();
+        assert_eq!(removed, state_with(&["b"]));
+        assert!(state.content_differs(&removed));
+    }
+
+    #[test]
+    fn without_an_id_the_state_lacks_removes_nothing_and_names_it() {
+        let state = state_with(&["a"]);
+        assert_eq!(
+            state.without(&[ChangeOrderId::new("a"), ChangeOrderId::new("zz")]),
+            Err(vec![ChangeOrderId::new("zz")])
+        );
+    }
+
+    #[test]
+    fn serial_and_tool_version_are_not_content() {
+        let state = state_with(&["a"]);
+        let mut other = state.clone();
+        other.serial = 9;
+        other.tool_version = "2.0.0".into();
+        assert!(!state.content_differs(&other));
     }
 }

@@ -1,1 +1,982 @@
 //! The local state store: the only code that writes state, journal, lock and backup files.
+//!
+//! It owns the durability rules of DESIGN 2: a state file is replaced by temp file + fsync +
+//! rename + directory fsync and is never rewritten when its content is unchanged; a save
+//! only lands if the serial on disk is still the one loaded; `<state>.backup` keeps the
+//! version before a run's first change; a newer or corrupt state file is refused and never
+//! overwritten; `<state>.lock` is an OS lock held for the whole command; and a leftover
+//! journal is folded (by the pure `journal::fold`) before anything else reads the state.
+//! This is the I/O edge: it reads the clock only to stamp lock info, and makes the lineage
+//! UUID of a new state. It decides nothing about change orders.
+
+use super::journal::{self, FoldError, JournalParseError, JournalRecord, ParsedJournal};
+use super::model::{RecordStatus, STATE_FORMAT_VERSION, State};
+use crate::ids::ChangeOrderId;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How often a waiting locker tries again.
+const LOCK_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("could not {action} `{path}`")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "state file `{path}` has format version {found}, newer than the {supported} this \
+         edas-rollback understands; it was left untouched"
+    )]
+    NewerFormat {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("state file `{path}` is corrupt at line {line}, column {column}: {what}")]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("state file `{path}` is not UTF-8 (line {line}, byte {byte} of the file)")]
+    NotUtf8 {
+        path: PathBuf,
+        line: usize,
+        byte: usize,
+    },
+    #[error("state `{path}` is locked{}", match info { Some(info) => format!(" by {info}"), None => " (the holder has not written its lock info yet)".to_string() })]
+    Locked {
+        path: PathBuf,
+        info: Option<Box<LockInfo>>,
+        waited: Duration,
+    },
+    #[error(
+        "state file `{path}` changed since it was loaded (serial {loaded} was loaded, the file \
+         now has {found}); nothing was saved"
+    )]
+    SerialMoved {
+        path: PathBuf,
+        loaded: String,
+        found: String,
+    },
+    #[error("the lock given is for `{lock}`, not for `{path}`")]
+    WrongLock { path: PathBuf, lock: PathBuf },
+    #[error("journal `{path}` cannot be read at line {}", source.line())]
+    JournalCorrupt {
+        path: PathBuf,
+        #[source]
+        source: JournalParseError,
+    },
+    #[error("journal `{path}` cannot be folded into state `{state}`")]
+    JournalFold {
+        path: PathBuf,
+        state: PathBuf,
+        #[source]
+        source: FoldError,
+    },
+    #[error("a journal must start with a `begin` record; `{path}` was not created")]
+    NotABegin { path: PathBuf },
+    #[error("journal `{path}` already exists; it must be folded before a new run starts")]
+    JournalExists { path: PathBuf },
+    #[error("could not encode JSON for `{path}`")]
+    Encode {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("state `{path}` has no change order {}; nothing was removed", ids.iter().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(", "))]
+    NotInState {
+        path: PathBuf,
+        ids: Vec<ChangeOrderId>,
+    },
+    #[error("there is no lock file `{path}`")]
+    NoLock { path: PathBuf },
+    #[error("lock file `{path}` holds lock `{actual}`, not `{given}`; nothing was removed")]
+    LockIdMismatch {
+        path: PathBuf,
+        given: String,
+        actual: String,
+    },
+    #[error("lock file `{path}` has no readable lock info; nothing was removed")]
+    LockInfoUnreadable { path: PathBuf },
+    #[error("`{path}` is held by a running process: {info}; nothing was removed")]
+    LockHeldByLiveProcess { path: PathBuf, info: Box<LockInfo> },
+}
+
+impl StoreError {
+    /// What the person reading the error can do about it, when there is something.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            StoreError::NewerFormat { .. } => {
+                Some("upgrade edas-rollback to a version that understands this state format".into())
+            }
+            StoreError::Corrupt { path, .. } | StoreError::NotUtf8 { path, .. } => Some(format!(
+                "the file was not changed; restore it from `{}` or version control, or move it \
+                 away to start a new state",
+                sibling(path, "backup").display()
+            )),
+            StoreError::Locked { info, .. } => {
+                let unlock = match info {
+                    Some(info) => format!(
+                        "if that process is gone (and on another machine), run `edas-rollback \
+                         force-unlock {}`",
+                        info.id
+                    ),
+                    None => "if its holder is gone, run `edas-rollback force-unlock LOCK_ID`"
+                        .to_string(),
+                };
+                Some(format!("wait for it with `--lock-timeout 5m`, or {unlock}"))
+            }
+            StoreError::SerialMoved { .. } => {
+                Some("another process changed the state; run the command again".into())
+            }
+            StoreError::JournalCorrupt { path, .. } | StoreError::JournalFold { path, .. } => {
+                Some(format!(
+                    "the state was not changed; inspect `{}` and move it away only once you \
+                     know which change orders it names",
+                    path.display()
+                ))
+            }
+            StoreError::LockIdMismatch { actual, .. } => {
+                Some(format!("the current lock id is `{actual}`"))
+            }
+            StoreError::NotInState { .. } => {
+                Some("`edas-rollback state list` shows the change orders in the state".into())
+            }
+            StoreError::NoLock { .. } => Some(
+                "nothing to unlock; check `--state` or `-c` if you expected a lock here".into(),
+            ),
+            StoreError::LockInfoUnreadable { .. } => Some(
+                "no process holds the lock: the next command takes it without force-unlock".into(),
+            ),
+            StoreError::LockHeldByLiveProcess { .. } => {
+                Some("wait for that command to finish, or stop it".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Who holds a state lock; the JSON content of `<state>.lock`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub id: String,
+    pub operation: String,
+    pub who: String,
+    pub pid: u32,
+    pub host: String,
+    /// RFC 3339.
+    pub created: String,
+}
+
+impl fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "lock `{}` (operation `{}`, who `{}`, host `{}`, pid {}, since {})",
+            self.id, self.operation, self.who, self.host, self.pid, self.created
+        )
+    }
+}
+
+/// A held state lock. The OS lock is released when this is dropped (or the process dies).
+#[derive(Debug)]
+pub struct StateLock {
+    file: File,
+    path: PathBuf,
+    state_path: PathBuf,
+    info: LockInfo,
+    /// Whether this lock's run has already written `<state>.backup`. Atomic so a lock can be
+    /// shared (`Arc<StateLock>`) by the tasks of a run.
+    backup_written: AtomicBool,
+}
+
+impl StateLock {
+    pub fn info(&self) -> &LockInfo {
+        &self.info
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        // Removed while still held, so nobody can lock the file we unlink; a locker that had
+        // opened it before checks after locking that its file is still the one on disk.
+        if same_file_as_path(&self.file, &self.path) {
+            let _ = fs::remove_file(&self.path);
+        }
+        let _ = self.file.unlock();
+    }
+}
+
+/// A state loaded for an update, or for reading.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadedState {
+    /// Serial 0 and a fresh lineage when there was no file.
+    pub state: State,
+    /// Whether a state file existed (after any recovery save).
+    pub existed: bool,
+    /// Set when a leftover journal was folded in.
+    pub recovered: Option<Recovery>,
+    /// Set by `load_recovering` when a journal exists because another command is running:
+    /// that command's lock info. The state is the one on disk, without its journal.
+    pub live_journal: Option<LockInfo>,
+}
+
+/// What folding a leftover journal did; enough for a one-line message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recovery {
+    pub journal_path: PathBuf,
+    /// Records folded, `begin` included.
+    pub records: usize,
+    /// Change orders whose abort intent had no response: now `unknown`.
+    pub unknown: usize,
+    /// Whether a torn last line (a crash mid-write) was dropped.
+    pub torn_last_line: bool,
+    /// The serial after the recovery save.
+    pub serial: u64,
+}
+
+impl fmt::Display for Recovery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "recovered an interrupted run from `{}`: {} records folded, {} change order(s) left \
+             unknown{} (state serial {})",
+            self.journal_path.display(),
+            self.records,
+            self.unknown,
+            if self.torn_last_line {
+                ", a torn last line dropped"
+            } else {
+                ""
+            },
+            self.serial
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SaveOutcome {
+    /// Same content as loaded: the file was not rewritten.
+    Unchanged,
+    /// The state now on disk.
+    Written { state: State },
+}
+
+impl SaveOutcome {
+    /// The loaded state to save against next: after a write, the written state.
+    pub fn into_loaded(self, previous: LoadedState) -> LoadedState {
+        match self {
+            SaveOutcome::Unchanged => previous,
+            SaveOutcome::Written { state } => LoadedState {
+                state,
+                existed: true,
+                recovered: previous.recovered,
+                live_journal: None,
+            },
+        }
+    }
+}
+
+/// Appends records to `<state>.journal`. `append` buffers; `sync` makes everything appended
+/// durable with one fdatasync (group commit).
+#[derive(Debug)]
+pub struct JournalWriter {
+    writer: BufWriter<File>,
+    path: PathBuf,
+    bytes_written: u64,
+    line: Vec<u8>,
+}
+
+impl JournalWriter {
+    pub fn append(&mut self, record: &JournalRecord) -> Result<(), StoreError> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, record).map_err(|source| StoreError::Encode {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.line.push(b'\n');
+        self.writer
+            .write_all(&self.line)
+            .map_err(|source| io_error("append to", &self.path, source))?;
+        self.bytes_written += self.line.len() as u64;
+        Ok(())
+    }
+
+    pub fn sync(&mut self) -> Result<(), StoreError> {
+        self.writer
+            .flush()
+            .map_err(|source| io_error("write", &self.path, source))?;
+        self.writer
+            .get_ref()
+            .sync_data()
+            .map_err(|source| io_error("sync", &self.path, source))
+    }
+
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Local files: `<state>`, `<state>.journal`, `<state>.lock`, `<state>.backup`.
+#[derive(Clone, Debug)]
+pub struct LocalStore {
+    state_path: PathBuf,
+}
+
+impl LocalStore {
+    pub fn new(state_path: impl Into<PathBuf>) -> Self {
+        Self {
+            state_path: state_path.into(),
+        }
+    }
+
+    pub fn state_path(&self) -> &Path {
+        &self.state_path
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        sibling(&self.state_path, "journal")
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        sibling(&self.state_path, "lock")
+    }
+
+    pub fn backup_path(&self) -> PathBuf {
+        sibling(&self.state_path, "backup")
+    }
+
+    /// The state on disk, as it is: no lock, no journal fold. `None` when there is no file.
+    pub fn read(&self) -> Result<Option<State>, StoreError> {
+        Ok(self.read_with_bytes()?.map(|(state, _)| state))
+    }
+
+    fn read_with_bytes(&self) -> Result<Option<(State, Vec<u8>)>, StoreError> {
+        let bytes = match fs::read(&self.state_path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(io_error("read state file", &self.state_path, source)),
+        };
+        let state = decode_state(&self.state_path, &bytes)?;
+        Ok(Some((state, bytes)))
+    }
+
+    /// Reads `<state>.journal`, if there is one.
+    pub fn read_journal(&self) -> Result<Option<ParsedJournal>, StoreError> {
+        let path = self.journal_path();
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(io_error("read journal", &path, source)),
+        };
+        journal::parse_journal_bytes(&bytes)
+            .map(Some)
+            .map_err(|source| StoreError::JournalCorrupt { path, source })
+    }
+
+    /// Takes `<state>.lock` for `operation`: at once, or polling until `timeout` has passed.
+    pub fn lock(&self, operation: &str, timeout: Duration) -> Result<StateLock, StoreError> {
+        let started = Instant::now();
+        loop {
+            match self.try_lock_once(operation)? {
+                Ok(lock) => return Ok(lock),
+                Err(info) => {
+                    let waited = started.elapsed();
+                    if waited >= timeout {
+                        return Err(StoreError::Locked {
+                            path: self.state_path.clone(),
+                            info: info.map(Box::new),
+                            waited,
+                        });
+                    }
+                    std::thread::sleep(LOCK_POLL_INTERVAL.min(timeout - waited));
+                }
+            }
+        }
+    }
+
+    /// One attempt: the lock, or the current holder's info.
+    #[allow(clippy::type_complexity)]
+    fn try_lock_once(
+        &self,
+        operation: &str,
+    ) -> Result<Result<StateLock, Option<LockInfo>>, StoreError> {
+        let path = self.lock_path();
+        let mut attempts_left = 16;
+        let mut file = loop {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|source| io_error("open lock file", &path, source))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => return Ok(Err(read_lock_info(&mut file))),
+                Err(TryLockError::Error(source)) => {
+                    return Err(io_error("lock", &path, source));
+                }
+            }
+            if same_file_as_path(&file, &path) {
+                break file;
+            }
+            // The holder removed the file as it released it, after we opened it: the lock
+            // is free, but on a file nobody else will look at. Open the path again.
+            attempts_left -= 1;
+            if attempts_left == 0 {
+                return Ok(Err(None));
+            }
+        };
+        let info = LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            operation: operation.to_string(),
+            who: std::env::var("USER")
+                .ok()
+                .filter(|user| !user.is_empty())
+                .unwrap_or_else(|| "unknown".to_string()),
+            pid: std::process::id(),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        };
+        let mut text = serde_json::to_vec_pretty(&info).map_err(|source| StoreError::Encode {
+            path: path.clone(),
+            source,
+        })?;
+        text.push(b'\n');
+        // A crashed holder's info is still there: replace it.
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(&text))
+            .and_then(|()| file.sync_data())
+            .map_err(|source| io_error("write lock file", &path, source))?;
+        Ok(Ok(StateLock {
+            file,
+            path,
+            state_path: self.state_path.clone(),
+            info,
+            backup_written: AtomicBool::new(false),
+        }))
+    }
+
+    fn check_lock(&self, lock: &StateLock) -> Result<(), StoreError> {
+        if lock.state_path != self.state_path {
+            return Err(StoreError::WrongLock {
+                path: self.state_path.clone(),
+                lock: lock.state_path.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Loads the state for a command that will change it, holding `lock`. A leftover
+    /// journal is folded in, the result saved, and the journal removed, before anything else.
+    pub fn load_for_update(
+        &self,
+        lock: &StateLock,
+        tool_version: &str,
+    ) -> Result<LoadedState, StoreError> {
+        self.check_lock(lock)?;
+        let on_disk = self.read()?;
+        let existed = on_disk.is_some();
+        let parsed = self.read_journal()?;
+        let mut state = match on_disk {
+            Some(mut state) => {
+                state.tool_version = tool_version.to_string();
+                state
+            }
+            None => {
+                // A crash during the very first run leaves a journal but no state: the
+                // journal's lineage is the one the unsaved state had.
+                let lineage = parsed
+                    .as_ref()
+                    .and_then(|parsed| parsed.records.first())
+                    .and_then(|record| match record {
+                        JournalRecord::Begin { lineage, .. } => Some(lineage.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                State::new_empty(lineage, tool_version)
+            }
+        };
+        let loaded = LoadedState {
+            state: state.clone(),
+            existed,
+            recovered: None,
+            live_journal: None,
+        };
+        let Some(parsed) = parsed else {
+            return Ok(loaded);
+        };
+        let journal_path = self.journal_path();
+        let folded = journal::fold(state.clone(), &parsed.records).map_err(|source| {
+            StoreError::JournalFold {
+                path: journal_path.clone(),
+                state: self.state_path.clone(),
+                source,
+            }
+        })?;
+        let unanswered = journal::unanswered_aborts(&parsed.records);
+        let unknown = unanswered
+            .iter()
+            .filter(|id| {
+                folded
+                    .change_orders
+                    .get(*id)
+                    .is_some_and(|record| record.status == RecordStatus::Unknown)
+            })
+            .count();
+        let outcome = self.save(lock, &loaded, &folded)?;
+        let mut existed = existed;
+        if let SaveOutcome::Written { state: written } = outcome {
+            state = written;
+            existed = true;
+        }
+        remove_and_sync_dir(&journal_path)?;
+        Ok(LoadedState {
+            recovered: Some(Recovery {
+                journal_path,
+                records: parsed.records.len(),
+                unknown,
+                torn_last_line: parsed.torn_last_line.is_some(),
+                serial: state.serial,
+            }),
+            state,
+            existed,
+            live_journal: None,
+        })
+    }
+
+    /// Loads the state for a read-only command. A leftover journal is folded first, under
+    /// the lock taken briefly; if another command holds the lock, its journal is live, not
+    /// leftover, and the state on disk is returned as it is with `live_journal` set.
+    pub fn load_recovering(
+        &self,
+        operation: &str,
+        lock_timeout: Duration,
+        tool_version: &str,
+    ) -> Result<LoadedState, StoreError> {
+        if self.journal_path().exists() {
+            match self.lock(operation, lock_timeout) {
+                Ok(lock) => return self.load_for_update(&lock, tool_version),
+                Err(StoreError::Locked { info, .. }) => {
+                    let mut loaded = self.load_without_journal(tool_version)?;
+                    loaded.live_journal = info.map(|info| *info);
+                    return Ok(loaded);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        self.load_without_journal(tool_version)
+    }
+
+    fn load_without_journal(&self, tool_version: &str) -> Result<LoadedState, StoreError> {
+        Ok(match self.read()? {
+            Some(state) => LoadedState {
+                state,
+                existed: true,
+                recovered: None,
+                live_journal: None,
+            },
+            None => LoadedState {
+                state: State::new_empty(uuid::Uuid::new_v4().to_string(), tool_version),
+                existed: false,
+                recovered: None,
+                live_journal: None,
+            },
+        })
+    }
+
+    /// Saves `new_state` over what was loaded, only if the file still holds the serial that
+    /// was loaded. The serial goes up by one when the content differs; otherwise nothing is
+    /// written. The first write through a lock first copies the previous file to the backup.
+    pub fn save(
+        &self,
+        lock: &StateLock,
+        loaded: &LoadedState,
+        new_state: &State,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.check_lock(lock)?;
+        let on_disk = self.read_with_bytes()?;
+        let describe = |state: Option<&State>| match state {
+            Some(state) => format!("{} of lineage `{}`", state.serial, state.lineage),
+            None => "none (no file)".to_string(),
+        };
+        let still_loaded = match (&on_disk, loaded.existed) {
+            (Some((disk, _)), true) => {
+                disk.serial == loaded.state.serial && disk.lineage == loaded.state.lineage
+            }
+            (None, false) => true,
+            _ => false,
+        };
+        if !still_loaded {
+            return Err(StoreError::SerialMoved {
+                path: self.state_path.clone(),
+                loaded: describe(loaded.existed.then_some(&loaded.state)),
+                found: describe(on_disk.as_ref().map(|(state, _)| state)),
+            });
+        }
+        if !loaded.state.content_differs(new_state) {
+            return Ok(SaveOutcome::Unchanged);
+        }
+        let mut written = new_state.clone();
+        written.format_version = STATE_FORMAT_VERSION;
+        written.serial = loaded.state.serial + 1;
+        let mut bytes =
+            serde_json::to_vec_pretty(&written).map_err(|source| StoreError::Encode {
+                path: self.state_path.clone(),
+                source,
+            })?;
+        bytes.push(b'\n');
+        if let Some((_, previous)) = &on_disk
+            && !lock.backup_written.load(Ordering::SeqCst)
+        {
+            write_atomically(&self.backup_path(), previous)?;
+            lock.backup_written.store(true, Ordering::SeqCst);
+        }
+        write_atomically(&self.state_path, &bytes)?;
+        Ok(SaveOutcome::Written { state: written })
+    }
+
+    /// `state rm`: removes change orders from the loaded state and saves it (serial +1,
+    /// backup first). Every id must be in the state, or nothing is removed.
+    pub fn remove(
+        &self,
+        lock: &StateLock,
+        loaded: &LoadedState,
+        ids: &[ChangeOrderId],
+    ) -> Result<SaveOutcome, StoreError> {
+        let new_state = loaded
+            .state
+            .without(ids)
+            .map_err(|missing| StoreError::NotInState {
+                path: self.state_path.clone(),
+                ids: missing,
+            })?;
+        self.save(lock, loaded, &new_state)
+    }
+
+    /// Starts `<state>.journal` with its `begin` record, durable (with its directory entry)
+    /// before this returns. Refuses when a journal exists: it must be folded first.
+    pub fn begin_journal(
+        &self,
+        lock: &StateLock,
+        begin: &JournalRecord,
+    ) -> Result<JournalWriter, StoreError> {
+        self.check_lock(lock)?;
+        let path = self.journal_path();
+        if !matches!(begin, JournalRecord::Begin { .. }) {
+            return Err(StoreError::NotABegin { path });
+        }
+        let file = match OpenOptions::new().append(true).create_new(true).open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(StoreError::JournalExists { path });
+            }
+            Err(source) => return Err(io_error("create journal", &path, source)),
+        };
+        let mut writer = JournalWriter {
+            writer: BufWriter::with_capacity(64 * 1024, file),
+            path,
+            bytes_written: 0,
+            line: Vec::with_capacity(512),
+        };
+        writer.append(begin)?;
+        writer.sync()?;
+        sync_dir(&writer.path)?;
+        Ok(writer)
+    }
+
+    /// Removes the journal once its fold has been saved.
+    pub fn finish_journal(
+        &self,
+        lock: &StateLock,
+        writer: JournalWriter,
+    ) -> Result<(), StoreError> {
+        self.check_lock(lock)?;
+        let path = writer.path.clone();
+        drop(writer);
+        remove_and_sync_dir(&path)
+    }
+
+    /// Removes `<state>.lock` when it holds lock `lock_id` and no live process holds it.
+    pub fn force_unlock(&self, lock_id: &str) -> Result<LockInfo, StoreError> {
+        let path = self.lock_path();
+        let mut file = match OpenOptions::new().read(true).write(true).open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NoLock { path });
+            }
+            Err(source) => return Err(io_error("open lock file", &path, source)),
+        };
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return match read_lock_info(&mut file) {
+                    Some(info) if info.id != lock_id => Err(StoreError::LockIdMismatch {
+                        path,
+                        given: lock_id.to_string(),
+                        actual: info.id,
+                    }),
+                    Some(info) => Err(StoreError::LockHeldByLiveProcess {
+                        path,
+                        info: Box::new(info),
+                    }),
+                    None => Err(StoreError::LockInfoUnreadable { path }),
+                };
+            }
+            Err(TryLockError::Error(source)) => return Err(io_error("lock", &path, source)),
+        }
+        let info = read_lock_info(&mut file)
+            .ok_or_else(|| StoreError::LockInfoUnreadable { path: path.clone() })?;
+        if info.id != lock_id {
+            return Err(StoreError::LockIdMismatch {
+                path,
+                given: lock_id.to_string(),
+                actual: info.id,
+            });
+        }
+        remove_and_sync_dir(&path)?;
+        drop(file);
+        Ok(info)
+    }
+}
+
+/// `<path>.<suffix>`, e.g. `incident.state.json.lock`.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(".");
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn io_error(action: &'static str, path: &Path, source: io::Error) -> StoreError {
+    StoreError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+/// Makes a rename, creation or removal in `path`'s directory durable.
+fn sync_dir(path: &Path) -> Result<(), StoreError> {
+    let dir = parent_dir(path);
+    File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|source| io_error("sync directory", dir, source))
+}
+
+fn remove_and_sync_dir(path: &Path) -> Result<(), StoreError> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(io_error("remove", path, source)),
+    }
+    sync_dir(path)
+}
+
+/// Temp file in the same directory + write + fsync + rename + directory fsync: the path
+/// always holds either the old or the new content, whole.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = parent_dir(path);
+    let mut temp = tempfile::Builder::new()
+        .prefix(".edas-rollback-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|source| io_error("create a temporary file in", dir, source))?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|source| io_error("write temporary file for", path, source))?;
+    temp.persist(path)
+        .map_err(|error| io_error("replace", path, error.error))?;
+    sync_dir(path)
+}
+
+fn read_lock_info(file: &mut File) -> Option<LockInfo> {
+    let mut text = String::new();
+    file.rewind().ok()?;
+    file.read_to_string(&mut text).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+#[cfg(unix)]
+fn same_file_as_path(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(open), Ok(on_disk)) => open.dev() == on_disk.dev() && open.ino() == on_disk.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file_as_path(_file: &File, path: &Path) -> bool {
+    path.exists()
+}
+
+fn decode_state(path: &Path, bytes: &[u8]) -> Result<State, StoreError> {
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        let byte = error.valid_up_to();
+        StoreError::NotUtf8 {
+            path: path.to_path_buf(),
+            line: bytes[..byte].iter().filter(|b| **b == b'\n').count() + 1,
+            byte: byte + 1,
+        }
+    })?;
+    let corrupt = |source: serde_json::Error| {
+        // The detail (serde's message) follows as the cause; this names the kind of damage.
+        let what = match source.classify() {
+            serde_json::error::Category::Eof => "the file ends early (truncated?)",
+            serde_json::error::Category::Syntax => "not JSON",
+            serde_json::error::Category::Data => "not a state of this shape",
+            serde_json::error::Category::Io => "unreadable",
+        }
+        .to_string();
+        StoreError::Corrupt {
+            path: path.to_path_buf(),
+            line: source.line(),
+            column: source.column(),
+            what,
+            source,
+        }
+    };
+    let newer = |found: u64| StoreError::NewerFormat {
+        path: path.to_path_buf(),
+        found: u32::try_from(found).unwrap_or(u32::MAX),
+        supported: STATE_FORMAT_VERSION,
+    };
+    match serde_json::from_str::<State>(text) {
+        Ok(state) if state.format_version > STATE_FORMAT_VERSION => {
+            Err(newer(u64::from(state.format_version)))
+        }
+        Ok(state) => Ok(state),
+        Err(error) => {
+            // A newer format may have a shape this build does not know: say it is newer, not
+            // that it is corrupt. Only this error path pays for the second parse.
+            let version = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|value| value.get("format_version").and_then(|v| v.as_u64()));
+            match version {
+                Some(found) if found > u64::from(STATE_FORMAT_VERSION) => Err(newer(found)),
+                _ => Err(corrupt(error)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn the_store_and_its_lock_can_be_shared_by_the_tasks_of_a_run() {
+        // Compile-time: apply holds the lock in an `Arc` and moves the writer into a task.
+        assert_send_sync::<LocalStore>();
+        assert_send_sync::<StateLock>();
+        assert_send::<JournalWriter>();
+    }
+
+    #[test]
+    fn sibling_files_append_a_suffix_to_the_whole_name() {
+        let store = LocalStore::new("runbooks/incident.state.json");
+        assert_eq!(
+            store.lock_path(),
+            PathBuf::from("runbooks/incident.state.json.lock")
+        );
+        assert_eq!(
+            store.journal_path(),
+            PathBuf::from("runbooks/incident.state.json.journal")
+        );
+        assert_eq!(
+            store.backup_path(),
+            PathBuf::from("runbooks/incident.state.json.backup")
+        );
+        assert_eq!(parent_dir(Path::new("s.json")), Path::new("."));
+    }
+
+    #[test]
+    fn a_truncated_state_names_the_line_and_column_where_it_ends() {
+        let text = b"{\n  \"format_version\": 1,\n  \"lineage\": \"x\",\n  \"ser";
+        let error = decode_state(Path::new("s.json"), text).unwrap_err();
+        let StoreError::Corrupt { line, .. } = &error else {
+            panic!("expected Corrupt, got {error:?}");
+        };
+        assert_eq!(*line, 4);
+        assert_eq!(
+            error.to_string(),
+            "state file `s.json` is corrupt at line 4, column 6: the file ends early (truncated?)"
+        );
+    }
+
+    #[test]
+    fn a_newer_format_wins_over_an_unknown_shape() {
+        let error = decode_state(
+            Path::new("s.json"),
+            br#"{"format_version": 7, "something": "new"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "state file `s.json` has format version 7, newer than the 1 this edas-rollback \
+             understands; it was left untouched"
+        );
+    }
+
+    #[test]
+    fn a_lock_holders_info_is_shown_in_full() {
+        let error = StoreError::Locked {
+            path: PathBuf::from("s.json"),
+            info: Some(Box::new(LockInfo {
+                id: "0f1e".into(),
+                operation: "apply".into(),
+                who: "alice".into(),
+                pid: 42,
+                host: "bastion-1".into(),
+                created: "2026-11-27T10:00:00Z".into(),
+            })),
+            waited: Duration::ZERO,
+        };
+        assert_eq!(
+            error.to_string(),
+            "state `s.json` is locked by lock `0f1e` (operation `apply`, who `alice`, host \
+             `bastion-1`, pid 42, since 2026-11-27T10:00:00Z)"
+        );
+        assert_eq!(
+            error.hint().as_deref(),
+            Some(
+                "wait for it with `--lock-timeout 5m`, or if that process is gone (and on \
+                 another machine), run `edas-rollback force-unlock 0f1e`"
+            )
+        );
+    }
+}

@@ -1,0 +1,405 @@
+//! The HTTP client: one reqwest client (rustls with the ring provider, no OpenSSL) shared by the
+//! whole run. One call is one attempt: build the request, sign it anew (fresh `Date`, fresh
+//! nonce), send it, and hand the response or the transport error to the pure policy in
+//! [`super::outcome`]. Retrying, pacing and journaling belong to `apply`, not here.
+//!
+//! Verbose mode logs the request line, the string to sign (security token redacted), the
+//! status and the RequestId at debug level; never a secret, a token or the `Authorization`
+//! header.
+
+use super::credentials::Credentials;
+use super::endpoint::Endpoint;
+use super::outcome::{
+    InfoOutcome, Outcome, RawResponse, ResponseDetails, TransportError, classify_abort,
+    classify_info,
+};
+use super::request::{Operation, RequestError, build_request};
+use super::signer::{RequestSigner, RoaV1Signer, SignError};
+use super::wire;
+use crate::ids::ChangeOrderId;
+use std::error::Error as _;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// `User-Agent` of every request.
+pub const USER_AGENT: &str = concat!("edas-rollback/", env!("CARGO_PKG_VERSION"));
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything the client needs for a run.
+#[derive(Clone, Debug)]
+pub struct ClientSettings {
+    pub endpoint: Endpoint,
+    pub region: String,
+    pub credentials: Credentials,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    /// Idle keep-alive connections kept per host; the run's parallelism.
+    pub pool_size: usize,
+}
+
+impl ClientSettings {
+    /// Settings with the default timeouts of DESIGN 5 and a pool of `pool_size`.
+    pub fn new(
+        endpoint: Endpoint,
+        region: impl Into<String>,
+        credentials: Credentials,
+        pool_size: usize,
+    ) -> Self {
+        Self {
+            endpoint,
+            region: region.into(),
+            credentials,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            pool_size,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "cannot load the system's root certificates for `{endpoint}`; install the system's CA certificates (e.g. the `ca-certificates` package)"
+    )]
+    RootCertificates {
+        endpoint: String,
+        #[source]
+        source: rustls::Error,
+    },
+    #[error("cannot configure TLS")]
+    Tls(#[source] rustls::Error),
+    #[error("cannot build the HTTP client")]
+    Build(#[source] reqwest::Error),
+}
+
+/// Why an attempt produced no response. `Local` errors happen before anything is sent.
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error("cannot sign the request")]
+    Sign(#[from] SignError),
+    #[error(transparent)]
+    Transport(TransportError),
+}
+
+/// A client for one endpoint, region and set of credentials. Cheap to clone; clones share the
+/// connection pool.
+#[derive(Clone)]
+pub struct EdasClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    endpoint: Endpoint,
+    region: String,
+    credentials: Credentials,
+    signer: Box<dyn RequestSigner>,
+}
+
+impl std::fmt::Debug for EdasClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EdasClient")
+            .field("endpoint", &self.inner.endpoint)
+            .field("region", &self.inner.region)
+            .field("access_key_id", &self.inner.credentials.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EdasClient {
+    pub fn new(settings: ClientSettings) -> Result<Self, ClientError> {
+        let tls = tls_config(&settings.endpoint)?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(settings.connect_timeout)
+            .read_timeout(settings.read_timeout)
+            .pool_max_idle_per_host(settings.pool_size.max(1))
+            .user_agent(USER_AGENT)
+            // A redirected PUT would be a different request from the one we signed and
+            // journaled; the policy treats a 3xx as "ask before sending again".
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .build()
+            .map_err(ClientError::Build)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                endpoint: settings.endpoint,
+                region: settings.region,
+                credentials: settings.credentials,
+                signer: Box::new(RoaV1Signer),
+            }),
+        })
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.inner.endpoint
+    }
+
+    pub fn region(&self) -> &str {
+        &self.inner.region
+    }
+
+    /// One `AbortAndRollbackChangeOrder` attempt, classified.
+    pub async fn abort(&self, id: &ChangeOrderId) -> Outcome {
+        match self.execute(Operation::AbortAndRollback, id).await {
+            Ok(response) => classify_abort(Ok(&response)),
+            Err(AttemptError::Transport(error)) => classify_abort(Err(&error)),
+            Err(local) => Outcome::Fatal {
+                details: local_details(&local),
+                server_string_to_sign: None,
+            },
+        }
+    }
+
+    /// One `GetChangeOrderInfo` attempt, classified.
+    pub async fn change_order_info(&self, id: &ChangeOrderId) -> InfoOutcome {
+        match self.execute(Operation::GetChangeOrderInfo, id).await {
+            Ok(response) => classify_info(Ok(&response)),
+            Err(AttemptError::Transport(error)) => classify_info(Err(&error)),
+            Err(local) => InfoOutcome::Fatal {
+                details: local_details(&local),
+                server_string_to_sign: None,
+            },
+        }
+    }
+
+    /// One attempt, unclassified: build, sign with the current time and a fresh nonce, send,
+    /// read the whole body.
+    pub async fn execute(
+        &self,
+        operation: Operation,
+        id: &ChangeOrderId,
+    ) -> Result<RawResponse, AttemptError> {
+        let inner = &self.inner;
+        let mut request = build_request(operation, id, &inner.region, &inner.endpoint)?;
+        let nonce = uuid::Uuid::new_v4().to_string();
+        let string_to_sign =
+            inner
+                .signer
+                .sign(&mut request, &inner.credentials, SystemTime::now(), &nonce)?;
+        tracing::debug!(
+            method = %request.method(),
+            path = %request.uri().path_and_query().map_or("", |p| p.as_str()),
+            change_order_id = %id,
+            action = operation.action(),
+            "sending request"
+        );
+        tracing::debug!(
+            string_to_sign = %wire::redact_security_token(&string_to_sign),
+            "string to sign"
+        );
+        let request = reqwest::Request::try_from(request.map(|()| reqwest::Body::from("")))
+            .map_err(|error| AttemptError::Transport(transport_error(&error)))?;
+        let response = inner
+            .http
+            .execute(request)
+            .await
+            .map_err(|error| AttemptError::Transport(transport_error(&error)))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| AttemptError::Transport(body_error(&error)))?;
+        let raw = RawResponse {
+            status,
+            headers,
+            body,
+        };
+        tracing::debug!(
+            status,
+            request_id = %request_id_of(&raw).unwrap_or_default(),
+            change_order_id = %id,
+            "response"
+        );
+        tracing::trace!(
+            body = %wire::redact_security_token(&String::from_utf8_lossy(&raw.body)),
+            "response body"
+        );
+        Ok(raw)
+    }
+}
+
+fn local_details(error: &AttemptError) -> ResponseDetails {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    ResponseDetails {
+        message: Some(message),
+        ..ResponseDetails::default()
+    }
+}
+
+fn request_id_of(response: &RawResponse) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct JustTheId {
+        #[serde(rename = "RequestId")]
+        request_id: Option<String>,
+    }
+    serde_json::from_slice::<JustTheId>(&response.body)
+        .ok()
+        .and_then(|body| body.request_id)
+        .or_else(|| {
+            response
+                .headers
+                .get(wire::HEADER_REQUEST_ID)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string)
+        })
+}
+
+/// TLS with the ring provider. An `https` endpoint verifies against the platform's roots; an
+/// `http` endpoint (the simulator) never does TLS, so it skips loading them.
+fn tls_config(endpoint: &Endpoint) -> Result<rustls::ClientConfig, ClientError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(ClientError::Tls)?;
+    if endpoint.is_https() {
+        let verifier = rustls_platform_verifier::Verifier::new(provider).map_err(|source| {
+            ClientError::RootCertificates {
+                endpoint: endpoint.to_string(),
+                source,
+            }
+        })?;
+        Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth())
+    } else {
+        Ok(builder
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth())
+    }
+}
+
+/// The whole chain of an error on one line, for the reason text.
+fn chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn io_kind_in_chain(error: &reqwest::Error) -> Option<std::io::ErrorKind> {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        source = cause.source();
+    }
+    None
+}
+
+fn has_tls_error(error: &reqwest::Error) -> bool {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if cause.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// Sorts a reqwest error into "never sent" and "sent, outcome unknown". reqwest marks every
+/// failure to establish the connection (refused, DNS, connect timeout, TLS handshake) as a
+/// connect error; anything else happened after the request may have been written.
+fn transport_error(error: &reqwest::Error) -> TransportError {
+    let text = chain(error);
+    if error.is_connect() {
+        if has_tls_error(error) {
+            return TransportError::Tls(text);
+        }
+        if error.is_timeout() || io_kind_in_chain(error) == Some(std::io::ErrorKind::TimedOut) {
+            return TransportError::ConnectTimeout(text);
+        }
+        if io_kind_in_chain(error) == Some(std::io::ErrorKind::ConnectionRefused) {
+            return TransportError::ConnectionRefused(text);
+        }
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            return TransportError::Dns(text);
+        }
+        return TransportError::Connect(text);
+    }
+    if error.is_builder() {
+        return TransportError::Connect(text);
+    }
+    if error.is_timeout() {
+        return TransportError::ReadTimeout(text);
+    }
+    if error.is_body() || error.is_decode() {
+        return TransportError::Body(text);
+    }
+    TransportError::ConnectionClosed(text)
+}
+
+fn body_error(error: &reqwest::Error) -> TransportError {
+    if error.is_timeout() {
+        TransportError::ReadTimeout(chain(error))
+    } else {
+        TransportError::Body(chain(error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edas::secret::Secret;
+
+    fn settings(endpoint: &str) -> ClientSettings {
+        ClientSettings::new(
+            Endpoint::parse(endpoint).unwrap(),
+            "cn-hangzhou",
+            Credentials::new("AKID", Secret::new("ClientSecret")),
+            4,
+        )
+    }
+
+    #[test]
+    fn a_client_builds_for_http_and_https_endpoints_without_a_global_provider() {
+        assert!(EdasClient::new(settings("http://127.0.0.1:1")).is_ok());
+        // reqwest panics when it has to pick a crypto provider itself; ours never asks it to.
+        // A machine without CA certificates gets a clear error instead of a client.
+        match EdasClient::new(settings("https://edas.cn-hangzhou.aliyuncs.com")) {
+            Ok(_) | Err(ClientError::RootCertificates { .. }) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_debug_of_a_client_shows_no_secret() {
+        let client = EdasClient::new(settings("http://127.0.0.1:1")).unwrap();
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("ClientSecret"), "{shown}");
+        assert!(shown.contains("AKID"));
+    }
+
+    #[test]
+    fn the_user_agent_names_the_tool_and_its_version() {
+        assert_eq!(
+            USER_AGENT,
+            format!("edas-rollback/{}", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}

@@ -1,0 +1,333 @@
+//! The JSON bodies EDAS sends back, with their exact wire field names, for both the client
+//! (which deserializes them) and the simulator (which serializes them).
+//!
+//! The service is inconsistent: `Code` is a number in success bodies and business errors
+//! (`"Code": 200`, `"Code": 500`) and a string in gateway errors (`"Code":
+//! "SignatureDoesNotMatch"`), and optional fields come and go. So every field is optional and
+//! [`Code`] takes either form; [`crate::edas::outcome`] decides what a missing field means.
+//! This module holds no policy and touches no network.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// The response header that tells a throttled client how long to wait, in **milliseconds**
+/// (as the Darabonba SDKs read it: `x-acs-retry-after: 2000` is two seconds).
+pub const HEADER_RETRY_AFTER: &str = "x-acs-retry-after";
+/// The response header the gateway uses for the request id when the body has none.
+pub const HEADER_REQUEST_ID: &str = "x-acs-request-id";
+
+/// A body's `Code`: a number (`200`, `500`) or a string (`"200"`, `"Throttling.User"`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Code {
+    Number(i64),
+    Text(String),
+}
+
+impl Code {
+    /// True for the success code, whichever way it was written.
+    pub fn is_success(&self) -> bool {
+        match self {
+            Code::Number(number) => *number == 200,
+            Code::Text(text) => text.trim() == "200",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Code::Number(number) => write!(f, "{number}"),
+            Code::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+/// `AbortAndRollbackChangeOrder`'s body: on success `Code` 200 and `Data.ChangeOrderId` (the
+/// rollback change order); on a business error HTTP 200 with another `Code` and a `Message`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbortResponse {
+    #[serde(rename = "Code", default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Code>,
+    #[serde(rename = "Message", default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(rename = "RequestId", default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(rename = "TraceId", default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    #[serde(rename = "ErrorCode", default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(rename = "Data", default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<AbortData>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbortData {
+    #[serde(
+        rename = "ChangeOrderId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub change_order_id: Option<String>,
+}
+
+/// `GetChangeOrderInfo`'s body. Note the lowercase `changeOrderInfo` key, as the service
+/// sends it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeOrderInfoResponse {
+    #[serde(rename = "Code", default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Code>,
+    #[serde(rename = "Message", default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(rename = "RequestId", default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(rename = "TraceId", default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    #[serde(rename = "ErrorCode", default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(
+        rename = "changeOrderInfo",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub change_order_info: Option<ChangeOrderInfo>,
+}
+
+/// The fields of `changeOrderInfo` this tool reads or shows; the service sends more (pipeline
+/// and target lists), which are ignored.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeOrderInfo {
+    #[serde(
+        rename = "ChangeOrderId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub change_order_id: Option<String>,
+    /// 0 ready, 1 running, 2 succeeded, 3 failed, 6 stopped, 7 partly succeeded, 8 waiting
+    /// for manual batch confirmation, 9 waiting for the next automatic batch, 10 system error.
+    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<i32>,
+    #[serde(rename = "CoType", default, skip_serializing_if = "Option::is_none")]
+    pub co_type: Option<String>,
+    #[serde(rename = "Desc", default, skip_serializing_if = "Option::is_none")]
+    pub desc: Option<String>,
+    #[serde(
+        rename = "ChangeOrderDescription",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub change_order_description: Option<String>,
+    #[serde(
+        rename = "CreateTime",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub create_time: Option<String>,
+    #[serde(
+        rename = "CreateUserId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub create_user_id: Option<String>,
+    #[serde(
+        rename = "BatchCount",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub batch_count: Option<i64>,
+    #[serde(rename = "BatchType", default, skip_serializing_if = "Option::is_none")]
+    pub batch_type: Option<String>,
+    #[serde(
+        rename = "SupportRollback",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub support_rollback: Option<bool>,
+}
+
+/// The gateway's error body for a non-2xx status (signature, credentials, throttling, 5xx).
+/// `Message` of a `SignatureDoesNotMatch` ends with `server string to sign is:<text>`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorResponse {
+    #[serde(rename = "Code", default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Code>,
+    #[serde(rename = "Message", default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(rename = "RequestId", default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(rename = "HostId", default, skip_serializing_if = "Option::is_none")]
+    pub host_id: Option<String>,
+    #[serde(rename = "Recommend", default, skip_serializing_if = "Option::is_none")]
+    pub recommend: Option<String>,
+}
+
+/// The words the gateway puts before its own string to sign in a `SignatureDoesNotMatch`
+/// message. The simulator writes its message the same way.
+pub const SERVER_STRING_TO_SIGN_MARKER: &str = "server string to sign is:";
+
+/// The server's string to sign from a `SignatureDoesNotMatch` message, if it carries one.
+pub fn server_string_to_sign(message: &str) -> Option<String> {
+    let lowered = message.to_ascii_lowercase();
+    let start = lowered.find(SERVER_STRING_TO_SIGN_MARKER)? + SERVER_STRING_TO_SIGN_MARKER.len();
+    // `to_ascii_lowercase` keeps byte offsets, so `start` is a valid index into `message`.
+    message.get(start..).map(str::to_string)
+}
+
+/// Replaces the value of an `x-acs-security-token:` line with `<redacted>`, wherever such a
+/// line appears: in our string to sign before it is logged, and in a server's echoed string to
+/// sign before it is shown or recorded. The token is a credential; the rest of the text is not.
+pub fn redact_security_token(text: &str) -> std::borrow::Cow<'_, str> {
+    const MARKER: &str = "x-acs-security-token:";
+    if !text.to_ascii_lowercase().contains(MARKER) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut redacted = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let lowered = rest.to_ascii_lowercase();
+        let Some(start) = lowered.find(MARKER) else {
+            redacted.push_str(rest);
+            break;
+        };
+        let value_start = start + MARKER.len();
+        redacted.push_str(&rest[..value_start]);
+        redacted.push_str("<redacted>");
+        // The value runs to the end of the line. Servers may echo the string to sign with
+        // real newlines or, inside JSON text, with a literal `\n`.
+        let tail = &rest[value_start..];
+        let end = [tail.find('\n'), tail.find("\\n")]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    std::borrow::Cow::Owned(redacted)
+}
+
+/// Reads `x-acs-retry-after`: whole milliseconds. `0`, negative or unreadable values give no
+/// hint (`None`); the caller still treats the response as throttled.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let milliseconds: u64 = value.trim().parse().ok()?;
+    (milliseconds > 0).then(|| Duration::from_millis(milliseconds))
+}
+
+/// Writes `x-acs-retry-after` for the simulator, rounding up so a hint is never shorter
+/// than meant.
+pub fn format_retry_after(after: Duration) -> String {
+    let milliseconds =
+        after.as_millis() + u128::from(!after.subsec_nanos().is_multiple_of(1_000_000));
+    milliseconds.max(1).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_abort_example_parses() {
+        let body = r#"{"Code": 200, "Message": "success",
+            "RequestId": "57F146F6-3C94-****-****-A66EF4B9*****",
+            "TraceId": "0b59000b15947****55688656d****", "ErrorCode": "success",
+            "Data": {"ChangeOrderId": "4f038ddf-b27b-****-****-88e44375****"}}"#;
+        let parsed: AbortResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(parsed.code, Some(Code::Number(200)));
+        assert!(parsed.code.as_ref().is_some_and(Code::is_success));
+        assert_eq!(
+            parsed.data.and_then(|data| data.change_order_id).as_deref(),
+            Some("4f038ddf-b27b-****-****-88e44375****")
+        );
+        assert_eq!(parsed.error_code.as_deref(), Some("success"));
+    }
+
+    #[test]
+    fn code_is_read_as_a_number_or_a_string() {
+        let text: AbortResponse = serde_json::from_str(r#"{"Code": "200"}"#).unwrap();
+        assert!(text.code.unwrap().is_success());
+        let other: ErrorResponse =
+            serde_json::from_str(r#"{"Code": "Throttling.User", "Message": "slow"}"#).unwrap();
+        assert_eq!(other.code, Some(Code::Text("Throttling.User".into())));
+        assert!(!Code::Number(500).is_success());
+    }
+
+    #[test]
+    fn missing_fields_and_null_data_are_accepted() {
+        let parsed: AbortResponse = serde_json::from_str(r#"{"Data": null}"#).unwrap();
+        assert_eq!(parsed, AbortResponse::default());
+    }
+
+    #[test]
+    fn change_order_info_uses_the_lowercase_key_and_ignores_unknown_fields() {
+        let body = r#"{"Code": 200, "Message": "success", "RequestId": "r-1",
+            "changeOrderInfo": {"ChangeOrderId": "co-1", "Status": 6, "CoType": "Deploy",
+              "BatchCount": 2, "SupportRollback": true, "PipelineInfoList": {"PipelineInfo": []}}}"#;
+        let parsed: ChangeOrderInfoResponse = serde_json::from_str(body).unwrap();
+        let info = parsed.change_order_info.unwrap();
+        assert_eq!(info.status, Some(6));
+        assert_eq!(info.change_order_id.as_deref(), Some("co-1"));
+        let written = serde_json::to_string(&ChangeOrderInfoResponse {
+            change_order_info: Some(info),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(written.contains(r#""changeOrderInfo":{"ChangeOrderId":"co-1","Status":6"#));
+    }
+
+    #[test]
+    fn serialized_bodies_use_the_exact_wire_names() {
+        let body = AbortResponse {
+            code: Some(Code::Number(200)),
+            message: Some("success".into()),
+            request_id: Some("r".into()),
+            trace_id: Some("t".into()),
+            error_code: Some("success".into()),
+            data: Some(AbortData {
+                change_order_id: Some("c".into()),
+            }),
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"Code":200,"Message":"success","RequestId":"r","TraceId":"t","ErrorCode":"success","Data":{"ChangeOrderId":"c"}}"#
+        );
+    }
+
+    #[test]
+    fn the_server_string_to_sign_is_cut_from_the_message() {
+        let message = "Specified signature is not matched with our calculation. server string to sign is:PUT\napplication/json\n\n\nDate\n/p?a=b";
+        assert_eq!(
+            server_string_to_sign(message).as_deref(),
+            Some("PUT\napplication/json\n\n\nDate\n/p?a=b")
+        );
+        assert_eq!(server_string_to_sign("signature mismatch"), None);
+    }
+
+    #[test]
+    fn the_security_token_line_is_redacted_and_nothing_else() {
+        let text = "PUT\napplication/json\n\n\nDate\nx-acs-region-id:cn-hangzhou\nx-acs-security-token:CAIS+token/=\nx-acs-version:2017-08-01\n/p?a=b";
+        assert_eq!(
+            redact_security_token(text),
+            "PUT\napplication/json\n\n\nDate\nx-acs-region-id:cn-hangzhou\nx-acs-security-token:<redacted>\nx-acs-version:2017-08-01\n/p?a=b"
+        );
+        assert_eq!(
+            redact_security_token(r"a\nx-acs-security-token:tok\nb x-acs-security-token:tok2"),
+            r"a\nx-acs-security-token:<redacted>\nb x-acs-security-token:<redacted>"
+        );
+        assert!(matches!(
+            redact_security_token("no token here"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn retry_after_is_whole_milliseconds() {
+        assert_eq!(parse_retry_after("2000"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(" 80 "), Some(Duration::from_millis(80)));
+        assert_eq!(parse_retry_after("0"), None);
+        assert_eq!(parse_retry_after("-5"), None);
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(format_retry_after(Duration::from_millis(1500)), "1500");
+        assert_eq!(format_retry_after(Duration::from_micros(1500)), "2");
+        assert_eq!(format_retry_after(Duration::ZERO), "1");
+    }
+}

@@ -1,0 +1,497 @@
+//! The client against real HTTP over loopback: a small axum server in this file re-verifies
+//! every signature from what arrived on the wire (with the signer's own `string_to_sign` and
+//! `signature`) and answers the shapes the service answers. The full simulator lives in `sim`;
+//! this server only proves the client's wire behaviour and its transport classification.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use edas_rollback::edas::client::{ClientSettings, EdasClient};
+use edas_rollback::edas::credentials::Credentials;
+use edas_rollback::edas::endpoint::Endpoint;
+use edas_rollback::edas::outcome::{InfoOutcome, Outcome};
+use edas_rollback::edas::secret::Secret;
+use edas_rollback::edas::signer::{decode_query, signature, string_to_sign};
+use edas_rollback::edas::wire::{
+    AbortData, AbortResponse, ChangeOrderInfo, ChangeOrderInfoResponse, Code, ErrorResponse,
+};
+use edas_rollback::edas::{ABORT_PATH, INFO_PATH};
+use edas_rollback::ids::ChangeOrderId;
+use http::StatusCode;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+const ACCESS_KEY_ID: &str = "LTAI5tLoopbackTestKey";
+const SECRET: &str = "RecognisableSecret-7f3a9c";
+const TOKEN: &str = "RecognisableStsToken-51bd0e";
+
+#[derive(Clone, Copy)]
+enum Behaviour {
+    /// Verify the signature with this secret, then answer like the service.
+    Verify { secret: &'static str },
+    /// Take the request, then say nothing for this long.
+    Stall(Duration),
+    /// HTTP 503 ServiceUnavailable.
+    Unavailable,
+    /// HTTP 400 Throttling.User with `x-acs-retry-after` in milliseconds.
+    Throttle { retry_after_ms: u64 },
+}
+
+/// What the server saw of one request.
+#[derive(Clone, Debug)]
+struct Seen {
+    method: String,
+    path: String,
+    nonce: Option<String>,
+    user_agent: Option<String>,
+    security_token: Option<String>,
+}
+
+struct Server {
+    address: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+async fn serve(behaviour: Behaviour) -> Server {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recorded = seen.clone();
+    let app = Router::new().fallback(move |request: Request| {
+        let recorded = recorded.clone();
+        async move { answer(behaviour, request, &recorded).await }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Server { address, seen }
+}
+
+fn header(request: &Request, name: &str) -> Option<String> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
+}
+
+fn json(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        serde_json::to_string(body).unwrap(),
+    )
+        .into_response()
+}
+
+async fn answer(behaviour: Behaviour, request: Request, seen: &Mutex<Vec<Seen>>) -> Response {
+    seen.lock().unwrap().push(Seen {
+        method: request.method().to_string(),
+        path: request.uri().path().to_string(),
+        nonce: header(&request, "x-acs-signature-nonce"),
+        user_agent: header(&request, "user-agent"),
+        security_token: header(&request, "x-acs-security-token"),
+    });
+    match behaviour {
+        Behaviour::Stall(duration) => {
+            tokio::time::sleep(duration).await;
+            Response::new(Body::empty())
+        }
+        Behaviour::Unavailable => json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &ErrorResponse {
+                code: Some(Code::Text("ServiceUnavailable".into())),
+                message: Some(
+                    "The request has failed due to a temporary failure of the server.".into(),
+                ),
+                request_id: Some("req-503".into()),
+                ..ErrorResponse::default()
+            },
+        ),
+        Behaviour::Throttle { retry_after_ms } => {
+            let mut response = json(
+                StatusCode::BAD_REQUEST,
+                &ErrorResponse {
+                    code: Some(Code::Text("Throttling.User".into())),
+                    message: Some("Request was denied due to user flow control.".into()),
+                    request_id: Some("req-throttled".into()),
+                    ..ErrorResponse::default()
+                },
+            );
+            response.headers_mut().insert(
+                "x-acs-retry-after",
+                retry_after_ms.to_string().parse().unwrap(),
+            );
+            response
+        }
+        Behaviour::Verify { secret } => verify_and_answer(secret, &request),
+    }
+}
+
+fn verify_and_answer(secret: &str, request: &Request) -> Response {
+    let query = decode_query(request.uri().query().unwrap_or(""));
+    let expected_text = string_to_sign(
+        request.method().as_str(),
+        request.headers(),
+        request.uri().path(),
+        &query,
+    );
+    let expected = format!(
+        "acs {ACCESS_KEY_ID}:{}",
+        signature(&Secret::new(secret), &expected_text)
+    );
+    let date_is_fresh = header(request, "date")
+        .and_then(|date| httpdate::parse_http_date(&date).ok())
+        .is_some_and(|date| {
+            let now = SystemTime::now();
+            let skew = now
+                .duration_since(date)
+                .or_else(|e| Ok::<_, ()>(e.duration()));
+            skew.is_ok_and(|skew| skew < Duration::from_secs(15 * 60))
+        });
+    if header(request, "authorization").as_deref() != Some(expected.as_str()) || !date_is_fresh {
+        return json(
+            StatusCode::BAD_REQUEST,
+            &ErrorResponse {
+                code: Some(Code::Text("SignatureDoesNotMatch".into())),
+                message: Some(format!(
+                    "Specified signature is not matched with our calculation. server string to sign is:{expected_text}"
+                )),
+                request_id: Some("req-bad-signature".into()),
+                host_id: Some("127.0.0.1".into()),
+                ..ErrorResponse::default()
+            },
+        );
+    }
+    let change_order_id = query
+        .iter()
+        .find(|(key, _)| key == "ChangeOrderId")
+        .and_then(|(_, value)| value.clone())
+        .unwrap_or_default();
+    match (request.method().as_str(), request.uri().path()) {
+        ("PUT", ABORT_PATH) => json(
+            StatusCode::OK,
+            &AbortResponse {
+                code: Some(Code::Number(200)),
+                message: Some("success".into()),
+                request_id: Some("req-abort".into()),
+                trace_id: Some("trace-abort".into()),
+                error_code: Some("success".into()),
+                data: Some(AbortData {
+                    change_order_id: Some(format!("rollback-of-{change_order_id}")),
+                }),
+            },
+        ),
+        ("POST", INFO_PATH) => json(
+            StatusCode::OK,
+            &ChangeOrderInfoResponse {
+                code: Some(Code::Number(200)),
+                message: Some("success".into()),
+                request_id: Some("req-info".into()),
+                change_order_info: Some(ChangeOrderInfo {
+                    change_order_id: Some(change_order_id),
+                    status: Some(6),
+                    ..ChangeOrderInfo::default()
+                }),
+                ..ChangeOrderInfoResponse::default()
+            },
+        ),
+        _ => json(
+            StatusCode::NOT_FOUND,
+            &ErrorResponse {
+                code: Some(Code::Text("InvalidApi.NotFound".into())),
+                message: Some("no such api".into()),
+                ..ErrorResponse::default()
+            },
+        ),
+    }
+}
+
+fn client_for(address: SocketAddr, credentials: Credentials, read_timeout: Duration) -> EdasClient {
+    let mut settings = ClientSettings::new(
+        Endpoint::parse(&format!("http://{address}")).unwrap(),
+        "cn-hangzhou",
+        credentials,
+        4,
+    );
+    settings.read_timeout = read_timeout;
+    settings.connect_timeout = Duration::from_secs(2);
+    EdasClient::new(settings).unwrap()
+}
+
+fn access_key(secret: &str) -> Credentials {
+    Credentials::new(ACCESS_KEY_ID, Secret::new(secret))
+}
+
+fn id(text: &str) -> ChangeOrderId {
+    ChangeOrderId::new(text)
+}
+
+#[tokio::test]
+async fn real_requests_over_loopback_are_signed_so_the_server_accepts_them() {
+    let server = serve(Behaviour::Verify { secret: SECRET }).await;
+    let client = client_for(server.address, access_key(SECRET), Duration::from_secs(5));
+
+    let outcome = client
+        .abort(&id("6b55106c-c7f2-40f7-a1d4-0928700aaaaa"))
+        .await;
+    let Outcome::Aborted {
+        rollback_change_order_id,
+        details,
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        rollback_change_order_id.as_deref(),
+        Some("rollback-of-6b55106c-c7f2-40f7-a1d4-0928700aaaaa")
+    );
+    assert_eq!(details.request_id.as_deref(), Some("req-abort"));
+    assert_eq!(details.trace_id.as_deref(), Some("trace-abort"));
+
+    // An id that needs percent-encoding is signed decoded and verified decoded.
+    let awkward = client.abort(&id("id with space+&=%")).await;
+    assert!(matches!(awkward, Outcome::Aborted { .. }), "{awkward:?}");
+
+    let info = client.change_order_info(&id("co-1")).await;
+    assert!(
+        matches!(info, InfoOutcome::Status { status: 6, .. }),
+        "{info:?}"
+    );
+
+    let seen = server.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].path.as_str()),
+        ("PUT", ABORT_PATH)
+    );
+    assert_eq!(
+        (seen[2].method.as_str(), seen[2].path.as_str()),
+        ("POST", INFO_PATH)
+    );
+    let nonces: std::collections::HashSet<_> = seen.iter().map(|s| s.nonce.clone()).collect();
+    assert_eq!(nonces.len(), 3, "every attempt carries a fresh nonce");
+    assert!(seen.iter().all(|s| s.security_token.is_none()));
+    assert_eq!(
+        seen[0].user_agent.as_deref(),
+        Some(concat!("edas-rollback/", env!("CARGO_PKG_VERSION")))
+    );
+}
+
+#[tokio::test]
+async fn sts_credentials_send_and_sign_the_security_token() {
+    let server = serve(Behaviour::Verify { secret: SECRET }).await;
+    let credentials = access_key(SECRET).with_security_token(Secret::new(TOKEN));
+    let client = client_for(server.address, credentials, Duration::from_secs(5));
+    let outcome = client.abort(&id("co-sts")).await;
+    assert!(matches!(outcome, Outcome::Aborted { .. }), "{outcome:?}");
+    let seen = server.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].security_token.as_deref(), Some(TOKEN));
+}
+
+#[tokio::test]
+async fn a_wrong_secret_gets_signature_does_not_match_and_stops_the_run() {
+    let server = serve(Behaviour::Verify { secret: SECRET }).await;
+    let client = client_for(
+        server.address,
+        access_key("not-the-secret"),
+        Duration::from_secs(5),
+    );
+    let outcome = client.abort(&id("co-2")).await;
+    let Outcome::Fatal {
+        details,
+        server_string_to_sign,
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(details.code.as_deref(), Some("SignatureDoesNotMatch"));
+    assert_eq!(details.http_status, Some(400));
+    let server_text = server_string_to_sign.expect("the server's string to sign is shown");
+    assert!(
+        server_text.starts_with("PUT\napplication/json\n\n\n")
+            && server_text.ends_with(&format!(
+                "{ABORT_PATH}?ChangeOrderId=co-2&RegionId=cn-hangzhou"
+            )),
+        "{server_text}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_takes_the_request_and_goes_quiet_is_verified_not_retried() {
+    let server = serve(Behaviour::Stall(Duration::from_secs(5))).await;
+    let client = client_for(
+        server.address,
+        access_key(SECRET),
+        Duration::from_millis(300),
+    );
+    let outcome = client.abort(&id("co-3")).await;
+    let Outcome::Verify { reason, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(
+        reason.starts_with("no response within the read timeout"),
+        "{reason}"
+    );
+    assert_eq!(
+        server.seen.lock().unwrap().len(),
+        1,
+        "the request did arrive"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_dropped_after_the_request_was_written_is_verified() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let received = Arc::new(Mutex::new(0usize));
+    let counter = received.clone();
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buffer = vec![0u8; 4096];
+        let read = socket.read(&mut buffer).await.unwrap();
+        *counter.lock().unwrap() = read;
+        drop(socket);
+    });
+    let client = client_for(address, access_key(SECRET), Duration::from_secs(5));
+    let outcome = client.abort(&id("co-lost")).await;
+    assert!(matches!(outcome, Outcome::Verify { .. }), "{outcome:?}");
+    assert!(*received.lock().unwrap() > 0, "the request was written");
+}
+
+#[tokio::test]
+async fn a_closed_port_is_retried_because_nothing_was_sent() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let client = client_for(address, access_key(SECRET), Duration::from_secs(5));
+    let outcome = client.abort(&id("co-4")).await;
+    let Outcome::Retry {
+        throttled,
+        after,
+        reason,
+        ..
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert!(!throttled);
+    assert_eq!(after, None);
+    assert!(reason.starts_with("connection refused"), "{reason}");
+    let info = client.change_order_info(&id("co-4")).await;
+    assert!(matches!(info, InfoOutcome::Retry { .. }), "{info:?}");
+}
+
+#[tokio::test]
+async fn a_503_is_verified() {
+    let server = serve(Behaviour::Unavailable).await;
+    let client = client_for(server.address, access_key(SECRET), Duration::from_secs(5));
+    let outcome = client.abort(&id("co-5")).await;
+    let Outcome::Verify { details, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(details.http_status, Some(503));
+    assert_eq!(details.request_id.as_deref(), Some("req-503"));
+}
+
+#[tokio::test]
+async fn throttling_is_retried_after_the_servers_hint() {
+    let server = serve(Behaviour::Throttle {
+        retry_after_ms: 1200,
+    })
+    .await;
+    let client = client_for(server.address, access_key(SECRET), Duration::from_secs(5));
+    let outcome = client.abort(&id("co-6")).await;
+    let Outcome::Retry {
+        throttled,
+        after,
+        details,
+        ..
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert!(throttled);
+    assert_eq!(after, Some(Duration::from_millis(1200)));
+    assert_eq!(details.code.as_deref(), Some("Throttling.User"));
+}
+
+/// A `std::io::Write` into a shared buffer, for capturing log output.
+#[derive(Clone)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_at_the_most_verbose_level_never_hold_the_secret_or_the_token() {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let writer = Captured(buffer.clone());
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = serve(Behaviour::Verify { secret: SECRET }).await;
+    let good = client_for(
+        server.address,
+        access_key(SECRET).with_security_token(Secret::new(TOKEN)),
+        Duration::from_secs(5),
+    );
+    assert!(matches!(
+        good.abort(&id("co-log")).await,
+        Outcome::Aborted { .. }
+    ));
+    // A rejected STS request makes the server echo its string to sign, token included.
+    let wrong = client_for(
+        server.address,
+        access_key("wrong-secret").with_security_token(Secret::new(TOKEN)),
+        Duration::from_secs(5),
+    );
+    let outcome = wrong.abort(&id("co-log")).await;
+    assert!(matches!(outcome, Outcome::Fatal { .. }), "{outcome:?}");
+    assert!(!format!("{outcome:?}").contains(TOKEN));
+
+    let logs = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("sending request"), "{logs}");
+    assert!(logs.contains("string to sign"), "{logs}");
+    assert!(logs.contains("x-acs-security-token:<redacted>"), "{logs}");
+    assert!(
+        logs.contains("req-abort"),
+        "the RequestId is logged: {logs}"
+    );
+    assert!(!logs.contains(SECRET), "{logs}");
+    assert!(!logs.contains(TOKEN), "{logs}");
+}
+
+#[tokio::test]
+async fn a_host_that_does_not_resolve_is_retried_because_nothing_was_sent() {
+    let settings = ClientSettings::new(
+        Endpoint::parse("http://edas-rollback-test.invalid:80").unwrap(),
+        "cn-hangzhou",
+        access_key(SECRET),
+        1,
+    );
+    let client = EdasClient::new(settings).unwrap();
+    let outcome = client.abort(&id("co-dns")).await;
+    let Outcome::Retry {
+        throttled, reason, ..
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert!(!throttled);
+    assert!(reason.starts_with("cannot resolve"), "{reason}");
+}
