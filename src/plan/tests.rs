@@ -402,3 +402,83 @@ fn a_plan_applies_only_over_the_state_version_it_was_made_against() {
     assert!(matches!(error, StalePlan::StateMissing { serial: 3, .. }));
     assert!(error.to_string().starts_with("Saved plan is stale"));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn status() -> impl Strategy<Value = Option<RecordStatus>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(RecordStatus::Aborted)),
+            Just(Some(RecordStatus::Failed)),
+            Just(Some(RecordStatus::Unknown)),
+        ]
+    }
+
+    proptest! {
+        /// Ids drawn from a small alphabet so declared, recorded and duplicated ids overlap.
+        #[test]
+        fn every_id_gets_exactly_one_action_and_an_aborted_one_is_never_sent(
+            declared in proptest::collection::vec("[a-e]{1,2}", 0..20),
+            recorded in proptest::collection::btree_map("[a-e]{1,2}", status(), 0..20),
+        ) {
+            let config = desired(&declared.iter().map(String::as_str).collect::<Vec<_>>());
+            let records: Vec<(&str, RecordStatus)> = recorded
+                .iter()
+                .filter_map(|(id, status)| status.map(|status| (id.as_str(), status)))
+                .collect();
+            let recorded_state = state(&records);
+            let planned = plan(&config, Some(&recorded_state), &inputs());
+
+            let mut seen = BTreeMap::new();
+            for action in &planned.actions {
+                *seen.entry(action.change_order_id.as_str().to_string()).or_insert(0) += 1;
+                let record = recorded_state.change_orders.get(&action.change_order_id);
+                if record.is_some_and(|record| record.status == RecordStatus::Aborted) {
+                    prop_assert_ne!(action.action, Action::Abort);
+                }
+            }
+            let mut expected: Vec<String> = declared.clone();
+            expected.extend(records.iter().map(|(id, _)| id.to_string()));
+            expected.sort();
+            expected.dedup();
+            prop_assert_eq!(seen.keys().cloned().collect::<Vec<_>>(), expected);
+            prop_assert!(seen.values().all(|count| *count == 1));
+
+            let summary = &planned.summary;
+            prop_assert_eq!(
+                summary.declared() + summary.not_declared,
+                planned.actions.len()
+            );
+            prop_assert_eq!(planned.will_send(), summary.will_send() > 0);
+            let again = plan(&config, Some(&recorded_state), &inputs());
+            prop_assert_eq!(file::encode(&planned), file::encode(&again));
+            let decoded = file::decode(std::path::Path::new("p.json"), &file::encode(&planned));
+            prop_assert_eq!(decoded.ok(), Some(planned));
+        }
+
+        #[test]
+        fn decoding_any_text_or_a_mutated_plan_never_panics_and_only_the_original_passes(
+            noise in ".{0,200}",
+            position in 0usize..4096,
+            byte in any::<u8>(),
+        ) {
+            let _ = file::decode(std::path::Path::new("p.json"), &noise);
+            let planned = plan(&desired(&["a", "b"]), None, &inputs());
+            let mut bytes = file::encode(&planned).into_bytes();
+            let index = position % bytes.len();
+            let original = bytes[index];
+            bytes[index] = byte;
+            if let Ok(text) = String::from_utf8(bytes)
+                && let Ok(decoded) = file::decode(std::path::Path::new("p.json"), &text)
+            {
+                // Only a change that keeps the content (whitespace, or the same byte) may
+                // pass.
+                prop_assert!(byte == original || (original as char).is_ascii_whitespace());
+                prop_assert_eq!(decoded, planned);
+            }
+        }
+    }
+}
