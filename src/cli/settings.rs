@@ -1,6 +1,102 @@
-//! Args + environment + config → the resolved settings a command runs with.
+//! Args + environment + config → the resolved settings a command runs with. The one place
+//! that reads the config file from disk (`config` itself is given text, never a path to open).
 
+use crate::cli::render::Hinted;
+use crate::config::error::SourceText;
+use crate::config::{self, ConfigError, ConfigErrors, DesiredState, Position};
+use anyhow::{Context, anyhow};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+
+/// A config read from disk and checked.
+#[derive(Clone, Debug)]
+pub struct LoadedConfig {
+    /// The path as given (`-c`), used in messages and to place the state file beside it.
+    pub path: PathBuf,
+    pub desired: DesiredState,
+    /// Hex sha256 of the file's bytes, pinned in plan files.
+    pub sha256: String,
+}
+
+impl LoadedConfig {
+    /// The state file for this config (DESIGN 2): `--state`, else `state:`, else
+    /// `<config stem>.state.json` beside the config.
+    pub fn state_path(&self, flag: Option<&Path>) -> PathBuf {
+        state_path(&self.path, self.desired.state.as_deref(), flag)
+    }
+}
+
+/// Reads and checks the config at `path`. Every failure names the file: missing (with a
+/// hint about `-c` and the default name), a directory, bytes that are not UTF-8 (line,
+/// column and byte offset), and every problem in the YAML.
+pub fn load_config(path: &Path) -> anyhow::Result<LoadedConfig> {
+    let shown = path.display();
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Hinted::new(
+                anyhow!("config file `{shown}` not found"),
+                format!(
+                    "pass the config with `-c FILE`, or run in a directory that holds `{}`",
+                    config::DEFAULT_CONFIG_FILE
+                ),
+            )
+            .into());
+        }
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot read config file `{shown}`"));
+        }
+    };
+    if metadata.is_dir() {
+        return Err(Hinted::new(
+            anyhow!("config `{shown}` is a directory, not a file"),
+            "pass the YAML file itself with `-c FILE`",
+        )
+        .into());
+    }
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read config file `{shown}`"))?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => text,
+        Err(error) => return Err(not_utf8(path, &bytes, error.valid_up_to()).into()),
+    };
+    let desired = config::parse(path, text)?;
+    Ok(LoadedConfig {
+        path: path.to_path_buf(),
+        desired,
+        sha256,
+    })
+}
+
+/// The error for a file that is not UTF-8, rendered like every other config error, with
+/// the offending byte shown as `�`.
+fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> ConfigErrors {
+    let before = &bytes[..valid_up_to];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |index| index + 1);
+    let position = Position {
+        line: before.iter().filter(|&&b| b == b'\n').count() + 1,
+        column: String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1,
+    };
+    let byte = bytes.get(valid_up_to).copied().unwrap_or_default();
+    let text = String::from_utf8_lossy(bytes);
+    ConfigErrors::new(
+        path,
+        vec![ConfigError::at(
+            &SourceText::new(&text),
+            position,
+            1,
+            format!("invalid UTF-8 byte `0x{byte:02x}` at byte offset {valid_up_to}"),
+            "expected UTF-8 text; save the file as UTF-8",
+        )],
+    )
+}
 
 /// The state file path (DESIGN 2): `--state`, else the config's `state:` (relative to the
 /// config's directory), else `<config stem>.state.json` beside the config.

@@ -1,14 +1,59 @@
 //! The config (DESIGN 2): YAML text → a validated [`DesiredState`]. Never opens files: the
-//! caller passes the path (for error messages) and the text.
+//! caller passes the path (for error messages) and the text. Owns the YAML shape
+//! ([`raw`], which the JSON schema is generated from), the checks of meaning ([`check`]) and
+//! the rendering of config errors ([`error`]); it must not touch state, plans or the network.
 
+mod check;
 pub mod duration;
+pub mod error;
+pub mod raw;
+mod syntax;
+
+pub use check::{is_region, normalize_endpoint, parse_config_duration};
+pub use error::{ConfigError, ConfigErrors, Position};
 
 use crate::ids::ChangeOrderId;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The default config file name, looked up in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "edas-rollback.yaml";
+
+/// The one config format version this build reads.
+pub const SUPPORTED_VERSION: u32 = 1;
+
+/// `apply.parallelism` when neither the config nor `--parallelism` sets it.
+pub const DEFAULT_PARALLELISM: u32 = 10;
+/// `apply.requests_per_second` when neither the config nor `--requests-per-second` sets it.
+pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 20;
+/// `apply.request_timeout` when the config does not set it (DESIGN 5: 10 s read timeout).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Parses and checks a config. `path` is only used in messages. On error, every problem
+/// found is returned: all of them when the YAML parses, else the first syntax or type error
+/// (the parser cannot go on past it).
+pub fn parse(path: &Path, text: &str) -> Result<DesiredState, ConfigErrors> {
+    let raw: raw::RawConfig = serde_saphyr::from_str_with_options(text, parser_options())
+        .map_err(|error| ConfigErrors::new(path, vec![syntax::from_parser(text, &error)]))?;
+    check::check(path, text, raw)
+}
+
+/// Parser limits. The defaults guard against hostile YAML (alias bombs, deep nesting) but
+/// cap a document at 250,000 nodes and 1,000,000 events, while a runbook of 100,000 change
+/// orders with `app` and `reason` has about 700,000 nodes and 800,000 events. Those two caps
+/// are raised to fit about a million change orders; the alias, anchor, depth and size caps
+/// stay at their defaults.
+fn parser_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_nodes: 10_000_000,
+            max_events: 20_000_000,
+        },
+        with_snippet: false,
+        // Comments are documentation for people; nothing here reads them.
+        emit_comments: false,
+    }
+}
 
 /// A validated config: the change orders that must end aborted, and how to reach EDAS.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,3 +87,6 @@ pub struct ChangeOrderSpec {
     pub app: Option<String>,
     pub reason: Option<String>,
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,357 @@
+//! Checks of meaning: a [`RawConfig`] that parsed as YAML becomes a [`DesiredState`], or
+//! every problem in it is reported at once (a person fixing a config wants the whole list,
+//! not one error per run). Pure: given the path and text for messages, never reads files.
+
+use super::error::{ConfigError, ConfigErrors, Position, SourceText};
+use super::raw::{RawApply, RawConfig, RawProvider};
+use super::{ApplySettings, ChangeOrderSpec, DesiredState, Provider, SUPPORTED_VERSION};
+use crate::config::duration::parse_duration;
+use crate::ids::ChangeOrderId;
+use serde_saphyr::{Location, Spanned};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Collects errors against one source text.
+struct Checker<'a> {
+    source: SourceText<'a>,
+    errors: Vec<ConfigError>,
+}
+
+impl Checker<'_> {
+    /// True when the value at `spanned` is written in quotes. The parser reads `'4'` into a
+    /// number field, but the schema (and so every editor) calls it a string; refusing it keeps
+    /// the two in agreement.
+    fn is_quoted<T>(&self, spanned: &Spanned<T>) -> bool {
+        let position = position_of(&spanned.referenced);
+        matches!(
+            self.source
+                .line(position.line)
+                .chars()
+                .nth(position.column - 1),
+            Some('"' | '\'')
+        )
+    }
+
+    fn refuse_quoted_number<T>(&mut self, spanned: &Spanned<T>, name: &str, shown: &str) -> bool {
+        if !self.is_quoted(spanned) {
+            return false;
+        }
+        self.fail(
+            spanned,
+            shown,
+            format!("quoted {name} `{shown}`"),
+            &format!("expected a number without quotes, like `{name}: {shown}`"),
+        );
+        true
+    }
+
+    fn fail<T>(&mut self, spanned: &Spanned<T>, shown: &str, message: String, expected: &str) {
+        let position = position_of(&spanned.referenced);
+        let width = width_of(&spanned.referenced, shown);
+        self.errors.push(ConfigError::at(
+            &self.source,
+            position,
+            width,
+            message,
+            expected,
+        ));
+    }
+}
+
+pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredState, ConfigErrors> {
+    let mut checker = Checker {
+        source: SourceText::new(text),
+        errors: Vec::new(),
+    };
+
+    let version_shown = raw.version.value.to_string();
+    if checker.refuse_quoted_number(&raw.version, "version", &version_shown) {
+        // Already reported.
+    } else if raw.version.value != u64::from(SUPPORTED_VERSION) {
+        let shown = raw.version.value.to_string();
+        checker.fail(
+            &raw.version,
+            &shown,
+            format!("unsupported config version `{shown}`"),
+            &format!(
+                "expected `version: {SUPPORTED_VERSION}`, the only version this edas-rollback reads"
+            ),
+        );
+    }
+    let provider = check_provider(&mut checker, raw.provider);
+    let apply = raw
+        .apply
+        .map(|apply| check_apply(&mut checker, apply))
+        .unwrap_or_default();
+    let state = raw.state.and_then(|state| {
+        if state.value.trim().is_empty() {
+            checker.fail(
+                &state,
+                &state.value,
+                "empty state path".to_string(),
+                "expected a file path, or no `state:` key for the default beside the config",
+            );
+            None
+        } else {
+            Some(PathBuf::from(state.value))
+        }
+    });
+
+    let mut change_orders = Vec::with_capacity(raw.change_orders.len());
+    let mut first_declared: HashMap<String, Location> =
+        HashMap::with_capacity(raw.change_orders.len());
+    for change_order in raw.change_orders {
+        let id = change_order.id;
+        if !ChangeOrderId::is_well_formed(&id.value) {
+            checker.fail(
+                &id,
+                &id.value,
+                format!("invalid change order id `{}`", id.value),
+                "expected letters, digits and `-` only ([A-Za-z0-9-]+)",
+            );
+            continue;
+        }
+        match first_declared.entry(id.value.clone()) {
+            Entry::Occupied(first) => {
+                let first_width = width_of(first.get(), &id.value);
+                let first = position_of(first.get());
+                let second = position_of(&id.referenced);
+                let width = width_of(&id.referenced, &id.value);
+                checker.errors.push(
+                    ConfigError::at(
+                        &checker.source,
+                        second,
+                        width,
+                        format!(
+                            "`{}` is declared twice: line {} and line {}",
+                            id.value, first.line, second.line
+                        ),
+                        "expected each change order id once; remove one of them",
+                    )
+                    .with_related(
+                        &checker.source,
+                        first,
+                        first_width,
+                        "first declared here",
+                    ),
+                );
+            }
+            Entry::Vacant(vacant) => {
+                vacant.insert(id.referenced);
+                change_orders.push(ChangeOrderSpec {
+                    id: ChangeOrderId::new(id.value),
+                    app: change_order.app,
+                    reason: change_order.reason,
+                });
+            }
+        }
+    }
+
+    if checker.errors.is_empty() {
+        Ok(DesiredState {
+            version: SUPPORTED_VERSION,
+            provider,
+            apply,
+            state,
+            change_orders,
+        })
+    } else {
+        // Errors are collected field by field; a person reads them top to bottom.
+        checker.errors.sort_by_key(|error| error.position);
+        Err(ConfigErrors::new(path, checker.errors))
+    }
+}
+
+fn check_provider(checker: &mut Checker<'_>, raw: RawProvider) -> Provider {
+    let region = raw.region;
+    if !is_region(&region.value) {
+        checker.fail(
+            &region,
+            &region.value,
+            format!("invalid region `{}`", region.value),
+            "expected lowercase letters, digits and `-` only ([a-z0-9-]+), like `cn-hangzhou`",
+        );
+    }
+    let endpoint = raw.endpoint.and_then(|endpoint| match normalize_endpoint(&endpoint.value) {
+        Some(normalized) => Some(normalized),
+        None => {
+            checker.fail(
+                &endpoint,
+                &endpoint.value,
+                format!("invalid endpoint `{}`", endpoint.value),
+                "expected an http(s) URL with scheme, host and optional port only, like `https://edas.cn-hangzhou.aliyuncs.com`",
+            );
+            None
+        }
+    });
+    let profile = raw.profile.and_then(|profile| {
+        if profile.value.trim().is_empty() {
+            checker.fail(
+                &profile,
+                &profile.value,
+                "empty profile".to_string(),
+                "expected an aliyun CLI profile name, or no `profile:` key",
+            );
+            None
+        } else {
+            Some(profile.value)
+        }
+    });
+    Provider {
+        region: region.value,
+        endpoint,
+        profile,
+    }
+}
+
+fn check_apply(checker: &mut Checker<'_>, raw: RawApply) -> ApplySettings {
+    let mut positive = |name: &str, value: Option<Spanned<i64>>| {
+        let value = value?;
+        if checker.refuse_quoted_number(&value, name, &value.value.to_string()) {
+            return None;
+        }
+        match u32::try_from(value.value) {
+            Ok(positive) if positive > 0 => Some(positive),
+            _ => {
+                let shown = value.value.to_string();
+                checker.fail(
+                    &value,
+                    &shown,
+                    format!("invalid {name} `{shown}`"),
+                    &format!("expected a whole number from 1 to {}", u32::MAX),
+                );
+                None
+            }
+        }
+    };
+    let parallelism = positive("parallelism", raw.parallelism);
+    let requests_per_second = positive("requests_per_second", raw.requests_per_second);
+    let request_timeout =
+        raw.request_timeout
+            .and_then(|timeout| match parse_config_duration(&timeout.value) {
+                Ok(duration) => Some(duration),
+                Err(expected) => {
+                    checker.fail(
+                        &timeout,
+                        &timeout.value,
+                        format!("invalid request_timeout `{}`", timeout.value),
+                        &expected,
+                    );
+                    None
+                }
+            });
+    ApplySettings {
+        parallelism,
+        requests_per_second,
+        request_timeout,
+    }
+}
+
+/// True when `region` matches `[a-z0-9-]+`.
+pub fn is_region(region: &str) -> bool {
+    !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A config duration: digits and a unit (`ms`, `s`, `m`, `h`), repeated, with no spaces
+/// (`10s`, `500ms`, `1m30s`), and more than zero. Stricter than the flag parser so the schema
+/// pattern describes exactly what the loader accepts.
+pub fn parse_config_duration(text: &str) -> Result<Duration, String> {
+    const EXPECTED: &str =
+        "expected a duration like `10s`, `500ms`, `2m` or `1m30s` (units: ms, s, m, h)";
+    if !matches_duration_grammar(text) {
+        return Err(EXPECTED.to_string());
+    }
+    match parse_duration(text) {
+        Ok(duration) if duration.is_zero() => {
+            Err("expected a duration greater than zero".to_string())
+        }
+        Ok(duration) => Ok(duration),
+        Err(_) => Err(EXPECTED.to_string()),
+    }
+}
+
+/// `([0-9]+(ms|s|m|h))+`, the schema's `DURATION_PATTERN`.
+fn matches_duration_grammar(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut index = 0;
+    if bytes.is_empty() {
+        return false;
+    }
+    while index < bytes.len() {
+        let digits_start = index;
+        while index < bytes.len() && bytes[index].is_ascii_digit() {
+            index += 1;
+        }
+        if index == digits_start {
+            return false;
+        }
+        let rest = &text[index..];
+        let unit = if rest.starts_with("ms") {
+            2
+        } else if rest.starts_with('s') || rest.starts_with('m') || rest.starts_with('h') {
+            1
+        } else {
+            return false;
+        };
+        index += unit;
+    }
+    true
+}
+
+/// `http(s)://host[:port]` with an optional trailing `/`, returned without it; `None` when
+/// anything else is there (a path would change what is signed, so it is refused).
+pub fn normalize_endpoint(endpoint: &str) -> Option<String> {
+    let authority = endpoint
+        .strip_prefix("https://")
+        .or_else(|| endpoint.strip_prefix("http://"))?;
+    let authority = authority.strip_suffix('/').unwrap_or(authority);
+    if authority.is_empty()
+        || authority
+            .chars()
+            .any(|c| matches!(c, '/' | '?' | '#' | '@') || c.is_whitespace() || c.is_control())
+    {
+        return None;
+    }
+    let uri: http::Uri = endpoint.parse().ok()?;
+    let authority = uri.authority()?;
+    let host = authority.host();
+    if host.is_empty() {
+        return None;
+    }
+    // `http` keeps a port it cannot read as part of the authority; refuse it here.
+    let after_host = authority.as_str().get(host.len()..).unwrap_or_default();
+    if let Some(port) = after_host.strip_prefix(':') {
+        port.parse::<u16>().ok()?;
+    } else if !after_host.is_empty() {
+        return None;
+    }
+    Some(endpoint.strip_suffix('/').unwrap_or(endpoint).to_string())
+}
+
+pub(super) fn position_of(location: &Location) -> Position {
+    Position {
+        line: usize::try_from(location.line())
+            .unwrap_or(usize::MAX)
+            .max(1),
+        column: usize::try_from(location.column())
+            .unwrap_or(usize::MAX)
+            .max(1),
+    }
+}
+
+/// How many characters to underline: the value's span when the parser knows it and it stays
+/// on one line, else the value as shown.
+fn width_of(location: &Location, shown: &str) -> usize {
+    let span = usize::try_from(location.span().len()).unwrap_or(0);
+    let shown_width = shown.chars().count();
+    if span > 0 && span >= shown_width && span <= shown_width + 2 {
+        span
+    } else {
+        shown_width.max(1)
+    }
+}

@@ -1,0 +1,438 @@
+//! Unit tests of parsing, checks and the rendering of config errors.
+
+use super::*;
+use std::path::Path;
+
+const PATH: &str = "runbooks/incident.yaml";
+
+fn parse_ok(text: &str) -> DesiredState {
+    match parse(Path::new(PATH), text) {
+        Ok(desired) => desired,
+        Err(errors) => panic!("expected a valid config, got:\n{}", errors.report()),
+    }
+}
+
+fn report(text: &str) -> String {
+    match parse(Path::new(PATH), text) {
+        Ok(desired) => panic!("expected errors, got {desired:?}"),
+        Err(errors) => errors.report(),
+    }
+}
+
+const HEADER: &str = "version: 1\nprovider:\n  region: cn-hangzhou\n";
+
+#[test]
+fn a_complete_config_parses_into_the_desired_state() {
+    let desired = parse_ok(
+        "version: 1\n\
+         provider:\n  region: cn-hangzhou\n  endpoint: https://edas.cn-hangzhou.aliyuncs.com/\n  profile: oncall\n\
+         apply:\n  parallelism: 10\n  requests_per_second: 20\n  request_timeout: 1m30s\n\
+         state: incident-42.state.json\n\
+         change_orders:\n  - id: 6b55106c-c7f2-40f7-a1d4-0928700aaaaa\n    app: checkout\n    reason: broke checkout\n  - id: B2\n",
+    );
+    assert_eq!(
+        desired,
+        DesiredState {
+            version: 1,
+            provider: Provider {
+                region: "cn-hangzhou".to_string(),
+                endpoint: Some("https://edas.cn-hangzhou.aliyuncs.com".to_string()),
+                profile: Some("oncall".to_string()),
+            },
+            apply: ApplySettings {
+                parallelism: Some(10),
+                requests_per_second: Some(20),
+                request_timeout: Some(Duration::from_secs(90)),
+            },
+            state: Some(PathBuf::from("incident-42.state.json")),
+            change_orders: vec![
+                ChangeOrderSpec {
+                    id: ChangeOrderId::new("6b55106c-c7f2-40f7-a1d4-0928700aaaaa"),
+                    app: Some("checkout".to_string()),
+                    reason: Some("broke checkout".to_string()),
+                },
+                ChangeOrderSpec {
+                    id: ChangeOrderId::new("B2"),
+                    app: None,
+                    reason: None,
+                },
+            ],
+        }
+    );
+}
+
+#[test]
+fn an_empty_change_order_list_is_valid_and_optional_sections_default_to_none() {
+    let desired = parse_ok(&format!("{HEADER}change_orders: []\n"));
+    assert!(desired.change_orders.is_empty());
+    assert_eq!(desired.apply, ApplySettings::default());
+    assert_eq!(desired.state, None);
+    assert_eq!(desired.provider.endpoint, None);
+}
+
+#[test]
+fn change_orders_keep_the_order_they_are_declared_in() {
+    let desired = parse_ok(&format!(
+        "{HEADER}change_orders:\n  - id: c\n  - id: a\n  - id: b\n"
+    ));
+    let ids: Vec<&str> = desired
+        .change_orders
+        .iter()
+        .map(|change_order| change_order.id.as_str())
+        .collect();
+    assert_eq!(ids, ["c", "a", "b"]);
+}
+
+#[test]
+fn every_problem_of_meaning_is_reported_in_one_run() {
+    let text = "version: 1\n\
+                provider:\n  region: Cn_Hangzhou\n  endpoint: ftp://edas.example.com\n  profile: ''\n\
+                apply:\n  parallelism: 0\n  requests_per_second: -3\n  request_timeout: 10\n\
+                state: ''\n\
+                change_orders:\n  - id: a_b\n  - id: abc\n  - id: ok-1\n  - id: \"abc\"\n";
+    let errors = parse(Path::new(PATH), text).unwrap_err();
+    assert_eq!(errors.errors.len(), 9, "{}", errors.report());
+    insta::assert_snapshot!(errors.report());
+}
+
+#[test]
+fn a_duplicate_id_names_both_lines() {
+    let rendered = report(&format!(
+        "{HEADER}change_orders:\n  - id: abc\n    app: one\n  - id: other\n  - id: abc\n"
+    ));
+    assert!(
+        rendered.contains("`abc` is declared twice: line 5 and line 8"),
+        "{rendered}"
+    );
+    insta::assert_snapshot!(rendered);
+}
+
+#[test]
+fn an_id_declared_three_times_is_reported_against_the_first_each_time() {
+    let errors = parse(
+        Path::new(PATH),
+        &format!("{HEADER}change_orders:\n  - id: x\n  - id: x\n  - id: x\n"),
+    )
+    .unwrap_err();
+    let messages: Vec<&str> = errors.errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "`x` is declared twice: line 5 and line 6",
+            "`x` is declared twice: line 5 and line 7"
+        ]
+    );
+}
+
+#[test]
+fn malformed_yaml_is_reported_with_line_column_and_the_parser_reason() {
+    insta::assert_snapshot!(report(
+        "version: 1\nprovider: {region: cn-hangzhou\nchange_orders: []\n"
+    ));
+}
+
+#[test]
+fn an_unclosed_quote_is_reported_where_it_opens() {
+    insta::assert_snapshot!(report(&format!(
+        "{HEADER}change_orders:\n  - id: \"abc\n    app: x\n"
+    )));
+}
+
+#[test]
+fn a_value_of_the_wrong_type_says_what_was_expected() {
+    insta::assert_snapshot!(report(&format!(
+        "{HEADER}apply:\n  parallelism: ten\nchange_orders: []\n"
+    )));
+    insta::assert_snapshot!(report(&format!("{HEADER}change_orders:\n  - abc\n")));
+    insta::assert_snapshot!(report(
+        "version: 1\nprovider:\n  region: [a, b]\nchange_orders: []\n"
+    ));
+}
+
+#[test]
+fn an_unknown_key_names_the_key_and_the_allowed_ones() {
+    let rendered = report(&format!(
+        "{HEADER}change_orders:\n  - id: abc\n    application: checkout\n"
+    ));
+    assert!(rendered.contains("unknown key `application`"), "{rendered}");
+    assert!(rendered.contains("`id`, `app`, `reason`"), "{rendered}");
+    insta::assert_snapshot!(rendered);
+}
+
+#[test]
+fn an_unknown_top_level_key_is_refused() {
+    insta::assert_snapshot!(report(&format!(
+        "{HEADER}credentials: secret\nchange_orders: []\n"
+    )));
+}
+
+#[test]
+fn a_missing_required_key_is_named() {
+    insta::assert_snapshot!(report("version: 1\nchange_orders: []\n"));
+    assert!(report(HEADER).contains("missing key `change_orders`"));
+    assert!(
+        report("version: 1\nprovider:\n  endpoint: http://127.0.0.1:1\nchange_orders: []\n")
+            .contains("missing key `region`")
+    );
+}
+
+#[test]
+fn a_key_given_twice_is_refused() {
+    insta::assert_snapshot!(report(
+        "version: 1\nprovider:\n  region: cn-hangzhou\n  region: cn-shanghai\nchange_orders: []\n"
+    ));
+}
+
+#[test]
+fn another_version_is_refused_naming_the_supported_one() {
+    let rendered = report("version: 2\nprovider:\n  region: cn-hangzhou\nchange_orders: []\n");
+    assert!(rendered.contains("`version: 1`"), "{rendered}");
+    insta::assert_snapshot!(rendered);
+}
+
+#[test]
+fn an_empty_or_comment_only_file_is_an_empty_config() {
+    assert!(report("").contains("empty config"));
+    assert!(report("# nothing yet\n\n").contains("empty config"));
+    insta::assert_snapshot!(report("# nothing yet\n"));
+}
+
+#[test]
+fn a_missing_value_for_an_id_is_reported() {
+    insta::assert_snapshot!(report(&format!("{HEADER}change_orders:\n  - id:\n")));
+}
+
+#[test]
+fn a_null_change_order_list_asks_for_a_list() {
+    insta::assert_snapshot!(report(&format!("{HEADER}change_orders:\n")));
+}
+
+#[test]
+fn zero_parallelism_and_a_bare_number_duration_are_refused() {
+    let rendered = report(&format!(
+        "{HEADER}apply:\n  parallelism: 0\n  request_timeout: 10\nchange_orders: []\n"
+    ));
+    assert!(rendered.contains("invalid parallelism `0`"), "{rendered}");
+    assert!(
+        rendered.contains("invalid request_timeout `10`"),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn a_zero_duration_is_refused() {
+    assert!(
+        report(&format!(
+            "{HEADER}apply:\n  request_timeout: 0s\nchange_orders: []\n"
+        ))
+        .contains("expected a duration greater than zero")
+    );
+}
+
+#[test]
+fn durations_follow_the_schema_grammar() {
+    assert_eq!(parse_config_duration("10s"), Ok(Duration::from_secs(10)));
+    assert_eq!(
+        parse_config_duration("500ms"),
+        Ok(Duration::from_millis(500))
+    );
+    assert_eq!(parse_config_duration("2m"), Ok(Duration::from_secs(120)));
+    assert_eq!(
+        parse_config_duration("1h30m"),
+        Ok(Duration::from_secs(5400))
+    );
+    for refused in ["", "10", "s", "10 s", "10sec", "1.5s", "-1s", "10S", " 10s"] {
+        assert!(
+            parse_config_duration(refused).is_err(),
+            "`{refused}` should be refused"
+        );
+    }
+}
+
+#[test]
+fn endpoints_must_be_http_urls_with_a_host_and_nothing_after_it() {
+    assert_eq!(
+        normalize_endpoint("https://edas.cn-hangzhou.aliyuncs.com/").as_deref(),
+        Some("https://edas.cn-hangzhou.aliyuncs.com")
+    );
+    assert_eq!(
+        normalize_endpoint("http://127.0.0.1:8080").as_deref(),
+        Some("http://127.0.0.1:8080")
+    );
+    assert_eq!(
+        normalize_endpoint("http://[::1]:8080").as_deref(),
+        Some("http://[::1]:8080")
+    );
+    for refused in [
+        "ftp://host",
+        "edas.aliyuncs.com",
+        "https://",
+        "https://host/path",
+        "https://host?x=1",
+        "https://user@host",
+        "https://host:port",
+        "https://ho st",
+        "HTTPS://host",
+    ] {
+        assert_eq!(
+            normalize_endpoint(refused),
+            None,
+            "`{refused}` should be refused"
+        );
+    }
+}
+
+#[test]
+fn regions_are_lowercase_letters_digits_and_dashes() {
+    assert!(is_region("cn-hangzhou"));
+    assert!(is_region("ap-southeast-1"));
+    assert!(!is_region(""));
+    assert!(!is_region("CN-hangzhou"));
+    assert!(!is_region("cn_hangzhou"));
+}
+
+#[test]
+fn the_caret_counts_characters_not_bytes() {
+    let rendered = report(&format!(
+        "{HEADER}change_orders:\n  - {{reason: \"été\", id: a_b}}\n"
+    ));
+    insta::assert_snapshot!(rendered);
+}
+
+#[test]
+fn tabs_and_very_long_lines_keep_the_caret_under_the_value() {
+    let long_reason = "x".repeat(300);
+    let rendered = report(&format!(
+        "{HEADER}change_orders:\n  - {{reason: {long_reason}, id: a_b}}\n"
+    ));
+    insta::assert_snapshot!(rendered);
+    let rendered = report(&format!(
+        "{HEADER}change_orders:\n  - {{reason: \"tab\there\", id: a_b}}\n"
+    ));
+    insta::assert_snapshot!(rendered);
+}
+
+#[test]
+fn an_alias_to_an_unknown_anchor_is_a_yaml_error_not_a_panic() {
+    insta::assert_snapshot!(report(&format!("{HEADER}change_orders: *missing\n")));
+}
+
+#[test]
+fn anchors_and_aliases_work_for_repeated_labels() {
+    let desired = parse_ok(&format!(
+        "{HEADER}change_orders:\n  - id: a\n    reason: &why release 42 broke checkout\n  - id: b\n    reason: *why\n"
+    ));
+    assert_eq!(
+        desired.change_orders[1].reason,
+        desired.change_orders[0].reason
+    );
+}
+
+#[test]
+fn the_schema_lists_every_key_and_pattern() {
+    let schema = raw::json_schema();
+    for expected in [
+        ID_PATTERN_JSON,
+        "\"region\"",
+        "\"request_timeout\"",
+        "\"additionalProperties\": false",
+    ] {
+        assert!(schema.contains(expected), "missing {expected} in\n{schema}");
+    }
+}
+
+const ID_PATTERN_JSON: &str = "\"pattern\": \"^[A-Za-z0-9-]+$\"";
+
+#[test]
+fn a_file_full_of_bad_ids_keeps_every_error_and_renders_the_first_two_hundred() {
+    let mut text = format!("{HEADER}change_orders:\n");
+    for index in 0..20_000 {
+        text.push_str(&format!("  - id: bad_{index}\n"));
+    }
+    let errors = parse(Path::new(PATH), &text).unwrap_err();
+    assert_eq!(errors.errors.len(), 20_000);
+    let rendered = errors.report();
+    assert_eq!(
+        rendered.matches("invalid change order id").count(),
+        error::MAX_RENDERED_ERRORS
+    );
+    assert!(
+        rendered
+            .ends_with("error: 20000 errors in runbooks/incident.yaml; the first 200 are shown"),
+        "{}",
+        &rendered[rendered.len() - 200..]
+    );
+    assert_eq!(
+        errors.errors[19_999].position,
+        Some(Position {
+            line: 20_004,
+            column: 9
+        })
+    );
+}
+
+#[test]
+fn source_lines_are_found_without_their_line_breaks() {
+    let source = error::SourceText::new("a: 1\r\nb: 2\nc: 3");
+    assert_eq!(source.line(1), "a: 1");
+    assert_eq!(source.line(2), "b: 2");
+    assert_eq!(source.line(3), "c: 3");
+    assert_eq!(source.line(4), "");
+    assert_eq!(source.line(0), "");
+}
+
+#[test]
+fn windows_line_endings_parse_and_errors_point_at_the_same_place() {
+    let text = format!("{HEADER}change_orders:\n  - id: a_b\n").replace('\n', "\r\n");
+    let errors = parse(Path::new(PATH), &text).unwrap_err();
+    assert_eq!(
+        errors.errors[0].position,
+        Some(Position { line: 5, column: 9 })
+    );
+    assert!(
+        errors.report().contains("5 |   - id: a_b\n"),
+        "{}",
+        errors.report()
+    );
+}
+
+#[test]
+fn the_schema_defaults_are_the_defaults_the_code_uses() {
+    let schema: serde_json::Value = serde_json::from_str(&raw::json_schema()).unwrap();
+    let apply = &schema["$defs"]["Apply"]["properties"];
+    assert_eq!(apply["parallelism"]["default"], DEFAULT_PARALLELISM);
+    assert_eq!(
+        apply["requests_per_second"]["default"],
+        DEFAULT_REQUESTS_PER_SECOND
+    );
+    let timeout = apply["request_timeout"]["default"].as_str().unwrap();
+    assert_eq!(parse_config_duration(timeout), Ok(DEFAULT_REQUEST_TIMEOUT));
+}
+
+#[test]
+fn unquoted_numbers_and_booleans_in_text_fields_are_kept_as_written() {
+    // YAML 1.1 would read `no` as false and `0123` as octal; the loader keeps the text.
+    let desired = parse_ok(&format!(
+        "{HEADER}change_orders:\n  - id: 0123\n    app: 2048\n    reason: no\n  - id: \"12345\"\n"
+    ));
+    assert_eq!(desired.change_orders[0].id.as_str(), "0123");
+    assert_eq!(desired.change_orders[0].app.as_deref(), Some("2048"));
+    assert_eq!(desired.change_orders[0].reason.as_deref(), Some("no"));
+    assert_eq!(desired.change_orders[1].id.as_str(), "12345");
+}
+
+#[test]
+fn quoted_numbers_are_refused_where_a_number_is_expected() {
+    let rendered = report(
+        "version: \"1\"\nprovider:\n  region: cn-hangzhou\napply:\n  parallelism: '4'\nchange_orders: []\n",
+    );
+    assert!(
+        rendered.contains("runbooks/incident.yaml:1:10"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("runbooks/incident.yaml:5:16"),
+        "{rendered}"
+    );
+    insta::assert_snapshot!(rendered);
+}
