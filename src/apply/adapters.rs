@@ -15,8 +15,8 @@ impl Transport for EdasClient {
         EdasClient::abort(self, id)
     }
 
-    fn info(&self, id: &ChangeOrderId) -> impl Future<Output = InfoResult> + Send {
-        async move { info_result(self.change_order_info(id).await) }
+    async fn info(&self, id: &ChangeOrderId) -> InfoResult {
+        info_result(self.change_order_info(id).await)
     }
 }
 

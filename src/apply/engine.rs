@@ -102,6 +102,9 @@ pub struct WaitReport {
     pub not_finished: Vec<RollbackTarget>,
     pub interrupted: bool,
     pub fatal: Option<FatalError>,
+    /// Aborted change orders whose rollback change order id is not known (their abort was
+    /// confirmed by their status after a lost response), so they could not be watched.
+    pub without_rollback_id: usize,
 }
 
 impl WaitReport {

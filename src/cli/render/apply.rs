@@ -379,9 +379,8 @@ fn human_line(event: &ApplyEvent) -> Option<(String, bool)> {
         ApplyEvent::RateChanged { .. } => return None,
         ApplyEvent::Fatal(fatal) => (
             format!(
-                "error: {}; starting nothing new\nhint: {}",
-                fatal_summary(fatal),
-                fatal.hint()
+                "error: {}; starting nothing new, finishing the requests in flight",
+                fatal_summary(fatal)
             ),
             true,
         ),
@@ -550,6 +549,14 @@ pub fn wait_summary(report: &WaitReport) -> String {
             text,
             "  {}: rollback {} failed: {why}",
             target.change_order_id, target.rollback_change_order_id
+        );
+    }
+    if report.without_rollback_id > 0 {
+        let _ = writeln!(
+            text,
+            "  {} aborted change order(s) were confirmed by their status after a lost response; \
+             their rollback change order id is not known, so they were not watched",
+            report.without_rollback_id
         );
     }
     for target in &report.timed_out {
