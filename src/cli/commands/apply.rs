@@ -41,7 +41,11 @@ pub const APPROVAL_PROMPT: &str =
     "Do you want to abort these change orders? Only 'yes' will be accepted:";
 
 pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<u8> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread drives every request: the work is waiting, not computing, and a
+    // multi-threaded runtime costs ~40% more CPU per change order in wake-ups between its
+    // threads (`cargo bench --bench apply -- engine-http`, EDAS_BENCH_RUNTIME=multi to
+    // compare). Journal syncs run on tokio's blocking pool either way.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
