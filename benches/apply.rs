@@ -275,8 +275,8 @@ fn http_run(simulator: &SimulatorProcess, count: usize, parallelism: u32, rate: 
 
 /// The floor under `engine-http`: the same requests through the client alone (20 tasks each
 /// sending its share in turn), with no engine, pacing or journal.
-fn client_floor(count: usize) {
-    let simulator = SimulatorProcess::start(&[]);
+fn client_floor(count: usize, simulator_args: &[&str]) {
+    let simulator = SimulatorProcess::start(simulator_args);
     let credentials = Credentials::new(
         edas_rollback::sim::DEFAULT_ACCESS_KEY_ID,
         Secret::new(edas_rollback::sim::DEFAULT_ACCESS_KEY_SECRET),
@@ -321,8 +321,8 @@ fn client_floor(count: usize) {
     let wall = wall.elapsed();
     let cpu = process_cpu() - cpu_before;
     println!(
-        "client-floor: {count} aborts through the client alone, 20 at a time: wall {:.3}s, CPU \
-         {:.3}s = {:.1} µs per request, {aborted} aborted",
+        "client-floor: {count} aborts through the client alone, 20 at a time, simulator \
+         {simulator_args:?}: wall {:.3}s, CPU {:.3}s = {:.1} µs per request, {aborted} aborted",
         wall.as_secs_f64(),
         cpu.as_secs_f64(),
         cpu.as_secs_f64() * 1e6 / count as f64,
@@ -398,7 +398,11 @@ fn main() {
         engine_memory(10_000);
     }
     if run("client-floor") {
-        client_floor(10_000);
+        client_floor(10_000, &[]);
+    }
+    if run("client-latency-floor") {
+        // The floor under `latency-bound`: what the client alone achieves.
+        client_floor(2_000, &["--latency", "50ms"]);
     }
     if run("engine-http") {
         engine_http(10_000);
