@@ -471,3 +471,76 @@ fn a_killed_apply_is_recovered_from_the_journal_and_finished_with_no_duplicate_a
     assert_exit(&rest, 0);
     assert_all_aborted_exactly_once(&workspace, &sim);
 }
+
+#[test]
+fn without_a_terminal_apply_needs_auto_approve_json_is_only_json_and_a_second_run_has_nothing_to_do()
+ {
+    let sim = Sim::any_id(Faults::default());
+    let workspace = Workspace::new(3);
+    let endpoint = sim.endpoint();
+
+    let refused = run(workspace.command(&endpoint, &["apply"]));
+    assert_exit(&refused, 1);
+    assert!(
+        text(&refused.stderr).contains("--auto-approve"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(sim.stats().totals.requests, 0, "nothing was sent");
+
+    let json = run(workspace.command(&endpoint, &["apply", "--auto-approve", "--json"]));
+    assert_exit(&json, 0);
+    let lines: Vec<Value> = text(&json.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every stdout line is a JSON object"))
+        .collect();
+    let types: Vec<&str> = lines
+        .iter()
+        .map(|line| line["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types.first(), Some(&"version"));
+    assert_eq!(types.last(), Some(&"change_summary"));
+    for kind in ["planned_change", "apply_start", "apply_complete"] {
+        assert_eq!(
+            types.iter().filter(|t| **t == kind).count(),
+            3,
+            "{kind}: {types:?}"
+        );
+    }
+    assert_eq!(lines.last().unwrap()["changes"]["aborted"], 3);
+    assert!(lines.iter().all(|line| line["@timestamp"].is_string()));
+
+    let again = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
+    assert_exit(&again, 0);
+    assert!(
+        text(&again.stdout).contains("No changes"),
+        "{}",
+        text(&again.stdout)
+    );
+    assert_eq!(sim.stats().totals.requests, 3);
+}
+
+#[test]
+fn wait_polls_each_rollback_until_it_ends_and_records_it() {
+    let sim = Sim::start(SimConfig {
+        any_id: true,
+        rollback_duration: Duration::from_millis(300),
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(4);
+    let output = run(workspace.command(
+        &sim.endpoint(),
+        &["apply", "--auto-approve", "--wait", "--wait-timeout", "30s"],
+    ));
+    assert_exit(&output, 0);
+    assert!(
+        text(&output.stdout).contains("Rollbacks: 4 succeeded"),
+        "{}",
+        text(&output.stdout)
+    );
+    let state = workspace.state();
+    for record in state["change_orders"].as_object().unwrap().values() {
+        assert_eq!(record["status"], "aborted");
+        assert_eq!(record["rollback_status"], "succeeded");
+    }
+}

@@ -105,3 +105,30 @@ impl JournalSink for RecordingJournal {
             .map_err(|error| journal_error(&self.writer, error))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edas::outcome::ResponseDetails;
+
+    #[test]
+    fn an_info_answer_that_says_nothing_is_asked_again_never_taken_as_a_status() {
+        let mapped = info_result(InfoOutcome::Unknown {
+            details: ResponseDetails::default(),
+            reason: "HTTP 503".into(),
+        });
+        assert!(matches!(
+            mapped,
+            InfoResult::Retry {
+                throttled: false,
+                after: None,
+                ..
+            }
+        ));
+        let status = info_result(InfoOutcome::Status {
+            status: 6,
+            details: ResponseDetails::default(),
+        });
+        assert!(matches!(status, InfoResult::Status { status: 6, .. }));
+    }
+}
