@@ -23,7 +23,25 @@ pub fn completion_script(shell: Shell) -> Vec<u8> {
     let mut script = Vec::new();
     // Writing into a Vec cannot fail, so clap_complete's panic on a write error cannot happen.
     clap_complete::generate(shell, &mut Cli::command(), BINARY_NAME, &mut script);
-    script
+    match shell {
+        Shell::Bash => respell_bash_case_arms(script),
+        _ => script,
+    }
+}
+
+/// clap_complete (4.6.11, the newest) spells the bash `case` arms for a hyphenated bin name
+/// differently from the state its dispatch loop computes (`edas__subcmd__rollback__subcmd__plan`
+/// against `edas__rollback__subcmd__plan`), so no arm matches and no command's flags or values
+/// ever complete (clap-rs/clap#6421). Respell the arms the way the loop does. Once clap fixes
+/// it the wrong spelling no longer occurs and this changes nothing; the bash test in
+/// `tests/completions.rs` guards the behaviour either way.
+fn respell_bash_case_arms(script: Vec<u8>) -> Vec<u8> {
+    let wrong = BINARY_NAME.replace('-', "__subcmd__");
+    let right = BINARY_NAME.replace('-', "__");
+    match String::from_utf8(script) {
+        Ok(text) => text.replace(&wrong, &right).into_bytes(),
+        Err(error) => error.into_bytes(),
+    }
 }
 
 /// Writes generated output to stdout byte for byte (no colour stripping: the bytes are a

@@ -49,7 +49,26 @@ pub fn man_page() -> std::io::Result<Vec<u8>> {
     roff.to_writer(&mut page)?;
 
     man.render_version_section(&mut page)?;
-    Ok(page)
+    Ok(without_repeated_preamble(&page))
+}
+
+/// Every roff fragment opens with the same two lines defining the `Aq` string; rendering the
+/// page in sections repeats them. Keep each line's first occurrence only.
+fn without_repeated_preamble(page: &[u8]) -> Vec<u8> {
+    const PREAMBLE: [&str; 2] = [".ie \\n(.g .ds Aq \\(aq", ".el .ds Aq '"];
+    let text = String::from_utf8_lossy(page);
+    let mut seen = [false; 2];
+    let mut kept = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if let Some(index) = PREAMBLE.iter().position(|p| line.trim_end() == *p) {
+            if seen[index] {
+                continue;
+            }
+            seen[index] = true;
+        }
+        kept.push_str(line);
+    }
+    kept.into_bytes()
 }
 
 const DESCRIPTION: &str = "\
