@@ -345,6 +345,12 @@ fn assert_the_reviewed_plan_flow(file: &str, parsed: &[Cli]) {
         "{file}: no `validate`"
     );
     assert!(
+        parsed
+            .iter()
+            .any(|cli| matches!(cli.command, Verb::Rehearse(_))),
+        "{file}: the runbook is never rehearsed before review"
+    );
+    assert!(
         parsed.iter().any(|cli| matches!(&cli.command, Verb::Show(args)
             if args.plan_file.as_ref() == Some(&plan_file) && args.format == OutputFormat::Markdown)),
         "{file}: the saved plan is never shown as markdown"

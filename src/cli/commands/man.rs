@@ -126,7 +126,7 @@ fn render_command(roff: &mut Roff, command: &clap::Command) {
                 .filter(|value| !value.is_hide_set())
                 .map(|value| value.get_name().to_owned())
                 .collect();
-            if !values.is_empty() {
+            if !values.is_empty() && !argument.is_hide_possible_values_set() {
                 help.push_str(&format!(" [possible values: {}]", values.join(", ")));
             }
             let defaults: Vec<String> = argument
@@ -134,13 +134,20 @@ fn render_command(roff: &mut Roff, command: &clap::Command) {
                 .iter()
                 .map(|value| value.to_string_lossy().into_owned())
                 .collect();
-            if !defaults.is_empty() {
+            // A hidden default stays hidden (the simulator's test secret is documented by
+            // name, not printed).
+            if !defaults.is_empty() && !argument.is_hide_default_value_set() {
                 help.push_str(&format!(" [default: {}]", defaults.join(", ")));
             }
         }
         if !help.trim().is_empty() {
             roff.text([roman(help.trim().to_owned())]);
         }
+    }
+    // e.g. the simulator's test credentials.
+    if let Some(after) = command.get_after_long_help().or(command.get_after_help()) {
+        roff.control("PP", []);
+        render_paragraphs(roff, &after.to_string());
     }
 }
 
