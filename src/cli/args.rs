@@ -59,13 +59,14 @@ pub enum Command {
     /// Plan and apply against an embedded simulator into a scratch state; nothing leaves the
     /// machine.
     Rehearse(RehearseArgs),
-    /// Print a shell completion script to stdout.
+    /// Print a shell completion script to stdout
     ///
     /// bash: `edas-rollback completions bash > ~/.local/share/bash-completion/completions/edas-rollback`
     /// zsh: `edas-rollback completions zsh > "${fpath[1]}/_edas-rollback"`
     /// fish: `edas-rollback completions fish > ~/.config/fish/completions/edas-rollback.fish`
     #[command(verbatim_doc_comment)]
     Completions {
+        /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
