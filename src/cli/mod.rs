@@ -36,6 +36,8 @@ pub fn run() -> ExitCode {
         Command::ForceUnlock(args) => commands::force_unlock::run(&cli.global, args),
         Command::Simulate(args) => commands::simulate::run(&cli.global, args),
         Command::Rehearse(args) => commands::rehearse::run(&cli.global, args),
+        Command::Completions { shell } => commands::completions::run(*shell),
+        Command::Man => commands::man::run(),
     };
     match result {
         Ok(code) => ExitCode::from(code),
