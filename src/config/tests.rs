@@ -436,3 +436,21 @@ fn quoted_numbers_are_refused_where_a_number_is_expected() {
     );
     insta::assert_snapshot!(rendered);
 }
+
+/// Regression (found by `tests/fuzz_parsers.rs`): the headline echoed a value in full and the
+/// underline ran its whole width past the cropped source line, so a megabyte-long id printed
+/// two megabytes.
+#[test]
+fn a_very_long_value_is_cropped_in_the_headline_and_the_underline() {
+    let text = format!(
+        "version: 1\nprovider:\n  region: {}\nchange_orders:\n  - id: {}\n",
+        "X".repeat(5_000),
+        "a_".repeat(5_000)
+    );
+    let shown = report(&text);
+    assert!(shown.len() < 2_000, "{} bytes:\n{shown}", shown.len());
+    assert!(shown.contains(&format!("invalid region `{}…`", "X".repeat(60))));
+    for line in shown.lines() {
+        assert!(line.chars().count() < 300, "{line}");
+    }
+}
