@@ -35,19 +35,25 @@ impl<'a> SourceText<'a> {
         }
     }
 
-    /// Line `line` (from 1) without its line break; empty past the end.
+    /// Line `line` (from 1) without its line break; empty past the end. Lines end where
+    /// YAML's do (`\n`, `\r\n`, or a lone `\r`), so the line the parser names is the one shown.
     pub fn line(&self, line: usize) -> &'a str {
         let starts = self.line_starts.get_or_init(|| {
+            let bytes = self.text.as_bytes();
             std::iter::once(0)
-                .chain(self.text.match_indices('\n').map(|(index, _)| index + 1))
+                .chain(bytes.iter().enumerate().filter_map(|(index, byte)| {
+                    let ends_line =
+                        *byte == b'\n' || (*byte == b'\r' && bytes.get(index + 1) != Some(&b'\n'));
+                    ends_line.then_some(index + 1)
+                }))
                 .collect()
         });
         let Some(&start) = line.checked_sub(1).and_then(|index| starts.get(index)) else {
             return "";
         };
         let rest = self.text.get(start..).unwrap_or_default();
-        let found = rest.split('\n').next().unwrap_or_default();
-        found.strip_suffix('\r').unwrap_or(found)
+        let end = rest.find(['\r', '\n']).unwrap_or(rest.len());
+        &rest[..end]
     }
 }
 

@@ -454,3 +454,18 @@ fn a_very_long_value_is_cropped_in_the_headline_and_the_underline() {
         assert!(line.chars().count() < 300, "{line}");
     }
 }
+
+/// Regression (found by `tests/fuzz_parsers.rs`): YAML ends a line at a lone `\r` too, so in
+/// a file with old Mac line endings the parser's line 3 was shown as an empty line (or, with
+/// a stray `\r` mid-file, as the wrong line).
+#[test]
+fn a_lone_carriage_return_ends_a_line_as_the_parser_counts_it() {
+    let shown = report("version: 1\rprovider:\r  region: Bad_Region\rchange_orders: []\r");
+    assert!(shown.contains(":3:11"), "{shown}");
+    assert!(shown.contains("3 |   region: Bad_Region\n"), "{shown}");
+    let source = crate::config::error::SourceText::new("a\r\nb\rc\nd");
+    assert_eq!(
+        (1..=5).map(|line| source.line(line)).collect::<Vec<_>>(),
+        ["a", "b", "c", "d", ""]
+    );
+}
