@@ -1,7 +1,8 @@
 //! Parser fuzzing on stable Rust (issue 7): arbitrary bytes and structured mutations of valid
 //! documents go into every parser that reads something a person or a crash could have damaged:
 //! the config (`config::parse` on text, `cli::settings::load_config` on a file for bytes that
-//! are not UTF-8), the state file (`LocalStore::read`), the journal (`parse_journal_bytes`,
+//! are not UTF-8), the aliyun CLI profile file (`resolve_credentials`), endpoints, durations
+//! and retry hints, the state file (`LocalStore::read`), the journal (`parse_journal_bytes`,
 //! `LocalStore::read_journal`), the EDAS wire bodies (serde_json into the wire types) and the
 //! outcome policy (`classify_abort`, `classify_info` on any status, headers and body).
 //!
@@ -23,11 +24,16 @@
 //! ```
 
 use edas_rollback::cli::settings::load_config;
+use edas_rollback::config::duration::parse_duration;
 use edas_rollback::config::{self, ConfigErrors};
+use edas_rollback::edas::credentials::resolve_credentials;
+use edas_rollback::edas::endpoint::Endpoint;
 use edas_rollback::edas::outcome::{
     InfoOutcome, Outcome, RawResponse, classify_abort, classify_info,
 };
-use edas_rollback::edas::wire::{AbortResponse, ChangeOrderInfoResponse, ErrorResponse};
+use edas_rollback::edas::wire::{
+    AbortResponse, ChangeOrderInfoResponse, ErrorResponse, parse_retry_after,
+};
 use edas_rollback::ids::ChangeOrderId;
 use edas_rollback::state::journal::{JournalRecord, RequestKind, fold, parse_journal_bytes};
 use edas_rollback::state::store::LocalStore;
@@ -757,6 +763,86 @@ proptest! {
         body in body(),
     ) {
         check_classify(status, &headers, &body);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The aliyun CLI profile file and the small text parsers.
+
+const SECRET: &str = "SeCrEt-7f3a9c1e5b";
+const TOKEN: &str = "ToKeN-CAIS-2d8e4b6a";
+
+fn aliyun_config_seed() -> String {
+    format!(
+        r#"{{
+  "current": "oncall",
+  "profiles": [
+    {{"name": "default", "mode": "AK", "access_key_id": "LTAI-default", "access_key_secret": "{SECRET}"}},
+    {{"name": "oncall", "mode": "StsToken", "access_key_id": "STS.oncall", "access_key_secret": "{SECRET}", "sts_token": "{TOKEN}", "region_id": "cn-hangzhou"}}
+  ],
+  "meta_path": ""
+}}
+"#
+    )
+}
+
+/// `resolve_credentials` on a profile file of these bytes: an error names the file and never
+/// holds the secret or the token, whatever the damage around them.
+fn check_aliyun_config(bytes: &[u8], profile: Option<&str>) {
+    let path = Path::new("/home/oncall/.aliyun/config.json");
+    let text = String::from_utf8_lossy(bytes);
+    let no_environment = |_: &str| None;
+    match resolve_credentials(&no_environment, Some((path, &text)), profile) {
+        Ok(credentials) => {
+            assert!(!credentials.access_key_id.trim().is_empty());
+            assert!(!credentials.access_key_secret.is_empty());
+        }
+        Err(error) => {
+            let message = format!("{error} {error:?}");
+            assert!(message.contains(&path.display().to_string()), "{message}");
+            // A mutation may cut the secret short; no 6-character piece of it may show.
+            for secret in [SECRET, TOKEN] {
+                for piece in secret.as_bytes().windows(6) {
+                    let piece = std::str::from_utf8(piece).unwrap();
+                    assert!(!message.contains(piece), "`{piece}` leaked: {message}");
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(384))]
+
+    #[test]
+    fn a_damaged_aliyun_profile_file_is_refused_naming_it_and_never_showing_a_secret(
+        bytes in prop_oneof![
+            4 => mutated(Just(aliyun_config_seed().into_bytes())),
+            1 => token_soup(),
+        ],
+        profile in prop::sample::select(vec![None, Some("oncall"), Some("default"), Some("missing")]),
+    ) {
+        check_aliyun_config(&bytes, profile);
+    }
+
+    #[test]
+    fn endpoints_durations_and_retry_hints_of_any_text_parse_or_fail_without_panic(
+        text in prop_oneof![
+            ".{0,40}",
+            "(https?://)?[a-z0-9.:\\[\\]@/?#%-]{0,40}",
+            "[0-9]{0,25}(ms|s|m|h|us|ns|d|y)?([0-9]{0,25}(ms|s|m|h))?",
+        ],
+    ) {
+        let _ = Endpoint::parse(&text);
+        if let Some(normalized) = config::normalize_endpoint(&text) {
+            // What the config accepts, the client can reach.
+            prop_assert!(Endpoint::parse(&normalized).is_ok(), "`{}` accepted but not parsed", normalized);
+        }
+        let _ = parse_duration(&text);
+        if let Ok(duration) = config::parse_config_duration(&text) {
+            prop_assert!(!duration.is_zero());
+        }
+        let _ = parse_retry_after(&text);
     }
 }
 
