@@ -513,6 +513,13 @@ impl Files {
                 if let Some(errors) = error.downcast_ref::<ConfigErrors>() {
                     let text = String::from_utf8_lossy(bytes);
                     check_config_errors(&self.config, &text, errors);
+                    if std::str::from_utf8(bytes).is_err() {
+                        // The caret sits under the bad byte, shown as `�`.
+                        let error = &errors.errors[0];
+                        let column = error.position.unwrap().column;
+                        let under_caret = error.marks[0].source_line.chars().nth(column - 1);
+                        assert_eq!(under_caret, Some('\u{fffd}'), "{errors}");
+                    }
                 }
             }
         }
