@@ -271,8 +271,10 @@ fn shown_line(line: &str, column: usize) -> (String, usize, usize) {
 }
 
 /// `text` with every value between backticks longer than [`MAX_QUOTED_VALUE_CHARS`] cut to
-/// that length and marked with `…`.
+/// that length and marked with `…`. A value holding a backtick upsets the pairing, so any
+/// stretch longer than the longest fixed wording is cut too.
 fn crop_quoted_values(text: String) -> String {
+    const MAX_UNQUOTED_CHARS: usize = 200;
     if text.len() <= MAX_QUOTED_VALUE_CHARS {
         return text;
     }
@@ -281,9 +283,13 @@ fn crop_quoted_values(text: String) -> String {
         if index > 0 {
             cropped.push('`');
         }
-        let quoted = index % 2 == 1;
-        if quoted && part.chars().count() > MAX_QUOTED_VALUE_CHARS {
-            cropped.extend(part.chars().take(MAX_QUOTED_VALUE_CHARS));
+        let limit = if index % 2 == 1 {
+            MAX_QUOTED_VALUE_CHARS
+        } else {
+            MAX_UNQUOTED_CHARS
+        };
+        if part.chars().count() > limit {
+            cropped.extend(part.chars().take(limit));
             cropped.push('…');
         } else {
             cropped.push_str(part);

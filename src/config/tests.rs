@@ -469,3 +469,17 @@ fn a_lone_carriage_return_ends_a_line_as_the_parser_counts_it() {
         ["a", "b", "c", "d", ""]
     );
 }
+
+/// Regression (found by `tests/fuzz_parsers.rs`): a value holding a backtick shifted the
+/// pairing of quotes, and the rest of a long value was echoed in full.
+#[test]
+fn a_long_value_holding_a_backtick_is_still_cropped() {
+    let text = format!(
+        "version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders: a`{}\n",
+        "a".repeat(5_000)
+    );
+    let shown = report(&text);
+    for line in shown.lines() {
+        assert!(line.chars().count() < 400, "{line}");
+    }
+}
