@@ -151,11 +151,73 @@ pub struct ForceUnlockArgs {
     pub lock_id: String,
 }
 
+/// Wraps a secret at once, so `Debug` of the parsed arguments never shows it.
+fn secret(text: &str) -> Result<crate::edas::secret::Secret, String> {
+    Ok(crate::edas::secret::Secret::new(text))
+}
+
+/// Parses a probability between 0 and 1.
+fn rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
+        _ => Err(format!(
+            "expected a rate between 0 and 1 like `0.05`, found `{text}`"
+        )),
+    }
+}
+
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Default test credentials (sign requests with these unless you pass your own):
+  access key id      LTAI5tSimulatorKeyId
+  access key secret  SimulatorSecret0123456789abcdef
+
+The counters are served unsigned at GET /__sim/stats (loopback only).
+Ctrl-C or SIGTERM stops the simulator cleanly (exit 0).")]
 pub struct SimulateArgs {
-    /// The address to listen on; the bound address is printed on the first line.
+    /// The address to listen on (loopback only); the first line printed is
+    /// `listening on http://ADDR`.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: String,
+    /// The change orders that exist: an edas-rollback config (`.yaml`/`.yml`; each id starts
+    /// running) or lines `ID [STATUS]` with `#` comments.
+    #[arg(long)]
+    pub change_orders: Option<PathBuf>,
+    /// Unknown change order ids exist, with status 1 (running).
+    #[arg(long)]
+    pub any_id: bool,
+    /// The access key id the simulator accepts.
+    #[arg(long, default_value = crate::sim::DEFAULT_ACCESS_KEY_ID)]
+    pub access_key_id: String,
+    /// The access key secret the simulator accepts [default: the documented test secret].
+    #[arg(long, hide_default_value = true, value_parser = secret,
+          default_value = crate::sim::DEFAULT_ACCESS_KEY_SECRET)]
+    pub access_key_secret: crate::edas::secret::Secret,
+    /// Require this STS security token on every request.
+    #[arg(long, value_parser = secret)]
+    pub security_token: Option<crate::edas::secret::Secret>,
+    /// Delay before every answer: `50ms`, or a uniform range `20ms..80ms`.
+    #[arg(long, default_value = "0s")]
+    pub latency: crate::sim::Latency,
+    /// Answer requests over this rate with HTTP 400 `Throttling.User`.
+    #[arg(long, value_parser = positive)]
+    pub requests_per_second: Option<u32>,
+    /// With every throttling answer, send `x-acs-retry-after` with this duration (e.g. `1s`)
+    /// in milliseconds.
+    #[arg(long, value_parser = duration)]
+    pub retry_after: Option<Duration>,
+    /// Share of requests answered HTTP 503 before anything is done, e.g. `0.05`.
+    #[arg(long, value_parser = rate, default_value = "0")]
+    pub fail_rate: f64,
+    /// Share of aborts committed and then answered by resetting the connection.
+    #[arg(long, value_parser = rate, default_value = "0")]
+    pub drop_rate: f64,
+    /// Seeds rollback ids, RequestIds and every fault decision.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// How long a rollback change order runs before it succeeds.
+    #[arg(long, value_parser = duration, default_value = "5s")]
+    pub rollback_duration: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -1,9 +1,17 @@
 //! Planning (DESIGN 3): a pure function from desired state × recorded state to a [`Plan`],
-//! and the plan file. No network, no clock (the timestamp is an input), no filesystem.
-//! The plan holds every decision; apply carries it out and decides nothing new.
+//! and the plan file ([`file`]). No network, no clock (the timestamp is an input), no
+//! filesystem. The plan holds every decision; apply carries it out and decides nothing new.
+//! This module must not read files, print, or know how a plan is rendered.
 
+pub mod file;
+
+use crate::config::DesiredState;
 use crate::ids::ChangeOrderId;
+use crate::state::{ChangeOrderRecord, RecordStatus, State};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+pub use file::{PlanFileError, StalePlan, check_applicable};
 
 /// The newest plan file format this build reads and writes.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -20,25 +28,67 @@ pub enum Action {
     NotDeclared,
 }
 
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Abort => "abort",
+            Action::NoOp => "no-op",
+            Action::NotDeclared => "not-declared",
+        }
+    }
+}
+
 /// The last recorded error of a change order that will be retried.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LastError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// When the failed attempt was made, as recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+}
+
+impl LastError {
+    /// The error fields of a record; `None` when the record holds none of them, so a plan
+    /// never shows an empty error.
+    pub fn from_record(record: &ChangeOrderRecord) -> Option<Self> {
+        let error = Self {
+            http_status: record.http_status,
+            code: record.code.clone(),
+            error_code: record.error_code.clone(),
+            message: record.message.clone(),
+            request_id: record.request_id.clone(),
+            at: record.last_attempt_at.clone(),
+        };
+        let known = error.http_status.is_some()
+            || error.code.is_some()
+            || error.error_code.is_some()
+            || error.message.is_some()
+            || error.request_id.is_some();
+        known.then_some(error)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PlannedAction {
     pub change_order_id: ChangeOrderId,
     pub action: Action,
     /// Ask `GetChangeOrderInfo` before sending anything: a request may already have been sent.
     pub verify_first: bool,
+    /// The status recorded in state when the plan was made; `None` when the change order
+    /// was not in state. `failed` + `abort` is a retry; `unknown` + `abort` verifies first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_status: Option<RecordStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -48,21 +98,73 @@ pub struct PlannedAction {
     pub last_error: Option<LastError>,
 }
 
+/// How a planned action reads to a person; derived, never stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActionKind {
+    /// Not in state: abort for the first time.
+    Abort,
+    /// Failed before: abort again.
+    Retry,
+    /// Outcome of an earlier request unknown: `GetChangeOrderInfo`, then abort if still
+    /// abortable.
+    VerifyThenAbort,
+    /// Already aborted.
+    Unchanged,
+    /// In state, no longer declared: kept, never touched.
+    NotDeclared,
+}
+
+impl PlannedAction {
+    pub fn kind(&self) -> ActionKind {
+        match self.action {
+            Action::NoOp => ActionKind::Unchanged,
+            Action::NotDeclared => ActionKind::NotDeclared,
+            Action::Abort if self.verify_first => ActionKind::VerifyThenAbort,
+            Action::Abort if self.recorded_status == Some(RecordStatus::Failed) => {
+                ActionKind::Retry
+            }
+            Action::Abort => ActionKind::Abort,
+        }
+    }
+}
+
 /// The state version a plan was made against. `lineage: None, serial: 0` means no state
 /// file existed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StateVersion {
     pub lineage: Option<String>,
     pub serial: u64,
 }
 
+impl StateVersion {
+    pub fn of(state: Option<&State>) -> Self {
+        match state {
+            Some(state) => Self {
+                lineage: Some(state.lineage.clone()),
+                serial: state.serial,
+            },
+            None => Self {
+                lineage: None,
+                serial: 0,
+            },
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConfigReference {
     pub path: String,
     pub sha256: String,
 }
 
+/// Counts of the plan's actions. Each action is counted exactly once:
+/// `to_abort` counts first-time aborts only, `to_retry` aborts of change orders that
+/// failed before, `to_verify` aborts preceded by `GetChangeOrderInfo` (outcome unknown).
+/// What will be sent is their sum, [`PlanSummary::will_send`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PlanSummary {
     pub to_abort: usize,
     pub to_retry: usize,
@@ -71,7 +173,29 @@ pub struct PlanSummary {
     pub not_declared: usize,
 }
 
+impl PlanSummary {
+    /// Every change order apply will send an abort for (after verifying, for some).
+    pub fn will_send(&self) -> usize {
+        self.to_abort + self.to_retry + self.to_verify
+    }
+
+    pub fn declared(&self) -> usize {
+        self.will_send() + self.unchanged
+    }
+
+    fn count(&mut self, kind: ActionKind) {
+        match kind {
+            ActionKind::Abort => self.to_abort += 1,
+            ActionKind::Retry => self.to_retry += 1,
+            ActionKind::VerifyThenAbort => self.to_verify += 1,
+            ActionKind::Unchanged => self.unchanged += 1,
+            ActionKind::NotDeclared => self.not_declared += 1,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Plan {
     pub format_version: u32,
     pub tool_version: String,
@@ -80,8 +204,111 @@ pub struct Plan {
     pub state: StateVersion,
     pub region: String,
     pub endpoint: String,
+    /// Declared change orders in config order, then the no-longer-declared ones by id.
     pub actions: Vec<PlannedAction>,
     pub summary: PlanSummary,
-    /// sha256 over the canonical encoding of everything above.
+    /// Hex sha256 over the canonical encoding of the plan with this field empty
+    /// (see [`file::checksum`]).
     pub checksum: String,
 }
+
+impl Plan {
+    /// True when apply would send at least one request.
+    pub fn will_send(&self) -> bool {
+        self.actions
+            .iter()
+            .any(|action| action.action == Action::Abort)
+    }
+}
+
+/// Everything a plan records that does not come from the config or the state; the CLI
+/// supplies it (the clock and the file system live there, not here).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanInputs {
+    /// RFC 3339.
+    pub created_at: String,
+    pub config_path: String,
+    pub config_sha256: String,
+    pub endpoint: String,
+    pub tool_version: String,
+}
+
+/// Diffs the declared change orders against the recorded state (DESIGN 3). Pure and
+/// deterministic: the same arguments give a plan that encodes to the same bytes.
+///
+/// Declared ids are unique once `config` has validated them; should a caller pass a
+/// duplicate anyway, only its first occurrence is planned, so no id gets two actions.
+pub fn plan(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) -> Plan {
+    let declared_count = desired.change_orders.len();
+    let recorded_count = state.map_or(0, |state| state.change_orders.len());
+    let mut declared: HashSet<&str> = HashSet::with_capacity(declared_count);
+    let mut actions = Vec::with_capacity(declared_count.max(recorded_count));
+    let mut summary = PlanSummary::default();
+
+    for spec in &desired.change_orders {
+        if !declared.insert(spec.id.as_str()) {
+            continue;
+        }
+        let record = state.and_then(|state| state.change_orders.get(&spec.id));
+        let recorded_status = record.map(|record| record.status);
+        let (action, verify_first, last_error) = match record {
+            None => (Action::Abort, false, None),
+            Some(record) => match record.status {
+                RecordStatus::Aborted => (Action::NoOp, false, None),
+                RecordStatus::Failed => (Action::Abort, false, LastError::from_record(record)),
+                RecordStatus::Unknown => (Action::Abort, true, None),
+            },
+        };
+        let planned = PlannedAction {
+            change_order_id: spec.id.clone(),
+            action,
+            verify_first,
+            recorded_status,
+            app: spec.app.clone(),
+            reason: spec.reason.clone(),
+            last_error,
+        };
+        summary.count(planned.kind());
+        actions.push(planned);
+    }
+
+    // The state map is ordered by id, so no sort is needed for the not-declared tail.
+    if let Some(state) = state {
+        for (id, record) in &state.change_orders {
+            if declared.contains(id.as_str()) {
+                continue;
+            }
+            summary.count(ActionKind::NotDeclared);
+            actions.push(PlannedAction {
+                change_order_id: id.clone(),
+                action: Action::NotDeclared,
+                verify_first: false,
+                recorded_status: Some(record.status),
+                app: record.app.clone(),
+                reason: record.reason.clone(),
+                last_error: None,
+            });
+        }
+    }
+
+    let mut plan = Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        tool_version: inputs.tool_version.clone(),
+        created_at: inputs.created_at.clone(),
+        config: ConfigReference {
+            path: inputs.config_path.clone(),
+            sha256: inputs.config_sha256.clone(),
+        },
+        state: StateVersion::of(state),
+        region: desired.provider.region.clone(),
+        endpoint: inputs.endpoint.clone(),
+        actions,
+        summary,
+        checksum: String::new(),
+    };
+    plan.checksum = file::checksum(&plan);
+    plan
+}
+
+#[cfg(test)]
+mod tests;

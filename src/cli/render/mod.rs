@@ -1,4 +1,8 @@
 //! Rendering shared by every command: errors (`error:`, `caused by:`, `hint:`) and colour.
+//! Each output has its own file: `plan` (plans as text, JSON, markdown) and `state`.
+
+pub mod plan;
+pub mod state;
 
 use anstream::eprintln;
 use anstyle::{AnsiColor, Style};

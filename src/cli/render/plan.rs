@@ -1,0 +1,538 @@
+//! Plans as people and machines read them: text in Terraform's spirit, the JSON of the plan
+//! file, and a pull-request comment in markdown (issue 6). Pure functions from a [`Plan`] to
+//! a `String`; the command decides where it goes. Text carries ANSI styles and must be
+//! printed through `anstream`, which drops them for `NO_COLOR`, `--no-color` and anything
+//! that is not a terminal. This file must not decide anything a plan does not already say.
+
+use crate::plan::{ActionKind, LastError, Plan, PlannedAction, file};
+use anstyle::{AnsiColor, Style};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// GitHub refuses comments longer than this many characters; the markdown never exceeds it
+/// (it is measured in bytes, which are never fewer than characters).
+pub const MARKDOWN_LIMIT: usize = 65_536;
+
+const ABORT: Style = AnsiColor::Red.on_default();
+const RETRY: Style = AnsiColor::Yellow.on_default();
+const VERIFY: Style = AnsiColor::Magenta.on_default();
+const NOT_DECLARED: Style = Style::new().dimmed();
+const BOLD: Style = Style::new().bold();
+
+/// Longest value shown in one markdown cell or text field; a service message can be long.
+const CELL_LIMIT: usize = 200;
+
+fn symbol(kind: ActionKind) -> (&'static str, &'static str, Style) {
+    match kind {
+        ActionKind::Abort => ("-", "abort", ABORT),
+        ActionKind::Retry => ("~", "retry", RETRY),
+        ActionKind::VerifyThenAbort => ("?", "verify, then abort", VERIFY),
+        ActionKind::Unchanged => (" ", "no-op", Style::new()),
+        ActionKind::NotDeclared => ("!", "not declared", NOT_DECLARED),
+    }
+}
+
+/// Text for a terminal. `saved_as` is the plan file this plan was read from or written to;
+/// it adds the checksum and the command that applies exactly this plan.
+pub fn text(plan: &Plan, saved_as: Option<&Path>) -> String {
+    let mut out = String::new();
+    if let Some(path) = saved_as {
+        let _ = writeln!(
+            out,
+            "Plan file `{}`: created {} by edas-rollback {}, checksum `{}`.",
+            path.display(),
+            one_line(&plan.created_at),
+            one_line(&plan.tool_version),
+            one_line(&plan.checksum),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Region `{}`, endpoint `{}`; {}.",
+        one_line(&plan.region),
+        one_line(&plan.endpoint),
+        state_version(plan),
+    );
+    let summary = &plan.summary;
+
+    let shown: Vec<(&PlannedAction, ActionKind)> = plan
+        .actions
+        .iter()
+        .map(|action| (action, action.kind()))
+        .filter(|(_, kind)| *kind != ActionKind::Unchanged)
+        .collect();
+    if !shown.is_empty() {
+        let mut used = [false; 5];
+        for (_, kind) in &shown {
+            used[kind_index(*kind)] = true;
+        }
+        let legend: Vec<String> = [
+            (ActionKind::Abort, "abort"),
+            (ActionKind::Retry, "retry (failed before)"),
+            (
+                ActionKind::VerifyThenAbort,
+                "verify, then abort (outcome unknown)",
+            ),
+            (
+                ActionKind::NotDeclared,
+                "no longer declared (kept in state, never touched)",
+            ),
+        ]
+        .into_iter()
+        .filter(|(kind, _)| used[kind_index(*kind)])
+        .map(|(kind, words)| {
+            let (sign, _, style) = symbol(kind);
+            format!("{style}{sign}{style:#} {words}")
+        })
+        .collect();
+        let _ = writeln!(out, "Symbols: {}", legend.join("   "));
+        out.push('\n');
+        if summary.will_send() > 0 {
+            out.push_str("edas-rollback will perform the following actions:\n\n");
+        } else {
+            out.push_str("Change orders in state that are no longer declared:\n\n");
+        }
+        let width = shown
+            .iter()
+            .map(|(_, kind)| symbol(*kind).1.len())
+            .max()
+            .unwrap_or(0);
+        for (action, kind) in &shown {
+            action_line(&mut out, action, *kind, width);
+        }
+        out.push('\n');
+    }
+
+    if summary.will_send() == 0 {
+        out.push_str("No changes. All declared change orders are aborted.\n");
+    } else {
+        let _ = writeln!(out, "{BOLD}Plan:{BOLD:#} {}", summary_sentence(plan));
+    }
+    if let Some(path) = saved_as
+        && summary.will_send() > 0
+    {
+        let _ = writeln!(
+            out,
+            "\nTo carry out exactly this plan, run: edas-rollback apply {}",
+            path.display()
+        );
+    }
+    out
+}
+
+fn kind_index(kind: ActionKind) -> usize {
+    match kind {
+        ActionKind::Abort => 0,
+        ActionKind::Retry => 1,
+        ActionKind::VerifyThenAbort => 2,
+        ActionKind::Unchanged => 3,
+        ActionKind::NotDeclared => 4,
+    }
+}
+
+fn action_line(out: &mut String, action: &PlannedAction, kind: ActionKind, width: usize) {
+    let (sign, label, style) = symbol(kind);
+    let _ = write!(
+        out,
+        "  {style}{sign} {label:<width$}{style:#} {}",
+        one_line(action.change_order_id.as_str())
+    );
+    if let Some(app) = &action.app {
+        let _ = write!(out, "  {}", one_line(app));
+    }
+    if let Some(reason) = &action.reason {
+        let _ = write!(out, "  \"{}\"", one_line(reason));
+    }
+    if kind == ActionKind::NotDeclared {
+        out.push_str("  (kept in state, never touched)");
+    }
+    out.push('\n');
+    let indent = " ".repeat(width + 5);
+    match kind {
+        ActionKind::Retry => {
+            let error = action
+                .last_error
+                .as_ref()
+                .map(describe_error)
+                .unwrap_or_else(|| "none recorded".to_string());
+            let _ = writeln!(out, "{indent}{RETRY}last error:{RETRY:#} {error}");
+        }
+        ActionKind::VerifyThenAbort => {
+            let _ = writeln!(
+                out,
+                "{indent}an earlier request's outcome is unknown: GetChangeOrderInfo first, abort only if still abortable"
+            );
+        }
+        _ => {}
+    }
+}
+
+/// `Plan: 5 to abort (1 retry, 1 to verify first), 2 unchanged, 0 no longer declared.`
+/// The first number counts everything that will be sent.
+pub fn summary_sentence(plan: &Plan) -> String {
+    let summary = &plan.summary;
+    let mut details = Vec::new();
+    if summary.to_retry > 0 {
+        details.push(plural(summary.to_retry, "retry", "retries"));
+    }
+    if summary.to_verify > 0 {
+        details.push(format!("{} to verify first", summary.to_verify));
+    }
+    let details = if details.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", details.join(", "))
+    };
+    format!(
+        "{} to abort{details}, {} unchanged, {} no longer declared.",
+        summary.will_send(),
+        summary.unchanged,
+        summary.not_declared
+    )
+}
+
+fn plural(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
+fn state_version(plan: &Plan) -> String {
+    match &plan.state.lineage {
+        Some(lineage) => format!(
+            "state serial {} (lineage `{}`)",
+            plan.state.serial,
+            one_line(lineage)
+        ),
+        None => "no state file yet".to_string(),
+    }
+}
+
+/// `HTTP 200, code `500`: message (request `id`, at time)` for a terminal.
+pub fn describe_error(error: &LastError) -> String {
+    describe_error_with(error, |value| clip(&one_line(value)))
+}
+
+/// The same words for a markdown cell: every value escaped by [`cell`].
+fn describe_error_markdown(error: &LastError) -> String {
+    describe_error_with(error, cell)
+}
+
+fn describe_error_with(error: &LastError, escape: impl Fn(&str) -> String) -> String {
+    let mut parts = Vec::new();
+    if let Some(status) = error.http_status {
+        parts.push(format!("HTTP {status}"));
+    }
+    if let Some(code) = &error.code {
+        parts.push(format!("code `{}`", escape(code)));
+    }
+    if let Some(code) = &error.error_code {
+        parts.push(format!("error code `{}`", escape(code)));
+    }
+    let mut text = parts.join(", ");
+    if let Some(message) = &error.message {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&escape(message));
+    }
+    let mut context = Vec::new();
+    if let Some(request_id) = &error.request_id {
+        context.push(format!("request `{}`", escape(request_id)));
+    }
+    if let Some(at) = &error.at {
+        context.push(format!("at {}", escape(at)));
+    }
+    if !context.is_empty() {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        let _ = write!(text, "({})", context.join(", "));
+    }
+    text
+}
+
+/// Control characters (newlines, escape sequences from a hostile message) become visible
+/// escapes, so one value is one line and cannot restyle the terminal.
+pub(crate) fn one_line(value: &str) -> String {
+    if !value.chars().any(char::is_control) {
+        return value.to_string();
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for character in value.chars() {
+        if character.is_control() {
+            out.extend(character.escape_default());
+        } else {
+            out.push(character);
+        }
+    }
+    out
+}
+
+fn clip(value: &str) -> String {
+    match value.char_indices().nth(CELL_LIMIT) {
+        Some((index, _)) => format!("{}…", &value[..index]),
+        None => value.to_string(),
+    }
+}
+
+/// The JSON output of `plan --format json` and `show PLAN --format json`: exactly the plan
+/// file's canonical encoding (docs/json-output.md).
+pub fn json(plan: &Plan) -> String {
+    file::encode(plan)
+}
+
+/// A pull-request comment (issue 6): a one-line verdict, a summary table, the actions, long
+/// sections folded, the checksum and state serial, never over [`MARKDOWN_LIMIT`].
+/// `saved_as` is the plan file, named in the command that applies it and in the note that
+/// says how to see rows left out.
+pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
+    let summary = &plan.summary;
+    let mut head = String::new();
+    if summary.will_send() == 0 {
+        head.push_str("**No changes.** All declared change orders are aborted.");
+        if summary.not_declared > 0 {
+            let _ = write!(
+                head,
+                " {} no longer declared (kept in state, never touched).",
+                plural(summary.not_declared, "change order is", "change orders are")
+            );
+        }
+        head.push_str("\n\n");
+    } else {
+        let _ = writeln!(
+            head,
+            "**edas-rollback will abort {}** in `{}`. Plan: {}\n",
+            plural(summary.will_send(), "change order", "change orders"),
+            cell(&plan.region),
+            summary_sentence(plan),
+        );
+    }
+    head.push_str("| change orders | count |\n|:--|--:|\n");
+    for (label, count) in [
+        ("to abort", summary.to_abort),
+        ("to retry (failed before)", summary.to_retry),
+        ("to verify, then abort (outcome unknown)", summary.to_verify),
+        ("unchanged (already aborted)", summary.unchanged),
+        (
+            "no longer declared (kept in state, never touched)",
+            summary.not_declared,
+        ),
+    ] {
+        let _ = writeln!(head, "| {label} | {count} |");
+    }
+    let _ = writeln!(head, "| **will be sent** | **{}** |\n", summary.will_send());
+
+    let mut foot = String::from("---\n");
+    let _ = writeln!(
+        foot,
+        "Plan checksum `{}` · {} · config `{}` (sha256 `{}`) · region `{}` · endpoint `{}` · created {} by edas-rollback {}",
+        cell(&plan.checksum),
+        match &plan.state.lineage {
+            Some(lineage) => format!(
+                "state serial {} (lineage `{}`)",
+                plan.state.serial,
+                cell(lineage)
+            ),
+            None => "no state file yet (serial 0)".to_string(),
+        },
+        cell(&plan.config.path),
+        cell(&plan.config.sha256),
+        cell(&plan.region),
+        cell(&plan.endpoint),
+        cell(&plan.created_at),
+        cell(&plan.tool_version),
+    );
+    if let Some(path) = saved_as
+        && summary.will_send() > 0
+    {
+        let _ = writeln!(
+            foot,
+            "\nApply exactly this plan with `edas-rollback apply {}`.",
+            cell(&path.display().to_string())
+        );
+    }
+
+    const HEADER: &str =
+        "| change order | app | reason | action | last error |\n|---|---|---|---|---|\n";
+    let mut sends = Vec::new();
+    let mut unchanged = Vec::new();
+    let mut not_declared = Vec::new();
+    for action in &plan.actions {
+        let kind = action.kind();
+        let row = action_row(action, kind);
+        match kind {
+            ActionKind::Unchanged => unchanged.push(row),
+            ActionKind::NotDeclared => not_declared.push(row),
+            _ => sends.push(row),
+        }
+    }
+    let sections = [
+        Section {
+            title: format!(
+                "Actions: {} to abort",
+                plural(summary.will_send(), "change order", "change orders")
+            ),
+            header: HEADER,
+            rows: sends,
+        },
+        Section {
+            title: format!(
+                "Unchanged: {} already aborted",
+                plural(summary.unchanged, "change order", "change orders")
+            ),
+            header: HEADER,
+            rows: unchanged,
+        },
+        Section {
+            title: format!(
+                "No longer declared: {} kept in state, never touched",
+                plural(summary.not_declared, "change order", "change orders")
+            ),
+            header: HEADER,
+            rows: not_declared,
+        },
+    ];
+    let see_all = match saved_as {
+        Some(path) => format!("`edas-rollback show {}`", cell(&path.display().to_string())),
+        None => {
+            "`edas-rollback plan --out plan.json` then `edas-rollback show plan.json`".to_string()
+        }
+    };
+    capped(&head, &sections, &foot, &see_all)
+}
+
+fn action_row(action: &PlannedAction, kind: ActionKind) -> String {
+    let error = match kind {
+        ActionKind::Retry => action
+            .last_error
+            .as_ref()
+            .map(describe_error_markdown)
+            .unwrap_or_else(|| "none recorded".to_string()),
+        _ => String::new(),
+    };
+    format!(
+        "| `{}` | {} | {} | {} | {} |\n",
+        cell(action.change_order_id.as_str()),
+        action.app.as_deref().map(cell).unwrap_or_default(),
+        action.reason.as_deref().map(cell).unwrap_or_default(),
+        symbol(kind).1,
+        error,
+    )
+}
+
+/// A table cell: one line, no `|` that would end the cell, no HTML that would break the
+/// surrounding `<details>`, at most [`CELL_LIMIT`] characters.
+pub(crate) fn cell(value: &str) -> String {
+    let clipped = clip(value);
+    let mut out = String::with_capacity(clipped.len() + 8);
+    let mut characters = clipped.chars().peekable();
+    while let Some(character) = characters.next() {
+        match character {
+            '|' => out.push_str("\\|"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '`' => out.push('\''),
+            '\r' if characters.peek() == Some(&'\n') => {}
+            '\n' | '\r' => out.push_str("<br>"),
+            other if other.is_control() => out.push(' '),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// One foldable table of a markdown document.
+pub(crate) struct Section {
+    pub title: String,
+    pub header: &'static str,
+    pub rows: Vec<String>,
+}
+
+/// Sections with more rows than this are folded in `<details>`.
+const FOLD_AFTER: usize = 10;
+
+/// Assembles `head`, the sections and `foot`, keeping rows in order until the next one would
+/// push the document over [`MARKDOWN_LIMIT`]; then adds a note saying how many rows were
+/// left out and `see_all` (a command that shows them).
+pub(crate) fn capped(head: &str, sections: &[Section], foot: &str, see_all: &str) -> String {
+    let total_rows: usize = sections.iter().map(|section| section.rows.len()).sum();
+    // Room for the note, whatever the numbers in it.
+    let note_reserve = 200 + see_all.len();
+    let framing = |section: &Section| {
+        section_open(section).len() + section.header.len() + section_close(section).len()
+    };
+    let fixed: usize = head.len()
+        + foot.len()
+        + sections
+            .iter()
+            .filter(|section| !section.rows.is_empty())
+            .map(framing)
+            .sum::<usize>();
+    let everything = fixed
+        + sections
+            .iter()
+            .flat_map(|s| &s.rows)
+            .map(String::len)
+            .sum::<usize>();
+    let mut budget = if everything <= MARKDOWN_LIMIT {
+        usize::MAX
+    } else {
+        MARKDOWN_LIMIT.saturating_sub(fixed + note_reserve)
+    };
+
+    let mut out = String::with_capacity(everything.min(MARKDOWN_LIMIT));
+    out.push_str(head);
+    let mut shown = 0;
+    let mut cut = false;
+    for section in sections.iter().filter(|section| !section.rows.is_empty()) {
+        let mut body = String::new();
+        for row in &section.rows {
+            if cut || row.len() > budget {
+                cut = true;
+                break;
+            }
+            budget -= row.len();
+            body.push_str(row);
+            shown += 1;
+        }
+        out.push_str(&section_open(section));
+        if body.is_empty() {
+            out.push_str("_All rows of this section were left out; see the note below._\n");
+        } else {
+            out.push_str(section.header);
+            out.push_str(&body);
+        }
+        out.push_str(section_close(section));
+    }
+    if shown < total_rows {
+        let _ = writeln!(
+            out,
+            "> **Note:** {} of {} rows were left out to keep this comment under {} characters. See them all with {}.\n",
+            total_rows - shown,
+            total_rows,
+            MARKDOWN_LIMIT,
+            see_all
+        );
+    }
+    out.push_str(foot);
+    out
+}
+
+fn section_open(section: &Section) -> String {
+    if section.rows.len() > FOLD_AFTER {
+        format!("<details><summary>{}</summary>\n\n", cell(&section.title))
+    } else {
+        format!("#### {}\n\n", cell(&section.title))
+    }
+}
+
+fn section_close(section: &Section) -> &'static str {
+    if section.rows.len() > FOLD_AFTER {
+        "\n</details>\n\n"
+    } else {
+        "\n"
+    }
+}
+
+#[cfg(test)]
+mod tests;

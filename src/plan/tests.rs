@@ -1,0 +1,484 @@
+use super::*;
+use crate::config::{ApplySettings, ChangeOrderSpec, Provider};
+use crate::state::{ChangeOrderRecord, RecordStatus, State};
+
+fn desired(ids: &[&str]) -> DesiredState {
+    DesiredState {
+        version: 1,
+        provider: Provider {
+            region: "cn-hangzhou".to_string(),
+            endpoint: None,
+            profile: None,
+        },
+        apply: ApplySettings::default(),
+        state: None,
+        change_orders: ids
+            .iter()
+            .map(|id| ChangeOrderSpec {
+                id: ChangeOrderId::new(*id),
+                app: Some(format!("app-{id}")),
+                reason: Some("incident 42".to_string()),
+            })
+            .collect(),
+    }
+}
+
+fn state(records: &[(&str, RecordStatus)]) -> State {
+    let mut state = State::new_empty("5f0c1d2e-0000-4000-8000-000000000001", "0.1.0");
+    state.serial = 3;
+    for (id, status) in records {
+        let mut record = ChangeOrderRecord::new(*status);
+        record.attempts = 1;
+        record.app = Some(format!("recorded-{id}"));
+        if *status == RecordStatus::Failed {
+            record.http_status = Some(200);
+            record.code = Some("500".to_string());
+            record.message = Some(format!("change order `{id}` cannot be aborted"));
+            record.request_id = Some("req-1".to_string());
+        }
+        state.change_orders.insert(ChangeOrderId::new(*id), record);
+    }
+    state
+}
+
+fn inputs() -> PlanInputs {
+    PlanInputs {
+        created_at: "2026-11-28T01:00:00Z".to_string(),
+        config_path: "incident.yaml".to_string(),
+        config_sha256: "ab".repeat(32),
+        endpoint: "https://edas.cn-hangzhou.aliyuncs.com".to_string(),
+        tool_version: "0.1.0".to_string(),
+    }
+}
+
+fn kinds(plan: &Plan) -> Vec<(&str, ActionKind)> {
+    plan.actions
+        .iter()
+        .map(|action| (action.change_order_id.as_str(), action.kind()))
+        .collect()
+}
+
+#[test]
+fn each_combination_of_declaration_and_recorded_status_gets_its_action() {
+    use ActionKind::*;
+    // (declared?, recorded status, expected action, verify_first, has last error, kind)
+    type Case = (bool, Option<RecordStatus>, Action, bool, bool, ActionKind);
+    let cases: &[Case] = &[
+        (true, None, Action::Abort, false, false, Abort),
+        (
+            true,
+            Some(RecordStatus::Aborted),
+            Action::NoOp,
+            false,
+            false,
+            Unchanged,
+        ),
+        (
+            true,
+            Some(RecordStatus::Failed),
+            Action::Abort,
+            false,
+            true,
+            Retry,
+        ),
+        (
+            true,
+            Some(RecordStatus::Unknown),
+            Action::Abort,
+            true,
+            false,
+            VerifyThenAbort,
+        ),
+        (
+            false,
+            Some(RecordStatus::Aborted),
+            Action::NotDeclared,
+            false,
+            false,
+            NotDeclared,
+        ),
+        (
+            false,
+            Some(RecordStatus::Failed),
+            Action::NotDeclared,
+            false,
+            false,
+            NotDeclared,
+        ),
+        (
+            false,
+            Some(RecordStatus::Unknown),
+            Action::NotDeclared,
+            false,
+            false,
+            NotDeclared,
+        ),
+    ];
+    for (declared, recorded, action, verify_first, has_error, kind) in cases {
+        let config = if *declared {
+            desired(&["co-1"])
+        } else {
+            desired(&[])
+        };
+        let records: Vec<(&str, RecordStatus)> =
+            recorded.iter().map(|status| ("co-1", *status)).collect();
+        let state = state(&records);
+        let state = (!records.is_empty()).then_some(&state);
+        let plan = plan(&config, state, &inputs());
+        let case = format!("declared={declared} recorded={recorded:?}");
+        assert_eq!(plan.actions.len(), 1, "{case}");
+        let planned = &plan.actions[0];
+        assert_eq!(planned.action, *action, "{case}");
+        assert_eq!(planned.verify_first, *verify_first, "{case}");
+        assert_eq!(planned.last_error.is_some(), *has_error, "{case}");
+        assert_eq!(planned.kind(), *kind, "{case}");
+        assert_eq!(planned.recorded_status, *recorded, "{case}");
+        assert_eq!(plan.will_send(), *action == Action::Abort, "{case}");
+    }
+}
+
+#[test]
+fn a_retry_carries_the_recorded_error() {
+    let plan = plan(
+        &desired(&["co-1"]),
+        Some(&state(&[("co-1", RecordStatus::Failed)])),
+        &inputs(),
+    );
+    let error = plan.actions[0].last_error.as_ref().unwrap();
+    assert_eq!(error.http_status, Some(200));
+    assert_eq!(error.code.as_deref(), Some("500"));
+    assert_eq!(error.request_id.as_deref(), Some("req-1"));
+    assert_eq!(
+        error.message.as_deref(),
+        Some("change order `co-1` cannot be aborted")
+    );
+}
+
+#[test]
+fn a_failed_record_without_error_details_is_still_a_retry_without_an_empty_error() {
+    let mut recorded = state(&[]);
+    recorded.change_orders.insert(
+        ChangeOrderId::new("co-1"),
+        ChangeOrderRecord::new(RecordStatus::Failed),
+    );
+    let plan = plan(&desired(&["co-1"]), Some(&recorded), &inputs());
+    assert_eq!(plan.actions[0].kind(), ActionKind::Retry);
+    assert_eq!(plan.actions[0].last_error, None);
+}
+
+#[test]
+fn declared_actions_keep_config_order_and_undeclared_ones_follow_sorted_by_id() {
+    let config = desired(&["zz", "aa", "mm", "bb"]);
+    let recorded = state(&[
+        ("yy", RecordStatus::Aborted),
+        ("mm", RecordStatus::Aborted),
+        ("cc", RecordStatus::Failed),
+        ("bb", RecordStatus::Unknown),
+    ]);
+    let plan = plan(&config, Some(&recorded), &inputs());
+    use ActionKind::*;
+    assert_eq!(
+        kinds(&plan),
+        vec![
+            ("zz", Abort),
+            ("aa", Abort),
+            ("mm", Unchanged),
+            ("bb", VerifyThenAbort),
+            ("cc", NotDeclared),
+            ("yy", NotDeclared),
+        ]
+    );
+    assert_eq!(
+        plan.summary,
+        PlanSummary {
+            to_abort: 2,
+            to_retry: 0,
+            to_verify: 1,
+            unchanged: 1,
+            not_declared: 2,
+        }
+    );
+    assert_eq!(plan.summary.will_send(), 3);
+}
+
+#[test]
+fn a_not_declared_action_shows_what_state_recorded_about_it() {
+    let plan = plan(
+        &desired(&[]),
+        Some(&state(&[("old", RecordStatus::Aborted)])),
+        &inputs(),
+    );
+    let planned = &plan.actions[0];
+    assert_eq!(planned.app.as_deref(), Some("recorded-old"));
+    assert_eq!(planned.recorded_status, Some(RecordStatus::Aborted));
+    assert!(!plan.will_send());
+}
+
+#[test]
+fn a_duplicated_declared_id_is_planned_once() {
+    let plan = plan(&desired(&["co-1", "co-2", "co-1"]), None, &inputs());
+    assert_eq!(plan.actions.len(), 2);
+    assert_eq!(plan.summary.to_abort, 2);
+}
+
+#[test]
+fn the_plan_pins_the_state_version_and_records_its_inputs() {
+    let recorded = state(&[]);
+    let with_state = plan(&desired(&["a"]), Some(&recorded), &inputs());
+    assert_eq!(
+        with_state.state,
+        StateVersion {
+            lineage: Some(recorded.lineage.clone()),
+            serial: 3
+        }
+    );
+    let without = plan(&desired(&["a"]), None, &inputs());
+    assert_eq!(
+        without.state,
+        StateVersion {
+            lineage: None,
+            serial: 0
+        }
+    );
+    assert_eq!(without.region, "cn-hangzhou");
+    assert_eq!(without.endpoint, inputs().endpoint);
+    assert_eq!(without.created_at, inputs().created_at);
+    assert_eq!(without.config.path, "incident.yaml");
+    assert_eq!(without.format_version, PLAN_FORMAT_VERSION);
+}
+
+#[test]
+fn an_empty_config_with_no_state_plans_nothing() {
+    let plan = plan(&desired(&[]), None, &inputs());
+    assert!(plan.actions.is_empty());
+    assert!(!plan.will_send());
+    assert_eq!(plan.summary, PlanSummary::default());
+}
+
+#[test]
+fn planning_twice_gives_identical_bytes() {
+    let config = desired(&["c", "a", "b", "d"]);
+    let recorded = state(&[
+        ("a", RecordStatus::Failed),
+        ("b", RecordStatus::Aborted),
+        ("x", RecordStatus::Unknown),
+        ("d", RecordStatus::Unknown),
+    ]);
+    let first = file::encode(&plan(&config, Some(&recorded), &inputs()));
+    let second = file::encode(&plan(&config, Some(&recorded), &inputs()));
+    assert_eq!(first, second);
+    assert!(first.ends_with("}\n"));
+}
+
+#[test]
+fn the_checksum_covers_the_plan_with_the_checksum_emptied() {
+    let plan = plan(&desired(&["a", "b"]), None, &inputs());
+    let unsealed = Plan {
+        checksum: String::new(),
+        ..plan.clone()
+    };
+    let expected = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        file::encode(&unsealed).as_bytes(),
+    ));
+    assert_eq!(plan.checksum, expected);
+    assert_eq!(file::checksum(&plan), expected);
+    assert_eq!(plan.checksum.len(), 64);
+}
+
+#[test]
+fn an_encoded_plan_decodes_to_the_same_plan() {
+    let recorded = state(&[("a", RecordStatus::Failed), ("z", RecordStatus::Aborted)]);
+    let plan = plan(&desired(&["a", "b"]), Some(&recorded), &inputs());
+    let text = file::encode(&plan);
+    let decoded = file::decode(std::path::Path::new("plan.json"), &text).unwrap();
+    assert_eq!(decoded, plan);
+}
+
+#[test]
+fn a_reformatted_but_unchanged_plan_is_still_accepted() {
+    let plan = plan(&desired(&["a", "b"]), None, &inputs());
+    let value: serde_json::Value = serde_json::from_str(&file::encode(&plan)).unwrap();
+    let compact = serde_json::to_string(&value).unwrap();
+    assert!(file::decode(std::path::Path::new("plan.json"), &compact).is_ok());
+}
+
+#[test]
+fn a_hand_edited_plan_is_refused_by_its_checksum() {
+    let plan = plan(&desired(&["a", "b"]), None, &inputs());
+    let text = file::encode(&plan);
+    let tampered = text.replacen("\"a\"", "\"evil\"", 1);
+    assert_ne!(tampered, text);
+    let error = file::decode(std::path::Path::new("plan.json"), &tampered).unwrap_err();
+    assert!(
+        matches!(error, PlanFileError::ChecksumMismatch { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("`plan.json` has been modified"));
+
+    let dropped_action = {
+        let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        value["actions"].as_array_mut().unwrap().pop();
+        serde_json::to_string_pretty(&value).unwrap()
+    };
+    assert!(matches!(
+        file::decode(std::path::Path::new("plan.json"), &dropped_action),
+        Err(PlanFileError::ChecksumMismatch { .. })
+    ));
+}
+
+#[test]
+fn a_plan_from_a_newer_format_is_refused_with_the_version() {
+    let text = r#"{"format_version": 7, "tool_version": "9.0.0", "something_new": true}"#;
+    let error = file::decode(std::path::Path::new("p.json"), text).unwrap_err();
+    assert!(matches!(
+        error,
+        PlanFileError::NewerFormat {
+            found: 7,
+            supported: 1,
+            ..
+        }
+    ));
+    let message = error.to_string();
+    assert!(message.contains("format_version 7"), "{message}");
+    assert!(message.contains("`9.0.0`"), "{message}");
+}
+
+#[test]
+fn invalid_json_names_the_path_line_and_column() {
+    let text = "{\n  \"format_version\": 1,\n  \"tool_version\": \n}";
+    let error = file::decode(std::path::Path::new("dir/p.json"), text).unwrap_err();
+    match &error {
+        PlanFileError::Syntax { line, column, .. } => {
+            assert_eq!((*line, *column), (4, 1));
+        }
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+    let message = error.to_string();
+    assert!(
+        message.starts_with("`dir/p.json` is not a valid plan file"),
+        "{message}"
+    );
+    assert!(message.ends_with("at line 4, column 1"), "{message}");
+    for text in ["", "[]", "null", "{\"format_version\": \"one\"}", "\u{0}"] {
+        assert!(
+            matches!(
+                file::decode(std::path::Path::new("p.json"), text),
+                Err(PlanFileError::Syntax { .. })
+            ),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn a_plan_applies_only_over_the_state_version_it_was_made_against() {
+    let recorded = state(&[]);
+    let made_with_state = plan(&desired(&["a"]), Some(&recorded), &inputs());
+    let made_without = plan(&desired(&["a"]), None, &inputs());
+
+    assert_eq!(check_applicable(&made_with_state, Some(&recorded)), Ok(()));
+    assert_eq!(check_applicable(&made_without, None), Ok(()));
+
+    let mut moved = recorded.clone();
+    moved.serial = 5;
+    let error = check_applicable(&made_with_state, Some(&moved)).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "Saved plan is stale: the state serial moved from 3 to 5 since the plan was made"
+    );
+
+    let mut other = recorded.clone();
+    other.lineage = "another-lineage".to_string();
+    let error = check_applicable(&made_with_state, Some(&other)).unwrap_err();
+    assert!(matches!(error, StalePlan::DifferentLineage { .. }));
+    assert!(error.to_string().starts_with("Saved plan is stale"));
+    assert!(error.to_string().contains("`another-lineage`"));
+
+    let error = check_applicable(&made_without, Some(&recorded)).unwrap_err();
+    assert!(matches!(error, StalePlan::StateCreated { serial: 3, .. }));
+    assert!(error.to_string().starts_with("Saved plan is stale"));
+
+    let error = check_applicable(&made_with_state, None).unwrap_err();
+    assert!(matches!(error, StalePlan::StateMissing { serial: 3, .. }));
+    assert!(error.to_string().starts_with("Saved plan is stale"));
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn status() -> impl Strategy<Value = Option<RecordStatus>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(RecordStatus::Aborted)),
+            Just(Some(RecordStatus::Failed)),
+            Just(Some(RecordStatus::Unknown)),
+        ]
+    }
+
+    proptest! {
+        /// Ids drawn from a small alphabet so declared, recorded and duplicated ids overlap.
+        #[test]
+        fn every_id_gets_exactly_one_action_and_an_aborted_one_is_never_sent(
+            declared in proptest::collection::vec("[a-e]{1,2}", 0..20),
+            recorded in proptest::collection::btree_map("[a-e]{1,2}", status(), 0..20),
+        ) {
+            let config = desired(&declared.iter().map(String::as_str).collect::<Vec<_>>());
+            let records: Vec<(&str, RecordStatus)> = recorded
+                .iter()
+                .filter_map(|(id, status)| status.map(|status| (id.as_str(), status)))
+                .collect();
+            let recorded_state = state(&records);
+            let planned = plan(&config, Some(&recorded_state), &inputs());
+
+            let mut seen = BTreeMap::new();
+            for action in &planned.actions {
+                *seen.entry(action.change_order_id.as_str().to_string()).or_insert(0) += 1;
+                let record = recorded_state.change_orders.get(&action.change_order_id);
+                if record.is_some_and(|record| record.status == RecordStatus::Aborted) {
+                    prop_assert_ne!(action.action, Action::Abort);
+                }
+            }
+            let mut expected: Vec<String> = declared.clone();
+            expected.extend(records.iter().map(|(id, _)| id.to_string()));
+            expected.sort();
+            expected.dedup();
+            prop_assert_eq!(seen.keys().cloned().collect::<Vec<_>>(), expected);
+            prop_assert!(seen.values().all(|count| *count == 1));
+
+            let summary = &planned.summary;
+            prop_assert_eq!(
+                summary.declared() + summary.not_declared,
+                planned.actions.len()
+            );
+            prop_assert_eq!(planned.will_send(), summary.will_send() > 0);
+            let again = plan(&config, Some(&recorded_state), &inputs());
+            prop_assert_eq!(file::encode(&planned), file::encode(&again));
+            let decoded = file::decode(std::path::Path::new("p.json"), &file::encode(&planned));
+            prop_assert_eq!(decoded.ok(), Some(planned));
+        }
+
+        #[test]
+        fn decoding_any_text_or_a_mutated_plan_never_panics_and_only_the_original_passes(
+            noise in ".{0,200}",
+            position in 0usize..4096,
+            byte in any::<u8>(),
+        ) {
+            let _ = file::decode(std::path::Path::new("p.json"), &noise);
+            let planned = plan(&desired(&["a", "b"]), None, &inputs());
+            let mut bytes = file::encode(&planned).into_bytes();
+            let index = position % bytes.len();
+            let original = bytes[index];
+            bytes[index] = byte;
+            if let Ok(text) = String::from_utf8(bytes)
+                && let Ok(decoded) = file::decode(std::path::Path::new("p.json"), &text)
+            {
+                // Only a change that keeps the content (whitespace, or the same byte) may
+                // pass.
+                prop_assert!(byte == original || (original as char).is_ascii_whitespace());
+                prop_assert_eq!(decoded, planned);
+            }
+        }
+    }
+}
