@@ -1,10 +1,11 @@
 //! Parser fuzzing on stable Rust (issue 7): arbitrary bytes and structured mutations of valid
 //! documents go into every parser that reads something a person or a crash could have damaged:
 //! the config (`config::parse` on text, `cli::settings::load_config` on a file for bytes that
-//! are not UTF-8), the aliyun CLI profile file (`resolve_credentials`), endpoints, durations
-//! and retry hints, the state file (`LocalStore::read`), the journal (`parse_journal_bytes`,
-//! `LocalStore::read_journal`), the EDAS wire bodies (serde_json into the wire types) and the
-//! outcome policy (`classify_abort`, `classify_info` on any status, headers and body).
+//! are not UTF-8), the plan file (`plan::file::decode`), the state file (`LocalStore::read`),
+//! the journal (`parse_journal_bytes`, `LocalStore::read_journal`), the aliyun CLI profile
+//! file (`resolve_credentials`), endpoints, durations and retry hints, the EDAS wire bodies
+//! (serde_json into the wire types) and the outcome policy (`classify_abort`, `classify_info`
+//! on any status, headers and body).
 //!
 //! The properties, for every input: no panic (a panic fails the test); an answer within a
 //! generous time bound (inputs are bounded in size, so a slow answer means a runaway parser);
@@ -25,7 +26,9 @@
 
 use edas_rollback::cli::settings::load_config;
 use edas_rollback::config::duration::parse_duration;
-use edas_rollback::config::{self, ConfigErrors};
+use edas_rollback::config::{
+    self, ApplySettings, ChangeOrderSpec, ConfigErrors, DesiredState, Provider,
+};
 use edas_rollback::edas::credentials::resolve_credentials;
 use edas_rollback::edas::endpoint::Endpoint;
 use edas_rollback::edas::outcome::{
@@ -35,6 +38,8 @@ use edas_rollback::edas::wire::{
     AbortResponse, ChangeOrderInfoResponse, ErrorResponse, parse_retry_after,
 };
 use edas_rollback::ids::ChangeOrderId;
+use edas_rollback::plan::file::{PlanFileError, decode, encode};
+use edas_rollback::plan::{Plan, PlanInputs, plan};
 use edas_rollback::state::journal::{JournalRecord, RequestKind, fold, parse_journal_bytes};
 use edas_rollback::state::store::LocalStore;
 use edas_rollback::state::{ChangeOrderRecord, RecordStatus, RollbackStatus, State};
@@ -854,6 +859,140 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The plan file.
+
+fn seed_plan() -> Plan {
+    let desired = DesiredState {
+        version: 1,
+        provider: Provider {
+            region: "cn-hangzhou".into(),
+            endpoint: None,
+            profile: None,
+        },
+        apply: ApplySettings::default(),
+        state: None,
+        change_orders: ["co-1", "co-2", "co-3", "co-new"]
+            .into_iter()
+            .map(|id| ChangeOrderSpec {
+                id: ChangeOrderId::new(id),
+                app: Some(format!("café-{id}")),
+                reason: Some("INC-2042 — \"quoted\"".into()),
+            })
+            .collect(),
+    };
+    let mut state = seed_state();
+    state.change_orders.insert(
+        ChangeOrderId::new("co-gone"),
+        ChangeOrderRecord::new(RecordStatus::Aborted),
+    );
+    plan(
+        &desired,
+        Some(&state),
+        &PlanInputs {
+            created_at: "2026-11-28T01:00:00Z".into(),
+            config_path: "incident.yaml".into(),
+            config_sha256: "ab".repeat(32),
+            endpoint: "https://edas.cn-hangzhou.aliyuncs.com".into(),
+            tool_version: "0.1.0".into(),
+        },
+    )
+}
+
+/// `plan::file::decode` on these bytes: an error names the file; a plan it accepts is the
+/// seed plan itself, since any change of content breaks the checksum.
+fn check_plan_file(bytes: &[u8], original: &Plan) {
+    let path = Path::new("incident.plan.json");
+    let text = String::from_utf8_lossy(bytes);
+    let started = Instant::now();
+    let result = decode(path, &text);
+    assert_quick(started, "plan::file::decode", bytes);
+    match result {
+        Ok(plan) => assert_eq!(&plan, original, "an edited plan was accepted: {text}"),
+        Err(error) => {
+            let message = error.to_string();
+            assert!(message.contains("incident.plan.json"), "{message}");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(384))]
+
+    #[test]
+    fn a_damaged_plan_file_is_refused_naming_it_unless_its_content_is_unchanged(
+        bytes in prop_oneof![
+            4 => mutated(Just(encode(&seed_plan()).into_bytes())),
+            1 => token_soup(),
+        ],
+    ) {
+        thread_local!(static SEED: Plan = seed_plan());
+        SEED.with(|seed| check_plan_file(&bytes, seed));
+    }
+
+    #[test]
+    fn a_plan_of_a_newer_format_is_refused_as_newer_whatever_else_changed(
+        version in 2u32..,
+        extra in proptest::option::of("[a-z_]{1,10}"),
+        drop_actions in any::<bool>(),
+    ) {
+        let mut value = serde_json::to_value(seed_plan()).unwrap();
+        value["format_version"] = version.into();
+        if let Some(key) = extra {
+            value[format!("new_{key}")] = serde_json::json!({"nested": [1, 2]});
+        }
+        if drop_actions {
+            value.as_object_mut().unwrap().remove("actions");
+        }
+        let text = serde_json::to_string_pretty(&value).unwrap();
+        match decode(Path::new("incident.plan.json"), &text) {
+            Err(PlanFileError::NewerFormat { found, .. }) => prop_assert_eq!(found, version),
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
+}
+
+#[test]
+fn a_plan_file_with_any_checksum_digit_changed_is_refused_as_modified() {
+    let original = seed_plan();
+    let text = encode(&original);
+    let start = text.find(&original.checksum).unwrap();
+    for offset in 0..original.checksum.len() {
+        for digit in "0123456789abcdefABCDEF ".chars() {
+            let mut tampered = text.clone();
+            let at = start + offset;
+            if tampered[at..].starts_with(digit) {
+                continue;
+            }
+            tampered.replace_range(at..at + 1, &digit.to_string());
+            assert!(
+                matches!(
+                    decode(Path::new("p.json"), &tampered),
+                    Err(PlanFileError::ChecksumMismatch { .. })
+                ),
+                "checksum digit {offset} set to `{digit}` was accepted"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_truncation_of_a_plan_file_is_refused_naming_it() {
+    let original = seed_plan();
+    let text = encode(&original);
+    let bytes = text.as_bytes();
+    for cut in 0..bytes.len() {
+        check_plan_file(&bytes[..cut], &original);
+        // Only the final newline may go.
+        if cut + 1 < bytes.len() {
+            assert!(
+                decode(Path::new("p.json"), &String::from_utf8_lossy(&bytes[..cut])).is_err(),
+                "a plan cut at {cut} was accepted"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Exhaustive truncation: a crash or a full disk can cut a file at any byte.
 
 #[test]
@@ -1051,7 +1190,8 @@ fn very_long_lines_and_scalars_are_answered_quickly() {
 // Kept inputs.
 
 /// Every file in `tests/data/fuzz/` goes to the parser its extension names: `.yaml` the
-/// config (as a file, so bytes that are not UTF-8 are kept), `.state.json` the state loader,
+/// config (as a file, so bytes that are not UTF-8 are kept), `.plan.json` the plan file (which
+/// must be refused: only the untouched seed plan may decode), `.state.json` the state loader,
 /// `.journal` the journal, `.body` the wire types and both classifiers (at 200 and 503).
 #[test]
 fn every_kept_input_is_answered_without_panic() {
@@ -1065,6 +1205,12 @@ fn every_kept_input_is_answered_without_panic() {
         if name.ends_with(".yaml") {
             files.check_config_file(&bytes);
             check_config_text(&String::from_utf8_lossy(&bytes));
+        } else if name.ends_with(".plan.json") {
+            check_plan_file(&bytes, &seed_plan());
+            assert!(
+                decode(&path, &String::from_utf8_lossy(&bytes)).is_err(),
+                "{name}"
+            );
         } else if name.ends_with(".state.json") {
             files.check_state_file(&bytes);
         } else if name.ends_with(".journal") {

@@ -1,7 +1,8 @@
-//! Property tests of the pure core (issue 7): the journal fold, the outcome policy and the
-//! signer. Each property states a promise the rest of the tool builds on: a state is the fold
+//! Property tests of the pure core (issue 7): the planner, the journal fold, the outcome
+//! policy and the signer. Each property states a promise the rest of the tool builds on: a state is the fold
 //! of its journal whatever the crash or the interleaving; a response is classified by the
-//! policy's rules and never by accident; a signature does not depend on the order in which a
+//! policy's rules and never by accident; a plan gives every declared change order exactly one
+//! action and never sends an aborted one again; a signature does not depend on the order in which a
 //! request was put together.
 //!
 //! CI runs a few hundred cases per property. A long run, by hand:
@@ -10,6 +11,7 @@
 //! PROPTEST_CASES=20000 CARGO_TARGET_DIR=/work/tgt-fuzz cargo test --release --test properties
 //! ```
 
+use edas_rollback::config::{ApplySettings, ChangeOrderSpec, DesiredState, Provider};
 use edas_rollback::edas::credentials::Credentials;
 use edas_rollback::edas::endpoint::Endpoint;
 use edas_rollback::edas::outcome::{
@@ -22,6 +24,7 @@ use edas_rollback::edas::signer::{
 };
 use edas_rollback::edas::wire::{AbortData, AbortResponse, ChangeOrderInfo, Code, ErrorResponse};
 use edas_rollback::ids::ChangeOrderId;
+use edas_rollback::plan::{Action, ActionKind, Plan, PlanInputs, PlanSummary, plan};
 use edas_rollback::state::journal::{JournalRecord, RequestKind, fold, parse_journal};
 use edas_rollback::state::{ChangeOrderRecord, RecordStatus, RollbackStatus, State};
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -849,6 +852,203 @@ proptest! {
         if let Ok(request) = build_request(Operation::AbortAndRollback, &change_order_id, "cn-hangzhou", &endpoint) {
             let query = decode_query(request.uri().query().unwrap_or_default());
             prop_assert!(query.contains(&("ChangeOrderId".to_string(), Some(id))), "{:?}", query);
+        }
+    }
+}
+
+// =============================================================================================
+// The planner.
+
+/// A config declaring these change orders (ids from the pool, each once, in the given order).
+fn desired_state() -> impl Strategy<Value = DesiredState> {
+    proptest::sample::subsequence((0..ID_POOL).collect::<Vec<_>>(), 0..=ID_POOL)
+        .prop_shuffle()
+        .prop_flat_map(|indices| {
+            let count = indices.len();
+            (
+                Just(indices),
+                proptest::collection::vec((text(), text()), count),
+            )
+        })
+        .prop_map(|(indices, labels)| DesiredState {
+            version: 1,
+            provider: Provider {
+                region: "cn-hangzhou".into(),
+                endpoint: None,
+                profile: None,
+            },
+            apply: ApplySettings::default(),
+            state: None,
+            change_orders: indices
+                .into_iter()
+                .zip(labels)
+                .map(|(index, (app, reason))| ChangeOrderSpec {
+                    id: id(index),
+                    app,
+                    reason,
+                })
+                .collect(),
+        })
+}
+
+fn plan_inputs() -> PlanInputs {
+    PlanInputs {
+        created_at: "2026-11-28T01:00:00Z".into(),
+        config_path: "incident.yaml".into(),
+        config_sha256: "ab".repeat(32),
+        endpoint: "https://edas.cn-hangzhou.aliyuncs.com".into(),
+        tool_version: "0.1.0".into(),
+    }
+}
+
+fn count_kinds(plan: &Plan) -> PlanSummary {
+    let mut summary = PlanSummary::default();
+    for action in &plan.actions {
+        match action.kind() {
+            ActionKind::Abort => summary.to_abort += 1,
+            ActionKind::Retry => summary.to_retry += 1,
+            ActionKind::VerifyThenAbort => summary.to_verify += 1,
+            ActionKind::Unchanged => summary.unchanged += 1,
+            ActionKind::NotDeclared => summary.not_declared += 1,
+        }
+    }
+    summary
+}
+
+/// What one apply of `plan` writes to the journal, with an outcome per sent abort (`None`: the
+/// process died before the response arrived).
+fn run_journal(plan: &Plan, outcomes: &[Option<RecordStatus>]) -> Vec<JournalRecord> {
+    let mut journal = vec![begin()];
+    let sent = plan
+        .actions
+        .iter()
+        .filter(|action| action.action == Action::Abort);
+    for (action, outcome) in sent.zip(outcomes.iter().cycle()) {
+        if action.verify_first {
+            journal.push(JournalRecord::Intent {
+                change_order_id: action.change_order_id.clone(),
+                attempt: 1,
+                at: "2026-11-28T01:01:00Z".into(),
+                request: RequestKind::Verify,
+                app: None,
+                reason: None,
+            });
+        }
+        journal.push(JournalRecord::Intent {
+            change_order_id: action.change_order_id.clone(),
+            attempt: 7,
+            at: "2026-11-28T01:01:01Z".into(),
+            request: RequestKind::Abort,
+            app: action.app.clone(),
+            reason: action.reason.clone(),
+        });
+        if let Some(status) = outcome {
+            journal.push(JournalRecord::Response {
+                change_order_id: action.change_order_id.clone(),
+                at: "2026-11-28T01:01:02Z".into(),
+                status: *status,
+                http_status: Some(200),
+                request_id: Some("r".into()),
+                trace_id: None,
+                code: Some("200".into()),
+                error_code: None,
+                message: None,
+                rollback_change_order_id: None,
+                confirmed_by_status: false,
+            });
+        }
+    }
+    journal
+}
+
+proptest! {
+    #![proptest_config(cases(256))]
+
+    #[test]
+    fn every_declared_and_every_recorded_change_order_gets_exactly_one_action(
+        desired in desired_state(),
+        state in proptest::option::of(start_state()),
+    ) {
+        let plan = plan(&desired, state.as_ref(), &plan_inputs());
+        let mut seen = BTreeMap::new();
+        for action in &plan.actions {
+            *seen.entry(action.change_order_id.clone()).or_insert(0) += 1;
+        }
+        prop_assert!(seen.values().all(|count| *count == 1), "{:?}", seen);
+        let declared: BTreeSet<ChangeOrderId> =
+            desired.change_orders.iter().map(|spec| spec.id.clone()).collect();
+        let recorded: BTreeSet<ChangeOrderId> = state
+            .iter()
+            .flat_map(|state| state.change_orders.keys().cloned())
+            .collect();
+        let expected: BTreeSet<ChangeOrderId> = declared.union(&recorded).cloned().collect();
+        prop_assert_eq!(seen.keys().cloned().collect::<BTreeSet<_>>(), expected);
+        // Declared ones first, in config order; only undeclared ones are `not-declared`.
+        let order: Vec<&ChangeOrderId> = plan.actions.iter().take(desired.change_orders.len()).map(|action| &action.change_order_id).collect();
+        let config_order: Vec<&ChangeOrderId> = desired.change_orders.iter().map(|spec| &spec.id).collect();
+        prop_assert_eq!(order, config_order);
+        for action in &plan.actions {
+            prop_assert_eq!(action.action == Action::NotDeclared, !declared.contains(&action.change_order_id));
+        }
+        prop_assert_eq!(&plan.summary, &count_kinds(&plan));
+    }
+
+    #[test]
+    fn an_aborted_change_order_is_never_sent_again_and_the_others_are(
+        desired in desired_state(),
+        state in proptest::option::of(start_state()),
+    ) {
+        let plan = plan(&desired, state.as_ref(), &plan_inputs());
+        for action in &plan.actions {
+            let recorded = state
+                .as_ref()
+                .and_then(|state| state.change_orders.get(&action.change_order_id))
+                .map(|record| record.status);
+            let declared = desired.change_orders.iter().any(|spec| spec.id == action.change_order_id);
+            let expected = match (declared, recorded) {
+                (false, _) => (Action::NotDeclared, false),
+                (true, Some(RecordStatus::Aborted)) => (Action::NoOp, false),
+                (true, Some(RecordStatus::Unknown)) => (Action::Abort, true),
+                (true, Some(RecordStatus::Failed) | None) => (Action::Abort, false),
+            };
+            prop_assert_eq!((action.action, action.verify_first), expected, "{}", action.change_order_id);
+            prop_assert_eq!(action.recorded_status, recorded);
+        }
+    }
+
+    #[test]
+    fn a_plan_is_deterministic_down_to_its_bytes(
+        desired in desired_state(),
+        state in proptest::option::of(start_state()),
+    ) {
+        let first = plan(&desired, state.as_ref(), &plan_inputs());
+        let second = plan(&desired.clone(), state.clone().as_ref(), &plan_inputs());
+        prop_assert_eq!(edas_rollback::plan::file::encode(&first), edas_rollback::plan::file::encode(&second));
+        prop_assert_eq!(first, second);
+    }
+
+    #[test]
+    fn after_a_run_folds_into_state_the_next_plan_never_resends_what_was_aborted(
+        desired in desired_state(),
+        state in proptest::option::of(start_state()),
+        outcomes in proptest::collection::vec(proptest::option::of(record_status()), 1..6),
+    ) {
+        let first = plan(&desired, state.as_ref(), &plan_inputs());
+        let journal = run_journal(&first, &outcomes);
+        let before = state.clone().unwrap_or_else(|| State::new_empty(LINEAGE, "0.1.0"));
+        let after = fold(before, &journal).unwrap();
+        let next = plan(&desired, Some(&after), &plan_inputs());
+        let unanswered = left_unanswered(&journal);
+        for action in &next.actions {
+            let record = &after.change_orders.get(&action.change_order_id);
+            match record.map(|record| record.status) {
+                Some(RecordStatus::Aborted) => prop_assert_ne!(action.action, Action::Abort),
+                Some(RecordStatus::Unknown) => prop_assert!(action.action != Action::Abort || action.verify_first),
+                _ => {}
+            }
+            if unanswered.contains(&action.change_order_id) && action.action == Action::Abort {
+                prop_assert!(action.verify_first, "{} was left unanswered but is not verified first", action.change_order_id);
+            }
         }
     }
 }
