@@ -565,3 +565,20 @@ fn collect_paths(value: &Value, prefix: &str, paths: &mut BTreeSet<String>) {
         _ => {}
     }
 }
+
+#[test]
+fn a_mistyped_flag_exits_1_so_it_is_never_read_as_changes_pending() {
+    let output = assert_cmd::Command::cargo_bin("edas-rollback")
+        .unwrap()
+        .args(["plan", "--detailed-exitcod"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--detailed-exitcode"));
+    let help = assert_cmd::Command::cargo_bin("edas-rollback")
+        .unwrap()
+        .args(["plan", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(help.status.code(), Some(0));
+}

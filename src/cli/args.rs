@@ -59,6 +59,22 @@ pub enum Command {
     /// Plan and apply against an embedded simulator into a scratch state; nothing leaves the
     /// machine.
     Rehearse(RehearseArgs),
+    /// Print a shell completion script to stdout
+    ///
+    /// bash: `edas-rollback completions bash > ~/.local/share/bash-completion/completions/edas-rollback`
+    /// zsh: `edas-rollback completions zsh > "${fpath[1]}/_edas-rollback"`
+    /// fish: `edas-rollback completions fish > ~/.config/fish/completions/edas-rollback.fish`
+    #[command(verbatim_doc_comment)]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout.
+    ///
+    /// Read it with `edas-rollback man | man -l -`, or install it with
+    /// `edas-rollback man > /usr/local/share/man/man1/edas-rollback.1`.
+    Man,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]

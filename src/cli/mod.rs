@@ -9,7 +9,7 @@ pub mod render;
 pub mod settings;
 
 use args::{Cli, Command};
-use clap::Parser;
+use clap::Parser as _;
 use std::process::ExitCode;
 
 /// Exit codes of DESIGN 4.
@@ -22,7 +22,20 @@ pub mod exit {
 }
 
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // clap exits 2 on a usage error, which a pipeline running `plan --detailed-exitcode`
+        // would read as "changes pending". A mistyped flag is an error: exit 1. Help and
+        // version requests still exit 0.
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            });
+        }
+    };
     if cli.global.no_color {
         anstream::ColorChoice::Never.write_global();
     }
@@ -36,6 +49,8 @@ pub fn run() -> ExitCode {
         Command::ForceUnlock(args) => commands::force_unlock::run(&cli.global, args),
         Command::Simulate(args) => commands::simulate::run(&cli.global, args),
         Command::Rehearse(args) => commands::rehearse::run(&cli.global, args),
+        Command::Completions { shell } => commands::completions::run(*shell),
+        Command::Man => commands::man::run(),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -73,12 +73,13 @@ pub fn load_config(path: &Path) -> anyhow::Result<LoadedConfig> {
 /// the offending byte shown as `�`.
 fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> ConfigErrors {
     let before = &bytes[..valid_up_to];
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |index| index + 1);
+    // Lines end as YAML's (and `SourceText`'s) do: `\n`, `\r\n`, or a lone `\r`.
+    let breaks = before.iter().enumerate().filter(|&(index, &byte)| {
+        byte == b'\n' || (byte == b'\r' && bytes.get(index + 1) != Some(&b'\n'))
+    });
+    let line_start = breaks.clone().next_back().map_or(0, |(index, _)| index + 1);
     let position = Position {
-        line: before.iter().filter(|&&b| b == b'\n').count() + 1,
+        line: breaks.count() + 1,
         column: String::from_utf8_lossy(&before[line_start..])
             .chars()
             .count()

@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 /// file cannot flood the terminal.
 const MAX_SHOWN_LINE_CHARS: usize = 120;
 
+/// A value quoted in backticks in a headline or label is cropped to this many characters: the
+/// source line below already shows it (cropped), and a megabyte-long id must not be echoed
+/// in full.
+const MAX_QUOTED_VALUE_CHARS: usize = 60;
+
 /// How many errors are rendered in full; a file where every one of 100,000 ids is wrong
 /// should not print 100,000 snippets. All of them stay in [`ConfigErrors::errors`].
 pub const MAX_RENDERED_ERRORS: usize = 200;
@@ -30,19 +35,25 @@ impl<'a> SourceText<'a> {
         }
     }
 
-    /// Line `line` (from 1) without its line break; empty past the end.
+    /// Line `line` (from 1) without its line break; empty past the end. Lines end where
+    /// YAML's do (`\n`, `\r\n`, or a lone `\r`), so the line the parser names is the one shown.
     pub fn line(&self, line: usize) -> &'a str {
         let starts = self.line_starts.get_or_init(|| {
+            let bytes = self.text.as_bytes();
             std::iter::once(0)
-                .chain(self.text.match_indices('\n').map(|(index, _)| index + 1))
+                .chain(bytes.iter().enumerate().filter_map(|(index, byte)| {
+                    let ends_line =
+                        *byte == b'\n' || (*byte == b'\r' && bytes.get(index + 1) != Some(&b'\n'));
+                    ends_line.then_some(index + 1)
+                }))
                 .collect()
         });
         let Some(&start) = line.checked_sub(1).and_then(|index| starts.get(index)) else {
             return "";
         };
         let rest = self.text.get(start..).unwrap_or_default();
-        let found = rest.split('\n').next().unwrap_or_default();
-        found.strip_suffix('\r').unwrap_or(found)
+        let end = rest.find(['\r', '\n']).unwrap_or(rest.len());
+        &rest[..end]
     }
 }
 
@@ -88,12 +99,12 @@ impl ConfigError {
         expected: impl Into<String>,
     ) -> Self {
         Self {
-            message: message.into(),
+            message: crop_quoted_values(message.into()),
             position: Some(position),
             marks: vec![Mark {
                 position,
                 width,
-                label: expected.into(),
+                label: crop_quoted_values(expected.into()),
                 source_line: source.line(position.line).to_string(),
                 primary: true,
             }],
@@ -111,7 +122,7 @@ impl ConfigError {
         self.marks.push(Mark {
             position,
             width,
-            label: label.into(),
+            label: crop_quoted_values(label.into()),
             source_line: source.line(position.line).to_string(),
             primary: false,
         });
@@ -122,7 +133,7 @@ impl ConfigError {
     /// An error the parser could not place.
     pub fn unplaced(message: impl Into<String>) -> Self {
         Self {
-            message: message.into(),
+            message: crop_quoted_values(message.into()),
             position: None,
             marks: Vec::new(),
         }
@@ -154,7 +165,8 @@ impl ConfigError {
                 writeln!(out, "{:gutter$} ...", "")?;
             }
             previous_line = Some(mark.position.line);
-            let (shown, caret_offset) = shown_line(&mark.source_line, mark.position.column);
+            let (shown, caret_offset, after_caret) =
+                shown_line(&mark.source_line, mark.position.column);
             writeln!(
                 out,
                 "{:>gutter$} | {}",
@@ -172,7 +184,8 @@ impl ConfigError {
                 "{:gutter$} | {:caret_offset$}{}{}",
                 "",
                 "",
-                underline.repeat(mark.width.max(1)),
+                // A cropped line is underlined only as far as it is shown.
+                underline.repeat(mark.width.min(after_caret).max(1)),
                 label
             )?;
         }
@@ -231,8 +244,9 @@ impl fmt::Display for ConfigErrors {
 }
 
 /// The line as it is printed (tabs widened, control characters made visible, long lines
-/// cropped around the column) and how many printed characters precede the column.
-fn shown_line(line: &str, column: usize) -> (String, usize) {
+/// cropped around the column), how many printed characters precede the column, and how many
+/// source characters are shown from the column on.
+fn shown_line(line: &str, column: usize) -> (String, usize, usize) {
     let characters: Vec<char> = line.chars().collect();
     let column_index = column.saturating_sub(1).min(characters.len());
     let (start, prefix) =
@@ -253,7 +267,35 @@ fn shown_line(line: &str, column: usize) -> (String, usize) {
         shown.push_str(&printed);
     }
     shown.push_str(suffix);
-    (shown, caret_offset)
+    (shown, caret_offset, end.saturating_sub(column_index))
+}
+
+/// `text` with every value between backticks longer than [`MAX_QUOTED_VALUE_CHARS`] cut to
+/// that length and marked with `…`. A value holding a backtick upsets the pairing, so any
+/// stretch longer than the longest fixed wording is cut too.
+fn crop_quoted_values(text: String) -> String {
+    const MAX_UNQUOTED_CHARS: usize = 200;
+    if text.len() <= MAX_QUOTED_VALUE_CHARS {
+        return text;
+    }
+    let mut cropped = String::with_capacity(text.len().min(1024));
+    for (index, part) in text.split('`').enumerate() {
+        if index > 0 {
+            cropped.push('`');
+        }
+        let limit = if index % 2 == 1 {
+            MAX_QUOTED_VALUE_CHARS
+        } else {
+            MAX_UNQUOTED_CHARS
+        };
+        if part.chars().count() > limit {
+            cropped.extend(part.chars().take(limit));
+            cropped.push('…');
+        } else {
+            cropped.push_str(part);
+        }
+    }
+    cropped
 }
 
 fn printable(character: char) -> String {

@@ -436,3 +436,50 @@ fn quoted_numbers_are_refused_where_a_number_is_expected() {
     );
     insta::assert_snapshot!(rendered);
 }
+
+/// Regression (found by `tests/fuzz_parsers.rs`): the headline echoed a value in full and the
+/// underline ran its whole width past the cropped source line, so a megabyte-long id printed
+/// two megabytes.
+#[test]
+fn a_very_long_value_is_cropped_in_the_headline_and_the_underline() {
+    let text = format!(
+        "version: 1\nprovider:\n  region: {}\nchange_orders:\n  - id: {}\n",
+        "X".repeat(5_000),
+        "a_".repeat(5_000)
+    );
+    let shown = report(&text);
+    assert!(shown.len() < 2_000, "{} bytes:\n{shown}", shown.len());
+    assert!(shown.contains(&format!("invalid region `{}…`", "X".repeat(60))));
+    for line in shown.lines() {
+        assert!(line.chars().count() < 300, "{line}");
+    }
+}
+
+/// Regression (found by `tests/fuzz_parsers.rs`): YAML ends a line at a lone `\r` too, so in
+/// a file with old Mac line endings the parser's line 3 was shown as an empty line (or, with
+/// a stray `\r` mid-file, as the wrong line).
+#[test]
+fn a_lone_carriage_return_ends_a_line_as_the_parser_counts_it() {
+    let shown = report("version: 1\rprovider:\r  region: Bad_Region\rchange_orders: []\r");
+    assert!(shown.contains(":3:11"), "{shown}");
+    assert!(shown.contains("3 |   region: Bad_Region\n"), "{shown}");
+    let source = crate::config::error::SourceText::new("a\r\nb\rc\nd");
+    assert_eq!(
+        (1..=5).map(|line| source.line(line)).collect::<Vec<_>>(),
+        ["a", "b", "c", "d", ""]
+    );
+}
+
+/// Regression (found by `tests/fuzz_parsers.rs`): a value holding a backtick shifted the
+/// pairing of quotes, and the rest of a long value was echoed in full.
+#[test]
+fn a_long_value_holding_a_backtick_is_still_cropped() {
+    let text = format!(
+        "version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders: a`{}\n",
+        "a".repeat(5_000)
+    );
+    let shown = report(&text);
+    for line in shown.lines() {
+        assert!(line.chars().count() < 400, "{line}");
+    }
+}

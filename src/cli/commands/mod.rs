@@ -2,7 +2,9 @@
 //! `cli::render::print_error` prints once.
 
 pub mod apply;
+pub mod completions;
 pub mod force_unlock;
+pub mod man;
 pub mod plan;
 pub mod rehearse;
 pub mod show;
