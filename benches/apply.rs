@@ -123,10 +123,7 @@ fn engine_memory(count: usize) {
     let directory = tempfile::tempdir().expect("a temp dir");
     let path = directory.path().join("bench.state.json.journal");
     let file = std::fs::File::create(&path).expect("the journal file");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let runtime = runtime();
     let cpu_before = process_cpu();
     let wall = Instant::now();
     let (report, syncs) = runtime.block_on(async {

@@ -3,11 +3,13 @@
 //! While a sync runs, new records queue up and form the next group, so the number of syncs
 //! adapts to the load: one per record when requests are few, one per many when they are many.
 //!
+//! Appends only fill the sink's buffer and run on the writer task; syncs block (`fdatasync`)
+//! and run on tokio's blocking pool, whose work tokio's paused test clock waits for.
+//!
 //! Intents wait for the sync that covers them (the request must not leave before its intent
 //! is durable); responses do not wait, and a group of responses alone is not synced at once:
 //! the next intent's sync covers it, or a sync 100 ms later if no intent comes, or the last
-//! sync when the run ends. That halves the syncs of a busy run. The sink's calls run on tokio's blocking pool, because
-//! `fdatasync` blocks; tokio's paused test clock does not advance while they run.
+//! sync when the run ends. That halves the syncs of a busy run.
 
 use super::{ApplyError, JournalSink};
 use crate::state::journal::JournalRecord;
@@ -111,24 +113,35 @@ struct Writer<S> {
 
 impl<S: JournalSink> Writer<S> {
     /// Appends `records` and, when `sync`, makes everything appended so far durable.
+    /// Appending only fills the sink's buffer, so it runs here; the sync blocks, so it runs on
+    /// the blocking pool, with the sink moved there and back.
     async fn write(&mut self, records: Vec<JournalRecord>, sync: bool) -> Result<(), String> {
         let result = match (self.sink.take(), &self.error) {
             (Some(mut sink), None) => {
-                let written = tokio::task::spawn_blocking(move || {
-                    let result = records
-                        .iter()
-                        .try_for_each(|record| sink.append(record))
-                        .and_then(|()| if sync { sink.sync() } else { Ok(()) });
-                    (sink, result)
-                })
-                .await;
-                match written {
-                    Ok((sink, result)) => {
+                match records.iter().try_for_each(|record| sink.append(record)) {
+                    Err(error) => {
                         self.sink = Some(sink);
-                        self.syncs += u64::from(sync);
-                        result
+                        Err(error)
                     }
-                    Err(_) => Err(ApplyError::JournalClosed),
+                    Ok(()) if !sync => {
+                        self.sink = Some(sink);
+                        Ok(())
+                    }
+                    Ok(()) => {
+                        let synced = tokio::task::spawn_blocking(move || {
+                            let result = sink.sync();
+                            (sink, result)
+                        })
+                        .await;
+                        match synced {
+                            Ok((sink, result)) => {
+                                self.sink = Some(sink);
+                                self.syncs += 1;
+                                result
+                            }
+                            Err(_) => Err(ApplyError::JournalClosed),
+                        }
+                    }
                 }
             }
             (sink, _) => {
