@@ -14,7 +14,9 @@ use crate::cli::args::{ApplyArgs, GlobalArgs};
 use crate::cli::commands::force_unlock::store_error_to_anyhow;
 use crate::cli::commands::state::{announce, print_stdout};
 use crate::cli::exit;
-use crate::cli::render::apply::{JsonLines, PlainLines, ProgressReporter, summary, wait_summary};
+use crate::cli::render::apply::{
+    JsonLines, PlainLines, ProgressReporter, fatal_error, summary, wait_summary,
+};
 use crate::cli::render::plan as render_plan;
 use crate::cli::render::{Hinted, print_error};
 use crate::cli::settings::load_config;
@@ -208,22 +210,7 @@ pub async fn execute(
         }
     }
     if let Some(fatal) = &report.fatal {
-        let error = anyhow!(
-            "the service rejected the credentials (`{}`{}){}",
-            fatal.details.code.as_deref().unwrap_or("unknown"),
-            fatal
-                .details
-                .request_id
-                .as_deref()
-                .map(|id| format!(", RequestId `{id}`"))
-                .unwrap_or_default(),
-            fatal
-                .details
-                .message
-                .as_deref()
-                .map(|message| format!(": {message}"))
-                .unwrap_or_default()
-        );
+        let error = anyhow!(fatal_error(fatal));
         print_error(&Hinted::new(error, fatal.hint()).into());
     }
     if let Some(error) = finished.error {

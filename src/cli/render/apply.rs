@@ -107,12 +107,48 @@ fn failed_fields(failed: &FailedChange) -> Value {
     })
 }
 
+/// A service message on one line: `SignatureDoesNotMatch` messages carry the server's whole
+/// string to sign, which is shown once, on its own, where it is useful (`fatal_error`).
+pub fn one_line(message: &str) -> &str {
+    let message = match message.find("server string to sign is:") {
+        Some(at) => &message[..at],
+        None => message,
+    };
+    message.lines().next().unwrap_or("").trim()
+}
+
 fn fatal_summary(fatal: &FatalError) -> String {
     format!(
         "the service rejected the credentials: `{}`: {}",
         fatal.details.code.as_deref().unwrap_or("unknown"),
-        fatal.details.message.as_deref().unwrap_or("no message")
+        one_line(fatal.details.message.as_deref().unwrap_or("no message"))
     )
+}
+
+/// The error `apply` ends with after a fatal answer: code, RequestId, message, and the
+/// service's string to sign (to compare with ours from `-v`), indented.
+pub fn fatal_error(fatal: &FatalError) -> String {
+    let mut text = format!(
+        "the service rejected the credentials (`{}`",
+        fatal.details.code.as_deref().unwrap_or("unknown")
+    );
+    if let Some(request_id) = &fatal.details.request_id {
+        let _ = write!(text, ", RequestId `{request_id}`");
+    }
+    text.push_str("), so nothing new was started");
+    if let Some(message) = &fatal.details.message {
+        let _ = write!(text, ": {}", one_line(message));
+    }
+    if let Some(server) = &fatal.server_string_to_sign {
+        let _ = write!(
+            text,
+            "\n  the service's string to sign (compare with ours, shown by `-v`):"
+        );
+        for line in server.lines() {
+            let _ = write!(text, "\n    {line}");
+        }
+    }
+    text
 }
 
 fn rollback_word(status: RollbackStatus) -> &'static str {
@@ -152,7 +188,11 @@ impl<W: Write> Reporter for JsonLines<W> {
             ),
             ApplyEvent::ChangeFailed(failed) => self.line(
                 "error",
-                format!("{}: failed: {}", failed.change_order_id, failed.message),
+                format!(
+                    "{}: failed: {}",
+                    failed.change_order_id,
+                    one_line(&failed.message)
+                ),
                 "apply_errored",
                 failed_fields(failed),
             ),
@@ -420,7 +460,7 @@ fn failed_line(failed: &FailedChange) -> String {
     if let Some(code) = &failed.code {
         let _ = write!(line, ": `{code}`");
     }
-    let _ = write!(line, ": {}", failed.message);
+    let _ = write!(line, ": {}", one_line(&failed.message));
     if let Some(request_id) = &failed.request_id {
         let _ = write!(line, " [RequestId {request_id}]");
     }
@@ -659,6 +699,33 @@ mod tests {
             )
         );
         assert!(text.contains("co-3: outcome unknown: HTTP 503"));
+    }
+
+    #[test]
+    fn a_signature_error_shows_the_servers_string_to_sign_once_and_indented() {
+        let message = "Specified signature is not matched with our calculation. server string \
+                       to sign is:PUT\napplication/json\n\n\nSat, 28 Nov 2026 01:24:55 GMT\n/pop";
+        let fatal = FatalError {
+            change_order_id: ChangeOrderId::new("co-1"),
+            details: crate::edas::outcome::ResponseDetails {
+                code: Some("SignatureDoesNotMatch".into()),
+                message: Some(message.into()),
+                request_id: Some("req-9".into()),
+                ..Default::default()
+            },
+            server_string_to_sign: Some("PUT\napplication/json\n\n\nDATE\n/pop".into()),
+        };
+        assert_eq!(
+            one_line(message),
+            "Specified signature is not matched with our calculation."
+        );
+        let text = fatal_error(&fatal);
+        assert!(text.starts_with(
+            "the service rejected the credentials (`SignatureDoesNotMatch`, RequestId `req-9`), \
+             so nothing new was started: Specified signature is not matched with our calculation."
+        ));
+        assert!(text.contains("\n    PUT\n    application/json\n"));
+        assert_eq!(text.matches("PUT").count(), 1);
     }
 
     #[test]
