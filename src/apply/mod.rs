@@ -1,2 +1,241 @@
 //! Carries out a [`crate::plan::Plan`]: parallel, rate-limited, journaled, crash-safe and
-//! interruptible (DESIGN 3). Decides nothing the plan did not.
+//! interruptible (DESIGN 3, issue 5). Decides nothing the plan did not.
+//!
+//! The engine talks to the world through four small traits so that its scheduling logic is
+//! exact under test: [`Transport`] (the EDAS client), [`JournalSink`] (the store's journal
+//! file), [`Clock`] (wall time for journal timestamps; pacing uses tokio's clock so tests can
+//! pause it) and [`Reporter`] (the core never prints: the CLI renders [`ApplyEvent`]s).
+//! It must not read or write state files itself, parse plans, or print.
+
+pub mod adapters;
+pub mod engine;
+pub mod event;
+pub mod journal_writer;
+pub mod pacing;
+pub mod retry;
+
+pub use engine::{AbortTask, Engine, EngineConfig};
+pub use event::{ApplyEvent, Reporter};
+pub use retry::RetryPolicy;
+
+use crate::edas::outcome::{Outcome, ResponseDetails};
+use crate::ids::ChangeOrderId;
+use crate::state::journal::JournalRecord;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+
+/// The default number of requests in flight at once (DESIGN 2).
+pub const DEFAULT_PARALLELISM: u32 = 10;
+/// The default number of requests started per second (DESIGN 2).
+pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 20;
+
+/// What the engine needs from the EDAS client: one attempt per call, signed anew each time.
+pub trait Transport: Send + Sync + 'static {
+    /// One `AbortAndRollbackChangeOrder` attempt, classified.
+    fn abort(&self, id: &ChangeOrderId) -> impl Future<Output = Outcome> + Send;
+    /// One `GetChangeOrderInfo` attempt, classified.
+    fn info(&self, id: &ChangeOrderId) -> impl Future<Output = InfoResult> + Send;
+}
+
+/// The classified result of one `GetChangeOrderInfo` attempt. It is read only, so an
+/// ambiguous failure is simply retried: that is why there is no `Verify` here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InfoResult {
+    /// The change order's status (DESIGN 3: 0 ready, 1 running, 2 succeeded, 3 failed,
+    /// 6 stopped, 7 partly succeeded, 8/9 waiting, 10 system error).
+    Status {
+        status: i32,
+        details: ResponseDetails,
+    },
+    /// Throttled, never sent, or sent with no usable answer: ask again later.
+    Retry {
+        details: ResponseDetails,
+        after: Option<Duration>,
+        throttled: bool,
+        reason: String,
+    },
+    /// The service refused the question for this change order (e.g. it does not exist).
+    Failed { details: ResponseDetails },
+    /// Credentials, signature or permission: every other request would fail the same way.
+    Fatal {
+        details: ResponseDetails,
+        server_string_to_sign: Option<String>,
+    },
+}
+
+/// Where journal records go: the store's journal file in production. `append` may buffer;
+/// `sync` makes everything appended so far durable (flush + fdatasync).
+pub trait JournalSink: Send + 'static {
+    fn append(&mut self, record: &JournalRecord) -> Result<(), ApplyError>;
+    fn sync(&mut self) -> Result<(), ApplyError>;
+}
+
+/// Wall-clock time for the journal's `at` fields. Pacing and backoff use `tokio::time` so that
+/// tests can run on a paused clock.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> SystemTime;
+}
+
+/// The real clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A one-way "stop starting new requests" signal, shared by the CLI (Ctrl-C) and the engine
+/// (fatal errors). Cloning shares the signal. Built on `tokio::sync::watch` so that it needs
+/// no extra crate.
+#[derive(Clone, Debug)]
+pub struct CancelToken {
+    sender: Arc<watch::Sender<bool>>,
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CancelToken {
+    pub fn new() -> Self {
+        Self {
+            sender: Arc::new(watch::Sender::new(false)),
+        }
+    }
+
+    /// Idempotent: the first call wins, later calls change nothing.
+    pub fn cancel(&self) {
+        self.sender
+            .send_if_modified(|cancelled| !std::mem::replace(cancelled, true));
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.sender.borrow()
+    }
+
+    /// Completes once `cancel` has been called (at once if it already was).
+    pub async fn cancelled(&self) {
+        let mut receiver = self.sender.subscribe();
+        // `wait_for` only fails when the sender is gone, and `self` holds it.
+        let _ = receiver.wait_for(|cancelled| *cancelled).await;
+    }
+}
+
+/// Errors of the apply engine itself (not of one change order: those are in [`ApplyReport`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("could not write the journal `{path}`")]
+    Journal {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the journal writer stopped before every record was written")]
+    JournalClosed,
+}
+
+/// A change order the service confirmed as aborted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AbortedChange {
+    pub change_order_id: ChangeOrderId,
+    pub request_id: Option<String>,
+    pub rollback_change_order_id: Option<String>,
+    /// True when `GetChangeOrderInfo` showed status 6 rather than the abort's own response.
+    pub confirmed_by_status: bool,
+    pub attempts: u32,
+}
+
+/// A change order that ended `failed`: the service refused, or retries ran out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedChange {
+    pub change_order_id: ChangeOrderId,
+    pub code: Option<String>,
+    pub message: String,
+    pub request_id: Option<String>,
+    pub http_status: Option<u16>,
+}
+
+/// A change order whose abort may have been carried out, but no answer said so either way.
+/// The next plan asks `GetChangeOrderInfo` before sending anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownChange {
+    pub change_order_id: ChangeOrderId,
+    pub message: String,
+}
+
+/// A credentials, signature or permission error that stopped the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FatalError {
+    pub change_order_id: ChangeOrderId,
+    pub details: ResponseDetails,
+    pub server_string_to_sign: Option<String>,
+}
+
+impl FatalError {
+    /// What to check, for the person reading the error.
+    pub fn hint(&self) -> &'static str {
+        match self.details.code.as_deref() {
+            Some("SignatureDoesNotMatch") => {
+                "check the access key secret, and that this machine's clock is right (the \
+                 service rejects a `Date` more than 15 minutes off); compare the server's string \
+                 to sign with ours (run with -v)"
+            }
+            Some(code) if code.starts_with("InvalidAccessKeyId") => {
+                "check the access key id: it must exist and be enabled (environment \
+                 `ALIBABA_CLOUD_ACCESS_KEY_ID` or the aliyun CLI profile)"
+            }
+            Some(code) if code.starts_with("Forbidden") => {
+                "check the RAM policy of this access key: it needs `edas:ManageApplication` on \
+                 the applications of these change orders"
+            }
+            _ => {
+                "check this machine's clock, the access key id and secret, and that the RAM \
+                 policy grants `edas:ManageApplication`"
+            }
+        }
+    }
+}
+
+/// How a run ended. Every change order of the run is in exactly one of `aborted`, `failed`,
+/// `unknown` and `not_started`.
+#[derive(Debug, Default)]
+pub struct ApplyReport {
+    pub aborted: Vec<AbortedChange>,
+    pub failed: Vec<FailedChange>,
+    pub unknown: Vec<UnknownChange>,
+    /// Not finished because the run stopped (Ctrl-C, a fatal error, a journal error) before
+    /// their turn; their records are as they were, or as the journal last says.
+    pub not_started: Vec<ChangeOrderId>,
+    /// The first Ctrl-C stopped the run.
+    pub interrupted: bool,
+    pub fatal: Option<FatalError>,
+    /// The journal could not be written; the writer's result (`Engine::finish`) holds the
+    /// typed error.
+    pub journal_error: Option<String>,
+    pub elapsed: Duration,
+}
+
+impl ApplyReport {
+    pub fn total(&self) -> usize {
+        self.aborted.len() + self.failed.len() + self.unknown.len() + self.not_started.len()
+    }
+
+    /// True when every change order of the run ended aborted and nothing stopped the run.
+    pub fn all_aborted(&self) -> bool {
+        self.failed.is_empty()
+            && self.unknown.is_empty()
+            && self.not_started.is_empty()
+            && self.fatal.is_none()
+            && self.journal_error.is_none()
+            && !self.interrupted
+    }
+}
+
+#[cfg(test)]
+mod tests;

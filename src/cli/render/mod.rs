@@ -4,6 +4,8 @@
 pub mod plan;
 pub mod state;
 
+pub mod apply;
+
 use anstream::eprintln;
 use anstyle::{AnsiColor, Style};
 

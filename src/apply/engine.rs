@@ -1,0 +1,1047 @@
+//! The engine: one coordinator keeps at most `parallelism` change orders in progress, each a
+//! task that walks one change order from its first request to a final record; every request
+//! starts on a slot of the shared [`Pacer`]; every abort's intent is durable before the
+//! abort leaves; every answer is journaled as it arrives (group commit).
+//!
+//! Per change order (DESIGN 3): `verify_first` asks `GetChangeOrderInfo` first. An abort's
+//! answer is classified by `edas::outcome`: aborted → done; throttled or never sent → back
+//! off and send again (bounded); ambiguous → ask `GetChangeOrderInfo` (status 6 → aborted,
+//! 0/1/8/9 → send again, anything else → failed), so an abort is never sent twice without a
+//! status check in between; business error → failed; fatal → nothing new starts anywhere.
+
+use super::event::{ApplyEvent, Reporter, RetryCause};
+use super::journal_writer::{self, JournalHandle, NotDurable, WriterResult};
+use super::pacing::{Pacer, RateChange};
+use super::{
+    AbortedChange, ApplyReport, CancelToken, Clock, FailedChange, FatalError, InfoResult,
+    JournalSink, RetryPolicy, Transport, UnknownChange,
+};
+use crate::edas::outcome::{Outcome, ResponseDetails};
+use crate::ids::ChangeOrderId;
+use crate::plan::{Action, Plan};
+use crate::state::journal::{JournalRecord, RequestKind};
+use crate::state::{RecordStatus, RollbackStatus, State};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+
+/// How a run is paced and retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Requests in flight at once.
+    pub parallelism: u32,
+    /// Requests started per second, aborts and info requests together.
+    pub requests_per_second: u32,
+    pub retry: RetryPolicy,
+    /// Seeds the jitter of backoffs, so a run's timing is repeatable under a paused clock.
+    pub seed: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            parallelism: super::DEFAULT_PARALLELISM,
+            requests_per_second: super::DEFAULT_REQUESTS_PER_SECOND,
+            retry: RetryPolicy::default(),
+            seed: 0,
+        }
+    }
+}
+
+/// One change order to abort, as the plan says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AbortTask {
+    pub change_order_id: ChangeOrderId,
+    pub verify_first: bool,
+    pub app: Option<String>,
+    pub reason: Option<String>,
+    /// Aborts recorded in state before this run: intents count attempts over the change
+    /// order's whole history.
+    pub previous_attempts: u32,
+}
+
+impl AbortTask {
+    /// The plan's `abort` actions, in the plan's order, with their attempts so far from
+    /// `state`.
+    pub fn from_plan(plan: &Plan, state: &State) -> Vec<AbortTask> {
+        plan.actions
+            .iter()
+            .filter(|action| action.action == Action::Abort)
+            .map(|action| AbortTask {
+                change_order_id: action.change_order_id.clone(),
+                verify_first: action.verify_first,
+                app: action.app.clone(),
+                reason: action.reason.clone(),
+                previous_attempts: state
+                    .change_orders
+                    .get(&action.change_order_id)
+                    .map_or(0, |record| record.attempts),
+            })
+            .collect()
+    }
+}
+
+/// A rollback change order to watch (`apply --wait`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RollbackTarget {
+    pub change_order_id: ChangeOrderId,
+    pub rollback_change_order_id: String,
+}
+
+/// How the watched rollbacks ended.
+#[derive(Debug, Default)]
+pub struct WaitReport {
+    pub succeeded: Vec<RollbackTarget>,
+    /// With the service's status (3, 6 or 10) or the error that ended the watch.
+    pub failed: Vec<(RollbackTarget, String)>,
+    pub timed_out: Vec<RollbackTarget>,
+    /// Stopped by Ctrl-C or a fatal error before their end was seen.
+    pub not_finished: Vec<RollbackTarget>,
+    pub interrupted: bool,
+    pub fatal: Option<FatalError>,
+    /// Aborted change orders whose rollback change order id is not known (their abort was
+    /// confirmed by their status after a lost response), so they could not be watched.
+    pub without_rollback_id: usize,
+}
+
+impl WaitReport {
+    pub fn all_succeeded(&self) -> bool {
+        self.failed.is_empty()
+            && self.timed_out.is_empty()
+            && self.not_finished.is_empty()
+            && self.fatal.is_none()
+            && !self.interrupted
+    }
+}
+
+struct Shared<T, C> {
+    transport: T,
+    clock: C,
+    pacer: Pacer,
+    retry: RetryPolicy,
+    journal: JournalHandle,
+}
+
+impl<T, C: Clock> Shared<T, C> {
+    fn now(&self) -> String {
+        rfc3339(self.clock.now())
+    }
+}
+
+/// Formats a wall-clock time for the journal's `at` fields.
+pub fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+/// A run in progress: the transport, the pacer and the journal writer shared by the aborts
+/// and by `--wait`. Create inside a tokio runtime; end with [`Engine::finish`].
+pub struct Engine<T, C, S> {
+    shared: Arc<Shared<T, C>>,
+    writer: JoinHandle<WriterResult<S>>,
+    config: EngineConfig,
+}
+
+impl<T: Transport, C: Clock, S: JournalSink> Engine<T, C, S> {
+    /// Starts the journal writer. The sink already holds the journal's `begin` record.
+    pub fn start(transport: T, sink: S, clock: C, config: EngineConfig) -> Self {
+        let (journal, writer) = journal_writer::spawn(sink);
+        let shared = Arc::new(Shared {
+            transport,
+            clock,
+            pacer: Pacer::new(config.requests_per_second),
+            retry: config.retry,
+            journal,
+        });
+        Self {
+            shared,
+            writer,
+            config,
+        }
+    }
+
+    /// The transport, e.g. for counters in benchmarks.
+    pub fn transport(&self) -> &T {
+        &self.shared.transport
+    }
+
+    /// Writes and syncs everything queued, stops the writer and gives the sink back, with the
+    /// first journal error of the run if there was one.
+    pub async fn finish(self) -> WriterResult<S> {
+        let Self { shared, writer, .. } = self;
+        // Workers are all joined by now, so this is the last handle to the journal and to
+        // the transport; dropping it lets the writer drain its queue and end.
+        drop(shared);
+        match writer.await {
+            Ok(result) => result,
+            Err(_) => WriterResult {
+                sink: None,
+                error: Some(super::ApplyError::JournalClosed),
+                syncs: 0,
+            },
+        }
+    }
+
+    /// Aborts every task. Returns when each has a final record, or when a stop (Ctrl-C on
+    /// `cancel`, a fatal error, a journal error) has let every request in flight finish.
+    pub async fn abort_all<R: Reporter>(
+        &self,
+        tasks: Vec<AbortTask>,
+        reporter: &mut R,
+        cancel: &CancelToken,
+    ) -> ApplyReport {
+        let run_started = Instant::now();
+        let parallelism = self.config.parallelism.max(1) as usize;
+        reporter.on_event(&ApplyEvent::RunStarted {
+            total: tasks.len(),
+            parallelism: self.config.parallelism,
+            requests_per_second: self.config.requests_per_second,
+        });
+        let stop = CancelToken::new();
+        let (events, mut event_queue) = mpsc::unbounded_channel();
+        let mut queue = tasks.into_iter().enumerate();
+        let mut running = JoinSet::new();
+        let mut running_ids = HashMap::new();
+        let mut report = ApplyReport::default();
+        let user_cancel = cancel.cancelled();
+        tokio::pin!(user_cancel);
+
+        loop {
+            while !stop.is_cancelled() && running.len() < parallelism {
+                let Some((index, task)) = queue.next() else {
+                    break;
+                };
+                let id = task.change_order_id.clone();
+                let worker = Worker {
+                    shared: Arc::clone(&self.shared),
+                    rng: fastrand::Rng::with_seed(task_seed(self.config.seed, index)),
+                    task,
+                    events: events.clone(),
+                    stop: stop.clone(),
+                    abort_attempts: 0,
+                    info_attempts: 0,
+                    announced: false,
+                    last: Last::Untouched,
+                };
+                let handle = running.spawn(worker.run());
+                running_ids.insert(handle.id(), id);
+            }
+            if running.is_empty() {
+                break;
+            }
+            tokio::select! {
+                biased;
+                () = &mut user_cancel, if !report.interrupted => {
+                    report.interrupted = true;
+                    stop.cancel();
+                    reporter.on_event(&ApplyEvent::Interrupted { in_flight: running.len() });
+                }
+                Some(event) = event_queue.recv() => {
+                    forward(event, reporter, &mut report);
+                }
+                Some(joined) = running.join_next_with_id() => {
+                    // A worker's own events were queued before it ended: show them first.
+                    while let Ok(event) = event_queue.try_recv() {
+                        forward(event, reporter, &mut report);
+                    }
+                    let end = match joined {
+                        Ok((id, end)) => {
+                            running_ids.remove(&id);
+                            end
+                        }
+                        Err(error) => {
+                            // Only a bug panics a worker; its journal tells what was sent.
+                            let change_order_id = running_ids
+                                .remove(&error.id())
+                                .unwrap_or_else(|| ChangeOrderId::new("?"));
+                            WorkerEnd {
+                                ended: Ended::Unknown(UnknownChange {
+                                    change_order_id,
+                                    message: format!("the task for this change order failed: {error}"),
+                                }),
+                                fatal: None,
+                            }
+                        }
+                    };
+                    record(end, &mut report, reporter, &stop);
+                }
+            }
+        }
+        while let Ok(event) = event_queue.try_recv() {
+            forward(event, reporter, &mut report);
+        }
+        report
+            .not_started
+            .extend(queue.map(|(_, task)| task.change_order_id));
+        report.elapsed = run_started.elapsed();
+        reporter.on_event(&ApplyEvent::Summary {
+            aborted: report.aborted.len(),
+            failed: report.failed.len(),
+            unknown: report.unknown.len(),
+            not_started: report.not_started.len(),
+            elapsed: report.elapsed,
+        });
+        report
+    }
+
+    /// `--wait`: polls each rollback change order every `poll_interval` (on the same pacer)
+    /// until it succeeds (2) or fails (3, 6, 10), or until `timeout`; records the result in
+    /// the journal.
+    pub async fn wait_for_rollbacks<R: Reporter>(
+        &self,
+        targets: Vec<RollbackTarget>,
+        poll_interval: Duration,
+        timeout: Duration,
+        reporter: &mut R,
+        cancel: &CancelToken,
+    ) -> WaitReport {
+        let deadline = Instant::now() + timeout;
+        let stop = CancelToken::new();
+        let in_flight = Arc::new(Semaphore::new(self.config.parallelism.max(1) as usize));
+        let mut running = JoinSet::new();
+        for (index, target) in targets.into_iter().enumerate() {
+            let poller = Poller {
+                shared: Arc::clone(&self.shared),
+                rng: fastrand::Rng::with_seed(task_seed(self.config.seed ^ 0x5741_4954, index)),
+                target,
+                in_flight: Arc::clone(&in_flight),
+                stop: stop.clone(),
+                poll_interval,
+                deadline,
+            };
+            running.spawn(poller.run());
+        }
+        let mut report = WaitReport::default();
+        let user_cancel = cancel.cancelled();
+        tokio::pin!(user_cancel);
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut user_cancel, if !report.interrupted => {
+                    report.interrupted = true;
+                    stop.cancel();
+                    reporter.on_event(&ApplyEvent::Interrupted { in_flight: running.len() });
+                }
+                joined = running.join_next() => {
+                    let Some(joined) = joined else { break };
+                    let Ok(end) = joined else { continue };
+                    if let Some(event) = &end.event {
+                        reporter.on_event(event);
+                    }
+                    if let Some(fatal) = end.fatal {
+                        stop.cancel();
+                        if report.fatal.is_none() {
+                            reporter.on_event(&ApplyEvent::Fatal(fatal.clone()));
+                            report.fatal = Some(fatal);
+                        }
+                    }
+                    match end.verdict {
+                        PollVerdict::Succeeded => report.succeeded.push(end.target),
+                        PollVerdict::Failed(why) => report.failed.push((end.target, why)),
+                        PollVerdict::TimedOut => report.timed_out.push(end.target),
+                        PollVerdict::NotFinished => report.not_finished.push(end.target),
+                    }
+                }
+            }
+        }
+        report
+    }
+}
+
+fn task_seed(seed: u64, index: usize) -> u64 {
+    seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+fn forward<R: Reporter>(event: ApplyEvent, reporter: &mut R, report: &mut ApplyReport) {
+    if let ApplyEvent::JournalFailed { message } = &event {
+        // Every waiting intent hears of the same failure; say it once.
+        if report.journal_error.is_some() {
+            return;
+        }
+        report.journal_error = Some(message.clone());
+    }
+    reporter.on_event(&event);
+}
+
+fn record<R: Reporter>(
+    end: WorkerEnd,
+    report: &mut ApplyReport,
+    reporter: &mut R,
+    stop: &CancelToken,
+) {
+    if let Some(fatal) = end.fatal {
+        stop.cancel();
+        if report.fatal.is_none() {
+            reporter.on_event(&ApplyEvent::Fatal((*fatal).clone()));
+            report.fatal = Some(*fatal);
+        }
+    }
+    match end.ended {
+        Ended::Aborted(aborted) => {
+            reporter.on_event(&ApplyEvent::ChangeAborted(aborted.clone()));
+            report.aborted.push(aborted);
+        }
+        Ended::Failed(failed) => {
+            reporter.on_event(&ApplyEvent::ChangeFailed(failed.clone()));
+            report.failed.push(failed);
+        }
+        Ended::Unknown(unknown) => {
+            reporter.on_event(&ApplyEvent::ChangeUnknown(unknown.clone()));
+            report.unknown.push(unknown);
+        }
+        Ended::NotStarted(id) => report.not_started.push(id),
+    }
+}
+
+/// Where one change order ended up, in the terms of its last journal record.
+enum Ended {
+    Aborted(AbortedChange),
+    Failed(FailedChange),
+    Unknown(UnknownChange),
+    /// Nothing this run did changed its record.
+    NotStarted(ChangeOrderId),
+}
+
+struct WorkerEnd {
+    ended: Ended,
+    fatal: Option<Box<FatalError>>,
+}
+
+impl From<Ended> for WorkerEnd {
+    fn from(ended: Ended) -> Self {
+        Self { ended, fatal: None }
+    }
+}
+
+/// What the journal last says about this change order in this run.
+enum Last {
+    Untouched,
+    Failed(FailedChange),
+    Unknown(String),
+}
+
+enum Verified {
+    Aborted(AbortedChange),
+    Abortable(i32),
+    Ended(WorkerEnd),
+}
+
+enum Step {
+    Done(WorkerEnd),
+    Verify,
+    Again,
+}
+
+struct Worker<T, C> {
+    shared: Arc<Shared<T, C>>,
+    rng: fastrand::Rng,
+    task: AbortTask,
+    events: mpsc::UnboundedSender<ApplyEvent>,
+    stop: CancelToken,
+    abort_attempts: u32,
+    info_attempts: u32,
+    announced: bool,
+    last: Last,
+}
+
+impl<T: Transport, C: Clock> Worker<T, C> {
+    async fn run(mut self) -> WorkerEnd {
+        let mut verify = self.task.verify_first;
+        loop {
+            if verify {
+                match self.verify().await {
+                    Verified::Aborted(aborted) => return Ended::Aborted(aborted).into(),
+                    Verified::Abortable(status) => {
+                        if self.abort_attempts > 0 {
+                            self.emit(ApplyEvent::Resending {
+                                change_order_id: self.id().clone(),
+                                status,
+                            });
+                        }
+                        verify = false;
+                    }
+                    Verified::Ended(end) => return end,
+                }
+            }
+            match self.abort_once().await {
+                Step::Done(end) => return end,
+                Step::Verify => verify = true,
+                Step::Again => {}
+            }
+        }
+    }
+
+    fn id(&self) -> &ChangeOrderId {
+        &self.task.change_order_id
+    }
+
+    fn emit(&self, event: ApplyEvent) {
+        // The coordinator outlives every worker; a closed channel means nobody listens.
+        let _ = self.events.send(event);
+    }
+
+    fn announce(&mut self) {
+        if !std::mem::replace(&mut self.announced, true) {
+            self.emit(ApplyEvent::ChangeStarted {
+                change_order_id: self.id().clone(),
+                verify_first: self.task.verify_first,
+            });
+        }
+    }
+
+    fn rate_changed(&self, change: Option<RateChange>) {
+        if let Some(RateChange { from, to }) = change {
+            self.emit(ApplyEvent::RateChanged { from, to });
+        }
+    }
+
+    /// Waits for a start slot; `None` when the run stops first.
+    async fn begin(&self) -> Option<Instant> {
+        if self.stop.is_cancelled() {
+            return None;
+        }
+        let started = tokio::select! {
+            biased;
+            () = self.stop.cancelled() => return None,
+            started = self.shared.pacer.acquire() => started,
+        };
+        (!self.stop.is_cancelled()).then_some(started)
+    }
+
+    /// Sleeps before a retry; false when the run stops first.
+    async fn back_off(&self, wait: Duration) -> bool {
+        tokio::select! {
+            biased;
+            () = self.stop.cancelled() => false,
+            () = tokio::time::sleep(wait) => true,
+        }
+    }
+
+    fn journal(&self, record: JournalRecord) -> bool {
+        match self.shared.journal.append(record) {
+            Ok(()) => true,
+            Err(error) => {
+                self.journal_failed(error);
+                false
+            }
+        }
+    }
+
+    fn journal_failed(&self, error: NotDurable) {
+        self.stop.cancel();
+        self.emit(ApplyEvent::JournalFailed {
+            message: error.message,
+        });
+    }
+
+    fn response(
+        &self,
+        status: RecordStatus,
+        details: &ResponseDetails,
+        message: Option<String>,
+    ) -> JournalRecord {
+        JournalRecord::Response {
+            change_order_id: self.id().clone(),
+            at: self.shared.now(),
+            status,
+            http_status: details.http_status,
+            request_id: details.request_id.clone(),
+            trace_id: details.trace_id.clone(),
+            code: details.code.clone(),
+            error_code: details.error_code.clone(),
+            message: message.or_else(|| details.message.clone()),
+            rollback_change_order_id: None,
+            confirmed_by_status: false,
+        }
+    }
+
+    fn failed(&self, details: &ResponseDetails, message: String) -> FailedChange {
+        FailedChange {
+            change_order_id: self.id().clone(),
+            code: details.code.clone(),
+            message,
+            request_id: details.request_id.clone(),
+            http_status: details.http_status,
+        }
+    }
+
+    /// The end of a change order whose run stopped before it finished.
+    fn stopped(&self) -> WorkerEnd {
+        match &self.last {
+            Last::Untouched => Ended::NotStarted(self.id().clone()),
+            Last::Failed(failed) => Ended::Failed(failed.clone()),
+            Last::Unknown(message) => Ended::Unknown(UnknownChange {
+                change_order_id: self.id().clone(),
+                message: message.clone(),
+            }),
+        }
+        .into()
+    }
+
+    fn fatal(&self, details: ResponseDetails, server_string_to_sign: Option<String>) -> FatalError {
+        self.stop.cancel();
+        FatalError {
+            change_order_id: self.id().clone(),
+            details,
+            server_string_to_sign,
+        }
+    }
+
+    async fn abort_once(&mut self) -> Step {
+        if self.shared.retry.exhausted(self.abort_attempts) {
+            return Step::Done(self.gave_up());
+        }
+        let Some(started) = self.begin().await else {
+            return Step::Done(self.stopped());
+        };
+        self.abort_attempts += 1;
+        let intent = JournalRecord::Intent {
+            change_order_id: self.id().clone(),
+            attempt: self.task.previous_attempts + self.abort_attempts,
+            at: self.shared.now(),
+            request: RequestKind::Abort,
+            app: self.task.app.clone(),
+            reason: self.task.reason.clone(),
+        };
+        if let Err(error) = self.shared.journal.append_durable(intent).await {
+            // Not sent. The intent may or may not be on disk; if it is, the next run verifies.
+            self.journal_failed(error);
+            return Step::Done(self.stopped());
+        }
+        self.announce();
+        let outcome = self.shared.transport.abort(self.id()).await;
+        match outcome {
+            Outcome::Aborted {
+                details,
+                rollback_change_order_id,
+            } => {
+                self.rate_changed(self.shared.pacer.on_success());
+                let mut record = self.response(RecordStatus::Aborted, &details, None);
+                if let JournalRecord::Response {
+                    rollback_change_order_id: rollback,
+                    ..
+                } = &mut record
+                {
+                    rollback.clone_from(&rollback_change_order_id);
+                }
+                self.journal(record);
+                Step::Done(
+                    Ended::Aborted(AbortedChange {
+                        change_order_id: self.id().clone(),
+                        request_id: details.request_id,
+                        rollback_change_order_id,
+                        confirmed_by_status: false,
+                        attempts: self.abort_attempts,
+                    })
+                    .into(),
+                )
+            }
+            Outcome::Retry {
+                details,
+                after,
+                throttled,
+                reason,
+            } => {
+                if throttled {
+                    self.rate_changed(self.shared.pacer.on_throttled(started, after));
+                }
+                // Throttled or never sent: the service did not act on it.
+                let message = format!("not carried out: {reason}");
+                self.journal(self.response(RecordStatus::Failed, &details, Some(message.clone())));
+                self.last = Last::Failed(self.failed(&details, message));
+                if self.shared.retry.exhausted(self.abort_attempts) {
+                    return Step::Done(self.gave_up());
+                }
+                let wait = self
+                    .shared
+                    .retry
+                    .backoff(self.abort_attempts, self.rng.f64(), after);
+                self.emit(ApplyEvent::Retrying {
+                    change_order_id: self.id().clone(),
+                    attempt: self.abort_attempts + 1,
+                    after: wait,
+                    cause: if throttled {
+                        RetryCause::Throttled
+                    } else {
+                        RetryCause::Transient
+                    },
+                    reason,
+                });
+                if self.back_off(wait).await {
+                    Step::Again
+                } else {
+                    Step::Done(self.stopped())
+                }
+            }
+            Outcome::Verify { details, reason } => {
+                let message = format!("outcome unknown: {reason}");
+                self.journal(self.response(RecordStatus::Unknown, &details, Some(message.clone())));
+                self.last = Last::Unknown(message);
+                self.emit(ApplyEvent::Verifying {
+                    change_order_id: self.id().clone(),
+                    reason,
+                });
+                // A 5xx or a reset often means the service is struggling: give it a moment.
+                let wait = self
+                    .shared
+                    .retry
+                    .backoff(self.abort_attempts, self.rng.f64(), None);
+                if self.back_off(wait).await {
+                    Step::Verify
+                } else {
+                    Step::Done(self.stopped())
+                }
+            }
+            Outcome::Failed { details } => {
+                self.rate_changed(self.shared.pacer.on_success());
+                self.journal(self.response(RecordStatus::Failed, &details, None));
+                let message = details
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "the service refused the abort".to_string());
+                Step::Done(Ended::Failed(self.failed(&details, message)).into())
+            }
+            Outcome::Fatal {
+                details,
+                server_string_to_sign,
+            } => {
+                let fatal = self.fatal(details.clone(), server_string_to_sign);
+                self.journal(self.response(RecordStatus::Failed, &details, None));
+                let message = details
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "the service rejected the credentials".to_string());
+                Step::Done(WorkerEnd {
+                    ended: Ended::Failed(self.failed(&details, message)),
+                    fatal: Some(Box::new(fatal)),
+                })
+            }
+        }
+    }
+
+    /// Asks `GetChangeOrderInfo` until it answers (retrying what can be retried).
+    async fn verify(&mut self) -> Verified {
+        let mut tries = 0;
+        loop {
+            let Some(started) = self.begin().await else {
+                return Verified::Ended(self.stopped());
+            };
+            tries += 1;
+            self.info_attempts += 1;
+            let intent = JournalRecord::Intent {
+                change_order_id: self.id().clone(),
+                attempt: self.info_attempts,
+                at: self.shared.now(),
+                request: RequestKind::Verify,
+                app: self.task.app.clone(),
+                reason: self.task.reason.clone(),
+            };
+            // Read only: the intent need not be durable before it leaves.
+            if !self.journal(intent) {
+                return Verified::Ended(self.stopped());
+            }
+            self.announce();
+            match self.shared.transport.info(self.id()).await {
+                InfoResult::Status { status, details } => {
+                    self.rate_changed(self.shared.pacer.on_success());
+                    return self.on_status(status, details);
+                }
+                InfoResult::Retry {
+                    details: _,
+                    after,
+                    throttled,
+                    reason,
+                } => {
+                    if throttled {
+                        self.rate_changed(self.shared.pacer.on_throttled(started, after));
+                    }
+                    if self.shared.retry.exhausted(tries) {
+                        return Verified::Ended(self.unverified(format!(
+                            "could not ask `GetChangeOrderInfo` after {tries} attempts: {reason}"
+                        )));
+                    }
+                    let wait = self.shared.retry.backoff(tries, self.rng.f64(), after);
+                    self.emit(ApplyEvent::Retrying {
+                        change_order_id: self.id().clone(),
+                        attempt: tries + 1,
+                        after: wait,
+                        cause: if throttled {
+                            RetryCause::Throttled
+                        } else {
+                            RetryCause::Transient
+                        },
+                        reason,
+                    });
+                    if !self.back_off(wait).await {
+                        return Verified::Ended(self.stopped());
+                    }
+                }
+                InfoResult::Failed { details } => {
+                    self.rate_changed(self.shared.pacer.on_success());
+                    self.journal(self.response(RecordStatus::Failed, &details, None));
+                    let message = details
+                        .message
+                        .clone()
+                        .unwrap_or_else(|| "the service refused `GetChangeOrderInfo`".to_string());
+                    return Verified::Ended(Ended::Failed(self.failed(&details, message)).into());
+                }
+                InfoResult::Fatal {
+                    details,
+                    server_string_to_sign,
+                } => {
+                    let fatal = self.fatal(details, server_string_to_sign);
+                    let mut end = self.stopped();
+                    end.fatal = Some(Box::new(fatal));
+                    return Verified::Ended(end);
+                }
+            }
+        }
+    }
+
+    fn on_status(&mut self, status: i32, details: ResponseDetails) -> Verified {
+        match status {
+            6 => {
+                let message = "`GetChangeOrderInfo` shows status 6 (stopped)".to_string();
+                let mut record = self.response(RecordStatus::Aborted, &details, Some(message));
+                if let JournalRecord::Response {
+                    confirmed_by_status,
+                    ..
+                } = &mut record
+                {
+                    *confirmed_by_status = true;
+                }
+                self.journal(record);
+                Verified::Aborted(AbortedChange {
+                    change_order_id: self.id().clone(),
+                    request_id: details.request_id,
+                    rollback_change_order_id: None,
+                    confirmed_by_status: true,
+                    attempts: self.abort_attempts,
+                })
+            }
+            0 | 1 | 8 | 9 => Verified::Abortable(status),
+            other => {
+                let message = format!(
+                    "change order is in status {other} ({}), which cannot be aborted",
+                    status_name(other)
+                );
+                self.journal(self.response(RecordStatus::Failed, &details, Some(message.clone())));
+                Verified::Ended(Ended::Failed(self.failed(&details, message)).into())
+            }
+        }
+    }
+
+    /// Info could not be had: the abort may have happened. The record says so.
+    fn unverified(&mut self, message: String) -> WorkerEnd {
+        self.journal(self.response(
+            RecordStatus::Unknown,
+            &ResponseDetails::default(),
+            Some(message.clone()),
+        ));
+        Ended::Unknown(UnknownChange {
+            change_order_id: self.id().clone(),
+            message,
+        })
+        .into()
+    }
+
+    /// Attempts ran out. Only reached when the last answer said the abort did not happen.
+    fn gave_up(&self) -> WorkerEnd {
+        let attempts = self.abort_attempts;
+        match &self.last {
+            Last::Failed(failed) => Ended::Failed(FailedChange {
+                message: format!("gave up after {attempts} attempts: {}", failed.message),
+                ..failed.clone()
+            }),
+            Last::Unknown(message) => Ended::Unknown(UnknownChange {
+                change_order_id: self.id().clone(),
+                message: message.clone(),
+            }),
+            Last::Untouched => Ended::Failed(FailedChange {
+                change_order_id: self.id().clone(),
+                code: None,
+                message: format!(
+                    "gave up after {attempts} attempts: the change order stayed abortable"
+                ),
+                request_id: None,
+                http_status: None,
+            }),
+        }
+        .into()
+    }
+}
+
+/// The names of DESIGN 3's change order statuses, for messages.
+pub fn status_name(status: i32) -> &'static str {
+    match status {
+        0 => "ready",
+        1 => "running",
+        2 => "succeeded",
+        3 => "failed",
+        6 => "stopped",
+        7 => "partly succeeded",
+        8 => "waiting for manual batch confirmation",
+        9 => "waiting for the next automatic batch",
+        10 => "system error",
+        _ => "not a status this tool knows",
+    }
+}
+
+enum PollVerdict {
+    Succeeded,
+    Failed(String),
+    TimedOut,
+    NotFinished,
+}
+
+struct PollEnd {
+    target: RollbackTarget,
+    verdict: PollVerdict,
+    event: Option<ApplyEvent>,
+    fatal: Option<FatalError>,
+}
+
+struct Poller<T, C> {
+    shared: Arc<Shared<T, C>>,
+    rng: fastrand::Rng,
+    target: RollbackTarget,
+    in_flight: Arc<Semaphore>,
+    stop: CancelToken,
+    poll_interval: Duration,
+    deadline: Instant,
+}
+
+impl<T: Transport, C: Clock> Poller<T, C> {
+    async fn run(mut self) -> PollEnd {
+        let rollback_id = ChangeOrderId::new(self.target.rollback_change_order_id.clone());
+        let mut retries = 0;
+        loop {
+            if Instant::now() >= self.deadline {
+                return self.end(PollVerdict::TimedOut, RollbackStatus::TimedOut, None, None);
+            }
+            let Some((started, permit)) = self.begin().await else {
+                return self.end(
+                    PollVerdict::NotFinished,
+                    RollbackStatus::Running,
+                    None,
+                    None,
+                );
+            };
+            let answer = self.shared.transport.info(&rollback_id).await;
+            drop(permit);
+            let wait = match answer {
+                InfoResult::Status { status, .. } => {
+                    self.shared.pacer.on_success();
+                    retries = 0;
+                    match status {
+                        2 => {
+                            return self.end(
+                                PollVerdict::Succeeded,
+                                RollbackStatus::Succeeded,
+                                Some(status),
+                                None,
+                            );
+                        }
+                        3 | 6 | 10 => {
+                            let why = format!("status {status} ({})", status_name(status));
+                            return self.end(
+                                PollVerdict::Failed(why),
+                                RollbackStatus::Failed,
+                                Some(status),
+                                None,
+                            );
+                        }
+                        _ => self.poll_interval,
+                    }
+                }
+                InfoResult::Retry {
+                    after, throttled, ..
+                } => {
+                    if throttled {
+                        self.shared.pacer.on_throttled(started, after);
+                    }
+                    retries += 1;
+                    self.shared.retry.backoff(retries, self.rng.f64(), after)
+                }
+                InfoResult::Failed { details } => {
+                    let why = details
+                        .message
+                        .unwrap_or_else(|| "the service refused `GetChangeOrderInfo`".into());
+                    return self.end(PollVerdict::Failed(why), RollbackStatus::Failed, None, None);
+                }
+                InfoResult::Fatal {
+                    details,
+                    server_string_to_sign,
+                } => {
+                    self.stop.cancel();
+                    let fatal = FatalError {
+                        change_order_id: self.target.change_order_id.clone(),
+                        details,
+                        server_string_to_sign,
+                    };
+                    return self.end(
+                        PollVerdict::NotFinished,
+                        RollbackStatus::Running,
+                        None,
+                        Some(fatal),
+                    );
+                }
+            };
+            let until = (Instant::now() + wait).min(self.deadline);
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => {
+                    return self.end(PollVerdict::NotFinished, RollbackStatus::Running, None, None);
+                }
+                () = tokio::time::sleep_until(until) => {}
+            }
+        }
+    }
+
+    async fn begin(&self) -> Option<(Instant, tokio::sync::OwnedSemaphorePermit)> {
+        tokio::select! {
+            biased;
+            () = self.stop.cancelled() => None,
+            permit = Arc::clone(&self.in_flight).acquire_owned() => {
+                let permit = permit.ok()?;
+                tokio::select! {
+                    biased;
+                    () = self.stop.cancelled() => None,
+                    started = self.shared.pacer.acquire() => Some((started, permit)),
+                }
+            }
+        }
+    }
+
+    fn end(
+        self,
+        verdict: PollVerdict,
+        status: RollbackStatus,
+        service_status: Option<i32>,
+        fatal: Option<FatalError>,
+    ) -> PollEnd {
+        let finished = !matches!(verdict, PollVerdict::NotFinished);
+        if finished {
+            // A journal failure here loses only the watch's result, never an abort's.
+            let _ = self.shared.journal.append(JournalRecord::RollbackStatus {
+                change_order_id: self.target.change_order_id.clone(),
+                at: self.shared.now(),
+                rollback_status: status,
+            });
+        }
+        let event = finished.then(|| ApplyEvent::RollbackPolled {
+            change_order_id: self.target.change_order_id.clone(),
+            rollback_change_order_id: self.target.rollback_change_order_id.clone(),
+            status,
+            service_status,
+        });
+        PollEnd {
+            target: self.target,
+            verdict,
+            event,
+            fatal,
+        }
+    }
+}

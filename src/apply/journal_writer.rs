@@ -1,0 +1,225 @@
+//! Group commit for the write-ahead journal: one task owns the [`JournalSink`], takes every
+//! record queued since its last sync, appends them all and makes them durable with one sync.
+//! While a sync runs, new records queue up and form the next group, so the number of syncs
+//! adapts to the load: one per record when requests are few, one per many when they are many.
+//!
+//! Appends only fill the sink's buffer and run on the writer task; syncs block (`fdatasync`)
+//! and run on tokio's blocking pool, whose work tokio's paused test clock waits for.
+//!
+//! Intents wait for the sync that covers them (the request must not leave before its intent
+//! is durable); responses do not wait, and a group of responses alone is not synced at once:
+//! the next intent's sync covers it, or a sync 100 ms later if no intent comes, or the last
+//! sync when the run ends. That halves the syncs of a busy run.
+
+use super::{ApplyError, JournalSink};
+use crate::state::journal::JournalRecord;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Records beyond this many wait for the next group, so one group's latency stays bounded.
+const MAX_GROUP: usize = 4_096;
+/// How long responses may stay unsynced when no intent comes to sync them. A crash in that
+/// window loses only their responses: their intents are durable, so the next run asks
+/// `GetChangeOrderInfo` before sending anything. Never a duplicate, at most a question.
+const DEFERRED_SYNC: Duration = Duration::from_millis(100);
+
+type Durable = oneshot::Sender<Result<(), String>>;
+
+struct Entry {
+    record: JournalRecord,
+    durable: Option<Durable>,
+}
+
+/// Queues records for the writer task. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct JournalHandle {
+    sender: mpsc::UnboundedSender<Entry>,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("record", &self.record)
+            .field("durable", &self.durable.is_some())
+            .finish()
+    }
+}
+
+/// Why a record could not be made durable; the writer's final result holds the error itself.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct NotDurable {
+    pub message: String,
+}
+
+impl JournalHandle {
+    /// Queues a record; it becomes durable with the next group.
+    pub fn append(&self, record: JournalRecord) -> Result<(), NotDurable> {
+        self.sender
+            .send(Entry {
+                record,
+                durable: None,
+            })
+            .map_err(|_| closed())
+    }
+
+    /// Queues a record and waits until a sync covers it.
+    pub async fn append_durable(&self, record: JournalRecord) -> Result<(), NotDurable> {
+        let (sender, receiver) = oneshot::channel();
+        self.sender
+            .send(Entry {
+                record,
+                durable: Some(sender),
+            })
+            .map_err(|_| closed())?;
+        match receiver.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(NotDurable { message }),
+            Err(_) => Err(closed()),
+        }
+    }
+}
+
+fn closed() -> NotDurable {
+    NotDurable {
+        message: ApplyError::JournalClosed.to_string(),
+    }
+}
+
+/// The writer task's result: the sink back (to be finished by the store), or `None` when it
+/// was lost to a panic, and the first error, if any.
+pub struct WriterResult<S> {
+    pub sink: Option<S>,
+    pub error: Option<ApplyError>,
+    /// Syncs made, for tests and benchmarks of the grouping.
+    pub syncs: u64,
+}
+
+/// Starts the writer task. It ends when every [`JournalHandle`] is dropped, after writing and
+/// syncing everything queued.
+pub fn spawn<S: JournalSink>(sink: S) -> (JournalHandle, JoinHandle<WriterResult<S>>) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let task = tokio::spawn(run(sink, receiver));
+    (JournalHandle { sender }, task)
+}
+
+/// The sink, moved to the blocking pool for each group and back.
+struct Writer<S> {
+    sink: Option<S>,
+    error: Option<ApplyError>,
+    syncs: u64,
+}
+
+impl<S: JournalSink> Writer<S> {
+    /// Appends `records` and, when `sync`, makes everything appended so far durable.
+    /// Appending only fills the sink's buffer, so it runs here; the sync blocks, so it runs on
+    /// the blocking pool, with the sink moved there and back.
+    async fn write(&mut self, records: Vec<JournalRecord>, sync: bool) -> Result<(), String> {
+        let result = match (self.sink.take(), &self.error) {
+            (Some(mut sink), None) => {
+                match records.iter().try_for_each(|record| sink.append(record)) {
+                    Err(error) => {
+                        self.sink = Some(sink);
+                        Err(error)
+                    }
+                    Ok(()) if !sync => {
+                        self.sink = Some(sink);
+                        Ok(())
+                    }
+                    Ok(()) => {
+                        let synced = tokio::task::spawn_blocking(move || {
+                            let result = sink.sync();
+                            (sink, result)
+                        })
+                        .await;
+                        match synced {
+                            Ok((sink, result)) => {
+                                self.sink = Some(sink);
+                                self.syncs += 1;
+                                result
+                            }
+                            Err(_) => Err(ApplyError::JournalClosed),
+                        }
+                    }
+                }
+            }
+            (sink, _) => {
+                self.sink = sink;
+                Err(ApplyError::JournalClosed)
+            }
+        };
+        result.map_err(|failure| {
+            let message = describe(&failure);
+            self.error.get_or_insert(failure);
+            message
+        })
+    }
+}
+
+async fn run<S: JournalSink>(
+    sink: S,
+    mut receiver: mpsc::UnboundedReceiver<Entry>,
+) -> WriterResult<S> {
+    let mut writer = Writer {
+        sink: Some(sink),
+        error: None,
+        syncs: 0,
+    };
+    // Responses appended but not yet synced. They need no sync of their own: the next
+    // intent's sync covers them, or the deferred sync below when no intent comes.
+    let mut unsynced = false;
+    let mut group = Vec::new();
+    loop {
+        let received = if unsynced {
+            match tokio::time::timeout(DEFERRED_SYNC, receiver.recv_many(&mut group, MAX_GROUP))
+                .await
+            {
+                Ok(received) => received,
+                Err(_) => {
+                    // A failure here is kept in `writer.error` and reported by the next
+                    // intent, and at the end.
+                    let _ = writer.write(Vec::new(), true).await;
+                    unsynced = false;
+                    continue;
+                }
+            }
+        } else {
+            receiver.recv_many(&mut group, MAX_GROUP).await
+        };
+        if received == 0 {
+            break;
+        }
+        let (records, waiters): (Vec<JournalRecord>, Vec<Option<Durable>>) = group
+            .drain(..)
+            .map(|entry| (entry.record, entry.durable))
+            .unzip();
+        let must_sync = waiters.iter().any(Option::is_some);
+        let outcome = writer.write(records, must_sync).await;
+        unsynced = !must_sync;
+        for waiter in waiters.into_iter().flatten() {
+            // The waiting task may have been stopped; nobody to tell then.
+            let _ = waiter.send(outcome.clone());
+        }
+    }
+    if unsynced {
+        let _ = writer.write(Vec::new(), true).await;
+    }
+    WriterResult {
+        sink: writer.sink,
+        error: writer.error,
+        syncs: writer.syncs,
+    }
+}
+
+/// The error and its causes on one line, for the tasks that were waiting on it.
+fn describe(error: &ApplyError) -> String {
+    let mut message = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    message
+}

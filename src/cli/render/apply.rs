@@ -1,0 +1,744 @@
+//! `apply`'s output: the engine's [`ApplyEvent`]s as a progress bar on a terminal's stderr,
+//! as plain lines otherwise, or as `--json` lines on stdout (one object per line, nothing
+//! else there); and the final summary that names every change order that did not end aborted.
+//! It renders only: it decides nothing and never touches state.
+
+use crate::apply::engine::WaitReport;
+use crate::apply::event::{ApplyEvent, Reporter, RetryCause};
+use crate::apply::{ApplyReport, FailedChange, FatalError};
+use crate::plan::{Action, PlannedAction};
+use crate::state::RollbackStatus;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Map, Value, json};
+use std::fmt::Write as _;
+use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+/// The `--json` event stream's format version (the `version` line's `ui` field).
+pub const JSON_UI_VERSION: &str = "1.0";
+
+fn timestamp() -> String {
+    humantime::format_rfc3339_micros(SystemTime::now()).to_string()
+}
+
+/// One JSON object per line, Terraform's machine-readable UI in spirit: every line has
+/// `@level`, `@message`, `@timestamp` and `type`, then the type's own fields.
+pub struct JsonLines<W: Write> {
+    out: W,
+}
+
+impl<W: Write> JsonLines<W> {
+    pub fn new(out: W) -> Self {
+        Self { out }
+    }
+
+    fn line(&mut self, level: &str, message: String, kind: &str, fields: Value) {
+        let mut object = Map::new();
+        object.insert("@level".into(), level.into());
+        object.insert("@message".into(), message.into());
+        object.insert("@timestamp".into(), timestamp().into());
+        object.insert("type".into(), kind.into());
+        if let Value::Object(fields) = fields {
+            object.extend(fields.into_iter().filter(|(_, value)| !value.is_null()));
+        }
+        // A closed stdout (e.g. `| head`) must not stop the run: the journal is the record.
+        let _ = serde_json::to_writer(&mut self.out, &Value::Object(object));
+        let _ = self.out.write_all(b"\n");
+        let _ = self.out.flush();
+    }
+
+    /// The first line of the stream.
+    pub fn version(&mut self) {
+        let version = env!("CARGO_PKG_VERSION");
+        self.line(
+            "info",
+            format!("edas-rollback {version}"),
+            "version",
+            json!({ "edas_rollback": version, "ui": JSON_UI_VERSION }),
+        );
+    }
+
+    /// One line per action of the plan that will be carried out.
+    pub fn planned_change(&mut self, action: &PlannedAction) {
+        let verb = match (
+            action.action,
+            action.verify_first,
+            action.last_error.is_some(),
+        ) {
+            (Action::Abort, true, _) => "verify, then abort",
+            (Action::Abort, false, true) => "retry abort",
+            (Action::Abort, false, false) => "abort",
+            (Action::NoOp, ..) => "no-op",
+            (Action::NotDeclared, ..) => "not declared",
+        };
+        self.line(
+            "info",
+            format!("{}: plan to {verb}", action.change_order_id),
+            "planned_change",
+            json!({
+                "change_order_id": action.change_order_id,
+                "action": action.action,
+                "verify_first": action.verify_first,
+                "app": action.app,
+                "reason": action.reason,
+            }),
+        );
+    }
+
+    pub fn diagnostic(&mut self, severity: &str, summary: String, detail: Value) {
+        let level = if severity == "error" { "error" } else { "warn" };
+        self.line(
+            level,
+            summary.clone(),
+            "diagnostic",
+            json!({ "diagnostic": { "severity": severity, "summary": summary, "detail": detail } }),
+        );
+    }
+}
+
+fn failed_fields(failed: &FailedChange) -> Value {
+    json!({
+        "change_order_id": failed.change_order_id,
+        "status": "failed",
+        "code": failed.code,
+        "message": failed.message,
+        "request_id": failed.request_id,
+        "http_status": failed.http_status,
+    })
+}
+
+/// A service message on one line: `SignatureDoesNotMatch` messages carry the server's whole
+/// string to sign, which is shown once, on its own, where it is useful (`fatal_error`).
+pub fn one_line(message: &str) -> &str {
+    let message = match message.find("server string to sign is:") {
+        Some(at) => &message[..at],
+        None => message,
+    };
+    message.lines().next().unwrap_or("").trim()
+}
+
+fn fatal_summary(fatal: &FatalError) -> String {
+    format!(
+        "the service rejected the credentials: `{}`: {}",
+        fatal.details.code.as_deref().unwrap_or("unknown"),
+        one_line(fatal.details.message.as_deref().unwrap_or("no message"))
+    )
+}
+
+/// The error `apply` ends with after a fatal answer: code, RequestId, message, and the
+/// service's string to sign (to compare with ours from `-v`), indented.
+pub fn fatal_error(fatal: &FatalError) -> String {
+    let mut text = format!(
+        "the service rejected the credentials (`{}`",
+        fatal.details.code.as_deref().unwrap_or("unknown")
+    );
+    if let Some(request_id) = &fatal.details.request_id {
+        let _ = write!(text, ", RequestId `{request_id}`");
+    }
+    text.push_str("), so nothing new was started");
+    if let Some(message) = &fatal.details.message {
+        let _ = write!(text, ": {}", one_line(message));
+    }
+    if let Some(server) = &fatal.server_string_to_sign {
+        let _ = write!(
+            text,
+            "\n  the service's string to sign (compare with ours, shown by `-v`):"
+        );
+        for line in server.lines() {
+            let _ = write!(text, "\n    {line}");
+        }
+    }
+    text
+}
+
+fn rollback_word(status: RollbackStatus) -> &'static str {
+    match status {
+        RollbackStatus::Running => "running",
+        RollbackStatus::Succeeded => "succeeded",
+        RollbackStatus::Failed => "failed",
+        RollbackStatus::TimedOut => "timed out",
+    }
+}
+
+impl<W: Write> Reporter for JsonLines<W> {
+    fn on_event(&mut self, event: &ApplyEvent) {
+        match event {
+            ApplyEvent::RunStarted { .. } => {}
+            ApplyEvent::ChangeStarted {
+                change_order_id,
+                verify_first,
+            } => self.line(
+                "info",
+                format!("{change_order_id}: aborting…"),
+                "apply_start",
+                json!({ "change_order_id": change_order_id, "verify_first": verify_first }),
+            ),
+            ApplyEvent::ChangeAborted(aborted) => self.line(
+                "info",
+                format!("{}: aborted", aborted.change_order_id),
+                "apply_complete",
+                json!({
+                    "change_order_id": aborted.change_order_id,
+                    "status": "aborted",
+                    "request_id": aborted.request_id,
+                    "rollback_change_order_id": aborted.rollback_change_order_id,
+                    "confirmed_by_status": aborted.confirmed_by_status,
+                    "attempts": aborted.attempts,
+                }),
+            ),
+            ApplyEvent::ChangeFailed(failed) => self.line(
+                "error",
+                format!(
+                    "{}: failed: {}",
+                    failed.change_order_id,
+                    one_line(&failed.message)
+                ),
+                "apply_errored",
+                failed_fields(failed),
+            ),
+            ApplyEvent::ChangeUnknown(unknown) => self.line(
+                "error",
+                format!(
+                    "{}: outcome unknown: {}",
+                    unknown.change_order_id, unknown.message
+                ),
+                "apply_errored",
+                json!({
+                    "change_order_id": unknown.change_order_id,
+                    "status": "unknown",
+                    "message": unknown.message,
+                }),
+            ),
+            ApplyEvent::Retrying {
+                change_order_id,
+                attempt,
+                after,
+                cause,
+                reason,
+            } => self.diagnostic(
+                "warning",
+                format!("{change_order_id}: retrying: {reason}"),
+                json!({
+                    "change_order_id": change_order_id,
+                    "attempt": attempt,
+                    "after_seconds": after.as_secs_f64(),
+                    "throttled": *cause == RetryCause::Throttled,
+                }),
+            ),
+            ApplyEvent::Verifying {
+                change_order_id,
+                reason,
+            } => self.diagnostic(
+                "warning",
+                format!("{change_order_id}: outcome unknown ({reason}); asking GetChangeOrderInfo"),
+                json!({ "change_order_id": change_order_id }),
+            ),
+            ApplyEvent::Resending {
+                change_order_id,
+                status,
+            } => self.diagnostic(
+                "warning",
+                format!(
+                    "{change_order_id}: still abortable (status {status}); sending the abort again"
+                ),
+                json!({ "change_order_id": change_order_id, "service_status": status }),
+            ),
+            ApplyEvent::RateChanged { from, to } => {
+                if to < from {
+                    self.diagnostic(
+                        "warning",
+                        format!("throttled by the service: slowing down to {to:.1} requests/s"),
+                        json!({ "from_per_second": from, "to_per_second": to }),
+                    );
+                }
+            }
+            ApplyEvent::Fatal(fatal) => self.diagnostic(
+                "error",
+                fatal_summary(fatal),
+                json!({
+                    "change_order_id": fatal.change_order_id,
+                    "code": fatal.details.code,
+                    "request_id": fatal.details.request_id,
+                    "hint": fatal.hint(),
+                }),
+            ),
+            ApplyEvent::Interrupted { in_flight } => self.diagnostic(
+                "warning",
+                format!("interrupted: starting nothing new, finishing {in_flight} in flight"),
+                json!({ "in_flight": in_flight }),
+            ),
+            ApplyEvent::JournalFailed { message } => self.diagnostic(
+                "error",
+                format!("the journal could not be written: {message}"),
+                Value::Null,
+            ),
+            ApplyEvent::RollbackPolled {
+                change_order_id,
+                rollback_change_order_id,
+                status,
+                service_status,
+            } => {
+                let level = if *status == RollbackStatus::Succeeded {
+                    "info"
+                } else {
+                    "error"
+                };
+                self.line(
+                    level,
+                    format!("{change_order_id}: rollback {}", rollback_word(*status)),
+                    "diagnostic",
+                    json!({ "diagnostic": {
+                        "severity": if level == "info" { "info" } else { "error" },
+                        "summary": format!("rollback {}", rollback_word(*status)),
+                        "detail": {
+                            "change_order_id": change_order_id,
+                            "rollback_change_order_id": rollback_change_order_id,
+                            "rollback_status": status,
+                            "service_status": service_status,
+                        },
+                    }}),
+                );
+            }
+            ApplyEvent::Summary {
+                aborted,
+                failed,
+                unknown,
+                not_started,
+                elapsed,
+            } => self.line(
+                "info",
+                format!(
+                    "Apply complete! Aborted: {aborted}, failed: {failed}, unknown: {unknown}, \
+                     not started: {not_started}."
+                ),
+                "change_summary",
+                json!({
+                    "changes": {
+                        "operation": "apply",
+                        "aborted": aborted,
+                        "failed": failed,
+                        "unknown": unknown,
+                        "not_started": not_started,
+                        "elapsed_seconds": elapsed.as_secs_f64(),
+                    }
+                }),
+            ),
+        }
+    }
+}
+
+/// A line per change order and per warning, for logs and pipes.
+pub struct PlainLines<W: Write, E: Write> {
+    out: W,
+    err: E,
+}
+
+impl<W: Write, E: Write> PlainLines<W, E> {
+    pub fn new(out: W, err: E) -> Self {
+        Self { out, err }
+    }
+}
+
+/// The human line for an event, and whether it is a warning (stderr) rather than progress.
+fn human_line(event: &ApplyEvent) -> Option<(String, bool)> {
+    let line = match event {
+        ApplyEvent::RunStarted {
+            total,
+            parallelism,
+            requests_per_second,
+        } => (
+            format!(
+                "Aborting {total} change orders ({parallelism} at a time, up to \
+                 {requests_per_second} requests/s)…"
+            ),
+            false,
+        ),
+        ApplyEvent::ChangeStarted { .. } => return None,
+        ApplyEvent::ChangeAborted(aborted) => (
+            format!(
+                "{}: aborted{}{}",
+                aborted.change_order_id,
+                if aborted.confirmed_by_status {
+                    " (confirmed by its status)"
+                } else {
+                    ""
+                },
+                aborted
+                    .request_id
+                    .as_deref()
+                    .map(|id| format!(" [RequestId {id}]"))
+                    .unwrap_or_default()
+            ),
+            false,
+        ),
+        ApplyEvent::ChangeFailed(failed) => (failed_line(failed), false),
+        ApplyEvent::ChangeUnknown(unknown) => (
+            format!(
+                "{}: outcome unknown: {}",
+                unknown.change_order_id, unknown.message
+            ),
+            false,
+        ),
+        ApplyEvent::Retrying {
+            change_order_id,
+            attempt,
+            after,
+            reason,
+            ..
+        } => (
+            format!(
+                "warning: {change_order_id}: {reason}; attempt {attempt} in {}",
+                seconds(*after)
+            ),
+            true,
+        ),
+        ApplyEvent::Verifying {
+            change_order_id,
+            reason,
+        } => (
+            format!(
+                "warning: {change_order_id}: outcome unknown ({reason}); asking \
+                 GetChangeOrderInfo before anything else"
+            ),
+            true,
+        ),
+        ApplyEvent::Resending {
+            change_order_id,
+            status,
+        } => (
+            format!(
+                "warning: {change_order_id}: still abortable (status {status}); sending the \
+                 abort again"
+            ),
+            true,
+        ),
+        ApplyEvent::RateChanged { from, to } if to < from => (
+            format!("warning: throttled by the service: slowing down to {to:.1} requests/s"),
+            true,
+        ),
+        ApplyEvent::RateChanged { .. } => return None,
+        ApplyEvent::Fatal(fatal) => (
+            format!(
+                "error: {}; starting nothing new, finishing the requests in flight",
+                fatal_summary(fatal)
+            ),
+            true,
+        ),
+        ApplyEvent::Interrupted { in_flight } => (
+            format!(
+                "Interrupted: starting nothing new, finishing the {in_flight} in flight (press \
+                 Ctrl-C again to exit at once; the journal holds every request sent)"
+            ),
+            true,
+        ),
+        ApplyEvent::JournalFailed { message } => (
+            format!("error: the journal could not be written: {message}; starting nothing new"),
+            true,
+        ),
+        ApplyEvent::RollbackPolled {
+            change_order_id,
+            rollback_change_order_id,
+            status,
+            service_status,
+        } => (
+            format!(
+                "{change_order_id}: rollback {rollback_change_order_id} {}{}",
+                rollback_word(*status),
+                service_status
+                    .map(|status| format!(" (status {status})"))
+                    .unwrap_or_default()
+            ),
+            false,
+        ),
+        ApplyEvent::Summary { .. } => return None,
+    };
+    Some(line)
+}
+
+fn failed_line(failed: &FailedChange) -> String {
+    let mut line = format!("{}: failed", failed.change_order_id);
+    if let Some(code) = &failed.code {
+        let _ = write!(line, ": `{code}`");
+    }
+    let _ = write!(line, ": {}", one_line(&failed.message));
+    if let Some(request_id) = &failed.request_id {
+        let _ = write!(line, " [RequestId {request_id}]");
+    }
+    line
+}
+
+fn seconds(duration: Duration) -> String {
+    format!("{:.1}s", duration.as_secs_f64())
+}
+
+impl<W: Write, E: Write> Reporter for PlainLines<W, E> {
+    fn on_event(&mut self, event: &ApplyEvent) {
+        if let Some((line, warning)) = human_line(event) {
+            let target: &mut dyn Write = if warning {
+                &mut self.err
+            } else {
+                &mut self.out
+            };
+            let _ = writeln!(target, "{line}");
+        }
+    }
+}
+
+/// A progress bar on stderr (done/total, rate, failures, ETA); warnings and failures are
+/// printed above it.
+pub struct ProgressReporter {
+    bar: ProgressBar,
+    failures: usize,
+}
+
+impl ProgressReporter {
+    pub fn new(total: u64) -> Self {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} · {per_sec} · {msg} · ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_message("0 failed");
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Self { bar, failures: 0 }
+    }
+}
+
+impl Reporter for ProgressReporter {
+    fn on_event(&mut self, event: &ApplyEvent) {
+        match event {
+            ApplyEvent::ChangeAborted(_) => self.bar.inc(1),
+            ApplyEvent::ChangeFailed(_) | ApplyEvent::ChangeUnknown(_) => {
+                self.failures += 1;
+                self.bar.inc(1);
+                self.bar.set_message(format!("{} failed", self.failures));
+                if let Some((line, _)) = human_line(event) {
+                    self.bar.println(line);
+                }
+            }
+            ApplyEvent::Summary { .. } => self.bar.finish_and_clear(),
+            ApplyEvent::RunStarted { .. } | ApplyEvent::ChangeStarted { .. } => {}
+            other => {
+                if let Some((line, _)) = human_line(other) {
+                    self.bar.println(line);
+                }
+            }
+        }
+    }
+}
+
+/// The final summary: counts, then every change order that did not end aborted, with its
+/// code, message and RequestId.
+pub fn summary(report: &ApplyReport) -> String {
+    let mut text = String::new();
+    let verdict = if report.interrupted {
+        "Apply interrupted!"
+    } else if report.all_aborted() {
+        "Apply complete!"
+    } else {
+        "Apply finished with errors."
+    };
+    let _ = writeln!(
+        text,
+        "{verdict} Aborted: {}, failed: {}, unknown: {}, not started: {} (in {}).",
+        report.aborted.len(),
+        report.failed.len(),
+        report.unknown.len(),
+        report.not_started.len(),
+        seconds(report.elapsed)
+    );
+    if !report.failed.is_empty() {
+        let _ = writeln!(text, "\nFailed:");
+        for failed in &report.failed {
+            let _ = writeln!(text, "  {}", failed_line(failed));
+        }
+    }
+    if !report.unknown.is_empty() {
+        let _ = writeln!(
+            text,
+            "\nOutcome unknown (the next plan asks GetChangeOrderInfo before sending anything):"
+        );
+        for unknown in &report.unknown {
+            let _ = writeln!(text, "  {}: {}", unknown.change_order_id, unknown.message);
+        }
+    }
+    if !report.not_started.is_empty() {
+        let _ = writeln!(
+            text,
+            "\n{} change orders were not started; run `apply` again to finish them.",
+            report.not_started.len()
+        );
+    }
+    text
+}
+
+/// The `--wait` summary.
+pub fn wait_summary(report: &WaitReport) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "Rollbacks: {} succeeded, {} failed, {} timed out, {} not finished.",
+        report.succeeded.len(),
+        report.failed.len(),
+        report.timed_out.len(),
+        report.not_finished.len()
+    );
+    for (target, why) in &report.failed {
+        let _ = writeln!(
+            text,
+            "  {}: rollback {} failed: {why}",
+            target.change_order_id, target.rollback_change_order_id
+        );
+    }
+    if report.without_rollback_id > 0 {
+        let _ = writeln!(
+            text,
+            "  {} aborted change order(s) were confirmed by their status after a lost response; \
+             their rollback change order id is not known, so they were not watched",
+            report.without_rollback_id
+        );
+    }
+    for target in &report.timed_out {
+        let _ = writeln!(
+            text,
+            "  {}: rollback {} did not finish in time",
+            target.change_order_id, target.rollback_change_order_id
+        );
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::{AbortedChange, UnknownChange};
+    use crate::ids::ChangeOrderId;
+
+    fn json_lines(events: &[ApplyEvent]) -> Vec<Value> {
+        let mut reporter = JsonLines::new(Vec::new());
+        for event in events {
+            reporter.on_event(event);
+        }
+        String::from_utf8(reporter.out)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    fn failed() -> FailedChange {
+        FailedChange {
+            change_order_id: ChangeOrderId::new("co-2"),
+            code: Some("500".into()),
+            message: "change order `co-2` is in status 2".into(),
+            request_id: Some("req-2".into()),
+            http_status: Some(200),
+        }
+    }
+
+    #[test]
+    fn json_lines_carry_the_design_types_and_the_request_ids() {
+        let lines = json_lines(&[
+            ApplyEvent::ChangeStarted {
+                change_order_id: ChangeOrderId::new("co-1"),
+                verify_first: false,
+            },
+            ApplyEvent::ChangeAborted(AbortedChange {
+                change_order_id: ChangeOrderId::new("co-1"),
+                request_id: Some("req-1".into()),
+                rollback_change_order_id: Some("rb-1".into()),
+                confirmed_by_status: false,
+                attempts: 1,
+            }),
+            ApplyEvent::ChangeFailed(failed()),
+            ApplyEvent::Summary {
+                aborted: 1,
+                failed: 1,
+                unknown: 0,
+                not_started: 0,
+                elapsed: Duration::from_secs(2),
+            },
+        ]);
+        let types: Vec<&str> = lines
+            .iter()
+            .map(|line| line["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "apply_start",
+                "apply_complete",
+                "apply_errored",
+                "change_summary"
+            ]
+        );
+        assert_eq!(lines[1]["request_id"], "req-1");
+        assert_eq!(lines[1]["rollback_change_order_id"], "rb-1");
+        assert_eq!(lines[2]["code"], "500");
+        assert_eq!(lines[2]["request_id"], "req-2");
+        assert_eq!(lines[3]["changes"]["aborted"], 1);
+        assert!(lines.iter().all(|line| line["@timestamp"].is_string()));
+    }
+
+    #[test]
+    fn the_summary_names_every_change_order_that_did_not_end_aborted() {
+        let report = ApplyReport {
+            failed: vec![failed()],
+            unknown: vec![UnknownChange {
+                change_order_id: ChangeOrderId::new("co-3"),
+                message: "outcome unknown: HTTP 503".into(),
+            }],
+            ..ApplyReport::default()
+        };
+        let text = summary(&report);
+        assert!(text.starts_with("Apply finished with errors."));
+        assert!(
+            text.contains(
+                "co-2: failed: `500`: change order `co-2` is in status 2 [RequestId req-2]"
+            )
+        );
+        assert!(text.contains("co-3: outcome unknown: HTTP 503"));
+    }
+
+    #[test]
+    fn a_signature_error_shows_the_servers_string_to_sign_once_and_indented() {
+        let message = "Specified signature is not matched with our calculation. server string \
+                       to sign is:PUT\napplication/json\n\n\nSat, 28 Nov 2026 01:24:55 GMT\n/pop";
+        let fatal = FatalError {
+            change_order_id: ChangeOrderId::new("co-1"),
+            details: crate::edas::outcome::ResponseDetails {
+                code: Some("SignatureDoesNotMatch".into()),
+                message: Some(message.into()),
+                request_id: Some("req-9".into()),
+                ..Default::default()
+            },
+            server_string_to_sign: Some("PUT\napplication/json\n\n\nDATE\n/pop".into()),
+        };
+        assert_eq!(
+            one_line(message),
+            "Specified signature is not matched with our calculation."
+        );
+        let text = fatal_error(&fatal);
+        assert!(text.starts_with(
+            "the service rejected the credentials (`SignatureDoesNotMatch`, RequestId `req-9`), \
+             so nothing new was started: Specified signature is not matched with our calculation."
+        ));
+        assert!(text.contains("\n    PUT\n    application/json\n"));
+        assert_eq!(text.matches("PUT").count(), 1);
+    }
+
+    #[test]
+    fn plain_lines_put_progress_on_stdout_and_warnings_on_stderr() {
+        let mut reporter = PlainLines::new(Vec::new(), Vec::new());
+        reporter.on_event(&ApplyEvent::ChangeFailed(failed()));
+        reporter.on_event(&ApplyEvent::RateChanged {
+            from: 20.0,
+            to: 9.5,
+        });
+        let out = String::from_utf8(reporter.out).unwrap();
+        let err = String::from_utf8(reporter.err).unwrap();
+        assert!(out.contains("co-2: failed"));
+        assert!(err.contains("slowing down to 9.5 requests/s"));
+    }
+}

@@ -1,0 +1,546 @@
+//! `apply` as an SRE runs it: the real binary in a temp dir, against the real simulator over
+//! loopback (in this process, so its counters prove that nothing was aborted twice or missed).
+//! Time is asserted only with generous bounds; the precise numbers are in `benches/apply.rs`.
+
+use edas_rollback::sim::{Faults, Latency, SimConfig, SimStats, Simulator};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_edas-rollback");
+
+/// The simulator on its own runtime, so tests can block on child processes.
+struct Sim {
+    runtime: tokio::runtime::Runtime,
+    simulator: Option<Simulator>,
+}
+
+impl Sim {
+    fn start(config: SimConfig) -> Sim {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listen = "127.0.0.1:0".parse().unwrap();
+        let simulator = runtime.block_on(Simulator::start(listen, config)).unwrap();
+        Sim {
+            runtime,
+            simulator: Some(simulator),
+        }
+    }
+
+    fn any_id(faults: Faults) -> Sim {
+        Sim::start(SimConfig {
+            any_id: true,
+            faults,
+            seed: 42,
+            ..SimConfig::default()
+        })
+    }
+
+    fn endpoint(&self) -> String {
+        self.simulator.as_ref().unwrap().endpoint()
+    }
+
+    fn stats(&self) -> SimStats {
+        self.simulator.as_ref().unwrap().stats()
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(simulator) = self.simulator.take() {
+            self.runtime.block_on(simulator.shutdown());
+        }
+    }
+}
+
+/// A temp dir holding `edas-rollback.yaml` with `count` change orders.
+struct Workspace {
+    dir: tempfile::TempDir,
+    ids: Vec<String>,
+}
+
+impl Workspace {
+    fn new(count: usize) -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        let ids: Vec<String> = (0..count)
+            .map(|index| format!("6b55106c-c7f2-40f7-a1d4-{index:012}"))
+            .collect();
+        let mut yaml =
+            String::from("version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n");
+        for id in &ids {
+            yaml.push_str(&format!("  - id: {id}\n    app: checkout\n"));
+        }
+        std::fs::write(dir.path().join("edas-rollback.yaml"), yaml).unwrap();
+        Workspace { dir, ids }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.path("edas-rollback.state.json")
+    }
+
+    fn journal_path(&self) -> PathBuf {
+        self.path("edas-rollback.state.json.journal")
+    }
+
+    /// The binary in this dir, with the simulator's test credentials and nothing else from
+    /// the environment that could pick other credentials.
+    fn command(&self, endpoint: &str, args: &[&str]) -> Command {
+        self.command_with_secret(
+            endpoint,
+            args,
+            edas_rollback::sim::DEFAULT_ACCESS_KEY_SECRET,
+        )
+    }
+
+    fn command_with_secret(&self, endpoint: &str, args: &[&str], secret: &str) -> Command {
+        let mut command = Command::new(BINARY);
+        command
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("NO_COLOR", "1")
+            .env(
+                "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                edas_rollback::sim::DEFAULT_ACCESS_KEY_ID,
+            )
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret)
+            .arg("--endpoint")
+            .arg(endpoint)
+            .args(args)
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn state(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.state_path()).unwrap()).unwrap()
+    }
+
+    /// Lines in the journal of a run in progress (0 when there is none).
+    fn journal_lines(&self) -> usize {
+        std::fs::read_to_string(self.journal_path())
+            .map(|text| text.lines().count())
+            .unwrap_or(0)
+    }
+}
+
+fn run(mut command: Command) -> Output {
+    command.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}
+
+/// Every declared change order is aborted in state, with a RequestId, and the simulator
+/// committed exactly one abort for each.
+fn assert_all_aborted_exactly_once(workspace: &Workspace, sim: &Sim) {
+    let state = workspace.state();
+    let records = state["change_orders"].as_object().unwrap();
+    let stats = sim.stats();
+    for id in &workspace.ids {
+        let record = &records[id];
+        assert_eq!(record["status"], "aborted", "{id}: {record}");
+        assert!(record["request_id"].is_string(), "{id}: {record}");
+        assert_eq!(
+            stats.change_orders[id].aborts_committed, 1,
+            "{id} was committed {} times",
+            stats.change_orders[id].aborts_committed
+        );
+    }
+    assert!(
+        !workspace.journal_path().exists(),
+        "the journal was folded and removed"
+    );
+}
+
+/// Waits until `condition` holds, or fails after `limit`.
+fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < limit, "gave up waiting after {limit:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_thousand_change_orders_are_each_aborted_exactly_once_with_every_request_id_recorded() {
+    let sim = Sim::any_id(Faults::default());
+    let workspace = Workspace::new(1_000);
+    let output = run(workspace.command(
+        &sim.endpoint(),
+        &[
+            "apply",
+            "--auto-approve",
+            "--parallelism",
+            "20",
+            "--requests-per-second",
+            "2000",
+        ],
+    ));
+    assert_exit(&output, 0);
+    assert!(text(&output.stdout).contains("Apply complete! Aborted: 1000, failed: 0"));
+    assert_all_aborted_exactly_once(&workspace, &sim);
+    let stats = sim.stats();
+    assert_eq!(stats.totals.aborts_received, 1_000);
+    assert_eq!(stats.totals.info_requests, 0);
+    // Every RequestId the state holds is a different one.
+    let state = workspace.state();
+    let mut request_ids: Vec<&str> = state["change_orders"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|record| record["request_id"].as_str().unwrap())
+        .collect();
+    request_ids.sort_unstable();
+    request_ids.dedup();
+    assert_eq!(request_ids.len(), 1_000);
+    assert_eq!(state["serial"], 1, "one save for the whole run");
+}
+
+#[test]
+fn a_throttled_service_slows_the_run_down_and_no_change_order_fails() {
+    let sim = Sim::any_id(Faults {
+        requests_per_second: Some(50),
+        ..Faults::default()
+    });
+    let workspace = Workspace::new(300);
+    let start = Instant::now();
+    let output = run(workspace.command(
+        &sim.endpoint(),
+        &["apply", "--auto-approve", "--requests-per-second", "200"],
+    ));
+    let elapsed = start.elapsed();
+    assert_exit(&output, 0);
+    assert_all_aborted_exactly_once(&workspace, &sim);
+    assert!(sim.stats().totals.throttled > 0, "the limit was reached");
+    assert!(text(&output.stderr).contains("slowing down"));
+    // The simulator's bucket lets one second's worth through at once, then 50/s: the ideal
+    // is (300 - 50) / 50 = 5 s. Generous here; measured precisely in the benchmark.
+    assert!(elapsed < Duration::from_secs(5).mul_f64(1.6), "{elapsed:?}");
+}
+
+#[test]
+fn lost_responses_and_503s_are_verified_and_nothing_is_aborted_twice() {
+    let sim = Sim::any_id(Faults {
+        fail_rate: 0.05,
+        drop_rate: 0.05,
+        ..Faults::default()
+    });
+    let workspace = Workspace::new(400);
+    let output = run(workspace.command(
+        &sim.endpoint(),
+        &["apply", "--auto-approve", "--requests-per-second", "1000"],
+    ));
+    assert_exit(&output, 0);
+    assert_all_aborted_exactly_once(&workspace, &sim);
+    let stats = sim.stats();
+    assert!(stats.totals.dropped > 0 && stats.totals.unavailable > 0);
+    assert!(
+        stats.totals.info_requests > 0,
+        "ambiguous answers were verified"
+    );
+    let state = workspace.state();
+    let confirmed = state["change_orders"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|record| record["confirmed_by_status"] == true)
+        .count();
+    assert!(confirmed > 0, "lost responses were confirmed by status");
+}
+
+#[test]
+fn a_wrong_secret_stops_early_with_a_clear_error_and_a_consistent_state() {
+    let sim = Sim::any_id(Faults::default());
+    let workspace = Workspace::new(200);
+    let output = run(workspace.command_with_secret(
+        &sim.endpoint(),
+        &["apply", "--auto-approve", "--parallelism", "4"],
+        "NotTheSecret",
+    ));
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("SignatureDoesNotMatch"), "{stderr}");
+    assert!(
+        stderr.contains("hint:") && stderr.contains("clock"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("NotTheSecret"), "the secret never appears");
+    let stats = sim.stats();
+    assert_eq!(stats.totals.aborts_committed, 0);
+    assert!(
+        stats.totals.requests <= 8,
+        "stopped early: {} requests",
+        stats.totals.requests
+    );
+    // What was sent is recorded as failed with the service's code; the rest is untouched.
+    let state = workspace.state();
+    let records = state["change_orders"].as_object().unwrap();
+    assert!(!records.is_empty() && records.len() as u64 <= stats.totals.requests);
+    for record in records.values() {
+        assert_eq!(record["status"], "failed");
+        assert_eq!(record["code"], "SignatureDoesNotMatch");
+    }
+    assert!(!workspace.journal_path().exists());
+    assert!(text(&output.stdout).contains("not started"));
+}
+
+#[test]
+fn a_saved_plan_applied_twice_is_refused_the_second_time_and_sends_nothing() {
+    let sim = Sim::any_id(Faults::default());
+    let workspace = Workspace::new(5);
+    let endpoint = sim.endpoint();
+    assert_exit(
+        &run(workspace.command(&endpoint, &["plan", "--out", "plan.json"])),
+        0,
+    );
+    assert_exit(
+        &run(workspace.command(&endpoint, &["apply", "plan.json"])),
+        0,
+    );
+    let requests = sim.stats().totals.requests;
+    assert_eq!(requests, 5);
+
+    let again = run(workspace.command(&endpoint, &["apply", "plan.json"]));
+    assert_exit(&again, 1);
+    assert!(
+        text(&again.stderr).contains("Saved plan is stale"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(sim.stats().totals.requests, requests, "nothing was sent");
+    assert_eq!(workspace.state()["serial"], 1);
+}
+
+#[test]
+fn a_second_apply_fails_at_once_on_the_lock_naming_the_first() {
+    let sim = Sim::any_id(Faults {
+        latency: Latency::Fixed(Duration::from_millis(200)),
+        ..Faults::default()
+    });
+    let workspace = Workspace::new(20);
+    let endpoint = sim.endpoint();
+    let mut first = workspace
+        .command(
+            &endpoint,
+            &["apply", "--auto-approve", "--parallelism", "1"],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(Duration::from_secs(20), || workspace.journal_lines() > 1);
+    let second = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
+    assert_exit(&second, 1);
+    let stderr = text(&second.stderr);
+    assert!(stderr.contains("locked"), "{stderr}");
+    assert!(stderr.contains(&format!("pid {}", first.id())), "{stderr}");
+    assert!(stderr.contains("operation `apply`"), "{stderr}");
+    assert_eq!(first.wait().unwrap().code(), Some(0));
+    assert_all_aborted_exactly_once(&workspace, &sim);
+}
+
+#[test]
+fn ctrl_c_finishes_what_is_in_flight_exits_130_and_the_next_apply_finishes_the_rest() {
+    let sim = Sim::any_id(Faults {
+        latency: Latency::Fixed(Duration::from_millis(50)),
+        ..Faults::default()
+    });
+    let workspace = Workspace::new(200);
+    let endpoint = sim.endpoint();
+    let child = workspace
+        .command(
+            &endpoint,
+            &["apply", "--auto-approve", "--parallelism", "4"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(Duration::from_secs(30), || workspace.journal_lines() > 40);
+    signal(&child, "INT");
+    let output = child.wait_with_output().unwrap();
+    assert_exit(&output, 130);
+    assert!(text(&output.stdout).contains("Apply interrupted!"));
+    assert!(
+        !workspace.journal_path().exists(),
+        "saved and folded before exiting"
+    );
+
+    // Consistent: everything the simulator committed is recorded aborted, nothing else is.
+    let state = workspace.state();
+    let records = state["change_orders"].as_object().unwrap();
+    let stats = sim.stats();
+    let committed: Vec<&String> = stats
+        .change_orders
+        .iter()
+        .filter(|(_, counts)| counts.aborts_committed == 1)
+        .map(|(id, _)| id)
+        .filter(|id| workspace.ids.contains(id))
+        .collect();
+    assert!(!committed.is_empty() && committed.len() < 200);
+    for id in &committed {
+        assert_eq!(records[id.as_str()]["status"], "aborted");
+    }
+    assert_eq!(records.len(), committed.len());
+
+    let rest = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
+    assert_exit(&rest, 0);
+    assert_all_aborted_exactly_once(&workspace, &sim);
+    for id in &workspace.ids {
+        assert_eq!(sim.stats().change_orders[id].aborts_received, 1, "{id}");
+    }
+}
+
+#[test]
+fn a_killed_apply_is_recovered_from_the_journal_and_finished_with_no_duplicate_and_none_missed() {
+    let sim = Sim::any_id(Faults {
+        latency: Latency::Range(Duration::from_millis(5), Duration::from_millis(40)),
+        ..Faults::default()
+    });
+    let workspace = Workspace::new(150);
+    let endpoint = sim.endpoint();
+    // Kill at several points of successive runs: early, in the middle, late.
+    for kill_after_lines in [5, 60, 120] {
+        let mut child = workspace
+            .command(
+                &endpoint,
+                &["apply", "--auto-approve", "--parallelism", "8"],
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until(Duration::from_secs(30), || {
+            workspace.journal_lines() > kill_after_lines
+        });
+        assert!(child.try_wait().unwrap().is_none(), "killed mid-run");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(
+            workspace.journal_path().exists(),
+            "a SIGKILL leaves the journal"
+        );
+        // The next command, whatever it is, folds the leftover journal first.
+        let list = run(workspace.command(&endpoint, &["state", "list"]));
+        assert_exit(&list, 0);
+        assert!(
+            text(&list.stderr).contains("recovered"),
+            "{}",
+            text(&list.stderr)
+        );
+        assert!(!workspace.journal_path().exists());
+        let stats = sim.stats();
+        assert!(
+            stats
+                .change_orders
+                .values()
+                .all(|counts| counts.aborts_committed <= 1),
+            "never aborted twice"
+        );
+    }
+    let rest = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
+    assert_exit(&rest, 0);
+    assert_all_aborted_exactly_once(&workspace, &sim);
+}
+
+#[test]
+fn without_a_terminal_apply_needs_auto_approve_json_is_only_json_and_a_second_run_has_nothing_to_do()
+ {
+    let sim = Sim::any_id(Faults::default());
+    let workspace = Workspace::new(3);
+    let endpoint = sim.endpoint();
+
+    let refused = run(workspace.command(&endpoint, &["apply"]));
+    assert_exit(&refused, 1);
+    assert!(
+        text(&refused.stderr).contains("--auto-approve"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(sim.stats().totals.requests, 0, "nothing was sent");
+
+    let json = run(workspace.command(&endpoint, &["apply", "--auto-approve", "--json"]));
+    assert_exit(&json, 0);
+    let lines: Vec<Value> = text(&json.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every stdout line is a JSON object"))
+        .collect();
+    let types: Vec<&str> = lines
+        .iter()
+        .map(|line| line["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types.first(), Some(&"version"));
+    assert_eq!(types.last(), Some(&"change_summary"));
+    for kind in ["planned_change", "apply_start", "apply_complete"] {
+        assert_eq!(
+            types.iter().filter(|t| **t == kind).count(),
+            3,
+            "{kind}: {types:?}"
+        );
+    }
+    assert_eq!(lines.last().unwrap()["changes"]["aborted"], 3);
+    assert!(lines.iter().all(|line| line["@timestamp"].is_string()));
+
+    let again = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
+    assert_exit(&again, 0);
+    assert!(
+        text(&again.stdout).contains("No changes"),
+        "{}",
+        text(&again.stdout)
+    );
+    assert_eq!(sim.stats().totals.requests, 3);
+}
+
+#[test]
+fn wait_polls_each_rollback_until_it_ends_and_records_it() {
+    let sim = Sim::start(SimConfig {
+        any_id: true,
+        rollback_duration: Duration::from_millis(300),
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(4);
+    let output = run(workspace.command(
+        &sim.endpoint(),
+        &["apply", "--auto-approve", "--wait", "--wait-timeout", "30s"],
+    ));
+    assert_exit(&output, 0);
+    assert!(
+        text(&output.stdout).contains("Rollbacks: 4 succeeded"),
+        "{}",
+        text(&output.stdout)
+    );
+    let state = workspace.state();
+    for record in state["change_orders"].as_object().unwrap().values() {
+        assert_eq!(record["status"], "aborted");
+        assert_eq!(record["rollback_status"], "succeeded");
+    }
+}
