@@ -238,7 +238,21 @@ pub struct SimulateArgs {
 
 #[derive(Debug, Args)]
 pub struct RehearseArgs {
-    /// Statuses and faults for the embedded simulator.
+    /// Statuses and faults for the embedded simulator (YAML; see docs/RUNBOOK.md).
     #[arg(long)]
     pub scenario: Option<PathBuf>,
+    /// Requests in flight at once [default: config, else 10].
+    #[arg(long, value_parser = positive)]
+    pub parallelism: Option<u32>,
+    /// Requests started per second [default: config, else 20].
+    #[arg(long, value_parser = positive)]
+    pub requests_per_second: Option<u32>,
+    /// One JSON object per line on stdout, as `apply --json`.
+    #[arg(long)]
+    pub json: bool,
+    /// After aborting, wait for each rollback change order to finish.
+    #[arg(long)]
+    pub wait: bool,
+    #[arg(long, value_parser = duration, default_value = "10m")]
+    pub wait_timeout: Duration,
 }

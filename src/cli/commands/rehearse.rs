@@ -1,7 +1,140 @@
-//! `rehearse`.
+//! `rehearse`: plan and apply against an embedded simulator seeded with the config's change
+//! orders (status 1, or a `--scenario FILE` of statuses and faults), into a scratch state in a
+//! temporary directory. It runs the same `apply` path production uses, with only the endpoint,
+//! the credentials and the state path replaced, so a rehearsal exercises exactly what an
+//! incident will: nothing leaves the machine and no real state is touched.
 
-use crate::cli::args::{GlobalArgs, RehearseArgs};
+use crate::cli::args::{ApplyArgs, GlobalArgs, RehearseArgs};
+use crate::cli::commands::apply;
+use crate::cli::settings::load_config;
+use crate::sim::scenario::Scenario;
+use crate::sim::{SimConfig, SimStats, Simulator};
+use anyhow::Context as _;
+use std::net::{Ipv4Addr, SocketAddr};
 
-pub fn run(_global: &GlobalArgs, _args: &RehearseArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("`rehearse` is not available in this build yet")
+pub fn run(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8> {
+    // Two workers: the simulator and the client share the process, and neither should wait
+    // for the other to yield a single thread.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(rehearse(global, args))
+}
+
+async fn rehearse(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8> {
+    let config = load_config(&global.config)?;
+    let scenario = match &args.scenario {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the scenario `{}`", path.display()))?;
+            Scenario::parse(path, &text)?
+        }
+        None => Scenario::default(),
+    };
+    let declared: Vec<_> = config
+        .desired
+        .change_orders
+        .iter()
+        .map(|spec| spec.id.clone())
+        .collect();
+    let mut sim_config = SimConfig::default();
+    scenario.configure(&mut sim_config, &declared);
+    let credentials = sim_config.credentials();
+    let simulator = Simulator::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), sim_config)
+        .await
+        .context("cannot start the embedded simulator")?;
+
+    let scratch = tempfile::Builder::new()
+        .prefix("edas-rollback-rehearsal-")
+        .tempdir()
+        .context("cannot create a scratch directory for the rehearsal state")?;
+    let stem = config
+        .path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "rehearsal".to_string());
+    let state_path = scratch.path().join(format!("{stem}.state.json"));
+    eprintln!(
+        "Rehearsing {} against the embedded simulator at {} with a scratch state in {}; \
+         nothing leaves this machine.",
+        config.path.display(),
+        simulator.endpoint(),
+        scratch.path().display(),
+    );
+
+    let rehearsal = GlobalArgs {
+        config: global.config.clone(),
+        state: Some(state_path),
+        endpoint: Some(simulator.endpoint()),
+        no_color: global.no_color,
+        verbose: global.verbose,
+    };
+    let apply_args = ApplyArgs {
+        plan_file: None,
+        // A rehearsal changes nothing outside the scratch directory, so it is approved.
+        auto_approve: true,
+        parallelism: args.parallelism,
+        requests_per_second: args.requests_per_second,
+        json: args.json,
+        wait: args.wait,
+        wait_timeout: args.wait_timeout,
+        lock_timeout: std::time::Duration::ZERO,
+    };
+    let result = apply::execute(&rehearsal, &apply_args, Some(credentials)).await;
+    let stats = simulator.stats();
+    simulator.shutdown().await;
+    if !args.json {
+        eprint!("{}", received_summary(&stats, &declared));
+    }
+    result
+}
+
+/// What the simulator received: totals, and any change order aborted more than once or
+/// declared but never aborted.
+fn received_summary(stats: &SimStats, declared: &[crate::ids::ChangeOrderId]) -> String {
+    let totals = &stats.totals;
+    let mut text = format!(
+        "\nThe simulator received {} requests: {} aborts committed, {} GetChangeOrderInfo, \
+         {} throttled, {} answered 503, {} responses dropped, {} refused signatures.\n",
+        totals.requests,
+        totals.aborts_committed,
+        totals.info_requests,
+        totals.throttled,
+        totals.unavailable,
+        totals.dropped,
+        totals.signature_failures,
+    );
+    let duplicates: Vec<&str> = stats
+        .change_orders
+        .iter()
+        .filter(|(_, counters)| counters.aborts_committed > 1)
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let never_aborted: Vec<&str> = declared
+        .iter()
+        .filter(|id| {
+            stats
+                .change_orders
+                .get(id.as_str())
+                .is_none_or(|counters| counters.aborts_committed == 0)
+        })
+        .map(|id| id.as_str())
+        .collect();
+    if duplicates.is_empty() {
+        text.push_str("No change order was aborted twice.\n");
+    } else {
+        text.push_str(&format!(
+            "Aborted more than once: {}\n",
+            duplicates.join(", ")
+        ));
+    }
+    if !never_aborted.is_empty() {
+        text.push_str(&format!(
+            "Declared but not aborted by this rehearsal: {}\n",
+            never_aborted.join(", ")
+        ));
+    }
+    text
 }
