@@ -5,7 +5,9 @@
 //!    state records), best of several runs, and the process's peak RSS (VmHWM, reset before
 //!    each size through /proc/self/clear_refs).
 //! 2. End to end: the release binary's `plan --out` on a generated 100k config + state,
-//!    timed and measured with `/usr/bin/time -v` when present.
+//!    several runs, each timed and measured (user + sys CPU, peak RSS) with `/usr/bin/time
+//!    -v` when present. The machine may be shared: CPU time is the steadier number, wall
+//!    time the target.
 //!
 //! Run: `cargo bench --bench plan` (add `-- --quick` for one run per size).
 
@@ -192,52 +194,68 @@ fn end_to_end(count: usize) {
         "json",
     ];
     let gnu_time = Path::new("/usr/bin/time").exists();
-    let started = Instant::now();
-    let output = if gnu_time {
-        Command::new("/usr/bin/time")
-            .arg("-v")
-            .arg(binary)
-            .args(arguments)
-            .output()
+    let runs = if std::env::args().any(|argument| argument == "--quick") {
+        1
     } else {
-        Command::new(binary).args(arguments).output()
+        5
     };
-    let wall = started.elapsed();
-    let output = match output {
-        Ok(output) => output,
-        Err(error) => {
-            println!("end to end: could not run `{binary}`: {error}");
-            return;
-        }
-    };
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let peak = stderr
-        .lines()
-        .find_map(|line| {
-            line.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|kib| kib.trim().parse::<f64>().ok())
-        .map(|kib| format!("{:.0} MiB", kib / 1024.0))
-        .unwrap_or_else(|| "not measured (no GNU time)".to_string());
     println!();
     println!(
-        "end to end: `edas-rollback -c bench.yaml plan --out plan.json --format json` on {count} change orders + {} state records",
+        "end to end: `edas-rollback -c bench.yaml plan --out plan.json --format json` on {count} change orders + {} state records, {runs} runs",
         state.change_orders.len()
     );
-    println!(
-        "  exit {:?}, wall {:.0} ms, peak RSS {peak}, plan file {:.1} MB",
-        output.status.code(),
-        millis(wall),
-        std::fs::metadata(&plan_path)
-            .map(|metadata| metadata.len() as f64 / 1e6)
-            .unwrap_or(0.0),
-    );
-    if !output.status.success() {
+    println!("| run | exit | wall ms | user + sys CPU ms | peak RSS MiB | plan file MB |");
+    println!("|--:|--:|--:|--:|--:|--:|");
+    for run in 1..=runs {
+        let started = Instant::now();
+        let output = if gnu_time {
+            Command::new("/usr/bin/time")
+                .arg("-v")
+                .arg(binary)
+                .args(arguments)
+                .output()
+        } else {
+            Command::new(binary).args(arguments).output()
+        };
+        let wall = started.elapsed();
+        let output = match output {
+            Ok(output) => output,
+            Err(error) => {
+                println!("end to end: could not run `{binary}`: {error}");
+                return;
+            }
+        };
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // GNU time's report; absent without it, so the columns say "-".
+        let field = |name: &str| -> Option<f64> {
+            stderr.lines().find_map(|line| {
+                line.trim()
+                    .strip_prefix(name)
+                    .and_then(|value| value.trim().parse::<f64>().ok())
+            })
+        };
+        let cpu = field("User time (seconds): ")
+            .zip(field("System time (seconds): "))
+            .map(|(user, system)| format!("{:.0}", (user + system) * 1000.0))
+            .unwrap_or_else(|| "-".to_string());
+        let peak = field("Maximum resident set size (kbytes): ")
+            .map(|kib| format!("{:.0}", kib / 1024.0))
+            .unwrap_or_else(|| "-".to_string());
         println!(
-            "  stderr: {}",
-            stderr.lines().take(5).collect::<Vec<_>>().join("\n  ")
+            "| {run} | {:?} | {:.0} | {cpu} | {peak} | {:.1} |",
+            output.status.code(),
+            millis(wall),
+            std::fs::metadata(&plan_path)
+                .map(|metadata| metadata.len() as f64 / 1e6)
+                .unwrap_or(0.0),
         );
+        if !output.status.success() {
+            println!(
+                "  stderr: {}",
+                stderr.lines().take(5).collect::<Vec<_>>().join("\n  ")
+            );
+            return;
+        }
     }
 }
 
