@@ -1,7 +1,8 @@
 //! Benchmark of DESIGN 6's plan target: 100,000 change orders with 100,000 state records in
 //! under 1 s and 200 MB. Two parts:
 //!
-//! 1. In process: `plan()` + `file::encode` at 1k, 10k and 100k change orders (with as many
+//! 1. In process: `plan()` + `file::encode`, and `plan_encoded()` (both in one
+//!    serialisation, what `plan --out` runs), at 1k, 10k and 100k change orders (with as many
 //!    state records), best of several runs, and the process's peak RSS (VmHWM, reset before
 //!    each size through /proc/self/clear_refs).
 //! 2. End to end: the release binary's `plan --out` on a generated 100k config + state,
@@ -13,7 +14,7 @@
 
 use edas_rollback::config::{ApplySettings, ChangeOrderSpec, DesiredState, Provider};
 use edas_rollback::ids::ChangeOrderId;
-use edas_rollback::plan::{PlanInputs, file, plan};
+use edas_rollback::plan::{PlanInputs, file, plan, plan_encoded};
 use edas_rollback::state::{ChangeOrderRecord, RecordStatus, State};
 use std::path::Path;
 use std::process::Command;
@@ -109,9 +110,9 @@ fn main() {
     let runs = if quick { 1 } else { 5 };
     println!("plan(): best of {runs} runs; RSS in MiB (inputs = after building config and state)");
     println!(
-        "| change orders | state records | plan() ms | (of which checksum) | encode ms | plan + encode ms | plan file MB | RSS inputs | peak RSS |"
+        "| change orders | state records | plan() ms | (of which checksum) | encode ms | plan + encode ms | plan_encoded() ms | plan file MB | RSS inputs | peak RSS |"
     );
-    println!("|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    println!("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for count in [1_000, 10_000, 100_000] {
         let (desired, state) = inputs(count);
         reset_peak_rss();
@@ -119,6 +120,7 @@ fn main() {
         let mut best_plan = Duration::MAX;
         let mut best_encode = Duration::MAX;
         let mut best_checksum = Duration::MAX;
+        let mut best_one_pass = Duration::MAX;
         let mut bytes = 0;
         for _ in 0..runs {
             let started = Instant::now();
@@ -137,14 +139,19 @@ fn main() {
             best_plan = best_plan.min(planned_at - started);
             best_encode = best_encode.min(encoded_at - planned_at);
             std::hint::black_box((planned, encoded));
+            // What `plan --out` runs: plan, checksum and encoding with one serialisation.
+            let one_pass_started = Instant::now();
+            let _ = std::hint::black_box(plan_encoded(&desired, Some(&state), &plan_inputs()));
+            best_one_pass = best_one_pass.min(one_pass_started.elapsed());
         }
         println!(
-            "| {count} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} |",
+            "| {count} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} |",
             state.change_orders.len(),
             millis(best_plan),
             millis(best_checksum),
             millis(best_encode),
             millis(best_plan + best_encode),
+            millis(best_one_pass),
             bytes as f64 / 1e6,
             before,
             peak_rss_mib().unwrap_or(f64::NAN),
