@@ -1,6 +1,7 @@
 //! `plan [--out FILE] [--format text|json|markdown] [--detailed-exitcode]`: load the config
-//! and the state (folding a leftover journal first), call the pure planner, save the plan
-//! file when asked, render. Decides nothing itself; the clock is read here, at the edge.
+//! and the state (folding a leftover journal first; the state is read on a second thread
+//! while the YAML parses, see docs/BENCHMARKS.md), call the pure planner, save the plan file
+//! when asked, render. Decides nothing itself; the clock is read here, at the edge.
 
 use super::state::{announce, print_stdout};
 use crate::cli::args::{GlobalArgs, OutputFormat, PlanArgs};
