@@ -1,17 +1,20 @@
 //! Benchmark of DESIGN 6's plan target: 100,000 change orders with 100,000 state records in
 //! under 1 s and 200 MB. Two parts:
 //!
-//! 1. In process: `plan()` + `file::encode` at 1k, 10k and 100k change orders (with as many
+//! 1. In process: `plan()` + `file::encode`, and `plan_encoded()` (both in one
+//!    serialisation, what `plan --out` runs), at 1k, 10k and 100k change orders (with as many
 //!    state records), best of several runs, and the process's peak RSS (VmHWM, reset before
 //!    each size through /proc/self/clear_refs).
 //! 2. End to end: the release binary's `plan --out` on a generated 100k config + state,
-//!    timed and measured with `/usr/bin/time -v` when present.
+//!    several runs, each timed and measured (user + sys CPU, peak RSS) with `/usr/bin/time
+//!    -v` when present. The machine may be shared: CPU time is the steadier number, wall
+//!    time the target.
 //!
 //! Run: `cargo bench --bench plan` (add `-- --quick` for one run per size).
 
 use edas_rollback::config::{ApplySettings, ChangeOrderSpec, DesiredState, Provider};
 use edas_rollback::ids::ChangeOrderId;
-use edas_rollback::plan::{PlanInputs, file, plan};
+use edas_rollback::plan::{PlanInputs, file, plan, plan_encoded};
 use edas_rollback::state::{ChangeOrderRecord, RecordStatus, State};
 use std::path::Path;
 use std::process::Command;
@@ -107,9 +110,9 @@ fn main() {
     let runs = if quick { 1 } else { 5 };
     println!("plan(): best of {runs} runs; RSS in MiB (inputs = after building config and state)");
     println!(
-        "| change orders | state records | plan() ms | (of which checksum) | encode ms | plan + encode ms | plan file MB | RSS inputs | peak RSS |"
+        "| change orders | state records | plan() ms | (of which checksum) | encode ms | plan + encode ms | plan_encoded() ms | plan file MB | RSS inputs | peak RSS |"
     );
-    println!("|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    println!("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for count in [1_000, 10_000, 100_000] {
         let (desired, state) = inputs(count);
         reset_peak_rss();
@@ -117,6 +120,7 @@ fn main() {
         let mut best_plan = Duration::MAX;
         let mut best_encode = Duration::MAX;
         let mut best_checksum = Duration::MAX;
+        let mut best_one_pass = Duration::MAX;
         let mut bytes = 0;
         for _ in 0..runs {
             let started = Instant::now();
@@ -135,14 +139,19 @@ fn main() {
             best_plan = best_plan.min(planned_at - started);
             best_encode = best_encode.min(encoded_at - planned_at);
             std::hint::black_box((planned, encoded));
+            // What `plan --out` runs: plan, checksum and encoding with one serialisation.
+            let one_pass_started = Instant::now();
+            let _ = std::hint::black_box(plan_encoded(&desired, Some(&state), &plan_inputs()));
+            best_one_pass = best_one_pass.min(one_pass_started.elapsed());
         }
         println!(
-            "| {count} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} |",
+            "| {count} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} |",
             state.change_orders.len(),
             millis(best_plan),
             millis(best_checksum),
             millis(best_encode),
             millis(best_plan + best_encode),
+            millis(best_one_pass),
             bytes as f64 / 1e6,
             before,
             peak_rss_mib().unwrap_or(f64::NAN),
@@ -192,52 +201,68 @@ fn end_to_end(count: usize) {
         "json",
     ];
     let gnu_time = Path::new("/usr/bin/time").exists();
-    let started = Instant::now();
-    let output = if gnu_time {
-        Command::new("/usr/bin/time")
-            .arg("-v")
-            .arg(binary)
-            .args(arguments)
-            .output()
+    let runs = if std::env::args().any(|argument| argument == "--quick") {
+        1
     } else {
-        Command::new(binary).args(arguments).output()
+        5
     };
-    let wall = started.elapsed();
-    let output = match output {
-        Ok(output) => output,
-        Err(error) => {
-            println!("end to end: could not run `{binary}`: {error}");
-            return;
-        }
-    };
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let peak = stderr
-        .lines()
-        .find_map(|line| {
-            line.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|kib| kib.trim().parse::<f64>().ok())
-        .map(|kib| format!("{:.0} MiB", kib / 1024.0))
-        .unwrap_or_else(|| "not measured (no GNU time)".to_string());
     println!();
     println!(
-        "end to end: `edas-rollback -c bench.yaml plan --out plan.json --format json` on {count} change orders + {} state records",
+        "end to end: `edas-rollback -c bench.yaml plan --out plan.json --format json` on {count} change orders + {} state records, {runs} runs",
         state.change_orders.len()
     );
-    println!(
-        "  exit {:?}, wall {:.0} ms, peak RSS {peak}, plan file {:.1} MB",
-        output.status.code(),
-        millis(wall),
-        std::fs::metadata(&plan_path)
-            .map(|metadata| metadata.len() as f64 / 1e6)
-            .unwrap_or(0.0),
-    );
-    if !output.status.success() {
+    println!("| run | exit | wall ms | user + sys CPU ms | peak RSS MiB | plan file MB |");
+    println!("|--:|--:|--:|--:|--:|--:|");
+    for run in 1..=runs {
+        let started = Instant::now();
+        let output = if gnu_time {
+            Command::new("/usr/bin/time")
+                .arg("-v")
+                .arg(binary)
+                .args(arguments)
+                .output()
+        } else {
+            Command::new(binary).args(arguments).output()
+        };
+        let wall = started.elapsed();
+        let output = match output {
+            Ok(output) => output,
+            Err(error) => {
+                println!("end to end: could not run `{binary}`: {error}");
+                return;
+            }
+        };
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // GNU time's report; absent without it, so the columns say "-".
+        let field = |name: &str| -> Option<f64> {
+            stderr.lines().find_map(|line| {
+                line.trim()
+                    .strip_prefix(name)
+                    .and_then(|value| value.trim().parse::<f64>().ok())
+            })
+        };
+        let cpu = field("User time (seconds): ")
+            .zip(field("System time (seconds): "))
+            .map(|(user, system)| format!("{:.0}", (user + system) * 1000.0))
+            .unwrap_or_else(|| "-".to_string());
+        let peak = field("Maximum resident set size (kbytes): ")
+            .map(|kib| format!("{:.0}", kib / 1024.0))
+            .unwrap_or_else(|| "-".to_string());
         println!(
-            "  stderr: {}",
-            stderr.lines().take(5).collect::<Vec<_>>().join("\n  ")
+            "| {run} | {:?} | {:.0} | {cpu} | {peak} | {:.1} |",
+            output.status.code(),
+            millis(wall),
+            std::fs::metadata(&plan_path)
+                .map(|metadata| metadata.len() as f64 / 1e6)
+                .unwrap_or(0.0),
         );
+        if !output.status.success() {
+            println!(
+                "  stderr: {}",
+                stderr.lines().take(5).collect::<Vec<_>>().join("\n  ")
+            );
+            return;
+        }
     }
 }
 

@@ -505,6 +505,74 @@ fn a_leftover_journal_is_folded_first_and_announced_in_one_line() {
     );
 }
 
+/// `plan` reads the state file on a second thread while the YAML parses, guessing its path
+/// from the text; these guard that the guess never decides which state is planned against.
+#[test]
+fn plan_reads_the_state_file_the_config_names_not_the_one_beside_it() {
+    let directory = incident();
+    write_state(directory.path());
+    std::fs::create_dir(directory.path().join("runs")).unwrap();
+    std::fs::rename(
+        directory.path().join("incident.state.json"),
+        directory.path().join("runs/x.json"),
+    )
+    .unwrap();
+    // A decoy where the default would be: refused as corrupt if it were read.
+    std::fs::write(directory.path().join("incident.state.json"), "{ not json").unwrap();
+    let config = std::fs::read_to_string(directory.path().join("incident.yaml")).unwrap();
+    // An anchor is valid YAML that the early guess does not read.
+    for state_line in ["state: runs/x.json\n", "state: &where runs/x.json\n"] {
+        std::fs::write(
+            directory.path().join("incident.yaml"),
+            format!("{state_line}{config}"),
+        )
+        .unwrap();
+        let planned = run(
+            directory.path(),
+            &["-c", "incident.yaml", "plan", "--format", "json"],
+        );
+        assert_eq!(planned.code, 0, "{state_line}: {}", planned.stderr);
+        let plan: Value = serde_json::from_str(&planned.stdout).unwrap();
+        assert_eq!(plan["state"]["serial"], 3, "{state_line}");
+        assert_eq!(plan["state"]["lineage"], LINEAGE, "{state_line}");
+    }
+    let flagged = run(
+        directory.path(),
+        &[
+            "-c",
+            "incident.yaml",
+            "--state",
+            "incident.state.json",
+            "plan",
+        ],
+    );
+    assert_eq!(flagged.code, 1, "--state wins over `state:`");
+    assert!(
+        flagged.stderr.contains("incident.state.json"),
+        "{}",
+        flagged.stderr
+    );
+}
+
+#[test]
+fn a_config_error_is_reported_before_a_corrupt_state_file() {
+    let directory = incident();
+    std::fs::write(directory.path().join("incident.state.json"), "{ not json").unwrap();
+    std::fs::write(
+        directory.path().join("incident.yaml"),
+        "version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n  - id: a_b\n",
+    )
+    .unwrap();
+    let planned = run(directory.path(), &["-c", "incident.yaml", "plan"]);
+    assert_eq!(planned.code, 1);
+    assert!(
+        planned.stderr.contains("invalid change order id `a_b`"),
+        "{}",
+        planned.stderr
+    );
+    assert!(!planned.stderr.contains("state"), "{}", planned.stderr);
+}
+
 #[test]
 fn every_plan_field_in_the_output_is_documented_and_every_documented_field_exists() {
     let directory = incident();

@@ -50,8 +50,6 @@ fn parser_options() -> serde_saphyr::Options {
             max_events: 20_000_000,
         },
         with_snippet: false,
-        // Comments are documentation for people; nothing here reads them.
-        emit_comments: false,
     }
 }
 

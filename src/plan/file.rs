@@ -82,6 +82,28 @@ pub fn encode(plan: &Plan) -> String {
         .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
 }
 
+/// Seals `plan` (sets its checksum) and returns its canonical encoding, serialising it once:
+/// the encoding of the unsealed plan is hashed, then the digest is written between the quotes
+/// of its last field, `"checksum": ""`, which is where [`encode`] of the sealed plan puts it
+/// (a hex digest needs no escaping). For a caller that needs the encoding anyway, this saves
+/// the second serialisation that [`checksum`] followed by [`encode`] would cost.
+pub fn seal_and_encode(plan: &mut Plan) -> String {
+    const UNSEALED_END: &[u8] = b"\"checksum\": \"\"\n}\n";
+    plan.checksum.clear();
+    let mut bytes = Vec::with_capacity(512 + plan.actions.len() * 320);
+    write_canonical(&mut bytes, plan);
+    plan.checksum = hex::encode(Sha256::digest(&bytes));
+    if bytes.ends_with(UNSEALED_END) {
+        let at = bytes.len() - b"\"\n}\n".len();
+        bytes.splice(at..at, plan.checksum.bytes());
+        // serde_json writes UTF-8 only, and the digest is ASCII; the fallback is never taken.
+        String::from_utf8(bytes).unwrap_or_else(|_| encode(plan))
+    } else {
+        // Only if `checksum` stopped being the last field; stay correct, pay twice.
+        encode(plan)
+    }
+}
+
 /// Lowercase hex sha256 of the canonical encoding of `plan` with its checksum emptied.
 /// Hashes while encoding, so a large plan is never held twice in memory.
 pub fn checksum(plan: &Plan) -> String {

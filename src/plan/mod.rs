@@ -239,6 +239,26 @@ pub struct PlanInputs {
 /// Declared ids are unique once `config` has validated them; should a caller pass a
 /// duplicate anyway, only its first occurrence is planned, so no id gets two actions.
 pub fn plan(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) -> Plan {
+    let mut plan = unsealed(desired, state, inputs);
+    plan.checksum = file::checksum(&plan);
+    plan
+}
+
+/// [`plan`] and its canonical encoding ([`file::encode`]), serialising the plan once rather
+/// than once for the checksum and once more for the file; for callers that write or print
+/// the plan file.
+pub fn plan_encoded(
+    desired: &DesiredState,
+    state: Option<&State>,
+    inputs: &PlanInputs,
+) -> (Plan, String) {
+    let mut plan = unsealed(desired, state, inputs);
+    let encoded = file::seal_and_encode(&mut plan);
+    (plan, encoded)
+}
+
+/// The plan with an empty checksum.
+fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) -> Plan {
     let declared_count = desired.change_orders.len();
     let recorded_count = state.map_or(0, |state| state.change_orders.len());
     let mut declared: HashSet<&str> = HashSet::with_capacity(declared_count);
@@ -291,7 +311,7 @@ pub fn plan(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
         }
     }
 
-    let mut plan = Plan {
+    Plan {
         format_version: PLAN_FORMAT_VERSION,
         tool_version: inputs.tool_version.clone(),
         created_at: inputs.created_at.clone(),
@@ -305,9 +325,7 @@ pub fn plan(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
         actions,
         summary,
         checksum: String::new(),
-    };
-    plan.checksum = file::checksum(&plan);
-    plan
+    }
 }
 
 #[cfg(test)]

@@ -286,6 +286,21 @@ fn the_checksum_covers_the_plan_with_the_checksum_emptied() {
 }
 
 #[test]
+fn planning_and_encoding_in_one_pass_gives_the_same_plan_and_bytes_as_two() {
+    let recorded = state(&[("a", RecordStatus::Failed), ("z", RecordStatus::Unknown)]);
+    for config in [desired(&[]), desired(&["a", "b", "q\"uote"])] {
+        let separate = plan(&config, Some(&recorded), &inputs());
+        let (together, encoded) = plan_encoded(&config, Some(&recorded), &inputs());
+        assert_eq!(together, separate);
+        assert_eq!(encoded, file::encode(&separate));
+        assert_eq!(
+            file::decode(std::path::Path::new("plan.json"), &encoded).unwrap(),
+            separate
+        );
+    }
+}
+
+#[test]
 fn an_encoded_plan_decodes_to_the_same_plan() {
     let recorded = state(&[("a", RecordStatus::Failed), ("z", RecordStatus::Aborted)]);
     let plan = plan(&desired(&["a", "b"]), Some(&recorded), &inputs());

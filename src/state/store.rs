@@ -338,6 +338,14 @@ impl JournalWriter {
     }
 }
 
+/// A read of the state file taken by [`LocalStore::prefetch`]: the state, no file, or the
+/// error reading it, reported only if the load uses this read.
+#[derive(Debug)]
+pub struct PrefetchedState {
+    state_path: PathBuf,
+    read: Result<Option<State>, StoreError>,
+}
+
 /// Local files: `<state>`, `<state>.journal`, `<state>.lock`, `<state>.backup`.
 #[derive(Clone, Debug)]
 pub struct LocalStore {
@@ -591,8 +599,47 @@ impl LocalStore {
         self.load_without_journal(tool_version)
     }
 
+    /// Reads the state file ahead of [`LocalStore::load_recovering_prefetched`], so a
+    /// command can read it on another thread while it parses the config. `None` when a
+    /// journal exists: folding it needs the lock, so the load must do that itself.
+    pub fn prefetch(&self) -> Option<PrefetchedState> {
+        if self.journal_path().exists() {
+            return None;
+        }
+        Some(PrefetchedState {
+            state_path: self.state_path.clone(),
+            read: self.read(),
+        })
+    }
+
+    /// [`LocalStore::load_recovering`], taking the state from `prefetched` when it is a read
+    /// of this store's file and still no journal exists (so nothing needs folding, exactly
+    /// the case where `load_recovering` would only read the file). Otherwise, e.g. when the
+    /// config named another state file than the one prefetched, or a run started meanwhile,
+    /// the prefetched read is dropped and the state is loaded as `load_recovering` does.
+    pub fn load_recovering_prefetched(
+        &self,
+        prefetched: Option<PrefetchedState>,
+        operation: &str,
+        lock_timeout: Duration,
+        tool_version: &str,
+    ) -> Result<LoadedState, StoreError> {
+        match prefetched {
+            Some(prefetched)
+                if prefetched.state_path == self.state_path && !self.journal_path().exists() =>
+            {
+                Ok(Self::loaded_from_read(prefetched.read?, tool_version))
+            }
+            _ => self.load_recovering(operation, lock_timeout, tool_version),
+        }
+    }
+
     fn load_without_journal(&self, tool_version: &str) -> Result<LoadedState, StoreError> {
-        Ok(match self.read()? {
+        Ok(Self::loaded_from_read(self.read()?, tool_version))
+    }
+
+    fn loaded_from_read(on_disk: Option<State>, tool_version: &str) -> LoadedState {
+        match on_disk {
             Some(state) => LoadedState {
                 state,
                 existed: true,
@@ -605,7 +652,7 @@ impl LocalStore {
                 recovered: None,
                 live_journal: None,
             },
-        })
+        }
     }
 
     /// Saves `new_state` over what was loaded, only if the file still holds the serial that
