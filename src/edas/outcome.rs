@@ -149,34 +149,7 @@ impl TransportError {
 pub fn classify_abort(response: Result<&RawResponse, &TransportError>) -> Outcome {
     let response = match response {
         Ok(response) => response,
-        Err(error) => {
-            return match transport_decision(error) {
-                Decision::Retry {
-                    after,
-                    throttled,
-                    reason,
-                } => Outcome::Retry {
-                    details: ResponseDetails::default(),
-                    after,
-                    throttled,
-                    reason,
-                },
-                Decision::Fatal { reason } => Outcome::Fatal {
-                    details: ResponseDetails {
-                        message: Some(reason),
-                        ..ResponseDetails::default()
-                    },
-                    server_string_to_sign: None,
-                },
-                Decision::Ambiguous { reason } => Outcome::Verify {
-                    details: ResponseDetails::default(),
-                    reason,
-                },
-                Decision::Failed => Outcome::Failed {
-                    details: ResponseDetails::default(),
-                },
-            };
-        }
+        Err(error) => return Outcome::from_decision(transport_decision(error), transport_details),
     };
     let parsed: Option<AbortResponse> = serde_json::from_slice(&response.body).ok();
     let mut details = details_from(response, parsed.as_ref().map(envelope_of_abort));
@@ -192,27 +165,8 @@ pub fn classify_abort(response: Result<&RawResponse, &TransportError>) -> Outcom
                 .and_then(|data| data.change_order_id.clone()),
         };
     }
-    match response_decision(response, parsed.is_some(), &mut details) {
-        Decision::Retry {
-            after,
-            throttled,
-            reason,
-        } => Outcome::Retry {
-            details,
-            after,
-            throttled,
-            reason,
-        },
-        Decision::Ambiguous { reason } => Outcome::Verify { details, reason },
-        Decision::Failed => Outcome::Failed { details },
-        Decision::Fatal { .. } => Outcome::Fatal {
-            server_string_to_sign: details
-                .message
-                .as_deref()
-                .and_then(wire::server_string_to_sign),
-            details,
-        },
-    }
+    let decision = response_decision(response, parsed.is_some(), &mut details);
+    Outcome::from_decision(decision, |_| details)
 }
 
 /// Classifies one `GetChangeOrderInfo` attempt.
@@ -220,32 +174,7 @@ pub fn classify_info(response: Result<&RawResponse, &TransportError>) -> InfoOut
     let response = match response {
         Ok(response) => response,
         Err(error) => {
-            return match transport_decision(error) {
-                Decision::Retry {
-                    after,
-                    throttled,
-                    reason,
-                } => InfoOutcome::Retry {
-                    details: ResponseDetails::default(),
-                    after,
-                    throttled,
-                    reason,
-                },
-                Decision::Fatal { reason } => InfoOutcome::Fatal {
-                    details: ResponseDetails {
-                        message: Some(reason),
-                        ..ResponseDetails::default()
-                    },
-                    server_string_to_sign: None,
-                },
-                Decision::Ambiguous { reason } => InfoOutcome::Unknown {
-                    details: ResponseDetails::default(),
-                    reason,
-                },
-                Decision::Failed => InfoOutcome::Failed {
-                    details: ResponseDetails::default(),
-                },
-            };
+            return InfoOutcome::from_decision(transport_decision(error), transport_details);
         }
     };
     let parsed: Option<ChangeOrderInfoResponse> = serde_json::from_slice(&response.body).ok();
@@ -262,26 +191,81 @@ pub fn classify_info(response: Result<&RawResponse, &TransportError>) -> InfoOut
             },
         };
     }
-    match response_decision(response, parsed.is_some(), &mut details) {
-        Decision::Retry {
-            after,
-            throttled,
-            reason,
-        } => InfoOutcome::Retry {
-            details,
-            after,
-            throttled,
-            reason,
+    let decision = response_decision(response, parsed.is_some(), &mut details);
+    InfoOutcome::from_decision(decision, |_| details)
+}
+
+/// What a transport error leaves to record: nothing from the service, and for a fatal one
+/// (a TLS failure) the reason as the message, so the final report can say what went wrong.
+fn transport_details(decision: &Decision) -> ResponseDetails {
+    match decision {
+        Decision::Fatal { reason } => ResponseDetails {
+            message: Some(reason.clone()),
+            ..ResponseDetails::default()
         },
-        Decision::Ambiguous { reason } => InfoOutcome::Unknown { details, reason },
-        Decision::Failed => InfoOutcome::Failed { details },
-        Decision::Fatal { .. } => InfoOutcome::Fatal {
-            server_string_to_sign: details
-                .message
-                .as_deref()
-                .and_then(wire::server_string_to_sign),
-            details,
-        },
+        _ => ResponseDetails::default(),
+    }
+}
+
+/// The server's string to sign, when a `SignatureDoesNotMatch` message carries one.
+fn echoed_string_to_sign(details: &ResponseDetails) -> Option<String> {
+    details
+        .message
+        .as_deref()
+        .and_then(wire::server_string_to_sign)
+}
+
+impl Outcome {
+    fn from_decision(
+        decision: Decision,
+        details: impl FnOnce(&Decision) -> ResponseDetails,
+    ) -> Self {
+        let details = details(&decision);
+        match decision {
+            Decision::Retry {
+                after,
+                throttled,
+                reason,
+            } => Outcome::Retry {
+                details,
+                after,
+                throttled,
+                reason,
+            },
+            Decision::Ambiguous { reason } => Outcome::Verify { details, reason },
+            Decision::Failed => Outcome::Failed { details },
+            Decision::Fatal { .. } => Outcome::Fatal {
+                server_string_to_sign: echoed_string_to_sign(&details),
+                details,
+            },
+        }
+    }
+}
+
+impl InfoOutcome {
+    fn from_decision(
+        decision: Decision,
+        details: impl FnOnce(&Decision) -> ResponseDetails,
+    ) -> Self {
+        let details = details(&decision);
+        match decision {
+            Decision::Retry {
+                after,
+                throttled,
+                reason,
+            } => InfoOutcome::Retry {
+                details,
+                after,
+                throttled,
+                reason,
+            },
+            Decision::Ambiguous { reason } => InfoOutcome::Unknown { details, reason },
+            Decision::Failed => InfoOutcome::Failed { details },
+            Decision::Fatal { .. } => InfoOutcome::Fatal {
+                server_string_to_sign: echoed_string_to_sign(&details),
+                details,
+            },
+        }
     }
 }
 
