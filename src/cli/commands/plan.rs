@@ -1,30 +1,41 @@
-//! `plan [--out FILE] [--format text|json|markdown] [--detailed-exitcode]`: load the config
-//! and the state (folding a leftover journal first; the state is read on a second thread
-//! while the YAML parses, see docs/BENCHMARKS.md), call the pure planner, save the plan file
-//! when asked, render. Decides nothing itself; the clock is read here, at the edge.
+//! `plan [--out FILE] [--format text|json|markdown] [--detailed-exitcode] [--refresh]`: load
+//! the config and the state (folding a leftover journal first; the state is read on a second
+//! thread while the YAML parses, see docs/BENCHMARKS.md), call the pure planner, save the plan
+//! file when asked, render. With `--refresh`, ask `GetChangeOrderInfo` about every change
+//! order the plan would abort, paced by apply's [`Pacer`] and parallelism, and let the pure
+//! [`refreshed`] fold the answers in. Decides nothing itself; the clock and the network are
+//! here, at the edge.
 
 use super::state::{announce, print_stdout};
+use crate::apply::pacing::Pacer;
+use crate::apply::{
+    CancelToken, DEFAULT_PARALLELISM, DEFAULT_REQUESTS_PER_SECOND, FatalError, InfoResult,
+    RetryPolicy, Transport,
+};
 use crate::cli::args::{GlobalArgs, OutputFormat, PlanArgs};
 use crate::cli::exit;
+use crate::cli::render::Hinted;
+use crate::cli::render::apply::fatal_error;
 use crate::cli::render::plan as render;
-use crate::cli::render::{Hinted, WARNING};
 use crate::cli::settings::{LoadedConfig, read_config};
-use crate::edas::endpoint::resolve_endpoint;
-use crate::plan::{PlanInputs, plan, plan_encoded};
+use crate::config::DesiredState;
+use crate::edas::client::{ClientSettings, EdasClient};
+use crate::edas::credentials::load_credentials;
+use crate::edas::endpoint::{Endpoint, resolve_endpoint};
+use crate::ids::ChangeOrderId;
+use crate::plan::file::encode;
+use crate::plan::{Action, LiveStatus, Plan, PlanInputs, plan, plan_encoded, refreshed};
 use crate::state::store::{LocalStore, PrefetchedState};
 use anyhow::Context;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::SystemTime;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
-    if args.refresh {
-        // `--refresh` is issue 6's; until it lands the plan is still correct, only without
-        // live statuses, so say so rather than fail a pipeline that passes the flag.
-        anstream::eprintln!(
-            "{WARNING}warning:{WARNING:#} `--refresh` is not available in this build yet; the plan uses the recorded state only"
-        );
-    }
     let (config, prefetched) = load_config_reading_state(global)?;
     let state_path = config.state_path(global.state.as_deref());
     let store = LocalStore::new(&state_path);
@@ -52,7 +63,13 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     let state = loaded.existed.then_some(&loaded.state);
     // The JSON output is the plan file's encoding: encode once (checksum included) when
     // either is wanted.
-    let (plan, encoded) = if args.out.is_some() || args.format == OutputFormat::Json {
+    let (plan, encoded) = if args.refresh {
+        let planned = plan(&config.desired, state, &inputs);
+        let plan = refresh(&config.desired, &endpoint, planned)?;
+        let encoded =
+            (args.out.is_some() || args.format == OutputFormat::Json).then(|| encode(&plan));
+        (plan, encoded)
+    } else if args.out.is_some() || args.format == OutputFormat::Json {
         let (plan, encoded) = plan_encoded(&config.desired, state, &inputs);
         (plan, Some(encoded))
     } else {
@@ -144,4 +161,232 @@ fn write_plan_file(path: &Path, text: &str) -> anyhow::Result<()> {
         })
         .context("the plan was not saved")?;
     Ok(())
+}
+
+/// `--refresh`: asks `GetChangeOrderInfo` about every change order `planned` would abort and
+/// folds the answers in. Nothing to ask, nothing sent (and no credentials needed). A
+/// credentials error, or a change order the service would not answer about after every
+/// retry, fails the command: a plan that says it was refreshed must be, or the reviewer
+/// would read a guess as a fact.
+fn refresh(desired: &DesiredState, endpoint: &Endpoint, planned: Plan) -> anyhow::Result<Plan> {
+    let pending: Vec<ChangeOrderId> = planned
+        .actions
+        .iter()
+        .filter(|action| action.action == Action::Abort)
+        .map(|action| action.change_order_id.clone())
+        .collect();
+    if pending.is_empty() {
+        return Ok(planned);
+    }
+    let parallelism = desired.apply.parallelism.unwrap_or(DEFAULT_PARALLELISM);
+    let requests_per_second = desired
+        .apply
+        .requests_per_second
+        .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
+    let credentials = load_credentials(desired.provider.profile.as_deref())?;
+    let mut settings = ClientSettings::new(
+        endpoint.clone(),
+        desired.provider.region.clone(),
+        credentials,
+        parallelism as usize,
+    );
+    if let Some(timeout) = desired.apply.request_timeout {
+        settings.read_timeout = timeout;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let live = runtime.block_on(async {
+        // reqwest's client must be built inside the runtime it runs on.
+        let client = EdasClient::new(settings)?;
+        live_statuses(
+            Arc::new(client),
+            pending,
+            parallelism,
+            requests_per_second,
+            RetryPolicy::default(),
+        )
+        .await
+        .map_err(refresh_error)
+    })?;
+    Ok(refreshed(planned, &live))
+}
+
+/// Why `--refresh` could not be completed.
+enum RefreshFailure {
+    Fatal(FatalError),
+    Unanswered {
+        change_order_id: ChangeOrderId,
+        attempts: u32,
+        reason: String,
+    },
+}
+
+fn refresh_error(failure: RefreshFailure) -> anyhow::Error {
+    let retry_hint = "the plan was not made; run `plan --refresh` again once the service answers, \
+         or plan without `--refresh` (apply itself asks `GetChangeOrderInfo` whenever an earlier \
+         outcome is unknown)";
+    match failure {
+        RefreshFailure::Fatal(fatal) => {
+            let hint = fatal.hint();
+            Hinted::new(
+                anyhow::anyhow!(fatal_error(&fatal)).context("`plan --refresh` failed"),
+                hint,
+            )
+            .into()
+        }
+        RefreshFailure::Unanswered {
+            change_order_id,
+            attempts,
+            reason,
+        } => Hinted::new(
+            anyhow::anyhow!(
+                "could not ask `GetChangeOrderInfo` about `{change_order_id}` after {attempts} attempts: {reason}"
+            ),
+            retry_hint,
+        )
+        .into(),
+    }
+}
+
+/// Asks about each of `ids` with at most `parallelism` requests in flight, every start on the
+/// shared [`Pacer`] (slowed down for everyone when the service throttles), retrying what can
+/// be retried with apply's [`RetryPolicy`]. The first fatal answer or exhausted change order
+/// stops new requests and is returned.
+async fn live_statuses<T: Transport>(
+    transport: Arc<T>,
+    ids: Vec<ChangeOrderId>,
+    parallelism: u32,
+    requests_per_second: u32,
+    retry: RetryPolicy,
+) -> Result<HashMap<ChangeOrderId, LiveStatus>, RefreshFailure> {
+    let pacer = Arc::new(Pacer::new(requests_per_second));
+    let in_flight = Arc::new(Semaphore::new(parallelism.max(1) as usize));
+    let stop = CancelToken::new();
+    let mut running = JoinSet::new();
+    for (index, id) in ids.into_iter().enumerate() {
+        let asking = Asking {
+            transport: Arc::clone(&transport),
+            pacer: Arc::clone(&pacer),
+            in_flight: Arc::clone(&in_flight),
+            stop: stop.clone(),
+            retry,
+            rng: fastrand::Rng::with_seed(fastrand::u64(..) ^ index as u64),
+        };
+        running.spawn(async move {
+            let answer = asking.ask(&id).await;
+            (id, answer)
+        });
+    }
+    let mut live = HashMap::new();
+    let mut failure = None;
+    while let Some(joined) = running.join_next().await {
+        // Only a bug panics a task; the JoinSet is drained either way.
+        let Ok((id, answer)) = joined else { continue };
+        match answer {
+            Some(Ok(status)) => {
+                live.insert(id, status);
+            }
+            Some(Err(error)) => {
+                stop.cancel();
+                failure.get_or_insert(error);
+            }
+            None => {}
+        }
+    }
+    match failure {
+        Some(failure) => Err(failure),
+        None => Ok(live),
+    }
+}
+
+struct Asking<T> {
+    transport: Arc<T>,
+    pacer: Arc<Pacer>,
+    in_flight: Arc<Semaphore>,
+    stop: CancelToken,
+    retry: RetryPolicy,
+    rng: fastrand::Rng,
+}
+
+impl<T: Transport> Asking<T> {
+    /// One change order's live status; `None` when another one's failure stopped the run.
+    async fn ask(mut self, id: &ChangeOrderId) -> Option<Result<LiveStatus, RefreshFailure>> {
+        let mut attempts = 0;
+        loop {
+            let permit = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return None,
+                permit = Arc::clone(&self.in_flight).acquire_owned() => permit.ok()?,
+            };
+            let started = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return None,
+                started = self.pacer.acquire() => started,
+            };
+            attempts += 1;
+            let answer = self.transport.info(id).await;
+            drop(permit);
+            let checked_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+            let (after, reason) = match answer {
+                InfoResult::Status { status, details } => {
+                    self.pacer.on_success();
+                    return Some(Ok(LiveStatus {
+                        status: Some(status),
+                        checked_at,
+                        message: None,
+                        request_id: details.request_id,
+                    }));
+                }
+                InfoResult::Failed { details } => {
+                    self.pacer.on_success();
+                    let message = details
+                        .message
+                        .or(details.code)
+                        .unwrap_or_else(|| "no message".to_string());
+                    return Some(Ok(LiveStatus {
+                        status: None,
+                        checked_at,
+                        message: Some(message),
+                        request_id: details.request_id,
+                    }));
+                }
+                InfoResult::Fatal {
+                    details,
+                    server_string_to_sign,
+                } => {
+                    return Some(Err(RefreshFailure::Fatal(FatalError {
+                        change_order_id: id.clone(),
+                        details,
+                        server_string_to_sign,
+                    })));
+                }
+                InfoResult::Retry {
+                    after,
+                    throttled,
+                    reason,
+                    ..
+                } => {
+                    if throttled {
+                        self.pacer.on_throttled(started, after);
+                    }
+                    (after, reason)
+                }
+            };
+            if self.retry.exhausted(attempts) {
+                return Some(Err(RefreshFailure::Unanswered {
+                    change_order_id: id.clone(),
+                    attempts,
+                    reason,
+                }));
+            }
+            let wait = self.retry.backoff(attempts, self.rng.f64(), after);
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return None,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
 }
