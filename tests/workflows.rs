@@ -231,6 +231,17 @@ fn detailed_exitcode_is_two_while_something_abortable_remains_and_zero_once_noth
         stdout.contains("warning: 4 change orders cannot be aborted"),
         "{stdout}"
     );
+    // Applying such a plan sends nothing and says why.
+    let saved = workspace.run(&sim, &["plan", "--refresh", "--out", "plan.json"]);
+    assert_eq!(exit_code(&saved), 0, "{}", text(&saved.stderr));
+    let apply = workspace.run(&sim, &["apply", "plan.json"]);
+    assert_eq!(exit_code(&apply), 0, "{}", text(&apply.stderr));
+    assert!(
+        text(&apply.stdout).contains("1 already stopped and 4 cannot be aborted"),
+        "{}",
+        text(&apply.stdout)
+    );
+    assert_eq!(sim.stats().totals.aborts_received, 0);
 }
 
 #[test]
@@ -557,4 +568,42 @@ fn every_command_the_runbook_shows_parses_with_the_real_cli() {
             .any(|argv| argv.iter().any(|word| word == "--refresh")),
         "RUNBOOK.md never shows `plan --refresh`"
     );
+}
+
+#[test]
+fn the_readme_starts_with_the_two_commands_links_every_guide_and_shows_only_real_commands() {
+    let readme = std::fs::read_to_string(repository().join("README.md")).unwrap();
+    let first_commands: Vec<&str> = readme
+        .lines()
+        .filter(|line| line.starts_with("cargo "))
+        .take(2)
+        .map(|line| line.split('#').next().unwrap().trim())
+        .collect();
+    assert_eq!(
+        first_commands,
+        [
+            "cargo run --release -- rehearse -c examples/incident.yaml",
+            "cargo test --locked"
+        ]
+    );
+    for guide in [
+        "docs/RUNBOOK.md",
+        "docs/CI.md",
+        "docs/CONFIG.md",
+        "docs/json-output.md",
+        "docs/APPLY.md",
+        "docs/SIMULATOR.md",
+        "docs/BENCHMARKS.md",
+    ] {
+        assert!(
+            readme.contains(&format!("]({guide})")),
+            "README lacks a link to {guide}"
+        );
+        assert!(repository().join(guide).is_file(), "{guide} does not exist");
+    }
+    for argv in runbook_commands(&repository().join("README.md")) {
+        if let Err(error) = Cli::try_parse_from(&argv) {
+            panic!("README.md: `{}` does not parse:\n{error}", argv.join(" "));
+        }
+    }
 }
