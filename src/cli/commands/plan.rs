@@ -356,6 +356,8 @@ impl<T: Transport> Asking<T> {
                     details,
                     server_string_to_sign,
                 } => {
+                    // At once, before anyone else starts a question that would fail the same way.
+                    self.stop.cancel();
                     return Some(Err(RefreshFailure::Fatal(FatalError {
                         change_order_id: id.clone(),
                         details,
@@ -375,6 +377,7 @@ impl<T: Transport> Asking<T> {
                 }
             };
             if self.retry.exhausted(attempts) {
+                self.stop.cancel();
                 return Some(Err(RefreshFailure::Unanswered {
                     change_order_id: id.clone(),
                     attempts,
@@ -388,5 +391,223 @@ impl<T: Transport> Asking<T> {
                 () = tokio::time::sleep(wait) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edas::outcome::{Outcome, ResponseDetails};
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// Answers `GetChangeOrderInfo` from a script per change order (the last answer
+    /// repeats), after 100 ms, counting calls and the most ever in flight at once.
+    #[derive(Default)]
+    struct Scripted {
+        answers: Mutex<HashMap<ChangeOrderId, VecDeque<InfoResult>>>,
+        calls: AtomicUsize,
+        in_flight: AtomicUsize,
+        most_in_flight: AtomicUsize,
+    }
+
+    impl Scripted {
+        fn with<S: AsRef<str>>(answers: impl IntoIterator<Item = (S, Vec<InfoResult>)>) -> Self {
+            Self {
+                answers: Mutex::new(
+                    answers
+                        .into_iter()
+                        .map(|(id, script)| (ChangeOrderId::new(id.as_ref()), script.into()))
+                        .collect(),
+                ),
+                ..Self::default()
+            }
+        }
+    }
+
+    impl Transport for Scripted {
+        async fn abort(&self, _id: &ChangeOrderId) -> Outcome {
+            panic!("planning must never send an abort")
+        }
+
+        async fn info(&self, id: &ChangeOrderId) -> InfoResult {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let mut answers = self.answers.lock().unwrap();
+            let script = answers.get_mut(id).unwrap();
+            if script.len() > 1 {
+                script.pop_front().unwrap()
+            } else {
+                script.front().unwrap().clone()
+            }
+        }
+    }
+
+    fn status(status: i32) -> InfoResult {
+        InfoResult::Status {
+            status,
+            details: ResponseDetails::default(),
+        }
+    }
+
+    fn throttled() -> InfoResult {
+        InfoResult::Retry {
+            details: ResponseDetails::default(),
+            after: Some(Duration::from_millis(500)),
+            throttled: true,
+            reason: "`Throttling.User`".to_string(),
+        }
+    }
+
+    fn unavailable() -> InfoResult {
+        InfoResult::Retry {
+            details: ResponseDetails::default(),
+            after: None,
+            throttled: false,
+            reason: "HTTP 503".to_string(),
+        }
+    }
+
+    fn ids(names: &[&str]) -> Vec<ChangeOrderId> {
+        names.iter().map(|name| ChangeOrderId::new(*name)).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttled_questions_are_asked_again_until_each_change_order_has_its_status() {
+        let transport = Arc::new(Scripted::with([
+            ("a", vec![throttled(), throttled(), status(1)]),
+            ("b", vec![status(6)]),
+        ]));
+        let live = live_statuses(
+            Arc::clone(&transport),
+            ids(&["a", "b"]),
+            10,
+            20,
+            RetryPolicy::default(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the refresh failed"));
+        assert_eq!(live[&ChangeOrderId::new("a")].status, Some(1));
+        assert_eq!(live[&ChangeOrderId::new("b")].status, Some(6));
+        assert_eq!(transport.calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn never_more_than_parallelism_questions_are_in_flight() {
+        let names: Vec<String> = (0..12).map(|index| format!("co-{index}")).collect();
+        let transport = Arc::new(Scripted::with(
+            names.iter().map(|name| (name.as_str(), vec![status(1)])),
+        ));
+        let started = tokio::time::Instant::now();
+        let live = live_statuses(
+            Arc::clone(&transport),
+            names.iter().map(ChangeOrderId::new).collect(),
+            3,
+            1_000,
+            RetryPolicy::default(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the refresh failed"));
+        assert_eq!(live.len(), 12);
+        assert_eq!(transport.most_in_flight.load(Ordering::SeqCst), 3);
+        // Four rounds of three, 100 ms each.
+        assert!(started.elapsed() >= Duration::from_millis(400));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_limit_spaces_the_questions_like_apply() {
+        let transport = Arc::new(Scripted::with([
+            ("a", vec![status(1)]),
+            ("b", vec![status(1)]),
+            ("c", vec![status(1)]),
+            ("d", vec![status(1)]),
+            ("e", vec![status(1)]),
+        ]));
+        let started = tokio::time::Instant::now();
+        live_statuses(
+            Arc::clone(&transport),
+            ids(&["a", "b", "c", "d", "e"]),
+            10,
+            2,
+            RetryPolicy::default(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the refresh failed"));
+        // Starts at 0, 0.5, 1, 1.5 and 2 s, the last answered 100 ms later.
+        assert_eq!(started.elapsed(), Duration::from_millis(2_100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_order_the_service_never_answers_about_fails_the_refresh_naming_it() {
+        let transport = Arc::new(Scripted::with([
+            ("ok", vec![status(1)]),
+            ("down", vec![unavailable()]),
+        ]));
+        let failure = live_statuses(
+            Arc::clone(&transport),
+            ids(&["ok", "down"]),
+            10,
+            20,
+            RetryPolicy::default(),
+        )
+        .await
+        .err()
+        .unwrap();
+        match failure {
+            RefreshFailure::Unanswered {
+                change_order_id,
+                attempts,
+                reason,
+            } => {
+                assert_eq!(change_order_id.as_str(), "down");
+                assert_eq!(attempts, RetryPolicy::default().max_attempts);
+                assert_eq!(reason, "HTTP 503");
+            }
+            RefreshFailure::Fatal(_) => panic!("not a credentials error"),
+        }
+        let message = format!(
+            "{:#}",
+            refresh_error(RefreshFailure::Unanswered {
+                change_order_id: ChangeOrderId::new("down"),
+                attempts: 8,
+                reason: "HTTP 503".to_string(),
+            })
+        );
+        assert!(
+            message.contains("`down` after 8 attempts: HTTP 503"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_credentials_error_stops_every_question_not_yet_asked() {
+        let fatal = InfoResult::Fatal {
+            details: ResponseDetails {
+                code: Some("InvalidAccessKeyId.NotFound".to_string()),
+                ..ResponseDetails::default()
+            },
+            server_string_to_sign: None,
+        };
+        let names: Vec<&'static str> = vec!["a", "b", "c", "d", "e", "f", "g", "h"];
+        let transport = Arc::new(Scripted::with(
+            names.iter().map(|name| (*name, vec![fatal.clone()])),
+        ));
+        let failure = live_statuses(
+            Arc::clone(&transport),
+            ids(&names),
+            1,
+            20,
+            RetryPolicy::default(),
+        )
+        .await
+        .err()
+        .unwrap();
+        assert!(matches!(failure, RefreshFailure::Fatal(_)));
+        assert_eq!(transport.calls.load(Ordering::SeqCst), 1);
     }
 }
