@@ -350,6 +350,40 @@ fn every_field_a_refreshed_plan_writes_is_documented() {
 }
 
 #[test]
+fn a_throttling_service_slows_the_refresh_down_but_every_status_arrives() {
+    let statuses = [1; 12];
+    let sim = Sim::start(SimConfig {
+        change_orders: (0..statuses.len())
+            .map(|index| (ChangeOrderId::new(format!("co-{index}")), 1))
+            .collect(),
+        faults: edas_rollback::sim::Faults {
+            requests_per_second: Some(4),
+            retry_after: Some(std::time::Duration::from_millis(250)),
+            ..Default::default()
+        },
+        seed: 7,
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(
+        &(0..statuses.len())
+            .map(|index| format!("co-{index}"))
+            .collect::<Vec<_>>(),
+    );
+    let output = workspace.run(&sim, &["plan", "--refresh", "--format", "json"]);
+    assert_eq!(exit_code(&output), 0, "{}", text(&output.stderr));
+    let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
+    for action in plan["actions"].as_array().unwrap() {
+        assert_eq!(action["live_status"]["status"], 1, "{action}");
+    }
+    let totals = sim.stats().totals;
+    assert!(
+        totals.throttled > 0,
+        "the limit was never reached: {totals:?}"
+    );
+    assert_eq!(totals.info_requests, 12 + totals.throttled);
+}
+
+#[test]
 fn a_credentials_error_during_refresh_fails_the_plan_and_saves_nothing() {
     let sim = Sim::with_statuses(&EVERY_STATUS);
     let workspace = Workspace::with_statuses(&EVERY_STATUS);
