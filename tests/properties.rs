@@ -910,6 +910,8 @@ fn count_kinds(plan: &Plan) -> PlanSummary {
             ActionKind::VerifyThenAbort => summary.to_verify += 1,
             ActionKind::Unchanged => summary.unchanged += 1,
             ActionKind::NotDeclared => summary.not_declared += 1,
+            ActionKind::AlreadyStopped => summary.already_stopped += 1,
+            ActionKind::CannotAbort => summary.cannot_abort += 1,
         }
     }
     summary

@@ -873,21 +873,7 @@ impl<T: Transport, C: Clock> Worker<T, C> {
     }
 }
 
-/// The names of DESIGN 3's change order statuses, for messages.
-pub fn status_name(status: i32) -> &'static str {
-    match status {
-        0 => "ready",
-        1 => "running",
-        2 => "succeeded",
-        3 => "failed",
-        6 => "stopped",
-        7 => "partly succeeded",
-        8 => "waiting for manual batch confirmation",
-        9 => "waiting for the next automatic batch",
-        10 => "system error",
-        _ => "not a status this tool knows",
-    }
-}
+pub use crate::plan::status_name;
 
 enum PollVerdict {
     Succeeded,

@@ -4,6 +4,7 @@
 //! This module must not read files, print, or know how a plan is rendered.
 
 pub mod file;
+mod refresh;
 
 use crate::config::DesiredState;
 use crate::ids::ChangeOrderId;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 pub use file::{PlanFileError, StalePlan, check_applicable};
+pub use refresh::{LiveStatus, cannot_abort_hint, is_abortable, refreshed, status_name};
 
 /// The newest plan file format this build reads and writes.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -22,7 +24,8 @@ pub const PLAN_FORMAT_VERSION: u32 = 1;
 pub enum Action {
     /// Send `AbortAndRollbackChangeOrder` (after `GetChangeOrderInfo` when `verify_first`).
     Abort,
-    /// Already aborted: nothing is sent.
+    /// Nothing is sent: already aborted in state, or (`plan --refresh`) the live status
+    /// says it is stopped or can no longer be aborted (see [`PlannedAction::live_status`]).
     NoOp,
     /// In state but no longer declared: listed, never touched.
     NotDeclared,
@@ -96,6 +99,10 @@ pub struct PlannedAction {
     /// Set when the change order failed before and this is a retry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<LastError>,
+    /// What `GetChangeOrderInfo` said when the plan was made with `--refresh`; absent in a
+    /// plan made without it (and in plan files written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_status: Option<LiveStatus>,
 }
 
 /// How a planned action reads to a person; derived, never stored.
@@ -112,12 +119,22 @@ pub enum ActionKind {
     Unchanged,
     /// In state, no longer declared: kept, never touched.
     NotDeclared,
+    /// `--refresh`: the live status is 6 (stopped), so there is nothing to abort.
+    AlreadyStopped,
+    /// `--refresh`: the live status is one EDAS cannot abort (2, 3, 7, 10, or one this tool
+    /// does not know): nothing is sent, and the plan warns.
+    CannotAbort,
 }
 
 impl PlannedAction {
     pub fn kind(&self) -> ActionKind {
+        let live = self.live_status.as_ref().and_then(|live| live.status);
         match self.action {
-            Action::NoOp => ActionKind::Unchanged,
+            Action::NoOp => match live {
+                Some(6) => ActionKind::AlreadyStopped,
+                Some(status) if !is_abortable(status) => ActionKind::CannotAbort,
+                _ => ActionKind::Unchanged,
+            },
             Action::NotDeclared => ActionKind::NotDeclared,
             Action::Abort if self.verify_first => ActionKind::VerifyThenAbort,
             Action::Abort if self.recorded_status == Some(RecordStatus::Failed) => {
@@ -171,6 +188,16 @@ pub struct PlanSummary {
     pub to_verify: usize,
     pub unchanged: usize,
     pub not_declared: usize,
+    /// `--refresh` only: pending change orders whose live status is 6 (stopped).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub already_stopped: usize,
+    /// `--refresh` only: pending change orders whose live status cannot be aborted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cannot_abort: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 impl PlanSummary {
@@ -180,7 +207,7 @@ impl PlanSummary {
     }
 
     pub fn declared(&self) -> usize {
-        self.will_send() + self.unchanged
+        self.will_send() + self.unchanged + self.already_stopped + self.cannot_abort
     }
 
     fn count(&mut self, kind: ActionKind) {
@@ -190,7 +217,18 @@ impl PlanSummary {
             ActionKind::VerifyThenAbort => self.to_verify += 1,
             ActionKind::Unchanged => self.unchanged += 1,
             ActionKind::NotDeclared => self.not_declared += 1,
+            ActionKind::AlreadyStopped => self.already_stopped += 1,
+            ActionKind::CannotAbort => self.cannot_abort += 1,
         }
+    }
+
+    /// Counts `actions` afresh.
+    pub fn of(actions: &[PlannedAction]) -> Self {
+        let mut summary = Self::default();
+        for action in actions {
+            summary.count(action.kind());
+        }
+        summary
     }
 }
 
@@ -287,6 +325,7 @@ fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
             app: spec.app.clone(),
             reason: spec.reason.clone(),
             last_error,
+            live_status: None,
         };
         summary.count(planned.kind());
         actions.push(planned);
@@ -307,6 +346,7 @@ fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
                 app: record.app.clone(),
                 reason: record.reason.clone(),
                 last_error: None,
+                live_status: None,
             });
         }
     }

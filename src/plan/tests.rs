@@ -1,6 +1,7 @@
 use super::*;
 use crate::config::{ApplySettings, ChangeOrderSpec, Provider};
 use crate::state::{ChangeOrderRecord, RecordStatus, State};
+use std::collections::HashMap;
 
 fn desired(ids: &[&str]) -> DesiredState {
     DesiredState {
@@ -196,6 +197,7 @@ fn declared_actions_keep_config_order_and_undeclared_ones_follow_sorted_by_id() 
             to_verify: 1,
             unchanged: 1,
             not_declared: 2,
+            ..PlanSummary::default()
         }
     );
     assert_eq!(plan.summary.will_send(), 3);
@@ -496,4 +498,123 @@ mod properties {
             }
         }
     }
+}
+
+fn live(status: Option<i32>) -> LiveStatus {
+    LiveStatus {
+        status,
+        checked_at: "2026-11-28T01:05:00Z".to_string(),
+        message: status
+            .is_none()
+            .then(|| "The change order does not exist.".to_string()),
+        request_id: Some("req-live".to_string()),
+    }
+}
+
+#[test]
+fn refreshing_maps_every_live_status_to_the_action_apply_will_take() {
+    use ActionKind::*;
+    let statuses = [0, 1, 2, 3, 6, 7, 8, 9, 10, 42];
+    let ids: Vec<String> = statuses.iter().map(|status| format!("s{status}")).collect();
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let planned = plan(&desired(&id_refs), None, &inputs());
+    let answers: HashMap<ChangeOrderId, LiveStatus> = statuses
+        .iter()
+        .map(|status| {
+            (
+                ChangeOrderId::new(format!("s{status}")),
+                live(Some(*status)),
+            )
+        })
+        .collect();
+    let refreshed = refreshed(planned, &answers);
+    assert_eq!(
+        kinds(&refreshed),
+        vec![
+            ("s0", Abort),
+            ("s1", Abort),
+            ("s2", CannotAbort),
+            ("s3", CannotAbort),
+            ("s6", AlreadyStopped),
+            ("s7", CannotAbort),
+            ("s8", Abort),
+            ("s9", Abort),
+            ("s10", CannotAbort),
+            ("s42", CannotAbort),
+        ]
+    );
+    assert!(
+        refreshed
+            .actions
+            .iter()
+            .all(|action| action.live_status.is_some())
+    );
+    assert_eq!(
+        refreshed.summary,
+        PlanSummary {
+            to_abort: 4,
+            already_stopped: 1,
+            cannot_abort: 5,
+            ..PlanSummary::default()
+        }
+    );
+    assert_eq!(refreshed.summary.declared(), 10);
+    assert_eq!(refreshed.checksum, file::checksum(&refreshed));
+    let encoded = file::encode(&refreshed);
+    assert_eq!(
+        file::decode(std::path::Path::new("p.json"), &encoded).unwrap(),
+        refreshed
+    );
+}
+
+#[test]
+fn a_refreshed_no_op_is_never_verified_and_an_unanswered_one_keeps_its_planned_action() {
+    let recorded = state(&[
+        ("unknown", RecordStatus::Unknown),
+        ("failed", RecordStatus::Failed),
+    ]);
+    let planned = plan(
+        &desired(&["unknown", "failed", "fresh"]),
+        Some(&recorded),
+        &inputs(),
+    );
+    let answers = HashMap::from([
+        (ChangeOrderId::new("unknown"), live(Some(6))),
+        (ChangeOrderId::new("failed"), live(None)),
+    ]);
+    let refreshed = refreshed(planned, &answers);
+    let unknown = &refreshed.actions[0];
+    assert_eq!(
+        (unknown.action, unknown.verify_first),
+        (Action::NoOp, false)
+    );
+    assert_eq!(unknown.kind(), ActionKind::AlreadyStopped);
+    let failed = &refreshed.actions[1];
+    assert_eq!(failed.kind(), ActionKind::Retry);
+    assert_eq!(failed.live_status, Some(live(None)));
+    // Not in the answers: left exactly as planned.
+    assert_eq!(refreshed.actions[2].live_status, None);
+    assert_eq!(refreshed.actions[2].kind(), ActionKind::Abort);
+    assert!(refreshed.will_send());
+}
+
+#[test]
+fn a_plan_file_written_before_live_statuses_existed_still_decodes_and_keeps_its_checksum() {
+    let planned = plan(&desired(&["a", "b"]), None, &inputs());
+    let encoded = file::encode(&planned);
+    assert!(!encoded.contains("live_status"));
+    assert!(!encoded.contains("already_stopped"));
+    assert_eq!(
+        file::decode(std::path::Path::new("old.json"), &encoded).unwrap(),
+        planned
+    );
+}
+
+#[test]
+fn only_abort_actions_are_refreshed() {
+    let recorded = state(&[("done", RecordStatus::Aborted)]);
+    let planned = plan(&desired(&["done"]), Some(&recorded), &inputs());
+    let answers = HashMap::from([(ChangeOrderId::new("done"), live(Some(1)))]);
+    let refreshed = refreshed(planned.clone(), &answers);
+    assert_eq!(refreshed, planned);
 }

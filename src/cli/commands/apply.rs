@@ -116,6 +116,13 @@ pub async fn execute(
                 not_started: 0,
                 elapsed: Duration::ZERO,
             }),
+            None if plan.summary.already_stopped + plan.summary.cannot_abort > 0 => {
+                print_stdout(&format!(
+                    "No changes: nothing to send. By the plan's live statuses, {} already stopped \
+                     and {} cannot be aborted; the rest are already aborted.\n",
+                    plan.summary.already_stopped, plan.summary.cannot_abort
+                ))?
+            }
             None => print_stdout(
                 "No changes. Every declared change order is already aborted; nothing to do.\n",
             )?,

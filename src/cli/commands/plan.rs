@@ -1,30 +1,41 @@
-//! `plan [--out FILE] [--format text|json|markdown] [--detailed-exitcode]`: load the config
-//! and the state (folding a leftover journal first; the state is read on a second thread
-//! while the YAML parses, see docs/BENCHMARKS.md), call the pure planner, save the plan file
-//! when asked, render. Decides nothing itself; the clock is read here, at the edge.
+//! `plan [--out FILE] [--format text|json|markdown] [--detailed-exitcode] [--refresh]`: load
+//! the config and the state (folding a leftover journal first; the state is read on a second
+//! thread while the YAML parses, see docs/BENCHMARKS.md), call the pure planner, save the plan
+//! file when asked, render. With `--refresh`, ask `GetChangeOrderInfo` about every change
+//! order the plan would abort, paced by apply's [`Pacer`] and parallelism, and let the pure
+//! [`refreshed`] fold the answers in. Decides nothing itself; the clock and the network are
+//! here, at the edge.
 
 use super::state::{announce, print_stdout};
+use crate::apply::pacing::Pacer;
+use crate::apply::{
+    CancelToken, DEFAULT_PARALLELISM, DEFAULT_REQUESTS_PER_SECOND, FatalError, InfoResult,
+    RetryPolicy, Transport,
+};
 use crate::cli::args::{GlobalArgs, OutputFormat, PlanArgs};
 use crate::cli::exit;
+use crate::cli::render::Hinted;
+use crate::cli::render::apply::fatal_error;
 use crate::cli::render::plan as render;
-use crate::cli::render::{Hinted, WARNING};
 use crate::cli::settings::{LoadedConfig, read_config};
-use crate::edas::endpoint::resolve_endpoint;
-use crate::plan::{PlanInputs, plan, plan_encoded};
+use crate::config::DesiredState;
+use crate::edas::client::{ClientSettings, EdasClient};
+use crate::edas::credentials::load_credentials;
+use crate::edas::endpoint::{Endpoint, resolve_endpoint};
+use crate::ids::ChangeOrderId;
+use crate::plan::file::encode;
+use crate::plan::{Action, LiveStatus, Plan, PlanInputs, plan, plan_encoded, refreshed};
 use crate::state::store::{LocalStore, PrefetchedState};
 use anyhow::Context;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::SystemTime;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
-    if args.refresh {
-        // `--refresh` is issue 6's; until it lands the plan is still correct, only without
-        // live statuses, so say so rather than fail a pipeline that passes the flag.
-        anstream::eprintln!(
-            "{WARNING}warning:{WARNING:#} `--refresh` is not available in this build yet; the plan uses the recorded state only"
-        );
-    }
     let (config, prefetched) = load_config_reading_state(global)?;
     let state_path = config.state_path(global.state.as_deref());
     let store = LocalStore::new(&state_path);
@@ -52,7 +63,13 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     let state = loaded.existed.then_some(&loaded.state);
     // The JSON output is the plan file's encoding: encode once (checksum included) when
     // either is wanted.
-    let (plan, encoded) = if args.out.is_some() || args.format == OutputFormat::Json {
+    let (plan, encoded) = if args.refresh {
+        let planned = plan(&config.desired, state, &inputs);
+        let plan = refresh(&config.desired, &endpoint, planned)?;
+        let encoded =
+            (args.out.is_some() || args.format == OutputFormat::Json).then(|| encode(&plan));
+        (plan, encoded)
+    } else if args.out.is_some() || args.format == OutputFormat::Json {
         let (plan, encoded) = plan_encoded(&config.desired, state, &inputs);
         (plan, Some(encoded))
     } else {
@@ -144,4 +161,453 @@ fn write_plan_file(path: &Path, text: &str) -> anyhow::Result<()> {
         })
         .context("the plan was not saved")?;
     Ok(())
+}
+
+/// `--refresh`: asks `GetChangeOrderInfo` about every change order `planned` would abort and
+/// folds the answers in. Nothing to ask, nothing sent (and no credentials needed). A
+/// credentials error, or a change order the service would not answer about after every
+/// retry, fails the command: a plan that says it was refreshed must be, or the reviewer
+/// would read a guess as a fact.
+fn refresh(desired: &DesiredState, endpoint: &Endpoint, planned: Plan) -> anyhow::Result<Plan> {
+    let pending: Vec<ChangeOrderId> = planned
+        .actions
+        .iter()
+        .filter(|action| action.action == Action::Abort)
+        .map(|action| action.change_order_id.clone())
+        .collect();
+    if pending.is_empty() {
+        return Ok(planned);
+    }
+    let parallelism = desired.apply.parallelism.unwrap_or(DEFAULT_PARALLELISM);
+    let requests_per_second = desired
+        .apply
+        .requests_per_second
+        .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
+    let credentials = load_credentials(desired.provider.profile.as_deref())?;
+    let mut settings = ClientSettings::new(
+        endpoint.clone(),
+        desired.provider.region.clone(),
+        credentials,
+        parallelism as usize,
+    );
+    if let Some(timeout) = desired.apply.request_timeout {
+        settings.read_timeout = timeout;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let live = runtime.block_on(async {
+        // reqwest's client must be built inside the runtime it runs on.
+        let client = EdasClient::new(settings)?;
+        live_statuses(
+            Arc::new(client),
+            pending,
+            parallelism,
+            requests_per_second,
+            RetryPolicy::default(),
+        )
+        .await
+        .map_err(refresh_error)
+    })?;
+    Ok(refreshed(planned, &live))
+}
+
+/// Why `--refresh` could not be completed.
+enum RefreshFailure {
+    Fatal(FatalError),
+    Unanswered {
+        change_order_id: ChangeOrderId,
+        attempts: u32,
+        reason: String,
+    },
+}
+
+fn refresh_error(failure: RefreshFailure) -> anyhow::Error {
+    let retry_hint = "the plan was not made; run `plan --refresh` again once the service answers, \
+         or plan without `--refresh` (apply itself asks `GetChangeOrderInfo` whenever an earlier \
+         outcome is unknown)";
+    match failure {
+        RefreshFailure::Fatal(fatal) => {
+            let hint = fatal.hint();
+            Hinted::new(
+                anyhow::anyhow!(fatal_error(&fatal)).context("`plan --refresh` failed"),
+                hint,
+            )
+            .into()
+        }
+        RefreshFailure::Unanswered {
+            change_order_id,
+            attempts,
+            reason,
+        } => Hinted::new(
+            anyhow::anyhow!(
+                "could not ask `GetChangeOrderInfo` about `{change_order_id}` after {attempts} attempts: {reason}"
+            ),
+            retry_hint,
+        )
+        .into(),
+    }
+}
+
+/// Asks about each of `ids` with at most `parallelism` requests in flight, every start on the
+/// shared [`Pacer`] (slowed down for everyone when the service throttles), retrying what can
+/// be retried with apply's [`RetryPolicy`]. The first fatal answer or exhausted change order
+/// stops new requests and is returned.
+async fn live_statuses<T: Transport>(
+    transport: Arc<T>,
+    ids: Vec<ChangeOrderId>,
+    parallelism: u32,
+    requests_per_second: u32,
+    retry: RetryPolicy,
+) -> Result<HashMap<ChangeOrderId, LiveStatus>, RefreshFailure> {
+    let pacer = Arc::new(Pacer::new(requests_per_second));
+    let in_flight = Arc::new(Semaphore::new(parallelism.max(1) as usize));
+    let stop = CancelToken::new();
+    let mut running = JoinSet::new();
+    for (index, id) in ids.into_iter().enumerate() {
+        let asking = Asking {
+            transport: Arc::clone(&transport),
+            pacer: Arc::clone(&pacer),
+            in_flight: Arc::clone(&in_flight),
+            stop: stop.clone(),
+            retry,
+            rng: fastrand::Rng::with_seed(fastrand::u64(..) ^ index as u64),
+        };
+        running.spawn(async move {
+            let answer = asking.ask(&id).await;
+            (id, answer)
+        });
+    }
+    let mut live = HashMap::new();
+    let mut failure = None;
+    while let Some(joined) = running.join_next().await {
+        // Only a bug panics a task; the JoinSet is drained either way.
+        let Ok((id, answer)) = joined else { continue };
+        match answer {
+            Some(Ok(status)) => {
+                live.insert(id, status);
+            }
+            Some(Err(error)) => {
+                stop.cancel();
+                failure.get_or_insert(error);
+            }
+            None => {}
+        }
+    }
+    match failure {
+        Some(failure) => Err(failure),
+        None => Ok(live),
+    }
+}
+
+struct Asking<T> {
+    transport: Arc<T>,
+    pacer: Arc<Pacer>,
+    in_flight: Arc<Semaphore>,
+    stop: CancelToken,
+    retry: RetryPolicy,
+    rng: fastrand::Rng,
+}
+
+impl<T: Transport> Asking<T> {
+    /// One change order's live status; `None` when another one's failure stopped the run.
+    async fn ask(mut self, id: &ChangeOrderId) -> Option<Result<LiveStatus, RefreshFailure>> {
+        let mut attempts = 0;
+        loop {
+            let permit = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return None,
+                permit = Arc::clone(&self.in_flight).acquire_owned() => permit.ok()?,
+            };
+            let started = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return None,
+                started = self.pacer.acquire() => started,
+            };
+            attempts += 1;
+            let answer = self.transport.info(id).await;
+            drop(permit);
+            let checked_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+            let (after, reason) = match answer {
+                InfoResult::Status { status, details } => {
+                    self.pacer.on_success();
+                    return Some(Ok(LiveStatus {
+                        status: Some(status),
+                        checked_at,
+                        message: None,
+                        request_id: details.request_id,
+                    }));
+                }
+                InfoResult::Failed { details } => {
+                    self.pacer.on_success();
+                    let message = details
+                        .message
+                        .or(details.code)
+                        .unwrap_or_else(|| "no message".to_string());
+                    return Some(Ok(LiveStatus {
+                        status: None,
+                        checked_at,
+                        message: Some(message),
+                        request_id: details.request_id,
+                    }));
+                }
+                InfoResult::Fatal {
+                    details,
+                    server_string_to_sign,
+                } => {
+                    // At once, before anyone else starts a question that would fail the same way.
+                    self.stop.cancel();
+                    return Some(Err(RefreshFailure::Fatal(FatalError {
+                        change_order_id: id.clone(),
+                        details,
+                        server_string_to_sign,
+                    })));
+                }
+                InfoResult::Retry {
+                    after,
+                    throttled,
+                    reason,
+                    ..
+                } => {
+                    if throttled {
+                        self.pacer.on_throttled(started, after);
+                    }
+                    (after, reason)
+                }
+            };
+            if self.retry.exhausted(attempts) {
+                self.stop.cancel();
+                return Some(Err(RefreshFailure::Unanswered {
+                    change_order_id: id.clone(),
+                    attempts,
+                    reason,
+                }));
+            }
+            let wait = self.retry.backoff(attempts, self.rng.f64(), after);
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return None,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edas::outcome::{Outcome, ResponseDetails};
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// Answers `GetChangeOrderInfo` from a script per change order (the last answer
+    /// repeats), after 100 ms, counting calls and the most ever in flight at once.
+    #[derive(Default)]
+    struct Scripted {
+        answers: Mutex<HashMap<ChangeOrderId, VecDeque<InfoResult>>>,
+        calls: AtomicUsize,
+        in_flight: AtomicUsize,
+        most_in_flight: AtomicUsize,
+    }
+
+    impl Scripted {
+        fn with<S: AsRef<str>>(answers: impl IntoIterator<Item = (S, Vec<InfoResult>)>) -> Self {
+            Self {
+                answers: Mutex::new(
+                    answers
+                        .into_iter()
+                        .map(|(id, script)| (ChangeOrderId::new(id.as_ref()), script.into()))
+                        .collect(),
+                ),
+                ..Self::default()
+            }
+        }
+    }
+
+    impl Transport for Scripted {
+        async fn abort(&self, _id: &ChangeOrderId) -> Outcome {
+            panic!("planning must never send an abort")
+        }
+
+        async fn info(&self, id: &ChangeOrderId) -> InfoResult {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let mut answers = self.answers.lock().unwrap();
+            let script = answers.get_mut(id).unwrap();
+            if script.len() > 1 {
+                script.pop_front().unwrap()
+            } else {
+                script.front().unwrap().clone()
+            }
+        }
+    }
+
+    fn status(status: i32) -> InfoResult {
+        InfoResult::Status {
+            status,
+            details: ResponseDetails::default(),
+        }
+    }
+
+    fn throttled() -> InfoResult {
+        InfoResult::Retry {
+            details: ResponseDetails::default(),
+            after: Some(Duration::from_millis(500)),
+            throttled: true,
+            reason: "`Throttling.User`".to_string(),
+        }
+    }
+
+    fn unavailable() -> InfoResult {
+        InfoResult::Retry {
+            details: ResponseDetails::default(),
+            after: None,
+            throttled: false,
+            reason: "HTTP 503".to_string(),
+        }
+    }
+
+    fn ids(names: &[&str]) -> Vec<ChangeOrderId> {
+        names.iter().map(|name| ChangeOrderId::new(*name)).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttled_questions_are_asked_again_until_each_change_order_has_its_status() {
+        let transport = Arc::new(Scripted::with([
+            ("a", vec![throttled(), throttled(), status(1)]),
+            ("b", vec![status(6)]),
+        ]));
+        let live = live_statuses(
+            Arc::clone(&transport),
+            ids(&["a", "b"]),
+            10,
+            20,
+            RetryPolicy::default(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the refresh failed"));
+        assert_eq!(live[&ChangeOrderId::new("a")].status, Some(1));
+        assert_eq!(live[&ChangeOrderId::new("b")].status, Some(6));
+        assert_eq!(transport.calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn never_more_than_parallelism_questions_are_in_flight() {
+        let names: Vec<String> = (0..12).map(|index| format!("co-{index}")).collect();
+        let transport = Arc::new(Scripted::with(
+            names.iter().map(|name| (name.as_str(), vec![status(1)])),
+        ));
+        let started = tokio::time::Instant::now();
+        let live = live_statuses(
+            Arc::clone(&transport),
+            names.iter().map(ChangeOrderId::new).collect(),
+            3,
+            1_000,
+            RetryPolicy::default(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the refresh failed"));
+        assert_eq!(live.len(), 12);
+        assert_eq!(transport.most_in_flight.load(Ordering::SeqCst), 3);
+        // Four rounds of three, 100 ms each.
+        assert!(started.elapsed() >= Duration::from_millis(400));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_limit_spaces_the_questions_like_apply() {
+        let transport = Arc::new(Scripted::with([
+            ("a", vec![status(1)]),
+            ("b", vec![status(1)]),
+            ("c", vec![status(1)]),
+            ("d", vec![status(1)]),
+            ("e", vec![status(1)]),
+        ]));
+        let started = tokio::time::Instant::now();
+        live_statuses(
+            Arc::clone(&transport),
+            ids(&["a", "b", "c", "d", "e"]),
+            10,
+            2,
+            RetryPolicy::default(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the refresh failed"));
+        // Starts at 0, 0.5, 1, 1.5 and 2 s, the last answered 100 ms later.
+        assert_eq!(started.elapsed(), Duration::from_millis(2_100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_order_the_service_never_answers_about_fails_the_refresh_naming_it() {
+        let transport = Arc::new(Scripted::with([
+            ("ok", vec![status(1)]),
+            ("down", vec![unavailable()]),
+        ]));
+        let failure = live_statuses(
+            Arc::clone(&transport),
+            ids(&["ok", "down"]),
+            10,
+            20,
+            RetryPolicy::default(),
+        )
+        .await
+        .err()
+        .unwrap();
+        match failure {
+            RefreshFailure::Unanswered {
+                change_order_id,
+                attempts,
+                reason,
+            } => {
+                assert_eq!(change_order_id.as_str(), "down");
+                assert_eq!(attempts, RetryPolicy::default().max_attempts);
+                assert_eq!(reason, "HTTP 503");
+            }
+            RefreshFailure::Fatal(_) => panic!("not a credentials error"),
+        }
+        let message = format!(
+            "{:#}",
+            refresh_error(RefreshFailure::Unanswered {
+                change_order_id: ChangeOrderId::new("down"),
+                attempts: 8,
+                reason: "HTTP 503".to_string(),
+            })
+        );
+        assert!(
+            message.contains("`down` after 8 attempts: HTTP 503"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_credentials_error_stops_every_question_not_yet_asked() {
+        let fatal = InfoResult::Fatal {
+            details: ResponseDetails {
+                code: Some("InvalidAccessKeyId.NotFound".to_string()),
+                ..ResponseDetails::default()
+            },
+            server_string_to_sign: None,
+        };
+        let names: Vec<&'static str> = vec!["a", "b", "c", "d", "e", "f", "g", "h"];
+        let transport = Arc::new(Scripted::with(
+            names.iter().map(|name| (*name, vec![fatal.clone()])),
+        ));
+        let failure = live_statuses(
+            Arc::clone(&transport),
+            ids(&names),
+            1,
+            20,
+            RetryPolicy::default(),
+        )
+        .await
+        .err()
+        .unwrap();
+        assert!(matches!(failure, RefreshFailure::Fatal(_)));
+        assert_eq!(transport.calls.load(Ordering::SeqCst), 1);
+    }
 }

@@ -4,7 +4,9 @@
 //! printed through `anstream`, which drops them for `NO_COLOR`, `--no-color` and anything
 //! that is not a terminal. This file must not decide anything a plan does not already say.
 
-use crate::plan::{ActionKind, LastError, Plan, PlannedAction, file};
+use crate::plan::{
+    ActionKind, LastError, LiveStatus, Plan, PlannedAction, cannot_abort_hint, file, status_name,
+};
 use anstyle::{AnsiColor, Style};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -17,6 +19,8 @@ const ABORT: Style = AnsiColor::Red.on_default();
 const RETRY: Style = AnsiColor::Yellow.on_default();
 const VERIFY: Style = AnsiColor::Magenta.on_default();
 const NOT_DECLARED: Style = Style::new().dimmed();
+const CANNOT_ABORT: Style = AnsiColor::Yellow.on_default().bold();
+const WARN: Style = AnsiColor::Yellow.on_default().bold();
 const BOLD: Style = Style::new().bold();
 
 /// Longest value shown in one markdown cell or text field; a service message can be long.
@@ -29,7 +33,52 @@ fn symbol(kind: ActionKind) -> (&'static str, &'static str, Style) {
         ActionKind::VerifyThenAbort => ("?", "verify, then abort", VERIFY),
         ActionKind::Unchanged => (" ", "no-op", Style::new()),
         ActionKind::NotDeclared => ("!", "not declared", NOT_DECLARED),
+        ActionKind::AlreadyStopped => ("=", "no-op (already stopped)", Style::new()),
+        ActionKind::CannotAbort => ("x", "cannot abort", CANNOT_ABORT),
     }
+}
+
+/// The action as shown: `cannot abort` names the live status that forbids it.
+fn label(action: &PlannedAction, kind: ActionKind) -> String {
+    match (kind, live_status(action)) {
+        (ActionKind::CannotAbort, Some(status)) => format!("cannot abort (status {status})"),
+        _ => symbol(kind).1.to_string(),
+    }
+}
+
+fn live_status(action: &PlannedAction) -> Option<i32> {
+    action.live_status.as_ref().and_then(|live| live.status)
+}
+
+/// `1 (running)`.
+fn describe_status(status: i32) -> String {
+    format!("{status} ({})", status_name(status))
+}
+
+/// The warning for a change order whose live status could not be had.
+fn unknown_live_status(live: &LiveStatus) -> String {
+    let mut text = String::from("live status unknown: the service refused `GetChangeOrderInfo`");
+    if let Some(message) = &live.message {
+        let _ = write!(text, " ({})", clip(message));
+    }
+    if let Some(request_id) = &live.request_id {
+        let _ = write!(text, ", request id {}", clip(request_id));
+    }
+    text.push_str("; apply will still send the abort and record the answer");
+    text
+}
+
+/// Counts of refreshed rows whose live status could not be had.
+fn unknown_live_count(plan: &Plan) -> usize {
+    plan.actions
+        .iter()
+        .filter(|action| {
+            action
+                .live_status
+                .as_ref()
+                .is_some_and(|live| live.status.is_none())
+        })
+        .count()
 }
 
 /// Text for a terminal. `saved_as` is the plan file this plan was read from or written to;
@@ -62,7 +111,7 @@ pub fn text(plan: &Plan, saved_as: Option<&Path>) -> String {
         .filter(|(_, kind)| *kind != ActionKind::Unchanged)
         .collect();
     if !shown.is_empty() {
-        let mut used = [false; 5];
+        let mut used = [false; 7];
         for (_, kind) in &shown {
             used[kind_index(*kind)] = true;
         }
@@ -77,6 +126,14 @@ pub fn text(plan: &Plan, saved_as: Option<&Path>) -> String {
                 ActionKind::NotDeclared,
                 "no longer declared (kept in state, never touched)",
             ),
+            (
+                ActionKind::AlreadyStopped,
+                "already stopped (live status 6): nothing sent",
+            ),
+            (
+                ActionKind::CannotAbort,
+                "cannot abort in its live status: nothing sent",
+            ),
         ]
         .into_iter()
         .filter(|(kind, _)| used[kind_index(*kind)])
@@ -89,12 +146,14 @@ pub fn text(plan: &Plan, saved_as: Option<&Path>) -> String {
         out.push('\n');
         if summary.will_send() > 0 {
             out.push_str("edas-rollback will perform the following actions:\n\n");
+        } else if summary.already_stopped + summary.cannot_abort > 0 {
+            out.push_str("Nothing will be sent for these change orders:\n\n");
         } else {
             out.push_str("Change orders in state that are no longer declared:\n\n");
         }
         let width = shown
             .iter()
-            .map(|(_, kind)| symbol(*kind).1.len())
+            .map(|(action, kind)| label(action, *kind).len())
             .max()
             .unwrap_or(0);
         for (action, kind) in &shown {
@@ -103,10 +162,19 @@ pub fn text(plan: &Plan, saved_as: Option<&Path>) -> String {
         out.push('\n');
     }
 
-    if summary.will_send() == 0 {
+    if summary.will_send() == 0 && summary.already_stopped + summary.cannot_abort == 0 {
         out.push_str("No changes. All declared change orders are aborted.\n");
+    } else if summary.will_send() == 0 {
+        let _ = writeln!(
+            out,
+            "No changes: nothing will be sent. {BOLD}Plan:{BOLD:#} {}",
+            summary_sentence(plan)
+        );
     } else {
         let _ = writeln!(out, "{BOLD}Plan:{BOLD:#} {}", summary_sentence(plan));
+    }
+    for warning in warnings(plan) {
+        let _ = writeln!(out, "{WARN}warning:{WARN:#} {warning}");
     }
     if let Some(path) = saved_as
         && summary.will_send() > 0
@@ -127,11 +195,44 @@ fn kind_index(kind: ActionKind) -> usize {
         ActionKind::VerifyThenAbort => 2,
         ActionKind::Unchanged => 3,
         ActionKind::NotDeclared => 4,
+        ActionKind::AlreadyStopped => 5,
+        ActionKind::CannotAbort => 6,
     }
 }
 
+/// The plan-wide warnings of a refreshed plan; none otherwise.
+fn warnings(plan: &Plan) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if plan.summary.cannot_abort > 0 {
+        warnings.push(format!(
+            "{} cannot be aborted in {} live status; nothing will be sent for {} (see each hint)",
+            plural(plan.summary.cannot_abort, "change order", "change orders"),
+            if plan.summary.cannot_abort == 1 {
+                "its"
+            } else {
+                "their"
+            },
+            if plan.summary.cannot_abort == 1 {
+                "it"
+            } else {
+                "them"
+            },
+        ));
+    }
+    let unknown = unknown_live_count(plan);
+    if unknown > 0 {
+        warnings.push(format!(
+            "the live status of {} is unknown; {} planned from the recorded state",
+            plural(unknown, "change order", "change orders"),
+            if unknown == 1 { "it is" } else { "they are" },
+        ));
+    }
+    warnings
+}
+
 fn action_line(out: &mut String, action: &PlannedAction, kind: ActionKind, width: usize) {
-    let (sign, label, style) = symbol(kind);
+    let (sign, _, style) = symbol(kind);
+    let label = label(action, kind);
     let _ = write!(
         out,
         "  {style}{sign} {label:<width$}{style:#} {}",
@@ -165,6 +266,35 @@ fn action_line(out: &mut String, action: &PlannedAction, kind: ActionKind, width
         }
         _ => {}
     }
+    let Some(live) = &action.live_status else {
+        return;
+    };
+    match (kind, live.status) {
+        (ActionKind::AlreadyStopped, _) => {
+            let _ = writeln!(
+                out,
+                "{indent}live status 6 (stopped): already aborted or stopped, by this tool or another; nothing will be sent"
+            );
+        }
+        (ActionKind::CannotAbort, Some(status)) => {
+            let _ = writeln!(
+                out,
+                "{indent}{WARN}warning:{WARN:#} live status {}: {}; nothing will be sent",
+                describe_status(status),
+                cannot_abort_hint(status)
+            );
+        }
+        (_, Some(status)) => {
+            let _ = writeln!(out, "{indent}live status {}", describe_status(status));
+        }
+        (_, None) => {
+            let _ = writeln!(
+                out,
+                "{indent}{WARN}warning:{WARN:#} {}",
+                unknown_live_status(live)
+            );
+        }
+    }
 }
 
 /// `Plan: 5 to abort (1 retry, 1 to verify first), 2 unchanged, 0 no longer declared.`
@@ -183,12 +313,21 @@ pub fn summary_sentence(plan: &Plan) -> String {
     } else {
         format!(" ({})", details.join(", "))
     };
-    format!(
-        "{} to abort{details}, {} unchanged, {} no longer declared.",
+    let mut sentence = format!(
+        "{} to abort{details}, {} unchanged, {} no longer declared",
         summary.will_send(),
         summary.unchanged,
         summary.not_declared
-    )
+    );
+    if summary.already_stopped + summary.cannot_abort > 0 {
+        let _ = write!(
+            sentence,
+            "; live status: {} already stopped, {} cannot abort",
+            summary.already_stopped, summary.cannot_abort
+        );
+    }
+    sentence.push('.');
+    sentence
 }
 
 fn plural(count: usize, one: &str, many: &str) -> String {
@@ -287,7 +426,18 @@ pub fn json(plan: &Plan) -> String {
 pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
     let summary = &plan.summary;
     let mut head = String::new();
-    if summary.will_send() == 0 {
+    let refreshed = plan
+        .actions
+        .iter()
+        .any(|action| action.live_status.is_some());
+    if summary.will_send() == 0 && summary.already_stopped + summary.cannot_abort > 0 {
+        let _ = write!(
+            head,
+            "**No changes.** Nothing will be sent. Plan: {}",
+            summary_sentence(plan)
+        );
+        head.push_str("\n\n");
+    } else if summary.will_send() == 0 {
         head.push_str("**No changes.** All declared change orders are aborted.");
         if summary.not_declared > 0 {
             let _ = write!(
@@ -319,7 +469,27 @@ pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
     ] {
         let _ = writeln!(head, "| {label} | {count} |");
     }
+    if refreshed {
+        for (label, count) in [
+            ("already stopped (live status 6)", summary.already_stopped),
+            ("cannot abort (live status)", summary.cannot_abort),
+        ] {
+            let _ = writeln!(head, "| {label} | {count} |");
+        }
+    }
     let _ = writeln!(head, "| **will be sent** | **{}** |\n", summary.will_send());
+    let warnings = warnings(plan);
+    for warning in &warnings {
+        let _ = writeln!(head, "> **Warning:** {}", cell(warning));
+    }
+    if !warnings.is_empty() {
+        head.push('\n');
+    }
+    if refreshed {
+        head.push_str(
+            "Live statuses are from `GetChangeOrderInfo` at plan time (`plan --refresh`).\n\n",
+        );
+    }
 
     let mut foot = String::from("---\n");
     let _ = writeln!(
@@ -356,11 +526,13 @@ pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
     let mut sends = Vec::new();
     let mut unchanged = Vec::new();
     let mut not_declared = Vec::new();
+    let mut not_sent = Vec::new();
     for action in &plan.actions {
         let kind = action.kind();
         let row = action_row(action, kind);
         match kind {
             ActionKind::Unchanged => unchanged.push(row),
+            ActionKind::AlreadyStopped | ActionKind::CannotAbort => not_sent.push(row),
             ActionKind::NotDeclared => not_declared.push(row),
             _ => sends.push(row),
         }
@@ -373,6 +545,15 @@ pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
             ),
             header: HEADER,
             rows: sends,
+        },
+        Section {
+            title: format!(
+                "Not sent: {} already stopped or not abortable in {} live status",
+                plural(not_sent.len(), "change order", "change orders"),
+                if not_sent.len() == 1 { "its" } else { "their" }
+            ),
+            header: HEADER,
+            rows: not_sent,
         },
         Section {
             title: format!(
@@ -401,7 +582,7 @@ pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
 }
 
 fn action_row(action: &PlannedAction, kind: ActionKind) -> String {
-    let error = match kind {
+    let mut error = match kind {
         ActionKind::Retry => action
             .last_error
             .as_ref()
@@ -409,12 +590,36 @@ fn action_row(action: &PlannedAction, kind: ActionKind) -> String {
             .unwrap_or_else(|| "none recorded".to_string()),
         _ => String::new(),
     };
+    let mut shown = label(action, kind);
+    if let Some(live) = &action.live_status {
+        let note = match (kind, live.status) {
+            (ActionKind::AlreadyStopped, _) => {
+                "already aborted or stopped; nothing will be sent".to_string()
+            }
+            (ActionKind::CannotAbort, Some(status)) => format!(
+                "**warning:** {}: {}",
+                status_name(status),
+                cannot_abort_hint(status)
+            ),
+            (_, Some(status)) => {
+                let _ = write!(shown, ", live status {}", describe_status(status));
+                String::new()
+            }
+            (_, None) => format!("**warning:** {}", cell(&unknown_live_status(live))),
+        };
+        if !note.is_empty() {
+            if !error.is_empty() {
+                error.push_str("<br>");
+            }
+            error.push_str(&note);
+        }
+    }
     format!(
         "| `{}` | {} | {} | {} | {} |\n",
         cell(action.change_order_id.as_str()),
         action.app.as_deref().map(cell).unwrap_or_default(),
         action.reason.as_deref().map(cell).unwrap_or_default(),
-        symbol(kind).1,
+        shown,
         error,
     )
 }
