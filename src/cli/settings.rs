@@ -1,6 +1,7 @@
 //! Args + environment + config → the resolved settings a command runs with. The one place
 //! that reads the config file from disk (`config` itself is given text, never a path to open).
 
+use crate::cli::args::GlobalArgs;
 use crate::cli::render::Hinted;
 use crate::config::error::SourceText;
 use crate::config::{self, ConfigError, ConfigErrors, DesiredState, Position};
@@ -182,6 +183,32 @@ pub fn state_path(config_path: &Path, config_state: Option<&Path>, flag: Option<
         .map(|stem| stem.to_string_lossy().into_owned())
         .unwrap_or_else(|| "edas-rollback".to_string());
     directory.join(format!("{stem}.state.json"))
+}
+
+/// Just the `state:` key; every other key is ignored here (the full config is validated by
+/// the commands that use it).
+#[derive(serde::Deserialize)]
+struct StateKeyOnly {
+    #[serde(default)]
+    state: Option<PathBuf>,
+}
+
+/// The state path for commands that must work even when the config is broken or half-written
+/// (`force-unlock`, `state`, `show`): only the config's top-level `state:` is read, and an
+/// unreadable config falls back to `<config stem>.state.json`.
+pub fn state_path_for(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
+    let configured = match &global.state {
+        Some(_) => None,
+        None => std::fs::read_to_string(&global.config)
+            .ok()
+            .and_then(|text| serde_saphyr::from_str::<StateKeyOnly>(&text).ok())
+            .and_then(|config| config.state),
+    };
+    Ok(state_path(
+        &global.config,
+        configured.as_deref(),
+        global.state.as_deref(),
+    ))
 }
 
 #[cfg(test)]

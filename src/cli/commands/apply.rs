@@ -11,13 +11,13 @@ use crate::apply::{
     EngineConfig, RetryPolicy, SystemClock,
 };
 use crate::cli::args::{ApplyArgs, GlobalArgs};
-use crate::cli::commands::force_unlock::store_error_to_anyhow;
 use crate::cli::commands::state::{announce, print_stdout};
 use crate::cli::exit;
 use crate::cli::render::apply::{
     JsonLines, PlainLines, ProgressReporter, fatal_error, summary, wait_summary,
 };
 use crate::cli::render::plan as render_plan;
+use crate::cli::render::store_error_to_anyhow;
 use crate::cli::render::{Hinted, print_error};
 use crate::cli::settings::load_config;
 use crate::edas::client::{ClientSettings, EdasClient};

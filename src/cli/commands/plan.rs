@@ -46,7 +46,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
             args.lock_timeout,
             env!("CARGO_PKG_VERSION"),
         )
-        .map_err(super::force_unlock::store_error_to_anyhow)?;
+        .map_err(crate::cli::render::store_error_to_anyhow)?;
     announce(&loaded);
     let endpoint = resolve_endpoint(
         global.endpoint.as_deref(),

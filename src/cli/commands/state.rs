@@ -2,11 +2,12 @@
 //! `LocalStore` (which alone writes files: lock, backup, atomic save, serial bump). Also the
 //! small pieces `plan` and `show` share: loading for reading and printing to stdout.
 
-use super::force_unlock::{state_path_for, store_error_to_anyhow};
 use crate::cli::args::{GlobalArgs, StateCommand};
 use crate::cli::exit;
 use crate::cli::render::state as render;
+use crate::cli::render::store_error_to_anyhow;
 use crate::cli::render::{Hinted, WARNING};
+use crate::cli::settings::state_path_for;
 use crate::ids::ChangeOrderId;
 use crate::state::store::{LoadedState, LocalStore, SaveOutcome};
 use std::io::{self, Write};

@@ -52,3 +52,11 @@ pub fn print_error(error: &anyhow::Error) {
         eprintln!("{HINT}hint:{HINT:#} {hint}");
     }
 }
+
+/// A store error for the CLI's renderer, with its hint when it has one.
+pub fn store_error_to_anyhow(error: crate::state::store::StoreError) -> anyhow::Error {
+    match error.hint() {
+        Some(hint) => Hinted::new(error, hint).into(),
+        None => error.into(),
+    }
+}
