@@ -5,8 +5,8 @@ run, against one `edas-rollback simulate --any-id --latency L` server.
 
 For each size N (default 1,000 and 10,000) and each of R rounds (default 3), the two clients run
 one after the other (interleaved: sdk, ours, sdk, ours, ...), each as a child process of this
-driver, so that each is measured the same way: wall time from spawn to exit, CPU (user + system)
-and peak RSS from os.wait4() of that child alone. Every run uses fresh change order ids and is
+driver, so that each is measured the same way: wall time, CPU (user + system) and peak RSS of
+that process alone, from /usr/bin/time (else os.wait4()). Every run uses fresh change order ids and is
 verified from the simulator's /__sim/stats: each of its ids received and committed exactly one
 abort, and the totals grew by exactly N. The report gives each run, then per size the medians
 and the ratios ours / SDK (the machine is shared: ratios of interleaved runs are steadier than
@@ -86,18 +86,32 @@ def stats(endpoint):
 
 
 def measured(command, env, stdout, cwd=None):
-    """Runs one child to completion: (wall seconds, CPU seconds, peak RSS MiB, exit code)."""
-    started = time.monotonic()
-    child = subprocess.Popen(command, env=env, stdout=stdout, stderr=subprocess.PIPE, cwd=cwd)
-    # wait4 gives this child's own rusage (RUSAGE_CHILDREN would mix all children so far).
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.monotonic() - started
+    """Runs one child to completion: (wall seconds, CPU seconds, peak RSS MiB, exit code).
+
+    Under GNU time when present: ru_maxrss survives exec, so a child forked straight from this
+    driver would report the driver's own (growing) RSS when that is larger than the child's;
+    /usr/bin/time is a small process, and it measures exactly the program it runs."""
+    with tempfile.NamedTemporaryFile("r", prefix="bench-peer-time-") as timing:
+        wrapped = (["/usr/bin/time", "-o", timing.name, "-f", "%e %U %S %M"] + command
+                   if os.path.exists("/usr/bin/time") else command)
+        started = time.monotonic()
+        child = subprocess.Popen(wrapped, env=env, stdout=stdout, stderr=subprocess.PIPE, cwd=cwd)
+        # wait4 gives this child's own rusage (RUSAGE_CHILDREN would mix all children so far).
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.monotonic() - started
+        cpu, rss_kib = usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+        fields = timing.read().split()
+        if len(fields) >= 4 and wrapped is not command:
+            # The last line holds the numbers (earlier ones may say "Command exited with ...");
+            # the wall time stays ours: %e has only centiseconds.
+            _, user, system, rss_kib = (float(value) for value in fields[-4:])
+            cpu = user + system
     child.returncode = os.waitstatus_to_exitcode(status)
     error = child.stderr.read().decode(errors="replace")
     child.stderr.close()
     if child.returncode != 0:
         sys.stderr.write(f"{command[0]} exited {child.returncode}:\n{error[-4000:]}\n")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, child.returncode
+    return wall, cpu, rss_kib / 1024, child.returncode
 
 
 def run_sdk(args, endpoint, ids, workdir):
