@@ -7,8 +7,9 @@ For each size N (default 1,000 and 10,000) and each of R rounds (default 3), the
 one after the other (interleaved: sdk, ours, sdk, ours, ...), each as a child process of this
 driver, so that each is measured the same way: wall time, CPU (user + system) and peak RSS of
 that process alone, from /usr/bin/time (else os.wait4()). Every run uses fresh change order ids and is
-verified from the simulator's /__sim/stats: each of its ids received and committed exactly one
-abort, and the totals grew by exactly N. The report gives each run, then per size the medians
+verified from the simulator's /__sim/stats (each of its ids received and committed exactly one
+abort, and the totals grew by exactly N) and from the client (the SDK saw `Code` 200 N times;
+apply exited 0 with N records `aborted` in its state). The report gives each run, then per size the medians
 and the ratios ours / SDK (the machine is shared: ratios of interleaved runs are steadier than
 absolute times).
 
@@ -205,7 +206,8 @@ def driver(args):
                     ok, once, grew, _ = verify(endpoint, before, ids)
                     load = os.getloadavg()[0]
                     run.update({"client": client, "size": size, "round": round_index,
-                                "ideal": ideal, "verified": ok and run["exit"] == 0,
+                                "ideal": ideal,
+                                "verified": ok and run["exit"] == 0 and run["accepted"] == size,
                                 "exactly_once": once, "simulator_delta": grew,
                                 "load_average": load})
                     failures += 0 if run["verified"] else 1
