@@ -5,8 +5,8 @@ run, against one `edas-rollback simulate --any-id --latency L` server.
 
 For each size N (default 1,000 and 10,000) and each of R rounds (default 3), the two clients run
 one after the other (interleaved: sdk, ours, sdk, ours, ...), each as a child process of this
-driver, so that each is measured the same way: wall time, CPU (user + system) and peak RSS of
-that process alone, from /usr/bin/time (else os.wait4()). Every run uses fresh change order ids and is
+driver, so that each is measured the same way: wall time, CPU (user + system, from os.wait4())
+and peak RSS (from /usr/bin/time when present) of that process alone. Every run uses fresh change order ids and is
 verified from the simulator's /__sim/stats (each of its ids received and committed exactly one
 abort, and the totals grew by exactly N) and from the client (the SDK saw `Code` 200 N times;
 apply exited 0 with N records `aborted` in its state). The report gives each run, then per size the medians
@@ -89,9 +89,10 @@ def stats(endpoint):
 def measured(command, env, stdout, cwd=None):
     """Runs one child to completion: (wall seconds, CPU seconds, peak RSS MiB, exit code).
 
-    Under GNU time when present: ru_maxrss survives exec, so a child forked straight from this
-    driver would report the driver's own (growing) RSS when that is larger than the child's;
-    /usr/bin/time is a small process, and it measures exactly the program it runs."""
+    Peak RSS comes from GNU time when present: ru_maxrss survives exec, so a child forked
+    straight from this driver would report the driver's own (growing) RSS when that is larger
+    than the child's; /usr/bin/time is a small process and measures exactly the program it
+    runs."""
     with tempfile.NamedTemporaryFile("r", prefix="bench-peer-time-") as timing:
         wrapped = (["/usr/bin/time", "-o", timing.name, "-f", "%e %U %S %M"] + command
                    if os.path.exists("/usr/bin/time") else command)
@@ -103,10 +104,10 @@ def measured(command, env, stdout, cwd=None):
         cpu, rss_kib = usage.ru_utime + usage.ru_stime, usage.ru_maxrss
         fields = timing.read().split()
         if len(fields) >= 4 and wrapped is not command:
-            # The last line holds the numbers (earlier ones may say "Command exited with ...");
-            # the wall time stays ours: %e has only centiseconds.
-            _, user, system, rss_kib = (float(value) for value in fields[-4:])
-            cpu = user + system
+            # The last line holds the numbers (earlier ones may say "Command exited with ...").
+            # CPU stays wait4's (microseconds; it includes the tiny time process): %U and %S
+            # have only centiseconds, 10% of a 1,000-change-order run of ours.
+            rss_kib = float(fields[-1])
     child.returncode = os.waitstatus_to_exitcode(status)
     error = child.stderr.read().decode(errors="replace")
     child.stderr.close()
