@@ -14,19 +14,9 @@ access_key_id="LTAI5tSimulatorKeyId"
 access_key_secret="SimulatorSecret0123456789abcdef"
 security_token="sdk-interop-sts-token"
 
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-fi
-if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    aliyun-python-sdk-core aliyun-python-sdk-edas; then
-  echo "############################################################################" >&2
-  echo "ERROR: cannot install aliyun-python-sdk-core / aliyun-python-sdk-edas from PyPI." >&2
-  echo "The official-SDK interop test cannot run, and it is not skipped: failing."   >&2
-  echo "Check network access to https://pypi.org (or PIP_INDEX_URL) and retry."      >&2
-  echo "############################################################################" >&2
-  echo "0 passed, 1 failed"
-  exit 1
-fi
+# shellcheck source=scripts/python-venv.sh
+source scripts/python-venv.sh
+ensure_sdk_venv "$venv"
 
 # Debug build: CI has just built it for the tests, so this costs nothing there.
 cargo build --locked --quiet --bin edas-rollback
