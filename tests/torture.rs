@@ -626,6 +626,11 @@ fn a_state_file_deleted_mid_run_is_not_silently_replaced_and_nothing_is_lost() {
     );
     assert_exit(&apply(&workspace, &sim, &[]), 0);
     workspace.declare(250);
+    // Reviewed against serial 1, the state about to be deleted.
+    assert_exit(
+        &run(workspace.command(&sim.endpoint(), &["plan", "--out", "before.json"])),
+        0,
+    );
     let child = workspace
         .command(
             &sim.endpoint(),
@@ -656,12 +661,33 @@ fn a_state_file_deleted_mid_run_is_not_silently_replaced_and_nothing_is_lost() {
     assert!(workspace.journal_path().exists(), "the journal is kept");
     assert_no_duplicates(&sim, &workspace.ids);
 
-    // The next command folds that journal: every change order of the interrupted run is
-    // recorded aborted. The 50 records the deleted file held are gone with it; their aborts
-    // are refused by the service (already stopped) and recorded failed, never sent twice.
+    // Folding that journal into no file must not recreate serial 1 with other content: the
+    // plan reviewed against the deleted serial 1 would then pass as current and send 200
+    // aborts the service refuses, recording `failed` over their `aborted` records.
+    assert_exit(
+        &run(workspace.command(&sim.endpoint(), &["state", "list"])),
+        0,
+    );
+    assert_eq!(
+        workspace.state()["serial"],
+        2,
+        "a serial the deleted file never had"
+    );
+    let requests = sim.stats().totals.requests;
+    let stale = run(workspace.command(&sim.endpoint(), &["apply", "before.json"]));
+    assert_exit(&stale, 1);
+    assert!(
+        text(&stale.stderr).contains("Saved plan is stale"),
+        "{}",
+        describe(&stale)
+    );
+    assert_eq!(sim.stats().totals.requests, requests, "nothing was sent");
+
+    // Every change order of the interrupted run is recorded aborted. The 50 records the
+    // deleted file held are gone with it; their aborts are refused by the service (already
+    // stopped) and recorded failed, never sent twice.
     let next = apply(&workspace, &sim, &[]);
     assert_exit(&next, 1);
-    assert!(text(&next.stderr).contains("recovered an interrupted run"));
     assert_no_duplicates(&sim, &workspace.ids);
     assert_nothing_recorded_falsely(&workspace, &sim);
     let state = workspace.state();
