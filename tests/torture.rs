@@ -470,6 +470,10 @@ fn a_server_restarted_mid_run_with_its_statuses_is_recovered_by_verifying() {
     std::thread::sleep(Duration::from_millis(300));
     sim.restart(faults);
     let output = child.wait_with_output().unwrap();
+    assert!(
+        sim.stats().totals.requests > 0,
+        "the run carried on against the new instance"
+    );
     assert_no_duplicates(&sim, &workspace.ids);
     assert_nothing_recorded_falsely(&workspace, &sim);
     match output.status.code() {
