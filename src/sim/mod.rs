@@ -355,6 +355,16 @@ impl Simulator {
     }
 }
 
+impl Simulator {
+    /// [`Simulator::shutdown`], then the final counters: they include the requests that were
+    /// in flight when it was called, which [`Simulator::stats`] taken before would miss.
+    pub async fn shutdown_with_stats(self) -> SimStats {
+        let shared = Arc::clone(&self.shared);
+        self.shutdown().await;
+        shared.stats()
+    }
+}
+
 impl Drop for Simulator {
     fn drop(&mut self) {
         self.shared.shutdown.send_replace(true);

@@ -516,16 +516,27 @@ impl LocalStore {
             }
             None => {
                 // A crash during the very first run leaves a journal but no state: the
-                // journal's lineage is the one the unsaved state had.
-                let lineage = parsed
+                // journal's lineage is the one the unsaved state had. A state file deleted
+                // during a later run leaves a journal begun at serial N: the recovery save
+                // then writes N + 1, never a second, different serial N that a plan reviewed
+                // against the deleted file would pass as current.
+                let begin = parsed
                     .as_ref()
                     .and_then(|parsed| parsed.records.first())
                     .and_then(|record| match record {
-                        JournalRecord::Begin { lineage, .. } => Some(lineage.clone()),
+                        JournalRecord::Begin {
+                            lineage, serial, ..
+                        } => Some((lineage.clone(), *serial)),
                         _ => None,
-                    })
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-                State::new_empty(lineage, tool_version)
+                    });
+                match begin {
+                    Some((lineage, serial)) => {
+                        let mut state = State::new_empty(lineage, tool_version);
+                        state.serial = serial;
+                        state
+                    }
+                    None => State::new_empty(uuid::Uuid::new_v4().to_string(), tool_version),
+                }
             }
         };
         let loaded = LoadedState {

@@ -1,0 +1,316 @@
+//! Secrets are never written (DESIGN 5, issue 7): every command, its failures and its `-v`
+//! and `-vv` logs, with a recognisable access key secret and STS token given through the
+//! environment and through an aliyun CLI profile, against a simulator that requires both.
+//! Every byte of stdout and stderr and every file written under the workspace is scanned for
+//! the secret, the token, and every 8-character piece of either.
+
+mod support;
+
+use edas_rollback::edas::secret::Secret;
+use edas_rollback::sim::{Faults, SimConfig};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use support::*;
+
+const SECRET: &str = "SECRET-DO-NOT-LEAK-9f8e7d";
+const TOKEN: &str = "TOKEN-DO-NOT-LEAK-1a2b3c";
+const KEY_ID: &str = "LTAI5tLeakTestKeyId";
+
+/// Every 8-character piece of the secret and the token: a leak of part of one is a leak.
+fn forbidden() -> Vec<String> {
+    let mut pieces = Vec::new();
+    for whole in [SECRET, TOKEN] {
+        for start in 0..=whole.len() - 8 {
+            pieces.push(whole[start..start + 8].to_string());
+        }
+    }
+    pieces
+}
+
+fn assert_clean(what: &str, bytes: &[u8]) {
+    let haystack = String::from_utf8_lossy(bytes);
+    for piece in forbidden() {
+        assert!(
+            !haystack.contains(&piece),
+            "`{piece}` (from the secret or token) appears in {what}:\n{haystack}"
+        );
+    }
+}
+
+/// How the binary gets its credentials in one pass over the commands.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    Environment,
+    Profile,
+}
+
+struct Harness {
+    workspace: Workspace,
+    source: Source,
+    endpoint: String,
+    /// What every command printed, by command, for the scan and for failures.
+    outputs: Vec<(String, Output)>,
+}
+
+impl Harness {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = self.workspace.bare_command(args);
+        command.env("EDAS_ENDPOINT", &self.endpoint);
+        if let Source::Environment = self.source {
+            command
+                .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+                .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+                .env("ALIBABA_CLOUD_SECURITY_TOKEN", TOKEN);
+        }
+        command
+    }
+
+    /// Runs a command, expects `code`, and keeps its output for the scan.
+    fn expect(&mut self, args: &[&str], code: i32) -> &Output {
+        let output = run(self.command(args));
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{args:?} ({:?}): {}",
+            self.source,
+            describe(&output)
+        );
+        self.outputs.push((format!("{args:?}"), output));
+        &self.outputs.last().unwrap().1
+    }
+
+    fn scan(&self) {
+        for (args, output) in &self.outputs {
+            assert_clean(&format!("the stdout of {args}"), &output.stdout);
+            assert_clean(&format!("the stderr of {args}"), &output.stderr);
+        }
+        let profile = self.workspace.path(".aliyun/config.json");
+        let files: Vec<_> = files_under(self.workspace.dir.path())
+            .into_iter()
+            .filter(|path| *path != profile)
+            .collect();
+        for path in files {
+            assert_clean(&path.display().to_string(), &std::fs::read(&path).unwrap());
+        }
+    }
+}
+
+fn write_profile(home: &Path) {
+    std::fs::create_dir_all(home.join(".aliyun")).unwrap();
+    let profile = serde_json::json!({
+        "current": "incident",
+        "profiles": [{
+            "name": "incident",
+            "mode": "StsToken",
+            "access_key_id": KEY_ID,
+            "access_key_secret": SECRET,
+            "sts_token": TOKEN,
+            "region_id": "cn-hangzhou",
+            "output_format": "json",
+        }],
+        "meta_path": "",
+    });
+    std::fs::write(
+        home.join(".aliyun/config.json"),
+        serde_json::to_vec_pretty(&profile).unwrap(),
+    )
+    .unwrap();
+}
+
+fn sim_with(secret: &str) -> Sim {
+    Sim::start(sim_config(secret))
+}
+
+fn sim_config(secret: &str) -> SimConfig {
+    SimConfig {
+        access_key_id: KEY_ID.to_string(),
+        access_key_secret: Secret::new(secret),
+        security_token: Some(Secret::new(TOKEN)),
+        any_id: true,
+        faults: Faults {
+            drop_rate: 0.2,
+            fail_rate: 0.1,
+            ..Faults::default()
+        },
+        seed: 4,
+        ..SimConfig::default()
+    }
+}
+
+fn every_command_keeps_the_secret_and_token_out_of_output_and_files(source: Source) {
+    let sim = sim_with(SECRET);
+    // The same key id with another secret: our signature will not match.
+    let wrong = sim_with("ANOTHER-SECRET-ENTIRELY-000");
+    let workspace = Workspace::new(12);
+    if let Source::Profile = source {
+        write_profile(workspace.dir.path());
+        // The scan would see it: the one file allowed to hold the secret is the profile.
+        let profile = std::fs::read(workspace.path(".aliyun/config.json")).unwrap();
+        assert!(
+            std::panic::catch_unwind(|| assert_clean("the profile", &profile)).is_err(),
+            "the scan recognises the secret"
+        );
+    }
+    let mut harness = Harness {
+        workspace,
+        source,
+        endpoint: sim.endpoint(),
+        outputs: Vec::new(),
+    };
+    let first = harness.workspace.ids[0].clone();
+    let second = harness.workspace.ids[1].clone();
+
+    harness.expect(&["validate"], 0);
+    harness.expect(&["-vv", "validate"], 0);
+    harness.expect(&["plan"], 0);
+    harness.expect(&["-vv", "plan", "--refresh"], 0);
+    harness.expect(&["plan", "--out", "plan.json", "--format", "json"], 0);
+    harness.expect(&["show", "plan.json", "--format", "markdown"], 0);
+
+    // Signature failure first, with the server's string to sign in the error.
+    harness.endpoint = wrong.endpoint();
+    let failure = harness.expect(&["-vv", "apply", "--auto-approve"], 1);
+    assert!(text(&failure.stderr).contains("SignatureDoesNotMatch"));
+    harness.expect(&["-v", "apply", "--auto-approve", "--json"], 1);
+    harness.endpoint = sim.endpoint();
+
+    harness.expect(&["plan", "--out", "plan.json"], 0);
+    harness.expect(&["-vv", "apply", "plan.json"], 0);
+    let stale = harness.expect(&["-v", "apply", "plan.json"], 1);
+    assert!(text(&stale.stderr).contains("Saved plan is stale"));
+    harness.expect(&["apply", "--auto-approve"], 0);
+    harness.expect(&["show"], 0);
+    harness.expect(&["show", "--format", "json"], 0);
+    harness.expect(&["state", "list"], 0);
+    harness.expect(&["-vv", "state", "show", &first], 0);
+    harness.expect(&["state", "show", "no-such-change-order"], 1);
+    harness.expect(&["state", "rm", &second], 0);
+    harness.expect(&["-vv", "plan", "--refresh", "--detailed-exitcode"], 2);
+    harness.expect(&["force-unlock", "not-a-lock"], 1);
+    harness.expect(&["-vv", "rehearse"], 0);
+
+    // A run caught in the middle: its lock and journal are on disk, and a SIGKILL leaves the
+    // journal for the next command to fold.
+    let slow = Sim::start(SimConfig {
+        faults: Faults {
+            latency: edas_rollback::sim::Latency::Fixed(std::time::Duration::from_millis(300)),
+            ..Faults::default()
+        },
+        ..sim_config(SECRET)
+    });
+    harness.workspace.declare(17);
+    harness.endpoint = slow.endpoint();
+    let mut child = harness
+        .command(&["-vv", "apply", "--auto-approve", "--parallelism", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(std::time::Duration::from_secs(30), || {
+        harness.workspace.journal_lines() >= 2
+    });
+    let live = files_under(harness.workspace.dir.path());
+    for name in [
+        "edas-rollback.state.json.lock",
+        "edas-rollback.state.json.journal",
+    ] {
+        assert!(live.iter().any(|path| path.ends_with(name)), "{live:?}");
+    }
+    for path in live
+        .iter()
+        .filter(|path| !path.ends_with(".aliyun/config.json"))
+    {
+        assert_clean(&path.display().to_string(), &std::fs::read(path).unwrap());
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(harness.workspace.journal_path().exists());
+    harness.expect(&["-vv", "state", "list"], 0);
+    harness.expect(&["-v", "apply", "--auto-approve"], 0);
+    harness.endpoint = sim.endpoint();
+    harness.expect(&["completions", "bash"], 0);
+    harness.expect(&["man"], 0);
+    // Without the endpoint to refuse the rest, a config error and a missing file.
+    harness.expect(&["-c", "missing.yaml", "-vv", "apply", "--auto-approve"], 1);
+
+    assert!(sim.stats().totals.aborts_committed >= 12);
+    assert_eq!(wrong.stats().totals.aborts_committed, 0);
+    assert!(wrong.stats().totals.signature_failures > 0);
+    let files = files_under(harness.workspace.dir.path());
+    assert!(
+        files
+            .iter()
+            .any(|path| path.ends_with("edas-rollback.state.json.backup")),
+        "the scan sees the backup: {files:?}"
+    );
+    harness.scan();
+}
+
+#[test]
+fn every_command_keeps_secrets_given_in_the_environment_out_of_every_output_and_file() {
+    every_command_keeps_the_secret_and_token_out_of_output_and_files(Source::Environment);
+}
+
+#[test]
+fn every_command_keeps_secrets_from_an_aliyun_sts_profile_out_of_every_output_and_file() {
+    every_command_keeps_the_secret_and_token_out_of_output_and_files(Source::Profile);
+}
+
+#[test]
+fn the_simulator_given_a_secret_and_token_on_its_command_line_never_prints_them() {
+    let workspace = Workspace::new(5);
+    let mut simulator = workspace
+        .bare_command(&[
+            "-vv",
+            "simulate",
+            "--any-id",
+            "--access-key-id",
+            KEY_ID,
+            "--access-key-secret",
+            SECRET,
+            "--security-token",
+            TOKEN,
+            "--drop-rate",
+            "0.3",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(simulator.stdout.take().unwrap());
+    let mut first_line = String::new();
+    stdout.read_line(&mut first_line).unwrap();
+    let endpoint = first_line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{first_line}"))
+        .to_string();
+
+    let mut harness = Harness {
+        workspace,
+        source: Source::Environment,
+        endpoint,
+        outputs: Vec::new(),
+    };
+    harness.expect(&["-vv", "apply", "--auto-approve"], 0);
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(simulator.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut stdout, &mut rest).unwrap();
+    let output = simulator.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_clean("the simulator's stdout", first_line.as_bytes());
+    assert_clean("the simulator's stdout", &rest);
+    assert_clean("the simulator's stderr", &output.stderr);
+    assert!(
+        text(&output.stderr).contains("5 aborts committed"),
+        "{}",
+        text(&output.stderr)
+    );
+    harness.scan();
+}
