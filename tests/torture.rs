@@ -596,6 +596,15 @@ fn disk_full_case(size: &str, count: usize) {
     let stderr = text(&output.stderr);
     assert!(stderr.contains("full/state.json"), "{stderr}");
     assert!(stderr.contains("No space left on device"), "{stderr}");
+    // Regression: a run whose requests all finished but whose state save failed printed
+    // "Apply complete!" and nothing else on stdout.
+    let stdout = text(&output.stdout);
+    if stdout.contains("Apply complete!") {
+        assert!(
+            stdout.contains("The state file was NOT updated"),
+            "{stdout}"
+        );
+    }
     assert_no_duplicates(&sim, &workspace.ids);
     // The state on disk, if any, is whole and claims only what the simulator committed.
     assert_nothing_recorded_falsely(&workspace, &sim);

@@ -215,6 +215,15 @@ pub async fn execute(
         if let Some(wait) = &wait {
             print_stdout(&wait_summary(wait))?;
         }
+        if saved.is_err() {
+            // The summary counts what EDAS answered; it must not read as a finished run when
+            // those answers only reached the journal.
+            print_stdout(&format!(
+                "The state file was NOT updated: these results are kept in the journal `{}` \
+                 and the next command folds them in (see the error below).\n",
+                store.journal_path().display()
+            ))?;
+        }
     }
     if let Some(fatal) = &report.fatal {
         let error = anyhow!(fatal_error(fatal));
