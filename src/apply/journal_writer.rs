@@ -66,6 +66,12 @@ impl JournalHandle {
 
     /// Queues a record and waits until a sync covers it.
     pub async fn append_durable(&self, record: JournalRecord) -> Result<(), NotDurable> {
+        self.append_ahead(record)?.durable().await
+    }
+
+    /// Queues a record now and gives a ticket to wait on later for the sync that covers it,
+    /// so the sync runs while the caller does something else (intents written ahead).
+    pub fn append_ahead(&self, record: JournalRecord) -> Result<DurableTicket, NotDurable> {
         let (sender, receiver) = oneshot::channel();
         self.sender
             .send(Entry {
@@ -73,7 +79,20 @@ impl JournalHandle {
                 durable: Some(sender),
             })
             .map_err(|_| closed())?;
-        match receiver.await {
+        Ok(DurableTicket { receiver })
+    }
+}
+
+/// Resolves when the sync covering one record has run (see [`JournalHandle::append_ahead`]).
+#[derive(Debug)]
+pub struct DurableTicket {
+    receiver: oneshot::Receiver<Result<(), String>>,
+}
+
+impl DurableTicket {
+    /// Waits for the record's sync; `Ok` only when the record is durable.
+    pub async fn durable(self) -> Result<(), NotDurable> {
+        match self.receiver.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(NotDurable { message }),
             Err(_) => Err(closed()),
@@ -116,6 +135,10 @@ impl<S: JournalSink> Writer<S> {
     /// Appending only fills the sink's buffer, so it runs here; the sync blocks, so it runs on
     /// the blocking pool, with the sink moved there and back.
     async fn write(&mut self, records: Vec<JournalRecord>, sync: bool) -> Result<(), String> {
+        if let Some(error) = &self.error {
+            // Every later record hears of the first failure, not of its consequence.
+            return Err(describe(error));
+        }
         let result = match (self.sink.take(), &self.error) {
             (Some(mut sink), None) => {
                 match records.iter().try_for_each(|record| sink.append(record)) {
