@@ -176,7 +176,12 @@ impl EdasClient {
     ) -> Result<RawResponse, AttemptError> {
         let inner = &self.inner;
         let mut request = build_request(operation, id, &inner.region, &inner.endpoint)?;
-        let nonce = uuid::Uuid::new_v4().to_string();
+        // The nonce must be unique, not secret (the signature protects the request): a
+        // thread-local generator (seeded once per thread) spares a `getrandom` system call per
+        // request; 128 random bits in UUID v4 form, as before.
+        let nonce = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
+            .into_uuid()
+            .to_string();
         let string_to_sign =
             inner
                 .signer
