@@ -658,7 +658,7 @@ impl<T: Transport, C: Clock> Worker<T, C> {
         }
         let durable = if let Some(ticket) = self.prepared.take() {
             // Written ahead: already counted as started, so a stop does not hold it back.
-            let durable = ticket.durable().await;
+            let durable = ticket.durable(&self.shared.journal).await;
             let started = self.shared.pacer.acquire().await;
             self.abort_attempts += 1;
             durable.map(|()| started)
