@@ -10,6 +10,10 @@
 //! is durable); responses do not wait, and a group of responses alone is not synced at once:
 //! the next intent's sync covers it, or a sync 100 ms later if no intent comes, or the last
 //! sync when the run ends. That halves the syncs of a busy run.
+//!
+//! Intents written ahead ([`JournalHandle::append_ahead`]) have no one waiting yet: they wait
+//! up to 2 ms to share a sync with others, unless their task comes to wait on them first and
+//! asks for the sync at once.
 
 use super::{ApplyError, JournalSink};
 use crate::state::journal::JournalRecord;

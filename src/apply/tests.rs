@@ -729,3 +729,52 @@ async fn intents_count_attempts_over_the_change_orders_whole_history() {
         .collect();
     assert_eq!(attempts, [3, 4]);
 }
+
+fn ahead_intent(id: &str) -> JournalRecord {
+    JournalRecord::Intent {
+        change_order_id: ChangeOrderId::new(id),
+        attempt: 1,
+        at: "2026-11-28T00:00:00Z".into(),
+        request: RequestKind::Abort,
+        app: None,
+        reason: None,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_intent_written_ahead_is_synced_within_two_milliseconds_with_nobody_waiting() {
+    let sink = MemorySink::default();
+    let (journal, writer) = super::journal_writer::spawn(sink.clone());
+    let started = Instant::now();
+    let first = journal.append_ahead(ahead_intent("co-1")).unwrap();
+    let second = journal.append_ahead(ahead_intent("co-2")).unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    {
+        let synced = sink.0.lock().unwrap();
+        assert_eq!(synced.synced, 2, "both are durable without anyone asking");
+        assert_eq!(synced.syncs, 1, "and they shared one sync");
+    }
+    first.durable(&journal).await.unwrap();
+    second.durable(&journal).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_millis(5));
+    drop(journal);
+    assert!(writer.await.unwrap().error.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_waiting_on_an_intent_written_ahead_gets_its_sync_at_once() {
+    let sink = MemorySink::default();
+    let (journal, writer) = super::journal_writer::spawn(sink.clone());
+    let ticket = journal.append_ahead(ahead_intent("co-1")).unwrap();
+    tokio::task::yield_now().await;
+    let started = Instant::now();
+    ticket.durable(&journal).await.unwrap();
+    assert_eq!(
+        started.elapsed(),
+        Duration::ZERO,
+        "no 2 ms wait when someone waits"
+    );
+    assert_eq!(sink.0.lock().unwrap().synced, 1);
+    drop(journal);
+    assert!(writer.await.unwrap().error.is_none());
+}
