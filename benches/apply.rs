@@ -211,6 +211,8 @@ struct HttpRun {
     aborted: usize,
     failed: usize,
     journal_bytes: u64,
+    /// fdatasyncs of the journal during the run.
+    syncs: u64,
 }
 
 /// One apply of `count` change orders through the real client and the store's journal.
@@ -234,7 +236,7 @@ fn http_run(simulator: &SimulatorProcess, count: usize, parallelism: u32, rate: 
     let runtime = runtime();
     let cpu_before = process_cpu();
     let wall = Instant::now();
-    let (report, journal) = runtime.block_on(async {
+    let (report, journal, syncs) = runtime.block_on(async {
         let client = EdasClient::new(ClientSettings::new(
             endpoint,
             "cn-hangzhou",
@@ -257,7 +259,11 @@ fn http_run(simulator: &SimulatorProcess, count: usize, parallelism: u32, rate: 
             .abort_all(tasks(count), &mut SilentReporter, &CancelToken::new())
             .await;
         let finished = engine.finish().await;
-        (report, finished.sink.expect("the journal back"))
+        (
+            report,
+            finished.sink.expect("the journal back"),
+            finished.syncs,
+        )
     });
     let wall = wall.elapsed();
     let cpu = process_cpu() - cpu_before;
@@ -267,6 +273,7 @@ fn http_run(simulator: &SimulatorProcess, count: usize, parallelism: u32, rate: 
         aborted: report.aborted.len(),
         failed: report.failed.len() + report.unknown.len(),
         journal_bytes: journal.bytes_written(),
+        syncs,
     }
 }
 
@@ -331,13 +338,14 @@ fn engine_http(count: usize) {
     let run = http_run(&simulator, count, 20, 1_000_000);
     println!(
         "engine-http: {count} change orders, P=20, no latency: wall {:.3}s, CPU {:.3}s = {:.1} µs \
-         per change order (target ≤ 50), {} aborted, {} not, journal {} bytes",
+         per change order (target ≤ 50), {} aborted, {} not, journal {} bytes, {} syncs",
         run.wall.as_secs_f64(),
         run.cpu.as_secs_f64(),
         run.cpu.as_secs_f64() * 1e6 / count as f64,
         run.aborted,
         run.failed,
-        run.journal_bytes
+        run.journal_bytes,
+        run.syncs
     );
 }
 
@@ -348,11 +356,12 @@ fn latency_bound(count: usize, latency_ms: u64, parallelism: u32) {
     let ideal = count as f64 * latency_ms as f64 / 1000.0 / f64::from(parallelism);
     println!(
         "latency-bound: {count} change orders, L={latency_ms}ms, P={parallelism}: wall {:.3}s vs \
-         ideal N·L/P {ideal:.3}s = {:.3}× (target ≤ 1.1), {} aborted, {} not",
+         ideal N·L/P {ideal:.3}s = {:.3}× (target ≤ 1.1), {} aborted, {} not, {} syncs",
         run.wall.as_secs_f64(),
         run.wall.as_secs_f64() / ideal,
         run.aborted,
-        run.failed
+        run.failed,
+        run.syncs
     );
 }
 
@@ -362,11 +371,12 @@ fn rate_bound(count: usize, rate: u32) {
     let ideal = count as f64 / f64::from(rate);
     println!(
         "rate-bound: {count} change orders, R={rate}/s: wall {:.3}s vs ideal N/R {ideal:.3}s = \
-         {:.3}× (target ≤ 1.1), {} aborted, {} not",
+         {:.3}× (target ≤ 1.1), {} aborted, {} not, {} syncs",
         run.wall.as_secs_f64(),
         run.wall.as_secs_f64() / ideal,
         run.aborted,
-        run.failed
+        run.failed,
+        run.syncs
     );
 }
 

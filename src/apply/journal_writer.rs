@@ -10,6 +10,10 @@
 //! is durable); responses do not wait, and a group of responses alone is not synced at once:
 //! the next intent's sync covers it, or a sync 100 ms later if no intent comes, or the last
 //! sync when the run ends. That halves the syncs of a busy run.
+//!
+//! Intents written ahead ([`JournalHandle::append_ahead`]) have no one waiting yet: they wait
+//! up to 2 ms to share a sync with others, unless their task comes to wait on them first and
+//! asks for the sync at once.
 
 use super::{ApplyError, JournalSink};
 use crate::state::journal::JournalRecord;
@@ -23,12 +27,20 @@ const MAX_GROUP: usize = 4_096;
 /// window loses only their responses: their intents are durable, so the next run asks
 /// `GetChangeOrderInfo` before sending anything. Never a duplicate, at most a question.
 const DEFERRED_SYNC: Duration = Duration::from_millis(100);
+/// How long an intent written ahead may wait for a sync when nothing urgent comes: long
+/// enough to gather the intents of several freed slots into one sync, short against the
+/// time its task waits for a slot. A task that finds its intent not yet durable asks for the
+/// sync at once.
+const AHEAD_SYNC: Duration = Duration::from_millis(2);
 
 type Durable = oneshot::Sender<Result<(), String>>;
 
 struct Entry {
-    record: JournalRecord,
+    /// `None` for a request to sync now.
+    record: Option<JournalRecord>,
     durable: Option<Durable>,
+    /// Someone waits for this sync now: it starts as soon as the writer is free.
+    urgent: bool,
 }
 
 /// Queues records for the writer task. Cheap to clone.
@@ -58,22 +70,66 @@ impl JournalHandle {
     pub fn append(&self, record: JournalRecord) -> Result<(), NotDurable> {
         self.sender
             .send(Entry {
-                record,
+                record: Some(record),
                 durable: None,
+                urgent: false,
             })
             .map_err(|_| closed())
     }
 
     /// Queues a record and waits until a sync covers it.
     pub async fn append_durable(&self, record: JournalRecord) -> Result<(), NotDurable> {
+        self.queue(record, true)?.wait().await
+    }
+
+    /// Queues a record now and gives a ticket to wait on later for the sync that covers it,
+    /// so the sync runs while the caller does something else (intents written ahead). The
+    /// sync comes within [`AHEAD_SYNC`], or at once when someone waits on the ticket.
+    pub fn append_ahead(&self, record: JournalRecord) -> Result<DurableTicket, NotDurable> {
+        self.queue(record, false)
+    }
+
+    fn queue(&self, record: JournalRecord, urgent: bool) -> Result<DurableTicket, NotDurable> {
         let (sender, receiver) = oneshot::channel();
         self.sender
             .send(Entry {
-                record,
+                record: Some(record),
                 durable: Some(sender),
+                urgent,
             })
             .map_err(|_| closed())?;
-        match receiver.await {
+        Ok(DurableTicket { receiver })
+    }
+}
+
+/// Resolves when the sync covering one record has run (see [`JournalHandle::append_ahead`]).
+#[derive(Debug)]
+pub struct DurableTicket {
+    receiver: oneshot::Receiver<Result<(), String>>,
+}
+
+impl DurableTicket {
+    /// Waits for the record's sync, asking the writer for it at once if it has not run yet;
+    /// `Ok` only when the record is durable.
+    pub async fn durable(mut self, journal: &JournalHandle) -> Result<(), NotDurable> {
+        match self.receiver.try_recv() {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(message)) => return Err(NotDurable { message }),
+            Err(oneshot::error::TryRecvError::Closed) => return Err(closed()),
+            Err(oneshot::error::TryRecvError::Empty) => {
+                // The channel is ordered: this reaches the writer after the record.
+                let _ = journal.sender.send(Entry {
+                    record: None,
+                    durable: None,
+                    urgent: true,
+                });
+            }
+        }
+        self.wait().await
+    }
+
+    async fn wait(self) -> Result<(), NotDurable> {
+        match self.receiver.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(NotDurable { message }),
             Err(_) => Err(closed()),
@@ -116,6 +172,10 @@ impl<S: JournalSink> Writer<S> {
     /// Appending only fills the sink's buffer, so it runs here; the sync blocks, so it runs on
     /// the blocking pool, with the sink moved there and back.
     async fn write(&mut self, records: Vec<JournalRecord>, sync: bool) -> Result<(), String> {
+        if let Some(error) = &self.error {
+            // Every later record hears of the first failure, not of its consequence.
+            return Err(describe(error));
+        }
         let result = match (self.sink.take(), &self.error) {
             (Some(mut sink), None) => {
                 match records.iter().try_for_each(|record| sink.append(record)) {
@@ -166,49 +226,74 @@ async fn run<S: JournalSink>(
         error: None,
         syncs: 0,
     };
-    // Responses appended but not yet synced. They need no sync of their own: the next
-    // intent's sync covers them, or the deferred sync below when no intent comes.
-    let mut unsynced = false;
+    // Waiters of records appended but not yet synced, and when the sync covering them is
+    // due: responses need no sync of their own (the next intent's sync covers them, or one
+    // `DEFERRED_SYNC` later), intents written ahead get one within `AHEAD_SYNC`.
+    let mut waiting: Vec<Durable> = Vec::new();
+    let mut sync_by: Option<tokio::time::Instant> = None;
     let mut group = Vec::new();
     loop {
-        let received = if unsynced {
-            match tokio::time::timeout(DEFERRED_SYNC, receiver.recv_many(&mut group, MAX_GROUP))
-                .await
-            {
-                Ok(received) => received,
-                Err(_) => {
-                    // A failure here is kept in `writer.error` and reported by the next
-                    // intent, and at the end.
-                    let _ = writer.write(Vec::new(), true).await;
-                    unsynced = false;
-                    continue;
+        let received = match sync_by {
+            Some(deadline) => {
+                match tokio::time::timeout_at(deadline, receiver.recv_many(&mut group, MAX_GROUP))
+                    .await
+                {
+                    Ok(received) => received,
+                    Err(_) => {
+                        // A failure here is kept in `writer.error`, told to the waiters, and
+                        // reported at the end.
+                        let outcome = writer.write(Vec::new(), true).await;
+                        tell(&mut waiting, &outcome);
+                        sync_by = None;
+                        continue;
+                    }
                 }
             }
-        } else {
-            receiver.recv_many(&mut group, MAX_GROUP).await
+            None => receiver.recv_many(&mut group, MAX_GROUP).await,
         };
         if received == 0 {
             break;
         }
-        let (records, waiters): (Vec<JournalRecord>, Vec<Option<Durable>>) = group
-            .drain(..)
-            .map(|entry| (entry.record, entry.durable))
-            .unzip();
-        let must_sync = waiters.iter().any(Option::is_some);
-        let outcome = writer.write(records, must_sync).await;
-        unsynced = !must_sync;
-        for waiter in waiters.into_iter().flatten() {
-            // The waiting task may have been stopped; nobody to tell then.
-            let _ = waiter.send(outcome.clone());
+        let mut records = Vec::with_capacity(group.len());
+        let mut urgent = false;
+        let mut ahead = false;
+        for entry in group.drain(..) {
+            records.extend(entry.record);
+            urgent |= entry.urgent;
+            if let Some(waiter) = entry.durable {
+                ahead |= !entry.urgent;
+                waiting.push(waiter);
+            }
+        }
+        let outcome = writer.write(records, urgent).await;
+        if urgent || outcome.is_err() {
+            tell(&mut waiting, &outcome);
+            sync_by = None;
+        } else {
+            let due = tokio::time::Instant::now()
+                + if ahead || !waiting.is_empty() {
+                    AHEAD_SYNC
+                } else {
+                    DEFERRED_SYNC
+                };
+            sync_by = Some(sync_by.map_or(due, |earlier| earlier.min(due)));
         }
     }
-    if unsynced {
-        let _ = writer.write(Vec::new(), true).await;
+    if sync_by.is_some() {
+        let outcome = writer.write(Vec::new(), true).await;
+        tell(&mut waiting, &outcome);
     }
     WriterResult {
         sink: writer.sink,
         error: writer.error,
         syncs: writer.syncs,
+    }
+}
+
+fn tell(waiting: &mut Vec<Durable>, outcome: &Result<(), String>) {
+    for waiter in waiting.drain(..) {
+        // The waiting task may have been stopped; nobody to tell then.
+        let _ = waiter.send(outcome.clone());
     }
 }
 

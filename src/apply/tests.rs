@@ -549,7 +549,8 @@ async fn a_change_order_throttled_on_every_attempt_fails_after_the_bounded_attem
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_fatal_error_starts_nothing_new_and_lets_the_requests_in_flight_finish() {
+async fn a_fatal_error_starts_nothing_new_and_lets_the_requests_in_flight_and_written_ahead_finish()
+{
     let service = Arc::new(FakeService {
         latency: Duration::from_millis(100),
         ..FakeService::default()
@@ -570,19 +571,19 @@ async fn a_fatal_error_starts_nothing_new_and_lets_the_requests_in_flight_finish
     let run = run(&service, tasks(20), config(2, 1_000), &CancelToken::new()).await;
     assert_eq!(
         service.log.lock().unwrap().len(),
-        2,
-        "only the two in flight were sent"
+        3,
+        "only the two in flight and the one whose intent was written ahead were sent"
     );
     let fatal = run.report.fatal.as_ref().unwrap();
     assert_eq!(fatal.details.code.as_deref(), Some("SignatureDoesNotMatch"));
     assert!(fatal.hint().contains("clock"));
     assert_eq!(
         run.report.aborted.len(),
-        1,
-        "the other request in flight is recorded"
+        2,
+        "the other request in flight and the one written ahead are recorded"
     );
     assert_eq!(run.report.failed.len(), 1);
-    assert_eq!(run.report.not_started.len(), 18);
+    assert_eq!(run.report.not_started.len(), 17);
     let fatal_events = run
         .events
         .iter()
@@ -592,7 +593,7 @@ async fn a_fatal_error_starts_nothing_new_and_lets_the_requests_in_flight_finish
 }
 
 #[tokio::test(start_paused = true)]
-async fn cancelling_starts_nothing_new_and_finishes_the_requests_in_flight() {
+async fn cancelling_starts_nothing_new_and_finishes_the_requests_in_flight_and_written_ahead() {
     let service = Arc::new(FakeService {
         latency: Duration::from_secs(1),
         ..FakeService::default()
@@ -605,16 +606,18 @@ async fn cancelling_starts_nothing_new_and_finishes_the_requests_in_flight() {
     });
     let run = run(&service, tasks(10), config(3, 1_000), &cancel).await;
     assert!(run.report.interrupted);
-    assert_eq!(run.report.aborted.len(), 3);
-    assert_eq!(run.report.not_started.len(), 7);
-    assert_eq!(service.log.lock().unwrap().len(), 3);
+    // Three in flight, and two more whose intents were written ahead (half the parallelism,
+    // rounded up): those count as started, so they are sent too; nothing else is.
+    assert_eq!(run.report.aborted.len(), 5);
+    assert_eq!(run.report.not_started.len(), 5);
+    assert_eq!(service.log.lock().unwrap().len(), 5);
     let journal = service.journal.lock().unwrap();
     let responses = journal
         .records
         .iter()
         .filter(|record| matches!(record, JournalRecord::Response { .. }))
         .count();
-    assert_eq!(responses, 3);
+    assert_eq!(responses, 5);
     assert_eq!(journal.synced, journal.records.len());
 }
 
@@ -725,4 +728,53 @@ async fn intents_count_attempts_over_the_change_orders_whole_history() {
         })
         .collect();
     assert_eq!(attempts, [3, 4]);
+}
+
+fn ahead_intent(id: &str) -> JournalRecord {
+    JournalRecord::Intent {
+        change_order_id: ChangeOrderId::new(id),
+        attempt: 1,
+        at: "2026-11-28T00:00:00Z".into(),
+        request: RequestKind::Abort,
+        app: None,
+        reason: None,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_intent_written_ahead_is_synced_within_two_milliseconds_with_nobody_waiting() {
+    let sink = MemorySink::default();
+    let (journal, writer) = super::journal_writer::spawn(sink.clone());
+    let started = Instant::now();
+    let first = journal.append_ahead(ahead_intent("co-1")).unwrap();
+    let second = journal.append_ahead(ahead_intent("co-2")).unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    {
+        let synced = sink.0.lock().unwrap();
+        assert_eq!(synced.synced, 2, "both are durable without anyone asking");
+        assert_eq!(synced.syncs, 1, "and they shared one sync");
+    }
+    first.durable(&journal).await.unwrap();
+    second.durable(&journal).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_millis(5));
+    drop(journal);
+    assert!(writer.await.unwrap().error.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_waiting_on_an_intent_written_ahead_gets_its_sync_at_once() {
+    let sink = MemorySink::default();
+    let (journal, writer) = super::journal_writer::spawn(sink.clone());
+    let ticket = journal.append_ahead(ahead_intent("co-1")).unwrap();
+    tokio::task::yield_now().await;
+    let started = Instant::now();
+    ticket.durable(&journal).await.unwrap();
+    assert_eq!(
+        started.elapsed(),
+        Duration::ZERO,
+        "no 2 ms wait when someone waits"
+    );
+    assert_eq!(sink.0.lock().unwrap().synced, 1);
+    drop(journal);
+    assert!(writer.await.unwrap().error.is_none());
 }

@@ -93,6 +93,8 @@ pub struct EdasClient {
 
 struct Inner {
     http: reqwest::Client,
+    /// The endpoint as a URL, parsed once: each request only sets its path and query.
+    base_url: Option<reqwest::Url>,
     endpoint: Endpoint,
     region: String,
     credentials: Credentials,
@@ -127,6 +129,7 @@ impl EdasClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
+                base_url: reqwest::Url::parse(&format!("{}/", settings.endpoint)).ok(),
                 endpoint: settings.endpoint,
                 region: settings.region,
                 credentials: settings.credentials,
@@ -176,7 +179,12 @@ impl EdasClient {
     ) -> Result<RawResponse, AttemptError> {
         let inner = &self.inner;
         let mut request = build_request(operation, id, &inner.region, &inner.endpoint)?;
-        let nonce = uuid::Uuid::new_v4().to_string();
+        // The nonce must be unique, not secret (the signature protects the request): a
+        // thread-local generator (seeded once per thread) spares a `getrandom` system call per
+        // request; 128 random bits in UUID v4 form, as before.
+        let nonce = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
+            .into_uuid()
+            .to_string();
         let string_to_sign =
             inner
                 .signer
@@ -192,7 +200,7 @@ impl EdasClient {
             string_to_sign = %wire::redact_security_token(&string_to_sign),
             "string to sign"
         );
-        let request = reqwest::Request::try_from(request.map(|()| reqwest::Body::from("")))
+        let request = to_reqwest(inner.base_url.as_ref(), request)
             .map_err(|error| AttemptError::Transport(transport_error(&error)))?;
         let response = inner
             .http
@@ -222,6 +230,28 @@ impl EdasClient {
         );
         Ok(raw)
     }
+}
+
+/// The signed request in reqwest's terms. reqwest's own conversion parses the whole URI into
+/// a URL again (host, IDNA and all: a sixth of the client's instructions per request in
+/// callgrind); the host never changes, so only the path and query are set on the endpoint's
+/// URL parsed once. The result is the same URL.
+fn to_reqwest(
+    base_url: Option<&reqwest::Url>,
+    request: http::Request<()>,
+) -> Result<reqwest::Request, reqwest::Error> {
+    let Some(base_url) = base_url else {
+        return reqwest::Request::try_from(request.map(|()| reqwest::Body::from("")));
+    };
+    let (parts, ()) = request.into_parts();
+    let mut url = base_url.clone();
+    url.set_path(parts.uri.path());
+    url.set_query(parts.uri.query());
+    let mut converted = reqwest::Request::new(parts.method, url);
+    *converted.headers_mut() = parts.headers;
+    *converted.version_mut() = parts.version;
+    *converted.body_mut() = Some(reqwest::Body::from(""));
+    Ok(converted)
 }
 
 fn local_details(error: &AttemptError) -> ResponseDetails {
@@ -384,6 +414,34 @@ mod tests {
         match EdasClient::new(settings("https://edas.cn-hangzhou.aliyuncs.com")) {
             Ok(_) | Err(ClientError::RootCertificates { .. }) => {}
             Err(other) => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_request_converted_on_the_parsed_endpoint_has_the_url_a_full_parse_gives() {
+        for endpoint in [
+            "http://127.0.0.1:8080",
+            "https://edas.cn-hangzhou.aliyuncs.com",
+        ] {
+            let endpoint = Endpoint::parse(endpoint).unwrap();
+            let base = reqwest::Url::parse(&format!("{endpoint}/")).unwrap();
+            let path_and_query = "/pop/v5/changeorder/change_order_abort_and_rollback?\
+                                  ChangeOrderId=6b55106c%2Dc7f2%20%E4%B8%AD&Empty=&Plus=a+b";
+            let build = || {
+                http::Request::builder()
+                    .method(http::Method::PUT)
+                    .uri(endpoint.uri(path_and_query).unwrap())
+                    .header("x-acs-signature-nonce", "n-1")
+                    .body(())
+                    .unwrap()
+            };
+            let fast = to_reqwest(Some(&base), build()).unwrap();
+            let full = to_reqwest(None, build()).unwrap();
+            assert_eq!(fast.url(), full.url());
+            assert_eq!(fast.url().as_str(), format!("{endpoint}{path_and_query}"));
+            assert_eq!(fast.method(), full.method());
+            assert_eq!(fast.headers(), full.headers());
+            assert_eq!(fast.version(), full.version());
         }
     }
 
