@@ -214,12 +214,11 @@ impl<T: Transport, C: Clock, S: JournalSink> Engine<T, C, S> {
         let mut prepared: VecDeque<(usize, AbortTask, Option<DurableTicket>)> =
             VecDeque::with_capacity(ahead);
         loop {
-            while running.len() < parallelism {
-                // A prepared task's intent is (or is about to be) durable: it counts as
-                // started, so it is sent even after a stop; only new tasks wait for none.
+            // After a stop nothing new starts, not even a task whose intent was written
+            // ahead: those intents are withdrawn below.
+            while running.len() < parallelism && !stop.is_cancelled() {
                 let (index, task, ticket) = match prepared.pop_front() {
                     Some(next) => next,
-                    None if stop.is_cancelled() => break,
                     None => match queue.next() {
                         Some((index, task)) => (index, task, None),
                         None => break,
@@ -311,6 +310,18 @@ impl<T: Transport, C: Clock, S: JournalSink> Engine<T, C, S> {
         }
         while let Ok(event) = event_queue.try_recv() {
             forward(event, reporter, &mut report);
+        }
+        for (_, task, ticket) in prepared.drain(..) {
+            if ticket.is_some() {
+                // If this record cannot be written the intent folds to `unknown` and the next
+                // apply asks GetChangeOrderInfo first: safe, one read more.
+                let _ = self.shared.journal.append(JournalRecord::Withdrawn {
+                    change_order_id: task.change_order_id.clone(),
+                    attempt: task.previous_attempts + 1,
+                    at: self.shared.now(),
+                });
+            }
+            report.not_started.push(task.change_order_id);
         }
         report
             .not_started
@@ -657,9 +668,17 @@ impl<T: Transport, C: Clock> Worker<T, C> {
             return Step::Done(self.gave_up());
         }
         let durable = if let Some(ticket) = self.prepared.take() {
-            // Written ahead: already counted as started, so a stop does not hold it back.
             let durable = ticket.durable(&self.shared.journal).await;
-            let started = self.shared.pacer.acquire().await;
+            let Some(started) = self.begin().await else {
+                // Stopped before this request left: nothing new starts, so the intent that
+                // was written ahead is withdrawn (see `JournalRecord::Withdrawn`).
+                self.journal(JournalRecord::Withdrawn {
+                    change_order_id: self.id().clone(),
+                    attempt: self.task.previous_attempts + 1,
+                    at: self.shared.now(),
+                });
+                return Step::Done(self.stopped());
+            };
             self.abort_attempts += 1;
             durable.map(|()| started)
         } else {

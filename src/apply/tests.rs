@@ -549,8 +549,7 @@ async fn a_change_order_throttled_on_every_attempt_fails_after_the_bounded_attem
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_fatal_error_starts_nothing_new_and_lets_the_requests_in_flight_and_written_ahead_finish()
-{
+async fn a_fatal_error_starts_nothing_new_not_even_an_intent_written_ahead() {
     let service = Arc::new(FakeService {
         latency: Duration::from_millis(100),
         ..FakeService::default()
@@ -571,19 +570,27 @@ async fn a_fatal_error_starts_nothing_new_and_lets_the_requests_in_flight_and_wr
     let run = run(&service, tasks(20), config(2, 1_000), &CancelToken::new()).await;
     assert_eq!(
         service.log.lock().unwrap().len(),
-        3,
-        "only the two in flight and the one whose intent was written ahead were sent"
+        2,
+        "only the two in flight were sent"
     );
     let fatal = run.report.fatal.as_ref().unwrap();
     assert_eq!(fatal.details.code.as_deref(), Some("SignatureDoesNotMatch"));
     assert!(fatal.hint().contains("clock"));
     assert_eq!(
         run.report.aborted.len(),
-        2,
-        "the other request in flight and the one written ahead are recorded"
+        1,
+        "the other request in flight is recorded"
     );
     assert_eq!(run.report.failed.len(), 1);
-    assert_eq!(run.report.not_started.len(), 17);
+    assert_eq!(run.report.not_started.len(), 18);
+    let journal = service.journal.lock().unwrap();
+    let withdrawn = journal
+        .records
+        .iter()
+        .filter(|record| matches!(record, JournalRecord::Withdrawn { .. }))
+        .count();
+    assert_eq!(withdrawn, 1, "the intent written ahead is withdrawn");
+    drop(journal);
     let fatal_events = run
         .events
         .iter()
@@ -593,7 +600,8 @@ async fn a_fatal_error_starts_nothing_new_and_lets_the_requests_in_flight_and_wr
 }
 
 #[tokio::test(start_paused = true)]
-async fn cancelling_starts_nothing_new_and_finishes_the_requests_in_flight_and_written_ahead() {
+async fn cancelling_starts_nothing_new_finishes_the_requests_in_flight_and_withdraws_intents_written_ahead()
+ {
     let service = Arc::new(FakeService {
         latency: Duration::from_secs(1),
         ..FakeService::default()
@@ -606,18 +614,24 @@ async fn cancelling_starts_nothing_new_and_finishes_the_requests_in_flight_and_w
     });
     let run = run(&service, tasks(10), config(3, 1_000), &cancel).await;
     assert!(run.report.interrupted);
-    // Three in flight, and two more whose intents were written ahead (half the parallelism,
-    // rounded up): those count as started, so they are sent too; nothing else is.
-    assert_eq!(run.report.aborted.len(), 5);
-    assert_eq!(run.report.not_started.len(), 5);
-    assert_eq!(service.log.lock().unwrap().len(), 5);
+    // Three in flight finish; the two whose intents were written ahead (half the parallelism,
+    // rounded up) are not sent, and their intents are withdrawn.
+    assert_eq!(run.report.aborted.len(), 3);
+    assert_eq!(run.report.not_started.len(), 7);
+    assert_eq!(service.log.lock().unwrap().len(), 3);
     let journal = service.journal.lock().unwrap();
     let responses = journal
         .records
         .iter()
         .filter(|record| matches!(record, JournalRecord::Response { .. }))
         .count();
-    assert_eq!(responses, 5);
+    assert_eq!(responses, 3);
+    let withdrawn = journal
+        .records
+        .iter()
+        .filter(|record| matches!(record, JournalRecord::Withdrawn { .. }))
+        .count();
+    assert_eq!(withdrawn, 2);
     assert_eq!(journal.synced, journal.records.len());
 }
 

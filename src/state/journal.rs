@@ -76,6 +76,15 @@ pub enum JournalRecord {
         at: String,
         rollback_status: RollbackStatus,
     },
+    /// An abort intent written ahead of its request whose request was never sent, because the
+    /// run stopped first (Ctrl-C or a fatal error). The fold treats that intent as never
+    /// written. If this record is lost in a crash the intent folds to `unknown` instead, and
+    /// the next apply asks `GetChangeOrderInfo` first: never a duplicate abort.
+    Withdrawn {
+        change_order_id: ChangeOrderId,
+        attempt: u32,
+        at: String,
+    },
 }
 
 impl JournalRecord {
@@ -90,6 +99,9 @@ impl JournalRecord {
                 change_order_id, ..
             }
             | JournalRecord::RollbackStatus {
+                change_order_id, ..
+            }
+            | JournalRecord::Withdrawn {
                 change_order_id, ..
             } => Some(change_order_id),
         }
@@ -132,8 +144,14 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
             found: first.event_name(),
         });
     }
+    let withdrawn = withdrawn_intents(records);
     for record in records {
         match record {
+            JournalRecord::Intent {
+                change_order_id,
+                attempt,
+                ..
+            } if withdrawn.contains(&(change_order_id, *attempt)) => {}
             JournalRecord::Begin { lineage, .. } => {
                 if *lineage != state.lineage {
                     return Err(FoldError::LineageMismatch {
@@ -211,6 +229,8 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
                     .or_insert_with(|| ChangeOrderRecord::new(RecordStatus::Unknown));
                 entry.rollback_status = Some(*rollback_status);
             }
+            // Its intent was skipped above; nothing else to undo.
+            JournalRecord::Withdrawn { .. } => {}
         }
     }
     Ok(state)
@@ -219,9 +239,15 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
 /// The change orders that an abort intent in `records` left without a later response: the
 /// ones a crash left `unknown`.
 pub fn unanswered_aborts(records: &[JournalRecord]) -> BTreeSet<ChangeOrderId> {
+    let withdrawn = withdrawn_intents(records);
     let mut open = BTreeSet::new();
     for record in records {
         match record {
+            JournalRecord::Intent {
+                change_order_id,
+                attempt,
+                ..
+            } if withdrawn.contains(&(change_order_id, *attempt)) => {}
             JournalRecord::Intent {
                 change_order_id,
                 request: RequestKind::Abort,
@@ -246,6 +272,21 @@ pub fn unanswered_aborts(records: &[JournalRecord]) -> BTreeSet<ChangeOrderId> {
     open
 }
 
+/// The (change order, attempt) pairs whose intents were withdrawn.
+fn withdrawn_intents(records: &[JournalRecord]) -> BTreeSet<(&ChangeOrderId, u32)> {
+    records
+        .iter()
+        .filter_map(|record| match record {
+            JournalRecord::Withdrawn {
+                change_order_id,
+                attempt,
+                ..
+            } => Some((change_order_id, *attempt)),
+            _ => None,
+        })
+        .collect()
+}
+
 impl JournalRecord {
     fn event_name(&self) -> &'static str {
         match self {
@@ -253,6 +294,7 @@ impl JournalRecord {
             JournalRecord::Intent { .. } => "intent",
             JournalRecord::Response { .. } => "response",
             JournalRecord::RollbackStatus { .. } => "rollback_status",
+            JournalRecord::Withdrawn { .. } => "withdrawn",
         }
     }
 }
@@ -429,6 +471,53 @@ mod tests {
         );
         assert_eq!(record.app.as_deref(), Some("checkout"));
         assert_eq!(record.reason.as_deref(), Some("bad release"));
+    }
+
+    fn withdrawn(co: &str, attempt: u32) -> JournalRecord {
+        JournalRecord::Withdrawn {
+            change_order_id: id(co),
+            attempt,
+            at: "2026-11-27T10:00:02Z".to_string(),
+        }
+    }
+
+    #[test]
+    fn a_withdrawn_intent_leaves_the_record_as_it_was_before_it() {
+        let before = fold(
+            empty(),
+            &[
+                begin(),
+                intent("a", 1, RequestKind::Abort),
+                response("a", RecordStatus::Failed, "req-1"),
+            ],
+        )
+        .unwrap();
+        let records = [
+            begin(),
+            intent("a", 2, RequestKind::Abort),
+            intent("b", 1, RequestKind::Abort),
+            withdrawn("a", 2),
+            withdrawn("b", 1),
+        ];
+        let after = fold(before.clone(), &records).unwrap();
+        assert_eq!(
+            after, before,
+            "neither a retry nor a new change order was sent"
+        );
+        assert!(unanswered_aborts(&records).is_empty());
+    }
+
+    #[test]
+    fn withdrawing_one_attempt_leaves_another_attempts_intent_in_force() {
+        let records = [
+            begin(),
+            intent("a", 1, RequestKind::Abort),
+            intent("a", 2, RequestKind::Abort),
+            withdrawn("a", 2),
+        ];
+        let state = fold(empty(), &records).unwrap();
+        assert_eq!(state.change_orders[&id("a")].status, RecordStatus::Unknown);
+        assert_eq!(unanswered_aborts(&records), BTreeSet::from([id("a")]));
     }
 
     #[test]
