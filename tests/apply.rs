@@ -2,60 +2,15 @@
 //! loopback (in this process, so its counters prove that nothing was aborted twice or missed).
 //! Time is asserted only with generous bounds; the precise numbers are in `benches/apply.rs`.
 
-use edas_rollback::sim::{Faults, Latency, SimConfig, SimStats, Simulator};
+use edas_rollback::sim::{Faults, Latency, SimConfig};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_edas-rollback");
+mod support;
 
-/// The simulator on its own runtime, so tests can block on child processes.
-struct Sim {
-    runtime: tokio::runtime::Runtime,
-    simulator: Option<Simulator>,
-}
-
-impl Sim {
-    fn start(config: SimConfig) -> Sim {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listen = "127.0.0.1:0".parse().unwrap();
-        let simulator = runtime.block_on(Simulator::start(listen, config)).unwrap();
-        Sim {
-            runtime,
-            simulator: Some(simulator),
-        }
-    }
-
-    fn any_id(faults: Faults) -> Sim {
-        Sim::start(SimConfig {
-            any_id: true,
-            faults,
-            seed: 42,
-            ..SimConfig::default()
-        })
-    }
-
-    fn endpoint(&self) -> String {
-        self.simulator.as_ref().unwrap().endpoint()
-    }
-
-    fn stats(&self) -> SimStats {
-        self.simulator.as_ref().unwrap().stats()
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        if let Some(simulator) = self.simulator.take() {
-            self.runtime.block_on(simulator.shutdown());
-        }
-    }
-}
+use support::{BINARY, Sim};
 
 /// A temp dir holding `edas-rollback.yaml` with `count` change orders.
 struct Workspace {
@@ -192,7 +147,7 @@ fn signal(child: &Child, name: &str) {
 
 #[test]
 fn a_thousand_change_orders_are_each_aborted_exactly_once_with_every_request_id_recorded() {
-    let sim = Sim::any_id(Faults::default());
+    let sim = Sim::any_id(Faults::default(), 42);
     let workspace = Workspace::new(1_000);
     let output = run(workspace.command(
         &sim.endpoint(),
@@ -227,10 +182,13 @@ fn a_thousand_change_orders_are_each_aborted_exactly_once_with_every_request_id_
 
 #[test]
 fn a_throttled_service_slows_the_run_down_and_no_change_order_fails() {
-    let sim = Sim::any_id(Faults {
-        requests_per_second: Some(50),
-        ..Faults::default()
-    });
+    let sim = Sim::any_id(
+        Faults {
+            requests_per_second: Some(50),
+            ..Faults::default()
+        },
+        42,
+    );
     let workspace = Workspace::new(300);
     let start = Instant::now();
     let output = run(workspace.command(
@@ -249,11 +207,14 @@ fn a_throttled_service_slows_the_run_down_and_no_change_order_fails() {
 
 #[test]
 fn lost_responses_and_503s_are_verified_and_nothing_is_aborted_twice() {
-    let sim = Sim::any_id(Faults {
-        fail_rate: 0.05,
-        drop_rate: 0.05,
-        ..Faults::default()
-    });
+    let sim = Sim::any_id(
+        Faults {
+            fail_rate: 0.05,
+            drop_rate: 0.05,
+            ..Faults::default()
+        },
+        42,
+    );
     let workspace = Workspace::new(400);
     let output = run(workspace.command(
         &sim.endpoint(),
@@ -279,7 +240,7 @@ fn lost_responses_and_503s_are_verified_and_nothing_is_aborted_twice() {
 
 #[test]
 fn a_wrong_secret_stops_early_with_a_clear_error_and_a_consistent_state() {
-    let sim = Sim::any_id(Faults::default());
+    let sim = Sim::any_id(Faults::default(), 42);
     let workspace = Workspace::new(200);
     let output = run(workspace.command_with_secret(
         &sim.endpoint(),
@@ -315,7 +276,7 @@ fn a_wrong_secret_stops_early_with_a_clear_error_and_a_consistent_state() {
 
 #[test]
 fn a_saved_plan_applied_twice_is_refused_the_second_time_and_sends_nothing() {
-    let sim = Sim::any_id(Faults::default());
+    let sim = Sim::any_id(Faults::default(), 42);
     let workspace = Workspace::new(5);
     let endpoint = sim.endpoint();
     assert_exit(
@@ -342,10 +303,13 @@ fn a_saved_plan_applied_twice_is_refused_the_second_time_and_sends_nothing() {
 
 #[test]
 fn a_second_apply_fails_at_once_on_the_lock_naming_the_first() {
-    let sim = Sim::any_id(Faults {
-        latency: Latency::Fixed(Duration::from_millis(200)),
-        ..Faults::default()
-    });
+    let sim = Sim::any_id(
+        Faults {
+            latency: Latency::Fixed(Duration::from_millis(200)),
+            ..Faults::default()
+        },
+        42,
+    );
     let workspace = Workspace::new(20);
     let endpoint = sim.endpoint();
     let mut first = workspace
@@ -370,10 +334,13 @@ fn a_second_apply_fails_at_once_on_the_lock_naming_the_first() {
 
 #[test]
 fn ctrl_c_finishes_what_is_in_flight_exits_130_and_the_next_apply_finishes_the_rest() {
-    let sim = Sim::any_id(Faults {
-        latency: Latency::Fixed(Duration::from_millis(50)),
-        ..Faults::default()
-    });
+    let sim = Sim::any_id(
+        Faults {
+            latency: Latency::Fixed(Duration::from_millis(50)),
+            ..Faults::default()
+        },
+        42,
+    );
     let workspace = Workspace::new(200);
     let endpoint = sim.endpoint();
     let child = workspace
@@ -422,10 +389,13 @@ fn ctrl_c_finishes_what_is_in_flight_exits_130_and_the_next_apply_finishes_the_r
 
 #[test]
 fn a_killed_apply_is_recovered_from_the_journal_and_finished_with_no_duplicate_and_none_missed() {
-    let sim = Sim::any_id(Faults {
-        latency: Latency::Range(Duration::from_millis(5), Duration::from_millis(40)),
-        ..Faults::default()
-    });
+    let sim = Sim::any_id(
+        Faults {
+            latency: Latency::Range(Duration::from_millis(5), Duration::from_millis(40)),
+            ..Faults::default()
+        },
+        42,
+    );
     let workspace = Workspace::new(150);
     let endpoint = sim.endpoint();
     // Kill at several points of successive runs: early, in the middle, late.
@@ -475,7 +445,7 @@ fn a_killed_apply_is_recovered_from_the_journal_and_finished_with_no_duplicate_a
 #[test]
 fn without_a_terminal_apply_needs_auto_approve_json_is_only_json_and_a_second_run_has_nothing_to_do()
  {
-    let sim = Sim::any_id(Faults::default());
+    let sim = Sim::any_id(Faults::default(), 42);
     let workspace = Workspace::new(3);
     let endpoint = sim.endpoint();
 

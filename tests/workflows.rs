@@ -4,17 +4,17 @@
 //! command the runbook (docs/RUNBOOK.md) shows, parsed with the real CLI definitions.
 
 mod common;
+mod support;
 
 use clap::{CommandFactory, Parser};
 use common::invocations;
 use edas_rollback::cli::args::Cli;
 use edas_rollback::ids::ChangeOrderId;
-use edas_rollback::sim::{
-    DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, SimConfig, SimStats, Simulator,
-};
+use edas_rollback::sim::{DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, Faults, SimConfig};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use support::Sim;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_edas-rollback");
 
@@ -25,62 +25,16 @@ fn repository() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The simulator on its own runtime, so tests can block on child processes.
-struct Sim {
-    runtime: tokio::runtime::Runtime,
-    simulator: Option<Simulator>,
-}
-
-impl Sim {
-    fn start(config: SimConfig) -> Sim {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listen = "127.0.0.1:0".parse().unwrap();
-        let simulator = runtime.block_on(Simulator::start(listen, config)).unwrap();
-        Sim {
-            runtime,
-            simulator: Some(simulator),
-        }
-    }
-
-    /// Change order `co-status-N` in status N, for each of `statuses`.
-    fn with_statuses(statuses: &[i32]) -> Sim {
-        Sim::start(SimConfig {
-            change_orders: statuses
-                .iter()
-                .map(|status| (ChangeOrderId::new(id(*status)), *status))
-                .collect(),
-            seed: 7,
-            ..SimConfig::default()
-        })
-    }
-
-    fn any_id() -> Sim {
-        Sim::start(SimConfig {
-            any_id: true,
-            seed: 7,
-            ..SimConfig::default()
-        })
-    }
-
-    fn endpoint(&self) -> String {
-        self.simulator.as_ref().unwrap().endpoint()
-    }
-
-    fn stats(&self) -> SimStats {
-        self.simulator.as_ref().unwrap().stats()
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        if let Some(simulator) = self.simulator.take() {
-            self.runtime.block_on(simulator.shutdown());
-        }
-    }
+/// Change order `co-status-N` in status N, for each of `statuses`.
+fn sim_with_statuses(statuses: &[i32]) -> Sim {
+    Sim::start(SimConfig {
+        change_orders: statuses
+            .iter()
+            .map(|status| (ChangeOrderId::new(id(*status)), *status))
+            .collect(),
+        seed: 7,
+        ..SimConfig::default()
+    })
 }
 
 fn id(status: i32) -> String {
@@ -173,7 +127,7 @@ macro_rules! assert_filtered_snapshot {
 
 #[test]
 fn refresh_turns_every_live_status_into_the_action_apply_will_take() {
-    let sim = Sim::with_statuses(&EVERY_STATUS);
+    let sim = sim_with_statuses(&EVERY_STATUS);
     let workspace = Workspace::with_statuses(&EVERY_STATUS);
     let output = workspace.run(&sim, &["plan", "--refresh", "--out", "plan.json"]);
     assert_eq!(exit_code(&output), 0, "{}", text(&output.stderr));
@@ -208,13 +162,13 @@ fn refresh_turns_every_live_status_into_the_action_apply_will_take() {
 
 #[test]
 fn detailed_exitcode_is_two_while_something_abortable_remains_and_zero_once_nothing_is() {
-    let sim = Sim::with_statuses(&EVERY_STATUS);
+    let sim = sim_with_statuses(&EVERY_STATUS);
     let workspace = Workspace::with_statuses(&EVERY_STATUS);
     let before = workspace.run(&sim, &["plan", "--refresh", "--detailed-exitcode"]);
     assert_eq!(exit_code(&before), 2, "{}", text(&before.stderr));
 
     let finished = [2, 3, 6, 7, 10];
-    let sim = Sim::with_statuses(&finished);
+    let sim = sim_with_statuses(&finished);
     let workspace = Workspace::with_statuses(&finished);
     // From the recorded state alone, all five would be sent.
     let stale_view = workspace.run(&sim, &["plan", "--detailed-exitcode"]);
@@ -246,7 +200,7 @@ fn detailed_exitcode_is_two_while_something_abortable_remains_and_zero_once_noth
 
 #[test]
 fn applying_a_refreshed_plan_sends_nothing_for_its_no_op_rows() {
-    let sim = Sim::with_statuses(&EVERY_STATUS);
+    let sim = sim_with_statuses(&EVERY_STATUS);
     let workspace = Workspace::with_statuses(&EVERY_STATUS);
     let plan = workspace.run(&sim, &["plan", "--refresh", "--out", "plan.json"]);
     assert_eq!(exit_code(&plan), 0, "{}", text(&plan.stderr));
@@ -265,7 +219,7 @@ fn applying_a_refreshed_plan_sends_nothing_for_its_no_op_rows() {
 
 #[test]
 fn a_change_order_the_service_cannot_find_is_a_warning_and_keeps_its_abort() {
-    let sim = Sim::with_statuses(&[1]);
+    let sim = sim_with_statuses(&[1]);
     let workspace = Workspace::new(&[id(1), "co-missing".to_string()]);
     let output = workspace.run(
         &sim,
@@ -311,7 +265,7 @@ fn collect_paths(value: &Value, prefix: &str, paths: &mut std::collections::BTre
 
 #[test]
 fn every_field_a_refreshed_plan_writes_is_documented() {
-    let sim = Sim::with_statuses(&EVERY_STATUS);
+    let sim = sim_with_statuses(&EVERY_STATUS);
     let mut ids: Vec<String> = EVERY_STATUS.iter().map(|status| id(*status)).collect();
     ids.push("co-missing".to_string());
     let workspace = Workspace::new(&ids);
@@ -385,7 +339,7 @@ fn a_throttling_service_slows_the_refresh_down_but_every_status_arrives() {
 
 #[test]
 fn a_credentials_error_during_refresh_fails_the_plan_and_saves_nothing() {
-    let sim = Sim::with_statuses(&EVERY_STATUS);
+    let sim = sim_with_statuses(&EVERY_STATUS);
     let workspace = Workspace::with_statuses(&EVERY_STATUS);
     let secret = "NotTheSimulatorSecret0123456789";
     let mut command = workspace.command(
@@ -408,7 +362,7 @@ fn a_credentials_error_during_refresh_fails_the_plan_and_saves_nothing() {
 
 #[test]
 fn refresh_asks_nothing_and_needs_no_credentials_when_nothing_is_pending() {
-    let sim = Sim::with_statuses(&[1]);
+    let sim = sim_with_statuses(&[1]);
     let workspace = Workspace::with_statuses(&[1]);
     let apply = workspace.run(&sim, &["apply", "--auto-approve"]);
     assert_eq!(exit_code(&apply), 0, "{}", text(&apply.stderr));
@@ -474,7 +428,7 @@ fn the_github_actions_example_runs_end_to_end_against_the_simulator() {
         ]
     );
 
-    let sim = Sim::any_id();
+    let sim = Sim::any_id(Faults::default(), 7);
     let ids: Vec<String> = (0..3)
         .map(|index| format!("6b55106c-c7f2-40f7-a1d4-00000000000{index}"))
         .collect();

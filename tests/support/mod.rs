@@ -1,4 +1,4 @@
-//! Shared by `tests/torture.rs` and `tests/secrets.rs`: the simulator on its own runtime (so
+//! Shared by the integration tests that drive the binary against a live simulator: the simulator on its own runtime (so
 //! a test can block on child processes, and stop and restart it on the same port), a temp
 //! workspace holding a config, and the real binary run in it with a clean environment.
 // Each test binary uses a different part of this module.
