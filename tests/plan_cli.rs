@@ -2,6 +2,8 @@
 //! hand-written configs, state files and journals, checking stdout, stderr, exit codes and
 //! the files left behind. Also checks docs/json-output.md against real plan output.
 
+mod common;
+
 use assert_cmd::Command;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -584,7 +586,7 @@ fn every_plan_field_in_the_output_is_documented_and_every_documented_field_exist
     assert_eq!(planned.code, 0, "{}", planned.stderr);
     let plan: Value = serde_json::from_str(&planned.stdout).unwrap();
     let mut produced = BTreeSet::new();
-    collect_paths(&plan, "", &mut produced);
+    common::collect_paths(&plan, "", &mut produced);
 
     let docs =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json-output.md"))
@@ -620,28 +622,6 @@ fn every_plan_field_in_the_output_is_documented_and_every_documented_field_exist
         missing.is_empty(),
         "documented but never produced: {missing:?}"
     );
-}
-
-fn collect_paths(value: &Value, prefix: &str, paths: &mut BTreeSet<String>) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                let path = if prefix.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{prefix}.{key}")
-                };
-                paths.insert(path.clone());
-                collect_paths(child, &path, paths);
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                collect_paths(item, &format!("{prefix}[]"), paths);
-            }
-        }
-        _ => {}
-    }
 }
 
 #[test]

@@ -241,28 +241,6 @@ fn a_change_order_the_service_cannot_find_is_a_warning_and_keeps_its_abort() {
     assert!(message.contains("co-missing"), "{message}");
 }
 
-fn collect_paths(value: &Value, prefix: &str, paths: &mut std::collections::BTreeSet<String>) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                let path = if prefix.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{prefix}.{key}")
-                };
-                paths.insert(path.clone());
-                collect_paths(child, &path, paths);
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                collect_paths(item, &format!("{prefix}[]"), paths);
-            }
-        }
-        _ => {}
-    }
-}
-
 #[test]
 fn every_field_a_refreshed_plan_writes_is_documented() {
     let sim = sim_with_statuses(&EVERY_STATUS);
@@ -273,7 +251,7 @@ fn every_field_a_refreshed_plan_writes_is_documented() {
     assert_eq!(exit_code(&output), 0, "{}", text(&output.stderr));
     let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
     let mut produced = std::collections::BTreeSet::new();
-    collect_paths(&plan, "", &mut produced);
+    common::collect_paths(&plan, "", &mut produced);
     let docs = std::fs::read_to_string(repository().join("docs/json-output.md")).unwrap();
     let section = docs
         .split("## Plan (`format_version` 1)")

@@ -1,6 +1,7 @@
-//! Helpers shared by the integration tests that read commands out of documents: the CI
-//! examples (tests/completions.rs) and the runbook (tests/workflows.rs). Each test binary
-//! uses part of it, hence the `dead_code` allowance.
+//! Helpers shared by the integration tests that check documents against the binary: commands
+//! read out of the CI examples and the runbook (tests/completions.rs, tests/workflows.rs), and
+//! the field paths of JSON output checked against docs/json-output.md (tests/plan_cli.rs,
+//! tests/workflows.rs). Each test binary uses part of it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
 /// Splits a shell line into words at whitespace, honouring single and double quotes, and
@@ -81,4 +82,31 @@ pub fn invocations(script: &str) -> Vec<Vec<String>> {
         }
     }
     found
+}
+
+/// Every field path in a JSON value, as docs/json-output.md writes them: `a.b`, `list[].c`.
+pub fn collect_paths(
+    value: &serde_json::Value,
+    prefix: &str,
+    paths: &mut std::collections::BTreeSet<String>,
+) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, child) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                paths.insert(path.clone());
+                collect_paths(child, &path, paths);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                collect_paths(item, &format!("{prefix}[]"), paths);
+            }
+        }
+        _ => {}
+    }
 }
