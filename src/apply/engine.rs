@@ -584,6 +584,30 @@ impl<T: Transport, C: Clock> Worker<T, C> {
         (!self.stop.is_cancelled()).then_some(started)
     }
 
+    /// Announces the retry after `attempts` and sleeps its backoff (jittered, at least the
+    /// server's `after`); false when the run stops first.
+    async fn wait_to_retry(
+        &mut self,
+        attempts: u32,
+        after: Option<Duration>,
+        throttled: bool,
+        reason: String,
+    ) -> bool {
+        let wait = self.shared.retry.backoff(attempts, self.rng.f64(), after);
+        self.emit(ApplyEvent::Retrying {
+            change_order_id: self.id().clone(),
+            attempt: attempts + 1,
+            after: wait,
+            cause: if throttled {
+                RetryCause::Throttled
+            } else {
+                RetryCause::Transient
+            },
+            reason,
+        });
+        self.back_off(wait).await
+    }
+
     /// Sleeps before a retry; false when the run stops first.
     async fn back_off(&self, wait: Duration) -> bool {
         tokio::select! {
@@ -750,22 +774,10 @@ impl<T: Transport, C: Clock> Worker<T, C> {
                 if self.shared.retry.exhausted(self.abort_attempts) {
                     return Step::Done(self.gave_up());
                 }
-                let wait = self
-                    .shared
-                    .retry
-                    .backoff(self.abort_attempts, self.rng.f64(), after);
-                self.emit(ApplyEvent::Retrying {
-                    change_order_id: self.id().clone(),
-                    attempt: self.abort_attempts + 1,
-                    after: wait,
-                    cause: if throttled {
-                        RetryCause::Throttled
-                    } else {
-                        RetryCause::Transient
-                    },
-                    reason,
-                });
-                if self.back_off(wait).await {
+                if self
+                    .wait_to_retry(self.abort_attempts, after, throttled, reason)
+                    .await
+                {
                     Step::Again
                 } else {
                     Step::Done(self.stopped())
@@ -858,19 +870,7 @@ impl<T: Transport, C: Clock> Worker<T, C> {
                             "could not ask `GetChangeOrderInfo` after {tries} attempts: {reason}"
                         )));
                     }
-                    let wait = self.shared.retry.backoff(tries, self.rng.f64(), after);
-                    self.emit(ApplyEvent::Retrying {
-                        change_order_id: self.id().clone(),
-                        attempt: tries + 1,
-                        after: wait,
-                        cause: if throttled {
-                            RetryCause::Throttled
-                        } else {
-                            RetryCause::Transient
-                        },
-                        reason,
-                    });
-                    if !self.back_off(wait).await {
+                    if !self.wait_to_retry(tries, after, throttled, reason).await {
                         return Verified::Ended(self.stopped());
                     }
                 }
