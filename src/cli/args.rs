@@ -114,13 +114,9 @@ pub struct PlanArgs {
     pub lock_timeout: Duration,
 }
 
-#[derive(Debug, Args)]
-pub struct ApplyArgs {
-    /// A plan saved by `plan --out`; without one, plan now and ask for approval.
-    pub plan_file: Option<PathBuf>,
-    /// Apply without asking (required when there is no terminal).
-    #[arg(long)]
-    pub auto_approve: bool,
+/// How a run is carried out; shared by `apply` and `rehearse`, which runs apply's own code.
+#[derive(Clone, Debug, Args)]
+pub struct RunArgs {
     /// Requests in flight at once [default: config, else 10].
     #[arg(long, value_parser = positive)]
     pub parallelism: Option<u32>,
@@ -135,6 +131,17 @@ pub struct ApplyArgs {
     pub wait: bool,
     #[arg(long, value_parser = duration, default_value = "10m")]
     pub wait_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved by `plan --out`; without one, plan now and ask for approval.
+    pub plan_file: Option<PathBuf>,
+    /// Apply without asking (required when there is no terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
     /// Wait this long for the state lock instead of failing at once.
     #[arg(long, value_parser = duration, default_value = "0s")]
     pub lock_timeout: Duration,
@@ -241,18 +248,6 @@ pub struct RehearseArgs {
     /// Statuses and faults for the embedded simulator (YAML; see docs/RUNBOOK.md).
     #[arg(long)]
     pub scenario: Option<PathBuf>,
-    /// Requests in flight at once [default: config, else 10].
-    #[arg(long, value_parser = positive)]
-    pub parallelism: Option<u32>,
-    /// Requests started per second [default: config, else 20].
-    #[arg(long, value_parser = positive)]
-    pub requests_per_second: Option<u32>,
-    /// One JSON object per line on stdout, as `apply --json`.
-    #[arg(long)]
-    pub json: bool,
-    /// After aborting, wait for each rollback change order to finish.
-    #[arg(long)]
-    pub wait: bool,
-    #[arg(long, value_parser = duration, default_value = "10m")]
-    pub wait_timeout: Duration,
+    #[command(flatten)]
+    pub run: RunArgs,
 }

@@ -77,7 +77,7 @@ pub async fn execute(
         desired.provider.endpoint.as_deref(),
         &desired.provider.region,
     )?;
-    let mut json = args.json.then(|| JsonLines::new(std::io::stdout()));
+    let mut json = args.run.json.then(|| JsonLines::new(std::io::stdout()));
     if let Some(json) = &mut json {
         json.version();
     }
@@ -129,7 +129,7 @@ pub async fn execute(
         }
         return Ok(exit::OK);
     }
-    if !args.json {
+    if !args.run.json {
         print_stdout(&render_plan::text(&plan, args.plan_file.as_deref()))?;
     }
     if args.plan_file.is_none() && !approved(args.auto_approve)? {
@@ -138,10 +138,12 @@ pub async fn execute(
     }
 
     let parallelism = args
+        .run
         .parallelism
         .or(desired.apply.parallelism)
         .unwrap_or(DEFAULT_PARALLELISM);
     let requests_per_second = args
+        .run
         .requests_per_second
         .or(desired.apply.requests_per_second)
         .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
@@ -183,14 +185,14 @@ pub async fn execute(
         None => reporter(tasks.len()),
     };
     let report = engine.abort_all(tasks, &mut reporter, &cancel).await;
-    let wait = if args.wait && !report.interrupted && report.fatal.is_none() {
+    let wait = if args.run.wait && !report.interrupted && report.fatal.is_none() {
         let targets = rollback_targets(&report);
         let without_rollback_id = report.aborted.len() - targets.len();
         let mut wait = engine
             .wait_for_rollbacks(
                 targets,
                 WAIT_POLL_INTERVAL,
-                args.wait_timeout,
+                args.run.wait_timeout,
                 &mut reporter,
                 &cancel,
             )
@@ -210,7 +212,7 @@ pub async fn execute(
             store.journal_path().display()
         )),
     };
-    if !args.json {
+    if !args.run.json {
         print_stdout(&summary(&report))?;
         if let Some(wait) = &wait {
             print_stdout(&wait_summary(wait))?;

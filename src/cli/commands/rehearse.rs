@@ -75,17 +75,13 @@ async fn rehearse(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8
         plan_file: None,
         // A rehearsal changes nothing outside the scratch directory, so it is approved.
         auto_approve: true,
-        parallelism: args.parallelism,
-        requests_per_second: args.requests_per_second,
-        json: args.json,
-        wait: args.wait,
-        wait_timeout: args.wait_timeout,
+        run: args.run.clone(),
         lock_timeout: std::time::Duration::ZERO,
     };
     let result = apply::execute(&rehearsal, &apply_args, Some(credentials)).await;
     let stats = simulator.stats();
     simulator.shutdown().await;
-    if !args.json {
+    if !args.run.json {
         eprint!("{}", received_summary(&stats, &declared));
     }
     result
