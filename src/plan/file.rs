@@ -9,6 +9,7 @@
 //! valid while any change of content is refused.
 
 use super::{PLAN_FORMAT_VERSION, Plan};
+use crate::edas::signer::SignatureAlgorithm;
 use crate::state::State;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -70,6 +71,13 @@ pub enum StalePlan {
         "Saved plan is stale: it was made against state lineage `{lineage}` at serial {serial}, but there is no state file now"
     )]
     StateMissing { lineage: String, serial: u64 },
+    #[error(
+        "Saved plan is stale: it was made to sign with `{planned}`, but the config's `provider.signature_algorithm` is now `{current}`"
+    )]
+    SignatureAlgorithmChanged {
+        planned: SignatureAlgorithm,
+        current: SignatureAlgorithm,
+    },
 }
 
 /// The canonical encoding: pretty JSON with a trailing newline.
@@ -198,6 +206,18 @@ pub fn check_applicable(plan: &Plan, state: Option<&State>) -> Result<(), StaleP
         }
         (Some(_), Some(_)) => Ok(()),
     }
+}
+
+/// A saved plan is applied with the settings it pinned; a config that now names another
+/// signature algorithm is refused rather than silently overridden either way.
+pub fn check_pinned_signature(plan: &Plan, current: SignatureAlgorithm) -> Result<(), StalePlan> {
+    if plan.signature_algorithm == current {
+        return Ok(());
+    }
+    Err(StalePlan::SignatureAlgorithmChanged {
+        planned: plan.signature_algorithm,
+        current,
+    })
 }
 
 fn syntax(path: &Path, source: serde_json::Error) -> PlanFileError {

@@ -23,7 +23,8 @@ use crate::cli::settings::load_config;
 use crate::edas::client::{ClientSettings, EdasClient};
 use crate::edas::credentials::{Credentials, load_credentials};
 use crate::edas::endpoint::resolve_endpoint;
-use crate::plan::file::{check_applicable, decode};
+use crate::edas::signer::SignatureAlgorithm;
+use crate::plan::file::{check_applicable, check_pinned_signature, decode};
 use crate::plan::{Action, Plan, PlanInputs, plan};
 use crate::state::State;
 use crate::state::journal::{JournalRecord, fold};
@@ -84,7 +85,7 @@ pub async fn execute(
 
     let state = loaded.existed.then_some(&loaded.state);
     let plan = match &args.plan_file {
-        Some(path) => saved_plan(path, state)?,
+        Some(path) => saved_plan(path, state, desired.provider.signature_algorithm)?,
         None => plan(
             desired,
             state,
@@ -160,6 +161,7 @@ pub async fn execute(
     if let Some(timeout) = desired.apply.request_timeout {
         client_settings.read_timeout = timeout;
     }
+    client_settings.signature_algorithm = plan.signature_algorithm;
     let client = EdasClient::new(client_settings)?;
 
     let begin = JournalRecord::Begin {
@@ -262,16 +264,22 @@ fn save(
 }
 
 /// Reads a saved plan and refuses it unless it was made against exactly this state.
-fn saved_plan(path: &Path, state: Option<&State>) -> anyhow::Result<Plan> {
+fn saved_plan(
+    path: &Path,
+    state: Option<&State>,
+    signature_algorithm: SignatureAlgorithm,
+) -> anyhow::Result<Plan> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read plan file `{}`", path.display()))?;
     let plan = decode(path, &text)?;
-    check_applicable(&plan, state).map_err(|stale| {
-        Hinted::new(
-            stale,
-            "nothing was sent; run `plan --out FILE` again, review it, and apply the new file",
-        )
-    })?;
+    check_applicable(&plan, state)
+        .and_then(|()| check_pinned_signature(&plan, signature_algorithm))
+        .map_err(|stale| {
+            Hinted::new(
+                stale,
+                "nothing was sent; run `plan --out FILE` again, review it, and apply the new file",
+            )
+        })?;
     Ok(plan)
 }
 
