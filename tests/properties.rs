@@ -124,6 +124,7 @@ fn begin() -> JournalRecord {
         serial: 3,
         at: "2026-11-27T10:00:00Z".into(),
         operation: "apply".into(),
+        endpoint: None,
     }
 }
 

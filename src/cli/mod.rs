@@ -4,8 +4,10 @@
 
 pub mod args;
 pub mod commands;
+pub mod hints;
 pub mod logging;
 pub mod render;
+pub mod saved_plan;
 pub mod settings;
 
 use args::{Cli, Command};
