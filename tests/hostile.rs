@@ -4,13 +4,15 @@
 //! the simulator or a small hostile server it starts on 127.0.0.1, and each names the hole
 //! it closes.
 
-use edas_rollback::sim::Faults;
+use edas_rollback::sim::{Faults, Latency};
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{Sim, Workspace, assert_exit, run, text};
+use support::{
+    Sim, Workspace, assert_all_aborted_exactly_once, assert_exit, run, text, wait_until,
+};
 
 /// The binary with the simulator's credentials and no `--endpoint` flag, so the config or
 /// `EDAS_ENDPOINT` decides.
@@ -144,6 +146,108 @@ fn a_plan_applied_where_it_was_reviewed_records_the_endpoint_of_each_outcome() {
         assert_eq!(record["status"], "aborted", "{record}");
         assert_eq!(record["endpoint"], sim.endpoint(), "{record}");
     }
-    let _ = Stdio::null();
-    let _ = Duration::ZERO;
+}
+
+// ---- 2. SIGTERM and SIGHUP stop a run like the first Ctrl-C ----
+
+fn send_signal(child: &std::process::Child, name: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name}");
+}
+
+/// Starts a slow apply of 200, sends `signal` once some aborts were answered, and checks the
+/// run drained, saved, said so, exited 130, and that the next apply finishes the rest with no
+/// duplicate. Before the fix SIGTERM exited 143 and SIGHUP 129 at once, with no save.
+fn a_signal_stops_the_run_like_ctrl_c(signal: &str) {
+    let sim = Sim::any_id(
+        Faults {
+            latency: Latency::Fixed(Duration::from_millis(50)),
+            ..Faults::default()
+        },
+        7,
+    );
+    let workspace = Workspace::new(200);
+    let child = workspace
+        .command(
+            &sim.endpoint(),
+            &["apply", "--auto-approve", "--parallelism", "4"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(Duration::from_secs(30), || workspace.journal_lines() > 40);
+    send_signal(&child, signal);
+    let output = child.wait_with_output().unwrap();
+    assert_exit(&output, 130);
+    let stdout = text(&output.stdout);
+    let stderr = text(&output.stderr);
+    assert!(stdout.contains("Apply interrupted!"), "{stdout}");
+    assert!(
+        stderr.contains(&format!("Interrupted by SIG{signal}")),
+        "{stderr}"
+    );
+    assert!(!workspace.journal_path().exists(), "saved and folded");
+    let state = workspace.state();
+    let records = state["change_orders"].as_object().unwrap();
+    let commits = sim.commits();
+    let committed = commits.values().filter(|count| **count == 1).count();
+    assert!(committed > 0 && committed < 200, "{committed}");
+    assert_eq!(records.len(), committed, "every answer was saved");
+    for (id, record) in records {
+        assert_eq!(record["status"], "aborted", "{id}: {record}");
+    }
+    let rest = run(workspace.command(&sim.endpoint(), &["apply", "--auto-approve"]));
+    assert_exit(&rest, 0);
+    assert_all_aborted_exactly_once(&workspace, &sim);
+}
+
+#[test]
+fn sigterm_finishes_what_is_in_flight_saves_and_exits_130() {
+    a_signal_stops_the_run_like_ctrl_c("TERM");
+}
+
+#[test]
+fn sighup_finishes_what_is_in_flight_saves_and_exits_130() {
+    a_signal_stops_the_run_like_ctrl_c("HUP");
+}
+
+#[test]
+fn a_second_sigterm_exits_at_once_and_the_journal_is_folded_by_the_next_apply() {
+    // Every answer takes 3 s, so a drain would take seconds; the second signal must not wait.
+    let sim = Sim::any_id(
+        Faults {
+            latency: Latency::Fixed(Duration::from_secs(3)),
+            ..Faults::default()
+        },
+        8,
+    );
+    let workspace = Workspace::new(20);
+    let child = workspace
+        .command(
+            &sim.endpoint(),
+            &["apply", "--auto-approve", "--parallelism", "4"],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(Duration::from_secs(30), || workspace.journal_lines() >= 5);
+    send_signal(&child, "TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    let second = Instant::now();
+    send_signal(&child, "TERM");
+    let output = child.wait_with_output().unwrap();
+    let took = second.elapsed();
+    assert_exit(&output, 130);
+    assert!(took < Duration::from_millis(1500), "exited after {took:?}");
+    // Whatever the second signal cut off is in the journal; the next apply finishes it
+    // (verifying the unknown ones first) with nothing aborted twice.
+    let rest = run(workspace.command(&sim.endpoint(), &["apply", "--auto-approve"]));
+    assert_exit(&rest, 0);
+    assert_all_aborted_exactly_once(&workspace, &sim);
 }

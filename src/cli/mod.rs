@@ -9,6 +9,7 @@ pub mod logging;
 pub mod render;
 pub mod saved_plan;
 pub mod settings;
+pub mod signals;
 
 use args::{Cli, Command};
 use clap::Parser as _;

@@ -189,7 +189,7 @@ pub async fn execute(
         engine_config(parallelism, requests_per_second),
     );
     let cancel = CancelToken::new();
-    install_interrupt_handler(cancel.clone());
+    crate::cli::signals::install_stop_handler(cancel.clone());
     let mut reporter: Box<dyn Reporter> = match json.take() {
         Some(json) => Box::new(json),
         None => reporter(tasks.len()),
@@ -280,20 +280,6 @@ fn not_stale(plan: Plan, state: Option<&State>) -> anyhow::Result<Plan> {
         )
     })?;
     Ok(plan)
-}
-
-/// First Ctrl-C: start nothing new, let the run finish what is in flight. Second: exit at
-/// once with 130; the journal already holds every intent that was sent.
-fn install_interrupt_handler(cancel: CancelToken) {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        cancel.cancel();
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(i32::from(exit::INTERRUPTED));
-        }
-    });
 }
 
 /// Asks for approval on a terminal. Without one, only `--auto-approve` proceeds.
