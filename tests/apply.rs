@@ -331,8 +331,8 @@ fn a_saved_plan_is_applied_with_its_signature_and_refused_when_the_config_change
     assert_exit(&refused, 1);
     let stderr = text(&refused.stderr);
     assert!(
-        stderr.contains("Saved plan is stale")
-            && stderr.contains("`HMAC-SHA1`")
+        stderr.contains("the plan was made to sign with `HMAC-SHA1`")
+            && stderr.contains("nothing was sent")
             && stderr.contains("`ACS3-HMAC-SHA256`"),
         "{stderr}"
     );
