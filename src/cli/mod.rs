@@ -54,6 +54,7 @@ pub fn run() -> ExitCode {
         Command::Rehearse(args) => commands::rehearse::run(&cli.global, args),
         Command::Completions { shell } => commands::completions::run(*shell),
         Command::Man => commands::man::run(),
+        Command::SignDebug(args) => commands::sign_debug::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
