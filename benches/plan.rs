@@ -64,6 +64,7 @@ fn inputs(count: usize) -> (DesiredState, State) {
             endpoint: None,
             profile: None,
             signature_algorithm: Default::default(),
+            endpoint_type: Default::default(),
         },
         apply: ApplySettings::default(),
         state: None,

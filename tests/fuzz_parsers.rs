@@ -902,6 +902,7 @@ fn seed_plan() -> Plan {
             endpoint: None,
             profile: None,
             signature_algorithm: Default::default(),
+            endpoint_type: Default::default(),
         },
         apply: ApplySettings::default(),
         state: None,

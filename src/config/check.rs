@@ -204,6 +204,7 @@ fn check_provider(checker: &mut Checker<'_>, raw: RawProvider) -> Provider {
         endpoint,
         profile,
         signature_algorithm: raw.signature_algorithm.unwrap_or_default(),
+        endpoint_type: raw.endpoint_type.unwrap_or_default(),
     }
 }
 

@@ -12,6 +12,7 @@ mod syntax;
 pub use check::{is_region, normalize_endpoint, parse_config_duration};
 pub use error::{ConfigError, ConfigErrors, Position};
 
+use crate::edas::endpoint::EndpointType;
 use crate::edas::signer::SignatureAlgorithm;
 use crate::ids::ChangeOrderId;
 use std::path::{Path, PathBuf};
@@ -72,6 +73,8 @@ pub struct Provider {
     pub profile: Option<String>,
     /// `provider.signature_algorithm`, V3 unless the config says otherwise.
     pub signature_algorithm: SignatureAlgorithm,
+    /// `provider.endpoint_type`, public unless the config says `vpc`.
+    pub endpoint_type: EndpointType,
 }
 
 /// Settings from the config's `apply:` section; command-line flags override them.

@@ -4,6 +4,7 @@
 //! what editors accept and what the loader accepts cannot drift apart. Nothing here checks
 //! meaning; `config::check` turns these into a `DesiredState`.
 
+use crate::edas::endpoint::EndpointType;
 use crate::edas::signer::SignatureAlgorithm;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -58,6 +59,11 @@ pub struct RawProvider {
     /// SDKs send; the default) or `HMAC-SHA1` (ROA signature v1, legacy). See `docs/wire.md`.
     #[schemars(extend("default" = "ACS3-HMAC-SHA256"))]
     pub signature_algorithm: Option<SignatureAlgorithm>,
+    /// Which network the endpoint derived from `region` is on: `public` (the default) or
+    /// `vpc` (`edas-vpc.<region>.aliyuncs.com`, from inside an Alibaba Cloud VPC). Ignored when
+    /// `endpoint` is given.
+    #[schemars(extend("default" = "public"))]
+    pub endpoint_type: Option<EndpointType>,
 }
 
 /// Defaults for `apply`. Each is overridden by its command-line flag.

@@ -85,6 +85,7 @@ pub async fn execute(
                 global.endpoint.as_deref(),
                 desired.provider.endpoint.as_deref(),
                 &desired.provider.region,
+                desired.provider.endpoint_type,
             )?,
             desired.provider.region.clone(),
         ),

@@ -52,6 +52,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         global.endpoint.as_deref(),
         config.desired.provider.endpoint.as_deref(),
         &config.desired.provider.region,
+        config.desired.provider.endpoint_type,
     )?;
     let inputs = PlanInputs {
         created_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
