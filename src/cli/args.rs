@@ -96,6 +96,17 @@ fn positive(text: &str) -> Result<u32, String> {
     }
 }
 
+fn parallelism(text: &str) -> Result<u32, String> {
+    let max = crate::config::MAX_PARALLELISM;
+    match positive(text)? {
+        value if value > max => Err(format!(
+            "expected at most {max} requests in flight, found `{text}` (each holds a connection; \
+             the service's rate limit is reached long before)"
+        )),
+        value => Ok(value),
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Save the plan to this file, for `apply FILE`.
@@ -117,8 +128,8 @@ pub struct PlanArgs {
 /// How a run is carried out; shared by `apply` and `rehearse`, which runs apply's own code.
 #[derive(Clone, Debug, Args)]
 pub struct RunArgs {
-    /// Requests in flight at once [default: config, else 10].
-    #[arg(long, value_parser = positive)]
+    /// Requests in flight at once, at most 1000 [default: config, else 10].
+    #[arg(long, value_parser = parallelism)]
     pub parallelism: Option<u32>,
     /// Requests started per second [default: config, else 20].
     #[arg(long, value_parser = positive)]

@@ -61,7 +61,7 @@ pub struct RawProvider {
 #[schemars(rename = "Apply")]
 pub struct RawApply {
     /// Requests in flight at once (default 10, `--parallelism`).
-    #[schemars(with = "Option<u32>", range(min = 1), extend("default" = 10))]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1000), extend("default" = 10))]
     pub parallelism: Option<Spanned<i64>>,
     /// Requests started per second at most, across the whole run (default 20,
     /// `--requests-per-second`).

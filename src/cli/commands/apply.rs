@@ -159,6 +159,7 @@ pub async fn execute(
         .requests_per_second
         .or(desired.apply.requests_per_second)
         .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
+    crate::cli::limits::ensure_open_files(parallelism)?;
     let credentials = match credentials {
         Some(credentials) => credentials,
         None => load_credentials(desired.provider.profile.as_deref())?,

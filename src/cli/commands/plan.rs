@@ -183,6 +183,7 @@ fn refresh(desired: &DesiredState, endpoint: &Endpoint, planned: Plan) -> anyhow
         .apply
         .requests_per_second
         .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
+    crate::cli::limits::ensure_open_files(parallelism)?;
     let credentials = load_credentials(desired.provider.profile.as_deref())?;
     let mut settings = ClientSettings::new(
         endpoint.clone(),
