@@ -101,7 +101,7 @@ impl Transport for InstantService {
 
     async fn info(&self, _id: &ChangeOrderId) -> InfoResult {
         InfoResult::Status {
-            status: 1,
+            status: 1.into(),
             details: ResponseDetails::default(),
         }
     }

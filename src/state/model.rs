@@ -91,6 +91,8 @@ impl RecordStatus {
 pub enum RollbackStatus {
     Running,
     Succeeded,
+    /// The rollback change order ended in status 7: some batches rolled back, not all.
+    PartiallySucceeded,
     Failed,
     TimedOut,
 }
