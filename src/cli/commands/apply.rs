@@ -170,6 +170,8 @@ pub async fn execute(
     if let Some(timeout) = desired.apply.request_timeout {
         client_settings.read_timeout = timeout;
     }
+    // A saved plan's own algorithm (checked equal to the config's by `load_reviewed`).
+    client_settings.signature_algorithm = plan.signature_algorithm;
     let client = EdasClient::new(client_settings)?;
 
     let begin = JournalRecord::Begin {

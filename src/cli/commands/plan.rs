@@ -194,6 +194,7 @@ fn refresh(desired: &DesiredState, endpoint: &Endpoint, planned: Plan) -> anyhow
     if let Some(timeout) = desired.apply.request_timeout {
         settings.read_timeout = timeout;
     }
+    settings.signature_algorithm = desired.provider.signature_algorithm;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
