@@ -101,6 +101,20 @@ pub enum StoreError {
         path: PathBuf,
         ids: Vec<ChangeOrderId>,
     },
+    #[error(
+        "state `{path}` is being written by another command: its journal `{journal}` is held by \
+         a live process (was the lock file removed while that command ran?)"
+    )]
+    JournalLive {
+        path: PathBuf,
+        journal: PathBuf,
+        waited: Duration,
+    },
+    #[error(
+        "the lock file `{lock}` was removed or replaced while this command held it; nothing \
+         was sent"
+    )]
+    LockLost { path: PathBuf, lock: PathBuf },
     #[error("there is no lock file `{path}`")]
     NoLock { path: PathBuf },
     #[error("lock file `{path}` holds lock `{actual}`, not `{given}`; nothing was removed")]
@@ -139,6 +153,16 @@ impl StoreError {
                 };
                 Some(format!("wait for it with `--lock-timeout 5m`, or {unlock}"))
             }
+            StoreError::JournalLive { .. } => Some(
+                "wait for that command to finish (`--lock-timeout 5m` waits for it); its journal \
+                 is folded by the next command"
+                    .into(),
+            ),
+            StoreError::LockLost { .. } => Some(
+                "another command may have taken the state meanwhile; keep the lock file out of \
+                 `git clean` and run the command again"
+                    .into(),
+            ),
             StoreError::SerialMoved { .. } => {
                 Some("another process changed the state; run the command again".into())
             }
@@ -353,9 +377,13 @@ pub struct LocalStore {
 }
 
 impl LocalStore {
+    /// The store for the state at `state_path`. A state path that is a symbolic link is
+    /// followed to its target: the state's identity is the file it resolves to, so a link
+    /// and its target share one lock and one journal, and a save replaces the target, never
+    /// the link (docs/state-store.md, "One state, one writer").
     pub fn new(state_path: impl Into<PathBuf>) -> Self {
         Self {
-            state_path: state_path.into(),
+            state_path: resolve_links(state_path.into()),
         }
     }
 
@@ -407,42 +435,46 @@ impl LocalStore {
     pub fn lock(&self, operation: &str, timeout: Duration) -> Result<StateLock, StoreError> {
         let started = Instant::now();
         loop {
-            match self.try_lock_once(operation)? {
-                Ok(lock) => return Ok(lock),
-                Err(info) => {
-                    let waited = started.elapsed();
-                    if waited >= timeout {
-                        return Err(StoreError::Locked {
-                            path: self.state_path.clone(),
-                            info: info.map(Box::new),
-                            waited,
-                        });
-                    }
-                    std::thread::sleep(LOCK_POLL_INTERVAL.min(timeout - waited));
-                }
+            let refusal = match self.try_lock_once(operation)? {
+                Attempt::Taken(lock) => return Ok(lock),
+                Attempt::Held(info) => StoreError::Locked {
+                    path: self.state_path.clone(),
+                    info: info.map(Box::new),
+                    waited: started.elapsed(),
+                },
+                Attempt::JournalLive => StoreError::JournalLive {
+                    path: self.state_path.clone(),
+                    journal: self.journal_path(),
+                    waited: started.elapsed(),
+                },
+            };
+            let waited = started.elapsed();
+            if waited >= timeout {
+                return Err(refusal);
             }
+            std::thread::sleep(LOCK_POLL_INTERVAL.min(timeout - waited));
         }
     }
 
     /// One attempt: the lock, or the current holder's info.
-    #[allow(clippy::type_complexity)]
-    fn try_lock_once(
-        &self,
-        operation: &str,
-    ) -> Result<Result<StateLock, Option<LockInfo>>, StoreError> {
+    fn try_lock_once(&self, operation: &str) -> Result<Attempt, StoreError> {
         let path = self.lock_path();
         let mut attempts_left = 16;
         let mut file = loop {
-            let mut file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(|source| io_error("open lock file", &path, source))?;
+            let mut file = private(
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false),
+            )
+            .open(&path)
+            .map_err(|source| io_error("open lock file", &path, source))?;
             match file.try_lock() {
                 Ok(()) => {}
-                Err(TryLockError::WouldBlock) => return Ok(Err(read_lock_info(&mut file))),
+                Err(TryLockError::WouldBlock) => {
+                    return Ok(Attempt::Held(read_lock_info(&mut file)));
+                }
                 Err(TryLockError::Error(source)) => {
                     return Err(io_error("lock", &path, source));
                 }
@@ -454,9 +486,14 @@ impl LocalStore {
             // is free, but on a file nobody else will look at. Open the path again.
             attempts_left -= 1;
             if attempts_left == 0 {
-                return Ok(Err(None));
+                return Ok(Attempt::Held(None));
             }
         };
+        // The lock file is ours, but it may be a new one made after the holder's was removed
+        // (`git clean -fdX`): a journal still held by a live writer means the state is taken.
+        if journal_is_live(&self.journal_path())? {
+            return Ok(Attempt::JournalLive);
+        }
         let info = LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             operation: operation.to_string(),
@@ -479,7 +516,7 @@ impl LocalStore {
             .and_then(|()| file.write_all(&text))
             .and_then(|()| file.sync_data())
             .map_err(|source| io_error("write lock file", &path, source))?;
-        Ok(Ok(StateLock {
+        Ok(Attempt::Taken(StateLock {
             file,
             path,
             state_path: self.state_path.clone(),
@@ -498,6 +535,22 @@ impl LocalStore {
         Ok(())
     }
 
+    /// [`Self::check_lock`], and the lock file on disk is still the one locked: checked before
+    /// a journal is folded or begun, so a command whose lock file was removed or replaced
+    /// under it starts nothing. (A save needs no such check: the journal's own lock keeps
+    /// every other writer out while results are pending, and the serial check refuses a
+    /// save over a state that moved.)
+    fn check_lock_held(&self, lock: &StateLock) -> Result<(), StoreError> {
+        self.check_lock(lock)?;
+        if !same_file_as_path(&lock.file, &lock.path) {
+            return Err(StoreError::LockLost {
+                path: self.state_path.clone(),
+                lock: lock.path.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// Loads the state for a command that will change it, holding `lock`. A leftover
     /// journal is folded in, the result saved, and the journal removed, before anything else.
     pub fn load_for_update(
@@ -505,7 +558,10 @@ impl LocalStore {
         lock: &StateLock,
         tool_version: &str,
     ) -> Result<LoadedState, StoreError> {
-        self.check_lock(lock)?;
+        self.check_lock_held(lock)?;
+        // Held until the fold is saved and the journal removed; refused when a live writer
+        // holds it.
+        let _journal_guard = self.lock_journal_for_fold()?;
         let on_disk = self.read()?;
         let existed = on_disk.is_some();
         let parsed = self.read_journal()?;
@@ -585,6 +641,26 @@ impl LocalStore {
             existed,
             live_journal: None,
         })
+    }
+
+    /// Takes the journal's own lock before a fold: `None` when there is no journal; an error
+    /// when a live writer holds it (it is never folded then).
+    fn lock_journal_for_fold(&self) -> Result<Option<File>, StoreError> {
+        let path = self.journal_path();
+        let file = match OpenOptions::new().read(true).open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(io_error("open journal", &path, source)),
+        };
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(TryLockError::WouldBlock) => Err(StoreError::JournalLive {
+                path: self.state_path.clone(),
+                journal: path,
+                waited: Duration::ZERO,
+            }),
+            Err(TryLockError::Error(source)) => Err(io_error("lock journal", &path, source)),
+        }
     }
 
     /// Loads the state for a read-only command. A leftover journal is folded first, under
@@ -742,18 +818,29 @@ impl LocalStore {
         lock: &StateLock,
         begin: &JournalRecord,
     ) -> Result<JournalWriter, StoreError> {
-        self.check_lock(lock)?;
+        self.check_lock_held(lock)?;
         let path = self.journal_path();
         if !matches!(begin, JournalRecord::Begin { .. }) {
             return Err(StoreError::NotABegin { path });
         }
-        let file = match OpenOptions::new().append(true).create_new(true).open(&path) {
+        let file = match private(OpenOptions::new().append(true).create_new(true)).open(&path) {
             Ok(file) => file,
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
                 return Err(StoreError::JournalExists { path });
             }
             Err(source) => return Err(io_error("create journal", &path, source)),
         };
+        // The journal's own lock, held as long as this writer lives: whoever takes the state
+        // lock checks it, so even a lock file removed under this run admits no second writer
+        // and no fold of this live journal.
+        file.try_lock().map_err(|error| match error {
+            TryLockError::Error(source) => io_error("lock journal", &path, source),
+            TryLockError::WouldBlock => io_error(
+                "lock journal",
+                &path,
+                io::Error::new(io::ErrorKind::WouldBlock, "held by another process"),
+            ),
+        })?;
         let mut writer = JournalWriter {
             writer: BufWriter::with_capacity(64 * 1024, file),
             path,
@@ -774,8 +861,10 @@ impl LocalStore {
     ) -> Result<(), StoreError> {
         self.check_lock(lock)?;
         let path = writer.path.clone();
+        // Removed while its lock is still held, so nobody folds it in between.
+        let removed = remove_and_sync_dir(&path);
         drop(writer);
-        remove_and_sync_dir(&path)
+        removed
     }
 
     /// Removes `<state>.lock` when it holds lock `lock_id` and no live process holds it.
@@ -819,6 +908,62 @@ impl LocalStore {
         drop(file);
         Ok(info)
     }
+}
+
+/// One try at the state lock.
+enum Attempt {
+    Taken(StateLock),
+    /// Another process holds the lock file; its info when readable.
+    Held(Option<LockInfo>),
+    /// The lock file was free but the journal is held by a live writer.
+    JournalLive,
+}
+
+/// Whether a live process holds `path` (a journal) locked.
+fn journal_is_live(path: &Path) -> Result<bool, StoreError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => return Err(io_error("open journal", path, source)),
+    };
+    match file.try_lock() {
+        Ok(()) => Ok(false),
+        Err(TryLockError::WouldBlock) => Ok(true),
+        Err(TryLockError::Error(source)) => Err(io_error("lock journal", path, source)),
+    }
+}
+
+/// Follows `path` while it is a symbolic link (a relative target is relative to the link's
+/// directory), so the state's files are keyed on the file it names. Links in directories
+/// need nothing: the sibling files land in the same directory either way. A loop, or more
+/// than 40 links, leaves the path as it was and the open reports the error.
+fn resolve_links(path: PathBuf) -> PathBuf {
+    let mut current = path.clone();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&current) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {}
+            _ => return current,
+        }
+        let Ok(target) = fs::read_link(&current) else {
+            return current;
+        };
+        current = if target.is_absolute() {
+            target
+        } else {
+            parent_dir(&current).join(target)
+        };
+    }
+    path
+}
+
+/// Creates files readable by the owner only, like state and plan files.
+fn private(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
 }
 
 /// `<path>.<suffix>`, e.g. `incident.state.json.lock`.
