@@ -24,9 +24,14 @@ pub struct GlobalArgs {
     /// The config file (desired state).
     #[arg(short = 'c', long, global = true, default_value = crate::config::DEFAULT_CONFIG_FILE)]
     pub config: PathBuf,
-    /// The state file [default: `state:` in the config, else `<config stem>.state.json`].
+    /// The state file, or a `postgres://` URL [default: `state:` in the config, else
+    /// `<config stem>.state.json`].
     #[arg(long, global = true)]
     pub state: Option<PathBuf>,
+    /// The state's name in a PostgreSQL database [default: `state_name:` in the config, else
+    /// the config file's stem].
+    #[arg(long, global = true)]
+    pub state_name: Option<String>,
     /// The EDAS endpoint, e.g. `http://127.0.0.1:8080` for the simulator.
     #[arg(long, global = true, env = "EDAS_ENDPOINT")]
     pub endpoint: Option<String>,

@@ -19,7 +19,7 @@ use crate::cli::render::apply::{
 use crate::cli::render::plan as render_plan;
 use crate::cli::render::store_error_to_anyhow;
 use crate::cli::render::{Hinted, print_error};
-use crate::cli::settings::load_config;
+use crate::cli::settings::{load_config, open_store};
 use crate::edas::client::{ClientSettings, EdasClient};
 use crate::edas::credentials::{Credentials, load_credentials};
 use crate::edas::endpoint::resolve_endpoint;
@@ -27,7 +27,7 @@ use crate::plan::file::{check_applicable, decode};
 use crate::plan::{Action, Plan, PlanInputs, plan};
 use crate::state::State;
 use crate::state::journal::{JournalRecord, fold};
-use crate::state::store::{LoadedState, LocalStore, StateLock};
+use crate::state::store::{AnyLock, AnyStore, LoadedState, StateStore};
 use anyhow::{Context, anyhow};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -63,7 +63,7 @@ pub async fn execute(
 ) -> anyhow::Result<u8> {
     let config = load_config(&global.config)?;
     let desired = &config.desired;
-    let store = LocalStore::new(config.state_path(global.state.as_deref()));
+    let store = open_store(global)?;
     // The lock is held for the whole run: until `lock` is dropped at the end of this function.
     let lock = store
         .lock("apply", args.lock_timeout)
@@ -209,7 +209,7 @@ pub async fn execute(
         Some(journal) => save(&store, &lock, &loaded, journal),
         None => Err(anyhow!(
             "the journal writer was lost; the journal `{}` is left for the next command to fold",
-            store.journal_path().display()
+            store.journal_location()
         )),
     };
     if !args.run.json {
@@ -223,7 +223,7 @@ pub async fn execute(
             print_stdout(&format!(
                 "The state file was NOT updated: these results are kept in the journal `{}` \
                  and the next command folds them in (see the error below).\n",
-                store.journal_path().display()
+                store.journal_location()
             ))?;
         }
     }
@@ -244,14 +244,15 @@ pub async fn execute(
 /// Folds this run's journal into the state, saves it with one atomic replace, then removes
 /// the journal. If saving fails the journal stays, and the next command folds it.
 fn save(
-    store: &LocalStore,
-    lock: &StateLock,
+    store: &AnyStore,
+    lock: &AnyLock,
     loaded: &LoadedState,
-    journal: RecordingJournal,
+    journal: RecordingJournal<crate::state::store::AnyJournal>,
 ) -> anyhow::Result<()> {
+    use crate::state::store::StoreJournal;
     let (writer, records) = journal.into_parts();
     let folded = fold(loaded.state.clone(), &records)
-        .with_context(|| format!("cannot fold the journal `{}`", writer.path().display()))?;
+        .with_context(|| format!("cannot fold the journal `{}`", writer.location()))?;
     store
         .save(lock, loaded, &folded)
         .map_err(store_error_to_anyhow)?;

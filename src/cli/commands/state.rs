@@ -7,11 +7,10 @@ use crate::cli::exit;
 use crate::cli::render::state as render;
 use crate::cli::render::store_error_to_anyhow;
 use crate::cli::render::{Hinted, WARNING};
-use crate::cli::settings::state_path_for;
+use crate::cli::settings::open_store;
 use crate::ids::ChangeOrderId;
-use crate::state::store::{LoadedState, LocalStore, SaveOutcome};
+use crate::state::store::{LoadedState, SaveOutcome, StateStore};
 use std::io::{self, Write};
-use std::path::PathBuf;
 use std::time::Duration;
 
 const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -21,7 +20,7 @@ pub fn run(global: &GlobalArgs, command: &StateCommand) -> anyhow::Result<u8> {
         StateCommand::List => {
             let (path, loaded) = load_for_reading(global, "state list")?;
             if !loaded.existed || loaded.state.change_orders.is_empty() {
-                anstream::eprintln!("No change orders in state `{}`.", path.display());
+                anstream::eprintln!("No change orders in state `{}`.", path);
                 return Ok(exit::OK);
             }
             print_stdout(&render::list(&loaded.state))?;
@@ -36,7 +35,7 @@ pub fn run(global: &GlobalArgs, command: &StateCommand) -> anyhow::Result<u8> {
                 .flatten();
             let Some(record) = record else {
                 return Err(Hinted::new(
-                    anyhow::anyhow!("change order `{id}` is not in state `{}`", path.display()),
+                    anyhow::anyhow!("change order `{id}` is not in state `{}`", path),
                     "`edas-rollback state list` shows the change orders in the state",
                 )
                 .into());
@@ -49,8 +48,8 @@ pub fn run(global: &GlobalArgs, command: &StateCommand) -> anyhow::Result<u8> {
 }
 
 fn remove(global: &GlobalArgs, ids: &[String], lock_timeout: Duration) -> anyhow::Result<u8> {
-    let path = state_path_for(global)?;
-    let store = LocalStore::new(&path);
+    let store = open_store(global)?;
+    let path = store.location();
     let lock = store
         .lock("state rm", lock_timeout)
         .map_err(store_error_to_anyhow)?;
@@ -60,10 +59,7 @@ fn remove(global: &GlobalArgs, ids: &[String], lock_timeout: Duration) -> anyhow
     announce(&loaded);
     if !loaded.existed {
         return Err(Hinted::new(
-            anyhow::anyhow!(
-                "there is no state file `{}`; nothing was removed",
-                path.display()
-            ),
+            anyhow::anyhow!("there is no state file `{}`; nothing was removed", path),
             "check `--state` or `-c`",
         )
         .into());
@@ -81,19 +77,22 @@ fn remove(global: &GlobalArgs, ids: &[String], lock_timeout: Duration) -> anyhow
     match outcome {
         SaveOutcome::Written { state } => {
             print_stdout(&render::diff(&loaded.state, &state))?;
+            let backup = match store.backup_location() {
+                Some(backup) => format!(" The previous state is in `{backup}`."),
+                None => String::new(),
+            };
             anstream::println!(
-                "Removed {} change order{} from `{}`: serial {} → {}. The previous state is in `{}`.",
+                "Removed {} change order{} from `{}`: serial {} → {}.{backup}",
                 unique.len(),
                 if unique.len() == 1 { "" } else { "s" },
-                path.display(),
+                path,
                 loaded.state.serial,
                 state.serial,
-                store.backup_path().display(),
             );
         }
         // Every id was found, so something was removed; kept for completeness.
         SaveOutcome::Unchanged => {
-            anstream::println!("Nothing changed in `{}`.", path.display());
+            anstream::println!("Nothing changed in `{}`.", path);
         }
     }
     Ok(exit::OK)
@@ -104,13 +103,13 @@ fn remove(global: &GlobalArgs, ids: &[String], lock_timeout: Duration) -> anyhow
 pub(crate) fn load_for_reading(
     global: &GlobalArgs,
     operation: &str,
-) -> anyhow::Result<(PathBuf, LoadedState)> {
-    let path = state_path_for(global)?;
-    let loaded = LocalStore::new(&path)
+) -> anyhow::Result<(String, LoadedState)> {
+    let store = open_store(global)?;
+    let loaded = store
         .load_recovering(operation, Duration::ZERO, TOOL_VERSION)
         .map_err(store_error_to_anyhow)?;
     announce(&loaded);
-    Ok((path, loaded))
+    Ok((store.location(), loaded))
 }
 
 /// One line on stderr when loading folded a leftover journal, or found a live one.
