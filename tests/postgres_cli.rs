@@ -203,3 +203,103 @@ fn kill_9_and_a_database_restart_mid_apply_lose_nothing_and_abort_nothing_twice(
     assert!(kills >= 3, "too few kills landed: {kills}");
     assert_all_recorded_aborted_once(&cluster, "edas-rollback", &sim, &more.ids);
 }
+
+#[test]
+fn a_state_moves_between_backends_without_loss_and_push_pull_check_like_terraform() {
+    let cluster = pg_cluster::PgCluster::start();
+    let sim = Sim::any_id(Faults::default(), 5);
+    let endpoint = sim.endpoint();
+    let url = cluster.url("");
+    let workspace = Workspace::new(12);
+    assert_exit(
+        &run(workspace.command(&endpoint, &["apply", "--auto-approve"])),
+        0,
+    );
+    let local: State = serde_json::from_value(workspace.state()).unwrap();
+
+    // File → PostgreSQL: lineage, serial and every record.
+    let migrated = run(workspace.command(&endpoint, &["state", "migrate", "--to", &url]));
+    assert_exit(&migrated, 0);
+    assert_eq!(pg_state(&cluster, "edas-rollback").as_ref(), Some(&local));
+    // `state pull` prints the local file's JSON.
+    let pulled = run(workspace.command(&endpoint, &["--state", &url, "state", "pull"]));
+    assert_exit(&pulled, 0);
+    let pulled: State = serde_json::from_slice(&pulled.stdout).unwrap();
+    assert_eq!(pulled, local);
+    // The state in PostgreSQL plans like the file: nothing to do.
+    let plan = run(workspace.command(&endpoint, &["--state", &url, "plan", "--detailed-exitcode"]));
+    assert_exit(&plan, 0);
+
+    // A target holding another lineage is refused, and keeps what it had.
+    let other = Workspace::new(3);
+    let other_sim = Sim::any_id(Faults::default(), 6);
+    assert_exit(
+        &run(other.command(&other_sim.endpoint(), &["apply", "--auto-approve"])),
+        0,
+    );
+    let refused = run(other.command(&endpoint, &["state", "migrate", "--to", &url]));
+    assert_exit(&refused, 1);
+    assert!(
+        text(&refused.stderr).contains("lineage"),
+        "{}",
+        describe(&refused)
+    );
+    assert_eq!(pg_state(&cluster, "edas-rollback").as_ref(), Some(&local));
+
+    // Push: another lineage, an older serial, the same serial with other content: refused.
+    let push = |file: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["--state", url.as_str(), "state", "push"];
+        let file = file.display().to_string();
+        args.push(&file);
+        args.extend_from_slice(extra);
+        run(workspace.command(&endpoint, &args))
+    };
+    let refused = push(&other.state_path(), &[]);
+    assert_exit(&refused, 1);
+    assert!(
+        text(&refused.stderr).contains("lineage"),
+        "{}",
+        describe(&refused)
+    );
+    let mut older = local.clone();
+    older.serial = 0;
+    let older_path = workspace.path("older.json");
+    std::fs::write(&older_path, serde_json::to_string_pretty(&older).unwrap()).unwrap();
+    let refused = push(&older_path, &[]);
+    assert_exit(&refused, 1);
+    assert!(
+        text(&refused.stderr).contains("older"),
+        "{}",
+        describe(&refused)
+    );
+    let mut edited = local.clone();
+    edited.change_orders.pop_first();
+    let edited_path = workspace.path("edited.json");
+    std::fs::write(&edited_path, serde_json::to_string_pretty(&edited).unwrap()).unwrap();
+    assert_exit(&push(&edited_path, &[]), 1);
+    assert_eq!(pg_state(&cluster, "edas-rollback").as_ref(), Some(&local));
+    // A newer serial of the same lineage replaces it, keeping its serial.
+    edited.serial = local.serial + 3;
+    std::fs::write(&edited_path, serde_json::to_string_pretty(&edited).unwrap()).unwrap();
+    assert_exit(&push(&edited_path, &[]), 0);
+    let now = pg_state(&cluster, "edas-rollback").unwrap();
+    assert_eq!(now.serial, local.serial + 3);
+    assert_eq!(now.change_orders, edited.change_orders);
+
+    // PostgreSQL → file, into a fresh path.
+    let back = workspace.path("back.state.json");
+    let moved = run(workspace.command(
+        &endpoint,
+        &[
+            "--state",
+            &url,
+            "state",
+            "migrate",
+            "--to",
+            &back.display().to_string(),
+        ],
+    ));
+    assert_exit(&moved, 0);
+    let back: State = serde_json::from_str(&std::fs::read_to_string(&back).unwrap()).unwrap();
+    assert_eq!(back, now);
+}

@@ -172,6 +172,29 @@ pub enum StateCommand {
         #[arg(long, value_parser = duration, default_value = "0s")]
         lock_timeout: Duration,
     },
+    /// Print the state as the local state file's JSON (from any backend).
+    Pull {
+        #[arg(long, value_parser = duration, default_value = "0s")]
+        lock_timeout: Duration,
+    },
+    /// Replace the state with FILE (a state file's JSON). Refused when FILE has another
+    /// lineage, an older serial, or the same serial with other content, unless --force.
+    Push {
+        file: PathBuf,
+        #[arg(long)]
+        force: bool,
+        #[arg(long, value_parser = duration, default_value = "0s")]
+        lock_timeout: Duration,
+    },
+    /// Copy the state (lineage, serial, every record) to another backend: a file path or a
+    /// `postgres://` URL. Holds both locks; refused when the target holds another lineage or
+    /// a newer serial.
+    Migrate {
+        #[arg(long)]
+        to: PathBuf,
+        #[arg(long, value_parser = duration, default_value = "0s")]
+        lock_timeout: Duration,
+    },
 }
 
 #[derive(Debug, Args)]

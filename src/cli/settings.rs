@@ -201,6 +201,15 @@ struct StateKeyOnly {
 /// it. Only the config's `state:` and `state_name:` are read, so this works with a broken
 /// config too.
 pub fn open_store(global: &GlobalArgs) -> anyhow::Result<crate::state::store::AnyStore> {
+    open_store_at(global, global.state.as_deref())
+}
+
+/// [`open_store`] for the state at `flag` instead of `--state` (`state migrate --to`): a
+/// PostgreSQL target keeps the state's name.
+pub fn open_store_at(
+    global: &GlobalArgs,
+    flag: Option<&Path>,
+) -> anyhow::Result<crate::state::store::AnyStore> {
     use crate::state::postgres::{PgStore, is_postgres_url, location};
     use crate::state::store::{AnyStore, LocalStore};
     let keys = std::fs::read_to_string(&global.config)
@@ -210,7 +219,7 @@ pub fn open_store(global: &GlobalArgs) -> anyhow::Result<crate::state::store::An
         Some(keys) => (keys.state, keys.state_name),
         None => (None, None),
     };
-    let chosen = global.state.as_deref().or(configured.as_deref());
+    let chosen = flag.or(configured.as_deref());
     if let Some(url) = chosen
         .and_then(Path::to_str)
         .filter(|text| is_postgres_url(text))
@@ -235,7 +244,7 @@ pub fn open_store(global: &GlobalArgs) -> anyhow::Result<crate::state::store::An
     Ok(AnyStore::Local(LocalStore::new(state_path(
         &global.config,
         configured.as_deref(),
-        global.state.as_deref(),
+        flag,
     ))))
 }
 

@@ -518,6 +518,7 @@ async fn save_in(
     shown: &str,
     loaded: &LoadedState,
     new_state: &State,
+    exact: bool,
 ) -> Result<SaveOutcome, StoreError> {
     let row = client
         .query_opt(
@@ -554,12 +555,16 @@ async fn save_in(
             ),
         });
     }
-    if !loaded.state.content_differs(new_state) {
+    let unchanged = !loaded.state.content_differs(new_state)
+        && (!exact || (loaded.existed && loaded.state.serial == new_state.serial));
+    if unchanged {
         return Ok(SaveOutcome::Unchanged);
     }
     let mut written = new_state.clone();
     written.format_version = STATE_FORMAT_VERSION;
-    written.serial = loaded.state.serial + 1;
+    if !exact {
+        written.serial = loaded.state.serial + 1;
+    }
     let serial = written.serial as i64;
     let format_version = written.format_version as i32;
     client
@@ -849,7 +854,7 @@ impl PgStore {
                     .count();
                 let mut existed = existed;
                 if let SaveOutcome::Written { state: written } =
-                    save_in(&client, &schema, &name, &shown, &loaded, &folded).await?
+                    save_in(&client, &schema, &name, &shown, &loaded, &folded, false).await?
                 {
                     state = written;
                     existed = true;
@@ -873,6 +878,26 @@ impl PgStore {
                     existed,
                     live_journal: None,
                 })
+            })
+            .await
+        })
+    }
+
+    fn save_with(
+        &self,
+        lock: &PgLock,
+        loaded: &LoadedState,
+        new_state: &State,
+        exact: bool,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.check_lock(lock)?;
+
+        let (schema, name, shown) = self.parts();
+        let loaded = loaded.clone();
+        let new_state = new_state.clone();
+        self.db.call(move |client| async move {
+            in_transaction(&client, &shown.clone(), async {
+                save_in(&client, &schema, &name, &shown, &loaded, &new_state, exact).await
             })
             .await
         })
@@ -1014,16 +1039,16 @@ impl StateStore for PgStore {
         loaded: &LoadedState,
         new_state: &State,
     ) -> Result<SaveOutcome, StoreError> {
-        self.check_lock(lock)?;
-        let (schema, name, shown) = self.parts();
-        let loaded = loaded.clone();
-        let new_state = new_state.clone();
-        self.db.call(move |client| async move {
-            in_transaction(&client, &shown.clone(), async {
-                save_in(&client, &schema, &name, &shown, &loaded, &new_state).await
-            })
-            .await
-        })
+        self.save_with(lock, loaded, new_state, false)
+    }
+
+    fn save_exact(
+        &self,
+        lock: &PgLock,
+        loaded: &LoadedState,
+        state: &State,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.save_with(lock, loaded, state, true)
     }
 
     fn finish_journal(&self, lock: &PgLock, journal: PgJournal) -> Result<(), StoreError> {

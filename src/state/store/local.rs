@@ -459,6 +459,26 @@ impl LocalStore {
         loaded: &LoadedState,
         new_state: &State,
     ) -> Result<SaveOutcome, StoreError> {
+        self.save_with(lock, loaded, new_state, false)
+    }
+
+    /// [`Self::save`], keeping `state`'s own serial (`state migrate`, `state push`).
+    pub fn save_exact(
+        &self,
+        lock: &StateLock,
+        loaded: &LoadedState,
+        state: &State,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.save_with(lock, loaded, state, true)
+    }
+
+    fn save_with(
+        &self,
+        lock: &StateLock,
+        loaded: &LoadedState,
+        new_state: &State,
+        exact: bool,
+    ) -> Result<SaveOutcome, StoreError> {
         self.check_lock(lock)?;
         let on_disk = self.read_with_bytes()?;
         let describe = |state: Option<&State>| match state {
@@ -479,12 +499,16 @@ impl LocalStore {
                 found: describe(on_disk.as_ref().map(|(state, _)| state)),
             });
         }
-        if !loaded.state.content_differs(new_state) {
+        let unchanged = !loaded.state.content_differs(new_state)
+            && (!exact || (loaded.existed && loaded.state.serial == new_state.serial));
+        if unchanged {
             return Ok(SaveOutcome::Unchanged);
         }
         let mut written = new_state.clone();
         written.format_version = STATE_FORMAT_VERSION;
-        written.serial = loaded.state.serial + 1;
+        if !exact {
+            written.serial = loaded.state.serial + 1;
+        }
         let mut bytes =
             serde_json::to_vec_pretty(&written).map_err(|source| StoreError::Encode {
                 path: self.state_path.clone(),

@@ -135,6 +135,14 @@ pub trait StateStore: Send + Sync {
         loaded: &LoadedState,
         new_state: &State,
     ) -> Result<SaveOutcome, StoreError>;
+    /// [`Self::save`], but `state` keeps its own serial (and lineage): `state migrate` and
+    /// `state push`, which check the serials themselves.
+    fn save_exact(
+        &self,
+        lock: &Self::Lock,
+        loaded: &LoadedState,
+        state: &State,
+    ) -> Result<SaveOutcome, StoreError>;
     /// Removes the journal once its fold was saved.
     fn finish_journal(&self, lock: &Self::Lock, journal: Self::Journal) -> Result<(), StoreError>;
     /// Releases the lock.
@@ -227,6 +235,14 @@ impl StateStore for LocalStore {
         new_state: &State,
     ) -> Result<SaveOutcome, StoreError> {
         LocalStore::save(self, lock, loaded, new_state)
+    }
+    fn save_exact(
+        &self,
+        lock: &StateLock,
+        loaded: &LoadedState,
+        state: &State,
+    ) -> Result<SaveOutcome, StoreError> {
+        LocalStore::save_exact(self, lock, loaded, state)
     }
     fn finish_journal(&self, lock: &StateLock, journal: JournalWriter) -> Result<(), StoreError> {
         LocalStore::finish_journal(self, lock, journal)
@@ -388,6 +404,20 @@ impl StateStore for AnyStore {
             (AnyStore::Local(store), AnyLock::Local(lock)) => store.save(lock, loaded, new_state),
             (AnyStore::Postgres(store), AnyLock::Postgres(lock)) => {
                 store.save(lock, loaded, new_state)
+            }
+            _ => Err(self.wrong_lock()),
+        }
+    }
+    fn save_exact(
+        &self,
+        lock: &AnyLock,
+        loaded: &LoadedState,
+        state: &State,
+    ) -> Result<SaveOutcome, StoreError> {
+        match (self, lock) {
+            (AnyStore::Local(store), AnyLock::Local(lock)) => store.save_exact(lock, loaded, state),
+            (AnyStore::Postgres(store), AnyLock::Postgres(lock)) => {
+                store.save_exact(lock, loaded, state)
             }
             _ => Err(self.wrong_lock()),
         }
