@@ -162,8 +162,7 @@ fn kill_9_and_a_database_restart_mid_apply_lose_nothing_and_abort_nothing_twice(
     }
     // The database goes away under a running apply: the run starts nothing new, exits 1 and
     // says the lock is lost; the next command folds what was committed.
-    let mut more = Workspace::with(160, Some(&url), "");
-    more.declare(160);
+    let more = Workspace::with(160, Some(&url), "");
     let child = more
         .command(
             &endpoint,
@@ -180,6 +179,10 @@ fn kill_9_and_a_database_restart_mid_apply_lose_nothing_and_abort_nothing_twice(
     drop(watcher);
     cluster.restart();
     let output = child.wait_with_output().unwrap();
+    eprintln!(
+        "postgres crash torture: the apply under the database restart exited {:?}",
+        output.status.code()
+    );
     if output.status.code() != Some(0) {
         assert_exit(&output, 1);
         let stderr = text(&output.stderr);

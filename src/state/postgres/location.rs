@@ -179,6 +179,15 @@ pub fn parse(
             .unwrap_or(10);
         config.connect_timeout(Duration::from_secs(seconds));
     }
+    // A peer that vanishes without a reset is noticed within about a minute, not hours:
+    // a lost connection is a lost lock, and the run must learn it.
+    if config.get_keepalives_idle() >= Duration::from_secs(7200) {
+        config.keepalives_idle(Duration::from_secs(30));
+    }
+    #[cfg(target_os = "linux")]
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(Duration::from_secs(60));
+    }
     let port = config.get_ports().first().copied().unwrap_or(5432);
     let host = match config.get_hosts().first() {
         Some(Host::Tcp(host)) => host.clone(),

@@ -32,6 +32,9 @@ use tokio_postgres::config::SslMode;
 /// The newest schema version this build knows; a newer database schema is refused.
 pub const SCHEMA_VERSION: i32 = 1;
 const LOCK_POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// The longest one statement (or transaction) may take before the connection counts as
+/// lost. A save of 100,000 records takes seconds; a commit, milliseconds.
+const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 type Job = Box<dyn FnOnce(Arc<Client>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
@@ -83,7 +86,7 @@ impl Db {
                         Err(source) => {
                             let _ = ready.send(Err(StoreError::Postgres {
                                 state,
-                                action: "connect to PostgreSQL for",
+                                action: "connect to",
                                 source,
                             }));
                             return;
@@ -138,7 +141,15 @@ impl Db {
             })
         }))
         .map_err(|_| lost())?;
-        let result = receiver.recv().map_err(|_| lost())?;
+        // A connection that hangs (a network partition without a reset) must not hang the
+        // run: after CALL_TIMEOUT the connection counts as lost, and with it the lock.
+        let result = match receiver.recv_timeout(CALL_TIMEOUT) {
+            Ok(result) => result,
+            Err(_) => {
+                self.lost.store(true, Ordering::SeqCst);
+                return Err(lost());
+            }
+        };
         match result {
             Err(StoreError::Postgres { source, .. })
                 if source.is_closed() || self.lost.load(Ordering::SeqCst) =>
@@ -1098,7 +1109,7 @@ impl StateStore for PgStore {
                     created: row.get(5),
                 });
             let Some(info) = holder else {
-                return Err(StoreError::NoLock { path });
+                return Err(StoreError::NotLocked { state: shown });
             };
             if info.id != lock_id {
                 return Err(StoreError::LockIdMismatch {

@@ -131,6 +131,8 @@ pub enum StoreError {
         found: i32,
         supported: i32,
     },
+    #[error("PostgreSQL state {state} is not locked; nothing was removed")]
+    NotLocked { state: String },
     #[error("there is no lock file `{path}`")]
     NoLock { path: PathBuf },
     #[error("lock file `{path}` holds lock `{actual}`, not `{given}`; nothing was removed")]
@@ -203,7 +205,7 @@ impl StoreError {
             StoreError::NotInState { .. } => {
                 Some("`edas-rollback state list` shows the change orders in the state".into())
             }
-            StoreError::NoLock { .. } => Some(
+            StoreError::NoLock { .. } | StoreError::NotLocked { .. } => Some(
                 "nothing to unlock; check `--state` or `-c` if you expected a lock here".into(),
             ),
             StoreError::LockInfoUnreadable { .. } => Some(
