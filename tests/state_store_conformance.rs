@@ -124,6 +124,11 @@ fn conformance<S: StateStore>(open: impl Fn(&str) -> S) {
     let holder = open("a");
     let held = holder.lock("apply", Duration::ZERO).unwrap();
     let holder_id = S::lock_info(&held).id.clone();
+    // Not even the same handle takes it twice.
+    assert!(matches!(
+        holder.lock("apply", Duration::ZERO),
+        Err(StoreError::Locked { .. })
+    ));
     let contender = open("a");
     let started = Instant::now();
     match contender.lock("state rm", Duration::ZERO) {

@@ -43,6 +43,10 @@ type Job = Box<dyn FnOnce(Arc<Client>) -> Pin<Box<dyn Future<Output = ()> + Send
 struct Db {
     jobs: Option<tokio::sync::mpsc::UnboundedSender<Job>>,
     lost: Arc<AtomicBool>,
+    /// The lock this session holds, if any: advisory locks nest within a session, so a
+    /// second `lock` through the same connection must be refused here, as the local store's
+    /// OS lock refuses a second handle.
+    held: std::sync::Mutex<Option<LockInfo>>,
     thread: Option<std::thread::JoinHandle<()>>,
     shown: String,
 }
@@ -109,6 +113,7 @@ impl Db {
             Ok(Ok(())) => Ok(Db {
                 jobs: Some(jobs),
                 lost,
+                held: std::sync::Mutex::new(None),
                 thread: Some(thread),
                 shown,
             }),
@@ -303,6 +308,9 @@ fn lock_info(operation: &str) -> LockInfo {
 }
 
 fn unlock_call(db: &Db, schema: &str, name: &str, id: &str) -> Result<(), StoreError> {
+    if let Ok(mut held) = db.held.lock() {
+        held.take();
+    }
     let (schema, name, id, shown) = (
         schema.to_string(),
         name.to_string(),
@@ -743,6 +751,11 @@ impl PgStore {
         &self,
         operation: &str,
     ) -> Result<Result<PgLock, Option<LockInfo>>, StoreError> {
+        if let Ok(held) = self.db.held.lock()
+            && let Some(info) = held.as_ref()
+        {
+            return Ok(Err(Some(info.clone())));
+        }
         let info = lock_info(operation);
         let (schema, name, shown) = self.parts();
         let row_info = info.clone();
@@ -801,6 +814,11 @@ impl PgStore {
                 });
             Ok(Err(holder))
         })?;
+        if taken.is_ok()
+            && let Ok(mut held) = self.db.held.lock()
+        {
+            *held = Some(info.clone());
+        }
         Ok(taken.map(|()| PgLock {
             info,
             db: self.db.clone(),
