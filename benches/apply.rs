@@ -111,7 +111,7 @@ impl Transport for InstantService {
 
     async fn info(&self, _id: &ChangeOrderId) -> InfoResult {
         InfoResult::Status {
-            status: 1,
+            status: 1.into(),
             details: ResponseDetails::default(),
         }
     }
@@ -290,6 +290,7 @@ fn run_on<S: StateStore>(
                 },
                 wait: None,
                 operation: "apply".into(),
+                endpoint: None,
             },
         )
         .await

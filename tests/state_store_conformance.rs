@@ -172,6 +172,7 @@ fn conformance<S: StateStore>(open: impl Fn(&str) -> S) {
         serial: loaded.state.serial,
         at: "2026-11-30T00:00:00Z".into(),
         operation: "apply".into(),
+        endpoint: None,
     };
     let mut journal = run.begin_journal(&lock, &begin).unwrap();
     // A journal exists: a second one is refused.
@@ -225,6 +226,7 @@ fn conformance<S: StateStore>(open: impl Fn(&str) -> S) {
         serial: again.state.serial,
         at: "2026-11-30T00:00:02Z".into(),
         operation: "apply".into(),
+        endpoint: None,
     };
     let mut journal = next.begin_journal(&lock, &begin).unwrap();
     journal.append(&intent("co-5", 2)).unwrap();

@@ -30,6 +30,8 @@ pub struct RunSettings {
     pub wait: Option<WaitSettings>,
     /// Named in the journal's `begin` record (`apply`).
     pub operation: String,
+    /// The endpoint the requests go to, recorded in the journal's `begin` record.
+    pub endpoint: Option<String>,
 }
 
 /// Why the run's results did not reach the state; they are in the journal then, for the
@@ -116,6 +118,7 @@ impl<'s, S: StateStore> Run<'s, S> {
             serial: loaded.state.serial,
             at: rfc3339(SystemTime::now()),
             operation: settings.operation.clone(),
+            endpoint: settings.endpoint.clone(),
         };
         let writer = store.begin_journal(&lock, &begin)?;
         let journal_location = crate::state::store::StoreJournal::location(&writer);

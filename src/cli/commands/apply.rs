@@ -19,16 +19,16 @@ use crate::cli::render::apply::{
 use crate::cli::render::plan as render_plan;
 use crate::cli::render::store_error_to_anyhow;
 use crate::cli::render::{Hinted, print_error};
+use crate::cli::saved_plan;
 use crate::cli::settings::{load_config, open_store};
 use crate::edas::client::{ClientSettings, EdasClient};
 use crate::edas::credentials::{Credentials, load_credentials};
 use crate::edas::endpoint::resolve_endpoint;
-use crate::plan::file::{check_applicable, decode};
+use crate::plan::file::check_applicable;
 use crate::plan::{Action, Plan, PlanInputs, plan};
 use crate::state::State;
 use anyhow::{Context, anyhow};
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -61,25 +61,37 @@ pub async fn execute(
 ) -> anyhow::Result<u8> {
     let config = load_config(&global.config)?;
     let desired = &config.desired;
+    // A saved plan is checked against this run's endpoint, region and config before the
+    // lock is taken or anything is sent: it is carried out as reviewed, or not at all.
+    let saved = match &args.plan_file {
+        Some(path) => Some(saved_plan::load_reviewed(path, global, &config)?),
+        None => None,
+    };
     let store = open_store(global)?;
     // The lock is held for the whole run: until the run ends (or this function returns).
     let run = Run::start(&store, "apply", args.lock_timeout, TOOL_VERSION)
         .map_err(store_error_to_anyhow)?;
     let loaded = run.loaded();
     announce(loaded);
-    let endpoint = resolve_endpoint(
-        global.endpoint.as_deref(),
-        desired.provider.endpoint.as_deref(),
-        &desired.provider.region,
-    )?;
+    let (endpoint, region) = match &saved {
+        Some(plan) => saved_plan::pinned_endpoint(plan)?,
+        None => (
+            resolve_endpoint(
+                global.endpoint.as_deref(),
+                desired.provider.endpoint.as_deref(),
+                &desired.provider.region,
+            )?,
+            desired.provider.region.clone(),
+        ),
+    };
     let mut json = args.run.json.then(|| JsonLines::new(std::io::stdout()));
     if let Some(json) = &mut json {
         json.version();
     }
 
     let state = loaded.existed.then_some(&loaded.state);
-    let plan = match &args.plan_file {
-        Some(path) => saved_plan(path, state)?,
+    let plan = match saved {
+        Some(plan) => not_stale(plan, state)?,
         None => plan(
             desired,
             state,
@@ -146,19 +158,16 @@ pub async fn execute(
         Some(credentials) => credentials,
         None => load_credentials(desired.provider.profile.as_deref())?,
     };
-    let mut client_settings = ClientSettings::new(
-        endpoint,
-        desired.provider.region.clone(),
-        credentials,
-        parallelism as usize,
-    );
+    let endpoint_used = endpoint.to_string();
+    let mut client_settings =
+        ClientSettings::new(endpoint, region, credentials, parallelism as usize);
     if let Some(timeout) = desired.apply.request_timeout {
         client_settings.read_timeout = timeout;
     }
     let client = EdasClient::new(client_settings)?;
 
     let cancel = CancelToken::new();
-    install_interrupt_handler(cancel.clone());
+    crate::cli::signals::install_stop_handler(cancel.clone());
     let mut reporter: Box<dyn Reporter> = match json.take() {
         Some(json) => Box::new(json),
         None => reporter(tasks.len()),
@@ -170,6 +179,7 @@ pub async fn execute(
             timeout: args.run.wait_timeout,
         }),
         operation: "apply".to_string(),
+        endpoint: Some(endpoint_used),
     };
     let outcome = run
         .execute(&plan, client, &mut reporter, &cancel, &settings)
@@ -215,11 +225,8 @@ pub async fn execute(
     Ok(exit_code(&report, wait.as_ref()))
 }
 
-/// Reads a saved plan and refuses it unless it was made against exactly this state.
-fn saved_plan(path: &Path, state: Option<&State>) -> anyhow::Result<Plan> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read plan file `{}`", path.display()))?;
-    let plan = decode(path, &text)?;
+/// Refuses a saved plan unless it was made against exactly this state.
+fn not_stale(plan: Plan, state: Option<&State>) -> anyhow::Result<Plan> {
     check_applicable(&plan, state).map_err(|stale| {
         Hinted::new(
             stale,
@@ -227,20 +234,6 @@ fn saved_plan(path: &Path, state: Option<&State>) -> anyhow::Result<Plan> {
         )
     })?;
     Ok(plan)
-}
-
-/// First Ctrl-C: start nothing new, let the run finish what is in flight. Second: exit at
-/// once with 130; the journal already holds every intent that was sent.
-fn install_interrupt_handler(cancel: CancelToken) {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        cancel.cancel();
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(i32::from(exit::INTERRUPTED));
-        }
-    });
 }
 
 /// Asks for approval on a terminal. Without one, only `--auto-approve` proceeds.
