@@ -33,6 +33,10 @@ pub struct RawConfig {
     /// beside the config. `--state` overrides it.
     #[schemars(with = "Option<String>", length(min = 1))]
     pub state: Option<Spanned<String>>,
+    /// The state's name in a PostgreSQL database (`state:` is a `postgres://` URL). Default:
+    /// the config file's stem. `--state-name` overrides it.
+    #[schemars(with = "Option<String>", length(min = 1))]
+    pub state_name: Option<Spanned<String>>,
     /// The change orders to abort and roll back. `[]` is valid: nothing to do.
     pub change_orders: Vec<RawChangeOrder>,
 }
