@@ -5,6 +5,7 @@
 //! from (flags, environment, config), which only the CLI knows.
 
 use crate::cli::args::GlobalArgs;
+use crate::cli::limits::{MAX_PLAN_BYTES, read_bounded_text};
 use crate::cli::render::Hinted;
 use crate::cli::settings::LoadedConfig;
 use crate::edas::endpoint::{Endpoint, resolve_endpoint};
@@ -20,12 +21,22 @@ pub fn load_reviewed(
     global: &GlobalArgs,
     config: &LoadedConfig,
 ) -> anyhow::Result<Plan> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read plan file `{}`", path.display()))?;
+    let text = read_plan_text(path)?;
     let plan = decode(path, &text)?;
     let run = run_settings(&plan, global, config)?;
     check_pinned(&plan, &run).map_err(|mismatch| refusal(path, global, mismatch))?;
     Ok(plan)
+}
+
+/// A plan file's text, at most [`MAX_PLAN_BYTES`].
+pub fn read_plan_text(path: &Path) -> anyhow::Result<String> {
+    read_bounded_text(path, MAX_PLAN_BYTES, "plan file").map_err(|error| {
+        Hinted::new(
+            error,
+            "pass the file written by `edas-rollback plan --out FILE`",
+        )
+        .into()
+    })
 }
 
 /// The endpoint and region the plan pins, which apply sends with.

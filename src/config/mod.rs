@@ -9,7 +9,7 @@ pub mod error;
 pub mod raw;
 mod syntax;
 
-pub use check::{is_region, normalize_endpoint, parse_config_duration};
+pub use check::{MAX_PARALLELISM, is_region, normalize_endpoint, parse_config_duration};
 pub use error::{ConfigError, ConfigErrors, Position};
 
 use crate::edas::endpoint::EndpointType;

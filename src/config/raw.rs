@@ -34,6 +34,10 @@ pub struct RawConfig {
     /// beside the config. `--state` overrides it.
     #[schemars(with = "Option<String>", length(min = 1))]
     pub state: Option<Spanned<String>>,
+    /// The state's name in a PostgreSQL database (`state:` is a `postgres://` URL). Default:
+    /// the config file's stem. `--state-name` overrides it.
+    #[schemars(with = "Option<String>", length(min = 1))]
+    pub state_name: Option<Spanned<String>>,
     /// The change orders to abort and roll back. `[]` is valid: nothing to do.
     pub change_orders: Vec<RawChangeOrder>,
 }
@@ -72,7 +76,7 @@ pub struct RawProvider {
 #[schemars(rename = "Apply")]
 pub struct RawApply {
     /// Requests in flight at once (default 10, `--parallelism`).
-    #[schemars(with = "Option<u32>", range(min = 1), extend("default" = 10))]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1000), extend("default" = 10))]
     pub parallelism: Option<Spanned<i64>>,
     /// Requests started per second at most, across the whole run (default 20,
     /// `--requests-per-second`).
