@@ -7,7 +7,7 @@
 //! status and the RequestId at debug level; never a secret, a token or the `Authorization`
 //! header.
 
-use super::credentials::Credentials;
+use super::credentials::{CredentialsError, CredentialsProvider};
 use super::endpoint::Endpoint;
 use super::outcome::{
     InfoOutcome, Outcome, RawResponse, ResponseDetails, TransportError, classify_abort,
@@ -31,7 +31,8 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ClientSettings {
     pub endpoint: Endpoint,
     pub region: String,
-    pub credentials: Credentials,
+    /// Asked for credentials on every attempt: temporary ones are renewed before they expire.
+    pub credentials: CredentialsProvider,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     /// Idle keep-alive connections kept per host; the run's parallelism.
@@ -43,13 +44,13 @@ impl ClientSettings {
     pub fn new(
         endpoint: Endpoint,
         region: impl Into<String>,
-        credentials: Credentials,
+        credentials: impl Into<CredentialsProvider>,
         pool_size: usize,
     ) -> Self {
         Self {
             endpoint,
             region: region.into(),
-            credentials,
+            credentials: credentials.into(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
             pool_size,
@@ -81,6 +82,8 @@ pub enum AttemptError {
     #[error("cannot sign the request")]
     Sign(#[from] SignError),
     #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    #[error(transparent)]
     Transport(TransportError),
 }
 
@@ -97,7 +100,7 @@ struct Inner {
     base_url: Option<reqwest::Url>,
     endpoint: Endpoint,
     region: String,
-    credentials: Credentials,
+    credentials: CredentialsProvider,
     signer: Box<dyn RequestSigner>,
 }
 
@@ -106,7 +109,7 @@ impl std::fmt::Debug for EdasClient {
         f.debug_struct("EdasClient")
             .field("endpoint", &self.inner.endpoint)
             .field("region", &self.inner.region)
-            .field("access_key_id", &self.inner.credentials.access_key_id)
+            .field("credentials", &self.inner.credentials)
             .finish_non_exhaustive()
     }
 }
@@ -185,10 +188,12 @@ impl EdasClient {
         let nonce = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
             .into_uuid()
             .to_string();
+        // Credentials valid now: a refresh, when one is due, happens here (one for all).
+        let credentials = inner.credentials.current().await?;
         let string_to_sign =
             inner
                 .signer
-                .sign(&mut request, &inner.credentials, SystemTime::now(), &nonce)?;
+                .sign(&mut request, &credentials, SystemTime::now(), &nonce)?;
         tracing::debug!(
             method = %request.method(),
             path = %request.uri().path_and_query().map_or("", |p| p.as_str()),
@@ -395,6 +400,7 @@ fn body_error(error: &reqwest::Error) -> TransportError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::edas::credentials::Credentials;
     use crate::edas::secret::Secret;
 
     fn settings(endpoint: &str) -> ClientSettings {
@@ -450,7 +456,6 @@ mod tests {
         let client = EdasClient::new(settings("http://127.0.0.1:1")).unwrap();
         let shown = format!("{client:?}");
         assert!(!shown.contains("ClientSecret"), "{shown}");
-        assert!(shown.contains("AKID"));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::cli::render::store_error_to_anyhow;
 use crate::cli::render::{Hinted, print_error};
 use crate::cli::settings::load_config;
 use crate::edas::client::{ClientSettings, EdasClient};
-use crate::edas::credentials::{Credentials, load_credentials};
+use crate::edas::credentials::{Credentials, CredentialsProvider, load_provider};
 use crate::edas::endpoint::resolve_endpoint;
 use crate::plan::file::{check_applicable, decode};
 use crate::plan::{Action, Plan, PlanInputs, plan};
@@ -147,9 +147,9 @@ pub async fn execute(
         .requests_per_second
         .or(desired.apply.requests_per_second)
         .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
-    let credentials = match credentials {
-        Some(credentials) => credentials,
-        None => load_credentials(desired.provider.profile.as_deref())?,
+    let credentials: CredentialsProvider = match credentials {
+        Some(credentials) => credentials.into(),
+        None => load_provider(desired.provider.profile.as_deref()).await?,
     };
     let mut client_settings = ClientSettings::new(
         endpoint,
