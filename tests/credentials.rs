@@ -1,0 +1,341 @@
+//! Every credentials source end to end (docs/credentials.md): the real binary, configured the
+//! way people configure it (environment variables, `~/.aliyun/config.json` as `aliyun
+//! configure` writes it, the credentials file), gets temporary keys from loopback fakes of
+//! STS, the ECS metadata service, a credentials URI or an external process, and `apply`
+//! aborts every change order on a simulator that accepts only those temporary keys.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use support::fake_sts::*;
+use support::*;
+
+const COUNT: usize = 3;
+
+/// A profile with every field `aliyun configure` (3.0.2xx) writes, `fields` overriding some.
+fn aliyun_profile(name: &str, mode: &str, fields: serde_json::Value) -> serde_json::Value {
+    let mut profile = serde_json::json!({
+        "name": name, "mode": mode, "access_key_id": "", "access_key_secret": "",
+        "sts_token": "", "sts_region": "", "ram_role_name": "", "ram_role_arn": "",
+        "ram_session_name": "", "source_profile": "", "private_key": "", "key_pair_name": "",
+        "expired_seconds": 0, "verified": "", "region_id": "cn-hangzhou",
+        "output_format": "json", "language": "en", "site": "", "retry_timeout": 0,
+        "connect_timeout": 0, "retry_count": 0, "process_command": "", "credentials_uri": "",
+        "oidc_provider_arn": "", "oidc_token_file": "", "sts_expiration": 0,
+    });
+    for (key, value) in fields.as_object().unwrap() {
+        profile[key] = value.clone();
+    }
+    profile
+}
+
+fn write_aliyun_config(home: &Path, current: &str, profiles: Vec<serde_json::Value>) {
+    std::fs::create_dir_all(home.join(".aliyun")).unwrap();
+    let config = serde_json::json!({"current": current, "profiles": profiles, "meta_path": ""});
+    std::fs::write(
+        home.join(".aliyun/config.json"),
+        serde_json::to_vec_pretty(&config).unwrap(),
+    )
+    .unwrap();
+}
+
+fn write_token(workspace: &Workspace) -> String {
+    let path = workspace.path("oidc-token");
+    std::fs::write(&path, OIDC_TOKEN).unwrap();
+    path.display().to_string()
+}
+
+/// A script printing the temporary keys in the aliyun CLI's External format.
+fn write_external(workspace: &Workspace) -> String {
+    let path = workspace.path("print-creds.sh");
+    let expiration = humantime::format_rfc3339_seconds(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
+    );
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\necho 'stderr noise' >&2\nprintf '%s' '{{\"mode\":\"StsToken\",\"access_key_id\":\"{TEMP_ID}\",\"access_key_secret\":\"{TEMP_SECRET}\",\"sts_token\":\"{TEMP_TOKEN}\",\"expiration\":\"{expiration}\"}}'\n"
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    path.display().to_string()
+}
+
+/// The binary in `workspace`, against `sim`, with the fakes as STS, metadata service and the
+/// base of every credentials URI.
+fn command(workspace: &Workspace, sim: &Sim, cloud: &FakeCloud, args: &[&str]) -> Command {
+    let mut command = workspace.bare_command(args);
+    command
+        .env("EDAS_ENDPOINT", sim.endpoint())
+        .env("ALIBABA_CLOUD_STS_ENDPOINT", cloud.url())
+        .env("ALIBABA_CLOUD_IMDS_ENDPOINT", cloud.url());
+    command
+}
+
+fn apply(workspace: &Workspace, sim: &Sim, configure: impl FnOnce(&mut Command)) -> Output {
+    let mut command = workspace.bare_command(&["apply", "--auto-approve"]);
+    command.env("EDAS_ENDPOINT", sim.endpoint());
+    configure(&mut command);
+    let output = run(command);
+    assert_exit(&output, 0);
+    output
+}
+
+/// Runs `apply` with the fakes wired in and checks every change order was aborted with the
+/// temporary keys.
+fn applies_with(setup: impl FnOnce(&Workspace, &FakeCloud, &mut Command)) -> FakeCloud {
+    let cloud = FakeCloud::start();
+    let sim = Sim::start(FakeCloud::sim_config());
+    let workspace = Workspace::new(COUNT);
+    apply(&workspace, &sim, |command| {
+        command
+            .env("ALIBABA_CLOUD_STS_ENDPOINT", cloud.url())
+            .env("ALIBABA_CLOUD_IMDS_ENDPOINT", cloud.url());
+        setup(&workspace, &cloud, command);
+    });
+    let stats = sim.stats();
+    assert_eq!(stats.totals.aborts_committed, COUNT as u64, "{stats:?}");
+    assert_eq!(stats.totals.signature_failures, 0);
+    assert_all_aborted_exactly_once(&workspace, &sim);
+    cloud
+}
+
+#[test]
+fn oidc_from_the_environment_assumes_the_role_with_the_token_file() {
+    let cloud = applies_with(|workspace, _, command| {
+        command
+            .env("ALIBABA_CLOUD_ROLE_ARN", ROLE_ARN)
+            .env("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", OIDC_PROVIDER_ARN)
+            .env("ALIBABA_CLOUD_OIDC_TOKEN_FILE", write_token(workspace))
+            .env("ALIBABA_CLOUD_ROLE_SESSION_NAME", "gh-run-42");
+    });
+    assert_eq!(cloud.count("AssumeRoleWithOIDC"), 1);
+    assert_eq!(cloud.seen().last_session_name.as_deref(), Some("gh-run-42"));
+}
+
+#[test]
+fn a_ram_role_arn_profile_assumes_the_role_with_a_verified_rpc_signature() {
+    let cloud = applies_with(|workspace, _, _| {
+        write_aliyun_config(
+            workspace.dir.path(),
+            "ops",
+            vec![aliyun_profile(
+                "ops",
+                "RamRoleArn",
+                serde_json::json!({
+                    "access_key_id": BASE_ID, "access_key_secret": BASE_SECRET,
+                    "ram_role_arn": ROLE_ARN, "ram_session_name": "oncall", "expired_seconds": 900,
+                }),
+            )],
+        );
+    });
+    assert_eq!(cloud.count("AssumeRole"), 1, "{:?}", cloud.seen());
+    assert_eq!(cloud.seen().last_role_arn.as_deref(), Some(ROLE_ARN));
+}
+
+#[test]
+fn a_chainable_profile_assumes_the_role_on_top_of_its_source_profile() {
+    let cloud = applies_with(|workspace, _, command| {
+        write_aliyun_config(
+            workspace.dir.path(),
+            "default",
+            vec![
+                aliyun_profile(
+                    "default",
+                    "AK",
+                    serde_json::json!({"access_key_id": BASE_ID, "access_key_secret": BASE_SECRET}),
+                ),
+                aliyun_profile(
+                    "deploy",
+                    "ChainableRamRoleArn",
+                    serde_json::json!({"source_profile": "default", "ram_role_arn": ROLE_ARN}),
+                ),
+            ],
+        );
+        command.env("ALIBABA_CLOUD_PROFILE", "deploy");
+    });
+    assert_eq!(cloud.count("AssumeRole"), 1, "{:?}", cloud.seen());
+}
+
+#[test]
+fn an_oidc_profile_reads_its_token_file() {
+    let cloud = applies_with(|workspace, _, _| {
+        let token = write_token(workspace);
+        write_aliyun_config(
+            workspace.dir.path(),
+            "ci",
+            vec![aliyun_profile(
+                "ci",
+                "OIDC",
+                serde_json::json!({
+                    "ram_role_arn": ROLE_ARN, "oidc_provider_arn": OIDC_PROVIDER_ARN,
+                    "oidc_token_file": token,
+                }),
+            )],
+        );
+    });
+    assert_eq!(cloud.count("AssumeRoleWithOIDC"), 1);
+}
+
+#[test]
+fn an_ecs_ram_role_profile_asks_the_metadata_service_with_an_imdsv2_token() {
+    let cloud = applies_with(|workspace, _, command| {
+        write_aliyun_config(
+            workspace.dir.path(),
+            "bastion",
+            vec![aliyun_profile(
+                "bastion",
+                "EcsRamRole",
+                serde_json::json!({"ram_role_name": ROLE_NAME}),
+            )],
+        );
+        command.env("ALIBABA_CLOUD_IMDSV1_DISABLED", "true");
+    });
+    assert_eq!(cloud.count("imds-token"), 1);
+    assert_eq!(cloud.count("imds-credentials"), 1);
+    assert_eq!(cloud.count("refused:ImdsTokenMissing"), 0);
+}
+
+#[test]
+fn the_instance_role_is_the_chain_s_fallback_when_nothing_else_is_configured() {
+    let cloud = applies_with(|_, _, command| {
+        command.env_remove("ALIBABA_CLOUD_ECS_METADATA_DISABLED");
+    });
+    // The role came from the listing.
+    assert_eq!(cloud.count("imds-role"), 1);
+    assert_eq!(cloud.count("imds-credentials"), 1);
+}
+
+#[test]
+fn a_credentials_uri_profile_and_the_environment_variable_both_work() {
+    let cloud = applies_with(|workspace, cloud, _| {
+        write_aliyun_config(
+            workspace.dir.path(),
+            "uri",
+            vec![aliyun_profile(
+                "uri",
+                "CredentialsURI",
+                serde_json::json!({"credentials_uri": format!("{}/creds", cloud.url())}),
+            )],
+        );
+    });
+    assert_eq!(cloud.count("creds"), 1);
+    let cloud = applies_with(|_, cloud, command| {
+        command.env(
+            "ALIBABA_CLOUD_CREDENTIALS_URI",
+            format!("{}/creds", cloud.url()),
+        );
+    });
+    assert_eq!(cloud.count("creds"), 1);
+}
+
+#[test]
+fn an_external_profile_runs_its_process_command() {
+    applies_with(|workspace, _, _| {
+        let script = write_external(workspace);
+        write_aliyun_config(
+            workspace.dir.path(),
+            "vault",
+            vec![aliyun_profile(
+                "vault",
+                "External",
+                serde_json::json!({"process_command": format!("/bin/sh {script}")}),
+            )],
+        );
+    });
+}
+
+#[test]
+fn the_credentials_file_assumes_a_role_from_its_section() {
+    let cloud = applies_with(|workspace, _, command| {
+        let path = workspace.path("credentials.ini");
+        std::fs::write(
+            &path,
+            format!(
+                "[default]\ntype = access_key\naccess_key_id = unused\naccess_key_secret = unused\n\n[ops]\nenable = true\ntype = ram_role_arn\naccess_key_id = {BASE_ID}\naccess_key_secret = {BASE_SECRET}\nrole_arn = {ROLE_ARN}\nrole_session_name = from-ini\n"
+            ),
+        )
+        .unwrap();
+        command
+            .env("ALIBABA_CLOUD_CREDENTIALS_FILE", &path)
+            .env("ALIBABA_CLOUD_PROFILE", "ops");
+    });
+    assert_eq!(cloud.seen().last_session_name.as_deref(), Some("from-ini"));
+}
+
+#[test]
+fn a_refused_assume_role_stops_before_anything_is_sent_naming_the_source() {
+    let cloud = FakeCloud::start();
+    let sim = Sim::start(FakeCloud::sim_config());
+    let workspace = Workspace::new(COUNT);
+    write_aliyun_config(
+        workspace.dir.path(),
+        "ops",
+        vec![aliyun_profile(
+            "ops",
+            "RamRoleArn",
+            serde_json::json!({
+                "access_key_id": BASE_ID, "access_key_secret": "a-wrong-secret",
+                "ram_role_arn": ROLE_ARN,
+            }),
+        )],
+    );
+    let output = run(command(
+        &workspace,
+        &sim,
+        &cloud,
+        &["apply", "--auto-approve"],
+    ));
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("aliyun CLI profile `ops`")
+            && stderr.contains("AssumeRole: STS answered HTTP 400 `SignatureDoesNotMatch`"),
+        "{stderr}"
+    );
+    assert_eq!(sim.stats().totals.requests, 0);
+}
+
+#[test]
+fn with_no_credentials_anywhere_the_error_lists_every_place_in_order() {
+    let sim = Sim::start(FakeCloud::sim_config());
+    let workspace = Workspace::new(COUNT);
+    // A metadata endpoint where nothing listens: the chain asks it and moves on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut command = workspace.bare_command(&["apply", "--auto-approve"]);
+    command
+        .env("EDAS_ENDPOINT", sim.endpoint())
+        .env_remove("ALIBABA_CLOUD_ECS_METADATA_DISABLED")
+        .env(
+            "ALIBABA_CLOUD_IMDS_ENDPOINT",
+            format!("http://127.0.0.1:{port}"),
+        );
+    let output = run(command);
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    let places = [
+        "`ALIBABA_CLOUD_ACCESS_KEY_ID` and `ALIBABA_CLOUD_ACCESS_KEY_SECRET`: not set",
+        "`ALICLOUD_ACCESS_KEY` and `ALICLOUD_SECRET_KEY`: not set",
+        "OIDC environment variables: not set",
+        "`~/.aliyun/config.json`: no such file",
+        ".alibabacloud/credentials`: no such file",
+        &format!("the ECS instance RAM role at http://127.0.0.1:{port}:"),
+        "`ALIBABA_CLOUD_CREDENTIALS_URI`: not set",
+    ];
+    let mut at = 0;
+    for place in places {
+        let found = stderr[at..]
+            .find(place)
+            .unwrap_or_else(|| panic!("`{place}` missing or out of order in:\n{stderr}"));
+        at += found + place.len();
+    }
+    assert_eq!(sim.stats().totals.requests, 0);
+}
