@@ -339,3 +339,75 @@ fn with_no_credentials_anywhere_the_error_lists_every_place_in_order() {
     }
     assert_eq!(sim.stats().totals.requests, 0);
 }
+
+#[test]
+fn the_credentials_command_shows_source_key_id_role_and_expiry_and_verifies_with_sts() {
+    let cloud = FakeCloud::start();
+    let sim = Sim::start(FakeCloud::sim_config());
+    let workspace = Workspace::new(COUNT);
+    write_aliyun_config(
+        workspace.dir.path(),
+        "ops",
+        vec![aliyun_profile(
+            "ops",
+            "RamRoleArn",
+            serde_json::json!({
+                "access_key_id": BASE_ID, "access_key_secret": BASE_SECRET,
+                "ram_role_arn": ROLE_ARN,
+            }),
+        )],
+    );
+    let output = run(command(
+        &workspace,
+        &sim,
+        &cloud,
+        &["-vv", "credentials", "--verify"],
+    ));
+    assert_exit(&output, 0);
+    let stdout = text(&output.stdout);
+    for expected in [
+        "source:         aliyun CLI profile `ops` in `",
+        "provider:       cli_profile/ram_role_arn/static_ak\n",
+        &format!("access key id:  {TEMP_ID}\n"),
+        "security token: yes (not shown)\n",
+        &format!("role:           {ROLE_ARN}\n"),
+        "(in 59m",
+        "verified:       acs:ram::1234567890123456:assumed-role/edas-rollback/session (AssumedRoleUser, account 1234567890123456)",
+    ] {
+        assert!(stdout.contains(expected), "`{expected}` missing:\n{stdout}");
+    }
+    assert_eq!(cloud.count("AssumeRole"), 1);
+    assert_eq!(cloud.count("GetCallerIdentity"), 1);
+    let everything = format!("{stdout}{}", text(&output.stderr));
+    for secret in [BASE_SECRET, TEMP_SECRET, TEMP_TOKEN] {
+        assert!(
+            !everything.contains(secret),
+            "{secret} shown:\n{everything}"
+        );
+    }
+
+    // Long-lived keys from the environment: no expiry, and STS says whose they are.
+    let mut with_keys = command(&workspace, &sim, &cloud, &["credentials", "--verify"]);
+    with_keys
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", BASE_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", BASE_SECRET);
+    let output = run(with_keys);
+    assert_exit(&output, 0);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("provider:       env\n"), "{stdout}");
+    assert!(stdout.contains("expires:        never"), "{stdout}");
+    assert!(stdout.contains("user/oncall (RAMUser"), "{stdout}");
+
+    // Keys STS does not know: --verify fails, exit 1, naming STS.
+    let mut wrong = command(&workspace, &sim, &cloud, &["credentials", "--verify"]);
+    wrong
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", BASE_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not-the-secret");
+    let output = run(wrong);
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("STS GetCallerIdentity") && stderr.contains("SignatureDoesNotMatch"),
+        "{stderr}"
+    );
+}
