@@ -6,66 +6,11 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::{Command, Output};
 use support::fake_sts::*;
 use support::*;
 
 const COUNT: usize = 3;
-
-/// A profile with every field `aliyun configure` (3.0.2xx) writes, `fields` overriding some.
-fn aliyun_profile(name: &str, mode: &str, fields: serde_json::Value) -> serde_json::Value {
-    let mut profile = serde_json::json!({
-        "name": name, "mode": mode, "access_key_id": "", "access_key_secret": "",
-        "sts_token": "", "sts_region": "", "ram_role_name": "", "ram_role_arn": "",
-        "ram_session_name": "", "source_profile": "", "private_key": "", "key_pair_name": "",
-        "expired_seconds": 0, "verified": "", "region_id": "cn-hangzhou",
-        "output_format": "json", "language": "en", "site": "", "retry_timeout": 0,
-        "connect_timeout": 0, "retry_count": 0, "process_command": "", "credentials_uri": "",
-        "oidc_provider_arn": "", "oidc_token_file": "", "sts_expiration": 0,
-    });
-    for (key, value) in fields.as_object().unwrap() {
-        profile[key] = value.clone();
-    }
-    profile
-}
-
-fn write_aliyun_config(home: &Path, current: &str, profiles: Vec<serde_json::Value>) {
-    std::fs::create_dir_all(home.join(".aliyun")).unwrap();
-    let config = serde_json::json!({"current": current, "profiles": profiles, "meta_path": ""});
-    std::fs::write(
-        home.join(".aliyun/config.json"),
-        serde_json::to_vec_pretty(&config).unwrap(),
-    )
-    .unwrap();
-}
-
-fn write_token(workspace: &Workspace) -> String {
-    let path = workspace.path("oidc-token");
-    std::fs::write(&path, OIDC_TOKEN).unwrap();
-    path.display().to_string()
-}
-
-/// A script printing the temporary keys in the aliyun CLI's External format.
-fn write_external(workspace: &Workspace) -> String {
-    let path = workspace.path("print-creds.sh");
-    let expiration = humantime::format_rfc3339_seconds(
-        std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
-    );
-    std::fs::write(
-        &path,
-        format!(
-            "#!/bin/sh\necho 'stderr noise' >&2\nprintf '%s' '{{\"mode\":\"StsToken\",\"access_key_id\":\"{TEMP_ID}\",\"access_key_secret\":\"{TEMP_SECRET}\",\"sts_token\":\"{TEMP_TOKEN}\",\"expiration\":\"{expiration}\"}}'\n"
-        ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    path.display().to_string()
-}
 
 /// The binary in `workspace`, against `sim`, with the fakes as STS, metadata service and the
 /// base of every credentials URI.
@@ -410,4 +355,78 @@ fn the_credentials_command_shows_source_key_id_role_and_expiry_and_verifies_with
         stderr.contains("STS GetCallerIdentity") && stderr.contains("SignatureDoesNotMatch"),
         "{stderr}"
     );
+}
+
+/// The client asks the provider on every attempt: once the credentials are due for renewal
+/// and the renewal fails, the attempt is fatal before anything is sent (the simulator sees
+/// nothing), with a message naming the source. Before that, requests go out signed.
+#[test]
+fn a_failed_renewal_makes_the_next_attempt_fatal_without_sending_it() {
+    use edas_rollback::edas::client::{ClientSettings, EdasClient};
+    use edas_rollback::edas::credentials::fetch::Fetched;
+    use edas_rollback::edas::credentials::provider::{CredentialsProvider, Fetcher};
+    use edas_rollback::edas::credentials::{Credentials, Origin, Resolved, Source};
+    use edas_rollback::edas::endpoint::Endpoint;
+    use edas_rollback::edas::outcome::Outcome;
+    use edas_rollback::edas::secret::Secret;
+    use edas_rollback::ids::ChangeOrderId;
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    let sim = Sim::start(FakeCloud::sim_config());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let temporary = Credentials::new(TEMP_ID, Secret::new(TEMP_SECRET))
+        .with_security_token(Secret::new(TEMP_TOKEN));
+    let provider = |life: Duration| {
+        let fetcher: Fetcher =
+            Box::new(|_| Box::pin(async { Err("STS answered HTTP 503".to_string()) }));
+        CredentialsProvider::new(
+            Resolved {
+                origin: Origin::OidcEnvironment,
+                source: Source::Static(temporary.clone()),
+            },
+            Fetched {
+                credentials: temporary.clone(),
+                expiration: Some(SystemTime::now() + life),
+            },
+            Arc::new(edas_rollback::edas::credentials::SystemProviderClock),
+            Some(fetcher),
+        )
+    };
+    let id = ChangeOrderId::new("6b55106c-c7f2-40f7-a1d4-000000000000".to_string());
+    runtime.block_on(async {
+        let fresh = EdasClient::new(ClientSettings::new(
+            Endpoint::parse(&sim.endpoint()).unwrap(),
+            "cn-hangzhou",
+            provider(Duration::from_secs(3600)),
+            1,
+        ))
+        .unwrap();
+        assert!(
+            matches!(fresh.abort(&id).await, Outcome::Aborted { .. }),
+            "signed with the temporary keys"
+        );
+        let due = EdasClient::new(ClientSettings::new(
+            Endpoint::parse(&sim.endpoint()).unwrap(),
+            "cn-hangzhou",
+            provider(Duration::from_secs(120)),
+            1,
+        ))
+        .unwrap();
+        match due.abort(&id).await {
+            Outcome::Fatal { details, .. } => {
+                let message = details.message.unwrap_or_default();
+                assert!(
+                    message.starts_with("cannot refresh the temporary credentials from OIDC")
+                        && message.contains("STS answered HTTP 503"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+    assert_eq!(sim.stats().totals.requests, 1);
 }

@@ -16,6 +16,7 @@ use edas_rollback::edas::secret::Secret;
 use edas_rollback::sim::SimConfig;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -333,4 +334,61 @@ async fn handle(
         }
         _ => refuse(&shared, StatusCode::BAD_REQUEST, "InvalidAction.NotFound"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration files as people write them.
+
+/// A profile with every field `aliyun configure` (3.0.2xx) writes, `fields` overriding some.
+pub fn aliyun_profile(name: &str, mode: &str, fields: serde_json::Value) -> serde_json::Value {
+    let mut profile = serde_json::json!({
+        "name": name, "mode": mode, "access_key_id": "", "access_key_secret": "",
+        "sts_token": "", "sts_region": "", "ram_role_name": "", "ram_role_arn": "",
+        "ram_session_name": "", "source_profile": "", "private_key": "", "key_pair_name": "",
+        "expired_seconds": 0, "verified": "", "region_id": "cn-hangzhou",
+        "output_format": "json", "language": "en", "site": "", "retry_timeout": 0,
+        "connect_timeout": 0, "retry_count": 0, "process_command": "", "credentials_uri": "",
+        "oidc_provider_arn": "", "oidc_token_file": "", "sts_expiration": 0,
+    });
+    for (key, value) in fields.as_object().unwrap() {
+        profile[key] = value.clone();
+    }
+    profile
+}
+
+pub fn write_aliyun_config(home: &Path, current: &str, profiles: Vec<serde_json::Value>) {
+    std::fs::create_dir_all(home.join(".aliyun")).unwrap();
+    let config = serde_json::json!({"current": current, "profiles": profiles, "meta_path": ""});
+    std::fs::write(
+        home.join(".aliyun/config.json"),
+        serde_json::to_vec_pretty(&config).unwrap(),
+    )
+    .unwrap();
+}
+
+pub fn write_token(workspace: &super::Workspace) -> String {
+    let path = workspace.path("oidc-token");
+    std::fs::write(&path, OIDC_TOKEN).unwrap();
+    path.display().to_string()
+}
+
+/// A script printing the temporary keys in the aliyun CLI's External format.
+pub fn write_external(workspace: &super::Workspace) -> String {
+    let path = workspace.path("print-creds.sh");
+    let expiration = humantime::format_rfc3339_seconds(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
+    );
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\necho 'stderr noise' >&2\nprintf '%s' '{{\"mode\":\"StsToken\",\"access_key_id\":\"{TEMP_ID}\",\"access_key_secret\":\"{TEMP_SECRET}\",\"sts_token\":\"{TEMP_TOKEN}\",\"expiration\":\"{expiration}\"}}'\n"
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    path.display().to_string()
 }
