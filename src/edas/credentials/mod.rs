@@ -67,6 +67,8 @@ pub const ENV_IMDSV1_DISABLED: &str = "ALIBABA_CLOUD_IMDSV1_DISABLED";
 pub const ENV_CREDENTIALS_URI: &str = "ALIBABA_CLOUD_CREDENTIALS_URI";
 /// The credentials file of the official libraries, relative to the home directory.
 pub const CREDENTIALS_FILE_RELATIVE_PATH: &str = ".alibabacloud/credentials";
+/// The name the official Python library looks for instead, tried second.
+pub const CREDENTIALS_INI_RELATIVE_PATH: &str = ".alibabacloud/credentials.ini";
 /// The role session name when the configuration names none (the STS audit log shows it).
 pub const DEFAULT_SESSION_NAME: &str = "edas-rollback";
 /// Where the aliyun CLI keeps its profiles, relative to the home directory.
@@ -206,10 +208,22 @@ pub async fn load_provider(profile: Option<&str>) -> Result<CredentialsProvider,
             .as_ref()
             .map(|home| home.join(CREDENTIALS_FILE_RELATIVE_PATH)),
     };
-    let credentials_file = match &credentials_file_path {
+    let mut credentials_file = match &credentials_file_path {
         Some(path) => read_optional(path.clone())
             .map_err(|(path, source)| CredentialsError::ReadCredentialsFile { path, source })?,
         None => None,
+    };
+    // The Python library's default name for the same file, when ours is absent.
+    if credentials_file.is_none()
+        && profile::non_empty(env(ENV_CREDENTIALS_FILE)).is_none()
+        && let Some(home) = &home
+    {
+        credentials_file = read_optional(home.join(CREDENTIALS_INI_RELATIVE_PATH))
+            .map_err(|(path, source)| CredentialsError::ReadCredentialsFile { path, source })?;
+    }
+    let credentials_file_path = match &credentials_file {
+        Some((path, _)) => Some(path.clone()),
+        None => credentials_file_path,
     };
     let files = ChainFiles {
         aliyun_config: aliyun_config
