@@ -101,7 +101,7 @@ impl Transport for InstantService {
 
     async fn info(&self, _id: &ChangeOrderId) -> InfoResult {
         InfoResult::Status {
-            status: 1,
+            status: 1.into(),
             details: ResponseDetails::default(),
         }
     }
@@ -226,6 +226,7 @@ fn http_run(simulator: &SimulatorProcess, count: usize, parallelism: u32, rate: 
         serial: 0,
         at: rfc3339(SystemTime::now()),
         operation: "apply".into(),
+        endpoint: None,
     };
     let writer = store.begin_journal(&lock, &begin).expect("the journal");
     let credentials = Credentials::new(

@@ -126,9 +126,15 @@ mod tests {
             }
         ));
         let status = info_result(InfoOutcome::Status {
-            status: 6,
+            status: 6.into(),
             details: ResponseDetails::default(),
         });
-        assert!(matches!(status, InfoResult::Status { status: 6, .. }));
+        assert!(matches!(
+            status,
+            InfoResult::Status {
+                status: crate::edas::wire::ChangeOrderStatus::Stopped,
+                ..
+            }
+        ));
     }
 }

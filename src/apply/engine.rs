@@ -17,6 +17,7 @@ use super::{
     JournalSink, RetryPolicy, Transport, UnknownChange,
 };
 use crate::edas::outcome::{Outcome, ResponseDetails};
+use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
 use crate::plan::{Action, Plan};
 use crate::state::journal::{JournalRecord, RequestKind};
@@ -95,6 +96,9 @@ pub struct RollbackTarget {
 #[derive(Debug, Default)]
 pub struct WaitReport {
     pub succeeded: Vec<RollbackTarget>,
+    /// Ended in status 7: some batches rolled back and the rollback stopped; what runs now is
+    /// a mix of versions, which a person must check.
+    pub partially_succeeded: Vec<RollbackTarget>,
     /// With the service's status (3, 6 or 10) or the error that ended the watch.
     pub failed: Vec<(RollbackTarget, String)>,
     pub timed_out: Vec<RollbackTarget>,
@@ -110,6 +114,7 @@ pub struct WaitReport {
 impl WaitReport {
     pub fn all_succeeded(&self) -> bool {
         self.failed.is_empty()
+            && self.partially_succeeded.is_empty()
             && self.timed_out.is_empty()
             && self.not_finished.is_empty()
             && self.fatal.is_none()
@@ -338,8 +343,8 @@ impl<T: Transport, C: Clock, S: JournalSink> Engine<T, C, S> {
     }
 
     /// `--wait`: polls each rollback change order every `poll_interval` (on the same pacer)
-    /// until it succeeds (2) or fails (3, 6, 10), or until `timeout`; records the result in
-    /// the journal.
+    /// until it reaches a final status (2 succeeded; 7 partially succeeded; 3, 6, 10 failed)
+    /// or until `timeout`; records the result in the journal.
     pub async fn wait_for_rollbacks<R: Reporter>(
         &self,
         targets: Vec<RollbackTarget>,
@@ -390,6 +395,7 @@ impl<T: Transport, C: Clock, S: JournalSink> Engine<T, C, S> {
                     }
                     match end.verdict {
                         PollVerdict::Succeeded => report.succeeded.push(end.target),
+                        PollVerdict::Partial => report.partially_succeeded.push(end.target),
                         PollVerdict::Failed(why) => report.failed.push((end.target, why)),
                         PollVerdict::TimedOut => report.timed_out.push(end.target),
                         PollVerdict::NotFinished => report.not_finished.push(end.target),
@@ -475,7 +481,7 @@ enum Last {
 
 enum Verified {
     Aborted(AbortedChange),
-    Abortable(i32),
+    Abortable(ChangeOrderStatus),
     Ended(WorkerEnd),
 }
 
@@ -896,9 +902,9 @@ impl<T: Transport, C: Clock> Worker<T, C> {
         }
     }
 
-    fn on_status(&mut self, status: i32, details: ResponseDetails) -> Verified {
+    fn on_status(&mut self, status: ChangeOrderStatus, details: ResponseDetails) -> Verified {
         match status {
-            6 => {
+            ChangeOrderStatus::Stopped => {
                 let message = "`GetChangeOrderInfo` shows status 6 (stopped)".to_string();
                 let mut record = self.response(RecordStatus::Aborted, &details, Some(message));
                 if let JournalRecord::Response {
@@ -917,12 +923,9 @@ impl<T: Transport, C: Clock> Worker<T, C> {
                     attempts: self.abort_attempts,
                 })
             }
-            0 | 1 | 8 | 9 => Verified::Abortable(status),
+            status if status.is_abortable() => Verified::Abortable(status),
             other => {
-                let message = format!(
-                    "change order is in status {other} ({}), which cannot be aborted",
-                    status_name(other)
-                );
+                let message = format!("change order is in status {other}, which cannot be aborted");
                 self.journal(self.response(RecordStatus::Failed, &details, Some(message.clone())));
                 Verified::Ended(Ended::Failed(self.failed(&details, message)).into())
             }
@@ -969,10 +972,10 @@ impl<T: Transport, C: Clock> Worker<T, C> {
     }
 }
 
-pub use crate::plan::status_name;
-
 enum PollVerdict {
     Succeeded,
+    /// Status 7: some batches rolled back, then the rollback ended.
+    Partial,
     Failed(String),
     TimedOut,
     NotFinished,
@@ -1017,8 +1020,9 @@ impl<T: Transport, C: Clock> Poller<T, C> {
                 InfoResult::Status { status, .. } => {
                     self.shared.pacer.on_success();
                     retries = 0;
+                    // Every final status ends the watch at once (DESIGN 5: 2, 3, 6, 7, 10).
                     match status {
-                        2 => {
+                        ChangeOrderStatus::Succeeded => {
                             return self.end(
                                 PollVerdict::Succeeded,
                                 RollbackStatus::Succeeded,
@@ -1026,8 +1030,16 @@ impl<T: Transport, C: Clock> Poller<T, C> {
                                 None,
                             );
                         }
-                        3 | 6 | 10 => {
-                            let why = format!("status {status} ({})", status_name(status));
+                        ChangeOrderStatus::PartiallySucceeded => {
+                            return self.end(
+                                PollVerdict::Partial,
+                                RollbackStatus::PartiallySucceeded,
+                                Some(status),
+                                None,
+                            );
+                        }
+                        status if status.is_final() => {
+                            let why = format!("status {status}");
                             return self.end(
                                 PollVerdict::Failed(why),
                                 RollbackStatus::Failed,
@@ -1101,7 +1113,7 @@ impl<T: Transport, C: Clock> Poller<T, C> {
         self,
         verdict: PollVerdict,
         status: RollbackStatus,
-        service_status: Option<i32>,
+        service_status: Option<ChangeOrderStatus>,
         fatal: Option<FatalError>,
     ) -> PollEnd {
         let finished = !matches!(verdict, PollVerdict::NotFinished);

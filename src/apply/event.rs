@@ -3,6 +3,7 @@
 //! (`apply_start`, `apply_complete`, `apply_errored`, `change_summary`, `diagnostic`).
 
 use super::{AbortedChange, FailedChange, FatalError, UnknownChange};
+use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
 use crate::state::RollbackStatus;
 use std::time::Duration;
@@ -65,7 +66,7 @@ pub enum ApplyEvent {
     /// again.
     Resending {
         change_order_id: ChangeOrderId,
-        status: i32,
+        status: ChangeOrderStatus,
     },
     /// The whole run slows down (throttled) or speeds back up.
     RateChanged { from: f64, to: f64 },
@@ -80,7 +81,7 @@ pub enum ApplyEvent {
         change_order_id: ChangeOrderId,
         rollback_change_order_id: String,
         status: RollbackStatus,
-        service_status: Option<i32>,
+        service_status: Option<ChangeOrderStatus>,
     },
     /// The run is over (`change_summary`).
     Summary {

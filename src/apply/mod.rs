@@ -19,6 +19,7 @@ pub use event::{ApplyEvent, Reporter};
 pub use retry::RetryPolicy;
 
 use crate::edas::outcome::{Outcome, ResponseDetails};
+use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
 use crate::state::journal::JournalRecord;
 use std::future::Future;
@@ -46,7 +47,7 @@ pub enum InfoResult {
     /// The change order's status (DESIGN 3: 0 ready, 1 running, 2 succeeded, 3 failed,
     /// 6 stopped, 7 partly succeeded, 8/9 waiting, 10 system error).
     Status {
-        status: i32,
+        status: ChangeOrderStatus,
         details: ResponseDetails,
     },
     /// Throttled, never sent, or sent with no usable answer: ask again later.

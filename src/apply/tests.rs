@@ -6,6 +6,7 @@ use super::engine::{RollbackTarget, WaitReport};
 use super::event::{ApplyEvent, Reporter};
 use super::*;
 use crate::edas::outcome::{Outcome, ResponseDetails};
+use crate::edas::wire::ChangeOrderStatus;
 use crate::state::RollbackStatus;
 use crate::state::journal::{JournalRecord, RequestKind};
 use crate::state::model::RecordStatus;
@@ -178,7 +179,7 @@ fn ambiguous() -> Outcome {
 
 fn status(status: i32) -> InfoResult {
     InfoResult::Status {
-        status,
+        status: status.into(),
         details: details(format!("info-{status}")),
     }
 }
@@ -469,11 +470,13 @@ async fn an_ambiguous_answer_then_status_1_sends_the_abort_once_more() {
     let aborted = &run.report.aborted[0];
     assert_eq!(aborted.attempts, 2);
     assert!(!aborted.confirmed_by_status);
-    assert!(
-        run.events
-            .iter()
-            .any(|event| matches!(event, ApplyEvent::Resending { status: 1, .. }))
-    );
+    assert!(run.events.iter().any(|event| matches!(
+        event,
+        ApplyEvent::Resending {
+            status: ChangeOrderStatus::Running,
+            ..
+        }
+    )));
 }
 
 #[tokio::test(start_paused = true)]
@@ -723,6 +726,54 @@ async fn waiting_records_how_each_rollback_ended() {
     assert_eq!(statuses["a"], RollbackStatus::Succeeded);
     assert_eq!(statuses["b"], RollbackStatus::Failed);
     assert_eq!(statuses["c"], RollbackStatus::TimedOut);
+}
+
+/// Issue 11: status 7 is final. The watch used to poll it until `--wait-timeout` and never
+/// said "partial".
+#[tokio::test(start_paused = true)]
+async fn a_rollback_that_partially_succeeds_ends_the_watch_at_once_and_is_not_success() {
+    let service = service();
+    service.script_info("rollback-p", [status(1), status(7)]);
+    service.script_info("rollback-s", [status(6)]);
+    let sink = MemorySink(Arc::clone(&service.journal));
+    let engine = Engine::start(Arc::clone(&service), sink, FixedClock, config(10, 100));
+    let targets: Vec<RollbackTarget> = ["p", "s"]
+        .iter()
+        .map(|name| RollbackTarget {
+            change_order_id: ChangeOrderId::new(*name),
+            rollback_change_order_id: format!("rollback-{name}"),
+        })
+        .collect();
+    let started = tokio::time::Instant::now();
+    let report: WaitReport = engine
+        .wait_for_rollbacks(
+            targets,
+            Duration::from_secs(5),
+            Duration::from_secs(3600),
+            &mut Recorder::default(),
+            &CancelToken::new(),
+        )
+        .await;
+    engine.finish().await;
+    // One poll interval after the first answer, not the hour of the timeout.
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.partially_succeeded.len(), 1);
+    assert_eq!(report.failed.len(), 1, "6 (stopped) is a failed rollback");
+    assert!(report.timed_out.is_empty());
+    assert!(!report.all_succeeded());
+    assert_eq!(service.kinds_of("rollback-p").len(), 2);
+    let journal = service.journal.lock().unwrap();
+    assert!(journal.records.iter().any(|record| matches!(
+        record,
+        JournalRecord::RollbackStatus {
+            rollback_status: RollbackStatus::PartiallySucceeded,
+            ..
+        }
+    )));
 }
 
 #[tokio::test(start_paused = true)]

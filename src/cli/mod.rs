@@ -4,9 +4,12 @@
 
 pub mod args;
 pub mod commands;
+pub mod hints;
 pub mod logging;
 pub mod render;
+pub mod saved_plan;
 pub mod settings;
+pub mod signals;
 
 use args::{Cli, Command};
 use clap::Parser as _;

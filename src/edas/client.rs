@@ -3,9 +3,11 @@
 //! nonce), send it, and hand the response or the transport error to the pure policy in
 //! [`super::outcome`]. Retrying, pacing and journaling belong to `apply`, not here.
 //!
-//! Verbose mode logs the request line, the string to sign (security token redacted), the
-//! status and the RequestId at debug level; never a secret, a token or the `Authorization`
-//! header.
+//! The signer is the one `provider.signature_algorithm` names (V3 by default).
+//!
+//! Verbose mode logs the request line, the canonical request (V3) or string to sign (v1)
+//! with the security token redacted, the status and the RequestId at debug level; never a
+//! secret, a token or the `Authorization` header.
 
 use super::credentials::{CredentialsError, CredentialsProvider};
 use super::endpoint::Endpoint;
@@ -14,7 +16,7 @@ use super::outcome::{
     classify_info,
 };
 use super::request::{Operation, RequestError, build_request};
-use super::signer::{RequestSigner, RoaV1Signer, SignError};
+use super::signer::{RequestSigner, SignError, SignatureAlgorithm};
 use super::wire;
 use crate::ids::ChangeOrderId;
 use std::error::Error as _;
@@ -37,6 +39,8 @@ pub struct ClientSettings {
     pub read_timeout: Duration,
     /// Idle keep-alive connections kept per host; the run's parallelism.
     pub pool_size: usize,
+    /// `provider.signature_algorithm`; V3 unless the config asks for the legacy one.
+    pub signature_algorithm: SignatureAlgorithm,
 }
 
 impl ClientSettings {
@@ -54,6 +58,7 @@ impl ClientSettings {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
             pool_size,
+            signature_algorithm: SignatureAlgorithm::HmacSha1,
         }
     }
 }
@@ -136,7 +141,7 @@ impl EdasClient {
                 endpoint: settings.endpoint,
                 region: settings.region,
                 credentials: settings.credentials,
-                signer: Box::new(RoaV1Signer),
+                signer: settings.signature_algorithm.signer(),
             }),
         })
     }
@@ -190,7 +195,7 @@ impl EdasClient {
             .to_string();
         // Credentials valid now: a refresh, when one is due, happens here (one for all).
         let credentials = inner.credentials.current().await?;
-        let string_to_sign =
+        let signed_text =
             inner
                 .signer
                 .sign(&mut request, &credentials, SystemTime::now(), &nonce)?;
@@ -201,9 +206,12 @@ impl EdasClient {
             action = operation.action(),
             "sending request"
         );
+        // V3: the canonical request; v1: the string to sign. Neither holds the secret; the
+        // token is redacted.
         tracing::debug!(
-            string_to_sign = %wire::redact_security_token(&string_to_sign),
-            "string to sign"
+            signed = %wire::redact_security_token(&signed_text),
+            "{}",
+            inner.signer.signed_text_name()
         );
         let request = to_reqwest(inner.base_url.as_ref(), request)
             .map_err(|error| AttemptError::Transport(transport_error(&error)))?;

@@ -19,7 +19,9 @@
 //! anything after the request was written (read timeout, reset, truncated body) → `Verify`.
 //! This module does no I/O and reads no clock.
 
-use super::wire::{self, AbortResponse, ChangeOrderInfoResponse, Code, ErrorResponse};
+use super::wire::{
+    self, AbortResponse, ChangeOrderInfoResponse, ChangeOrderStatus, Code, ErrorResponse,
+};
 use std::time::Duration;
 
 /// What the service said, in the words the state records.
@@ -70,7 +72,7 @@ pub enum Outcome {
 pub enum InfoOutcome {
     /// The change order's status (see [`wire::ChangeOrderInfo::status`]).
     Status {
-        status: i32,
+        status: ChangeOrderStatus,
         details: ResponseDetails,
     },
     /// Throttled or never sent.
@@ -753,7 +755,7 @@ mod tests {
         let InfoOutcome::Status { status, details } = outcome else {
             panic!("{outcome:?}")
         };
-        assert_eq!(status, 6);
+        assert_eq!(status, ChangeOrderStatus::Stopped);
         assert_eq!(details.request_id.as_deref(), Some("r"));
     }
 

@@ -44,6 +44,143 @@ impl fmt::Display for Code {
     }
 }
 
+/// A change order's `Status` as `GetChangeOrderInfo` reports it, with the official meanings
+/// (DESIGN 5). A number this tool does not know is kept as it came ([`Self::Other`]) and shown
+/// as such, never guessed at. Serialized as the bare number, exactly as the service sends it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "i32", into = "i32")]
+pub enum ChangeOrderStatus {
+    /// 0: ready, not started.
+    Ready,
+    /// 1: running.
+    Running,
+    /// 2: succeeded.
+    Succeeded,
+    /// 3: failed.
+    Failed,
+    /// 6: stopped (terminated; what an abort leaves behind).
+    Stopped,
+    /// 7: partially succeeded: some batches released, then it ended.
+    PartiallySucceeded,
+    /// 8: waiting for a manual confirmation of the next batch.
+    WaitingForManualConfirmation,
+    /// 9: waiting for the next automatic batch.
+    WaitingForNextBatch,
+    /// 10: a system error ended it.
+    SystemError,
+    /// A number the official documentation does not list.
+    Other(i32),
+}
+
+impl ChangeOrderStatus {
+    /// Every status the official documentation lists, in number order.
+    pub const KNOWN: [ChangeOrderStatus; 9] = [
+        ChangeOrderStatus::Ready,
+        ChangeOrderStatus::Running,
+        ChangeOrderStatus::Succeeded,
+        ChangeOrderStatus::Failed,
+        ChangeOrderStatus::Stopped,
+        ChangeOrderStatus::PartiallySucceeded,
+        ChangeOrderStatus::WaitingForManualConfirmation,
+        ChangeOrderStatus::WaitingForNextBatch,
+        ChangeOrderStatus::SystemError,
+    ];
+
+    pub fn from_code(code: i32) -> Self {
+        match code {
+            0 => Self::Ready,
+            1 => Self::Running,
+            2 => Self::Succeeded,
+            3 => Self::Failed,
+            6 => Self::Stopped,
+            7 => Self::PartiallySucceeded,
+            8 => Self::WaitingForManualConfirmation,
+            9 => Self::WaitingForNextBatch,
+            10 => Self::SystemError,
+            other => Self::Other(other),
+        }
+    }
+
+    pub fn code(self) -> i32 {
+        match self {
+            Self::Ready => 0,
+            Self::Running => 1,
+            Self::Succeeded => 2,
+            Self::Failed => 3,
+            Self::Stopped => 6,
+            Self::PartiallySucceeded => 7,
+            Self::WaitingForManualConfirmation => 8,
+            Self::WaitingForNextBatch => 9,
+            Self::SystemError => 10,
+            Self::Other(code) => code,
+        }
+    }
+
+    /// The official meaning, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ready => "ready",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Stopped => "stopped",
+            Self::PartiallySucceeded => "partially succeeded",
+            Self::WaitingForManualConfirmation => "waiting for manual batch confirmation",
+            Self::WaitingForNextBatch => "waiting for the next automatic batch",
+            Self::SystemError => "system error",
+            Self::Other(_) => "not a status this tool knows",
+        }
+    }
+
+    /// 0, 1, 8, 9: the statuses an abort or rollback is accepted in.
+    pub fn is_abortable(self) -> bool {
+        matches!(
+            self,
+            Self::Ready
+                | Self::Running
+                | Self::WaitingForManualConfirmation
+                | Self::WaitingForNextBatch
+        )
+    }
+
+    /// 2, 3, 6, 7, 10: the change order has ended and its status will not change again.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Succeeded
+                | Self::Failed
+                | Self::Stopped
+                | Self::PartiallySucceeded
+                | Self::SystemError
+        )
+    }
+
+    /// A final status other than success: 3 failed, 10 system error (6 stopped and 7 partly
+    /// succeeded have their own meaning for a rollback, see `apply --wait`).
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::Failed | Self::SystemError)
+    }
+}
+
+impl From<i32> for ChangeOrderStatus {
+    fn from(code: i32) -> Self {
+        Self::from_code(code)
+    }
+}
+
+impl From<ChangeOrderStatus> for i32 {
+    fn from(status: ChangeOrderStatus) -> Self {
+        status.code()
+    }
+}
+
+impl fmt::Display for ChangeOrderStatus {
+    /// `7 (partially succeeded)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.code(), self.name())
+    }
+}
+
 /// `AbortAndRollbackChangeOrder`'s body: on success `Code` 200 and `Data.ChangeOrderId` (the
 /// rollback change order); on a business error HTTP 200 with another `Code` and a `Message`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,7 +244,7 @@ pub struct ChangeOrderInfo {
     /// 0 ready, 1 running, 2 succeeded, 3 failed, 6 stopped, 7 partly succeeded, 8 waiting
     /// for manual batch confirmation, 9 waiting for the next automatic batch, 10 system error.
     #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<i32>,
+    pub status: Option<ChangeOrderStatus>,
     #[serde(rename = "CoType", default, skip_serializing_if = "Option::is_none")]
     pub co_type: Option<String>,
     #[serde(rename = "Desc", default, skip_serializing_if = "Option::is_none")]
@@ -264,7 +401,7 @@ mod tests {
               "BatchCount": 2, "SupportRollback": true, "PipelineInfoList": {"PipelineInfo": []}}}"#;
         let parsed: ChangeOrderInfoResponse = serde_json::from_str(body).unwrap();
         let info = parsed.change_order_info.unwrap();
-        assert_eq!(info.status, Some(6));
+        assert_eq!(info.status, Some(ChangeOrderStatus::Stopped));
         assert_eq!(info.change_order_id.as_deref(), Some("co-1"));
         let written = serde_json::to_string(&ChangeOrderInfoResponse {
             change_order_info: Some(info),
@@ -317,6 +454,44 @@ mod tests {
             redact_security_token("no token here"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn every_official_status_has_its_number_meaning_and_class() {
+        // (number, name, abortable, final): the official GetChangeOrderInfo table.
+        let table = [
+            (0, "ready", true, false),
+            (1, "running", true, false),
+            (2, "succeeded", false, true),
+            (3, "failed", false, true),
+            (6, "stopped", false, true),
+            (7, "partially succeeded", false, true),
+            (8, "waiting for manual batch confirmation", true, false),
+            (9, "waiting for the next automatic batch", true, false),
+            (10, "system error", false, true),
+        ];
+        for (code, name, abortable, is_final) in table {
+            let status = ChangeOrderStatus::from_code(code);
+            assert!(!matches!(status, ChangeOrderStatus::Other(_)), "{code}");
+            assert_eq!(status.code(), code);
+            assert_eq!(status.name(), name);
+            assert_eq!(status.is_abortable(), abortable, "{code}");
+            assert_eq!(status.is_final(), is_final, "{code}");
+        }
+        assert_eq!(ChangeOrderStatus::KNOWN.len(), table.len());
+    }
+
+    #[test]
+    fn an_unknown_status_keeps_its_number_and_says_so() {
+        let status: ChangeOrderStatus = serde_json::from_str("42").unwrap();
+        assert_eq!(status, ChangeOrderStatus::Other(42));
+        assert_eq!(status.to_string(), "42 (not a status this tool knows)");
+        assert!(!status.is_abortable() && !status.is_final());
+        assert_eq!(serde_json::to_string(&status).unwrap(), "42");
+        assert_eq!(
+            serde_json::to_string(&ChangeOrderStatus::PartiallySucceeded).unwrap(),
+            "7"
+        );
     }
 
     #[test]

@@ -7,13 +7,14 @@ pub mod file;
 mod refresh;
 
 use crate::config::DesiredState;
+use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
 use crate::state::{ChangeOrderRecord, RecordStatus, State};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 pub use file::{PlanFileError, StalePlan, check_applicable};
-pub use refresh::{LiveStatus, cannot_abort_hint, is_abortable, refreshed, status_name};
+pub use refresh::{LiveStatus, cannot_abort_hint, refreshed};
 
 /// The newest plan file format this build reads and writes.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -131,8 +132,8 @@ impl PlannedAction {
         let live = self.live_status.as_ref().and_then(|live| live.status);
         match self.action {
             Action::NoOp => match live {
-                Some(6) => ActionKind::AlreadyStopped,
-                Some(status) if !is_abortable(status) => ActionKind::CannotAbort,
+                Some(ChangeOrderStatus::Stopped) => ActionKind::AlreadyStopped,
+                Some(status) if !status.is_abortable() => ActionKind::CannotAbort,
                 _ => ActionKind::Unchanged,
             },
             Action::NotDeclared => ActionKind::NotDeclared,

@@ -13,6 +13,7 @@
 //!   tries and records what the service says.
 
 use super::{Action, Plan, PlanSummary, file};
+use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -23,7 +24,7 @@ use std::collections::HashMap;
 pub struct LiveStatus {
     /// The change order's status (DESIGN 3); `None` when the service refused the question.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<i32>,
+    pub status: Option<ChangeOrderStatus>,
     /// When the answer arrived, RFC 3339.
     pub checked_at: String,
     /// The service's message when it refused the question.
@@ -33,39 +34,18 @@ pub struct LiveStatus {
     pub request_id: Option<String>,
 }
 
-/// DESIGN 3: the statuses `AbortAndRollbackChangeOrder` accepts.
-pub fn is_abortable(status: i32) -> bool {
-    matches!(status, 0 | 1 | 8 | 9)
-}
-
-/// The names of DESIGN 3's change order statuses, for messages.
-pub fn status_name(status: i32) -> &'static str {
-    match status {
-        0 => "ready",
-        1 => "running",
-        2 => "succeeded",
-        3 => "failed",
-        6 => "stopped",
-        7 => "partly succeeded",
-        8 => "waiting for manual batch confirmation",
-        9 => "waiting for the next automatic batch",
-        10 => "system error",
-        _ => "not a status this tool knows",
-    }
-}
-
 /// What a person should do about a change order in a status that cannot be aborted.
-pub fn cannot_abort_hint(status: i32) -> &'static str {
+pub fn cannot_abort_hint(status: ChangeOrderStatus) -> &'static str {
     match status {
-        2 => {
+        ChangeOrderStatus::Succeeded => {
             "it finished releasing before the abort, so there is nothing left to abort: roll \
              back by releasing the previous version"
         }
-        7 => {
+        ChangeOrderStatus::PartiallySucceeded => {
             "it ended with some batches released: roll those back by releasing the previous \
              version"
         }
-        3 | 10 => {
+        ChangeOrderStatus::Failed | ChangeOrderStatus::SystemError => {
             "it already ended in failure, so EDAS will not abort it: check the application in \
              the EDAS console and release the previous version if it is not running"
         }
@@ -86,7 +66,7 @@ pub fn refreshed(mut plan: Plan, live: &HashMap<ChangeOrderId, LiveStatus>) -> P
             continue;
         };
         if let Some(status) = answer.status
-            && !is_abortable(status)
+            && !status.is_abortable()
         {
             action.action = Action::NoOp;
             // Nothing will be sent, so there is nothing to verify first.

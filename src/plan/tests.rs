@@ -502,7 +502,7 @@ mod properties {
 
 fn live(status: Option<i32>) -> LiveStatus {
     LiveStatus {
-        status,
+        status: status.map(Into::into),
         checked_at: "2026-11-28T01:05:00Z".to_string(),
         message: status
             .is_none()

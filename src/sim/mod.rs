@@ -72,27 +72,14 @@ pub mod status {
     pub const SYSTEM_ERROR: i32 = 10;
     pub const ALL: [i32; 9] = [0, 1, 2, 3, 6, 7, 8, 9, 10];
 
-    /// Statuses `AbortAndRollbackChangeOrder` accepts.
+    /// Statuses `AbortAndRollbackChangeOrder` accepts (the one definition:
+    /// [`crate::edas::wire::ChangeOrderStatus`]).
     pub fn is_abortable(status: i32) -> bool {
-        matches!(
-            status,
-            READY | RUNNING | WAITING_FOR_MANUAL_CONFIRMATION | WAITING_FOR_NEXT_BATCH
-        )
+        crate::edas::wire::ChangeOrderStatus::from_code(status).is_abortable()
     }
 
     pub fn name(status: i32) -> &'static str {
-        match status {
-            READY => "ready",
-            RUNNING => "running",
-            SUCCEEDED => "succeeded",
-            FAILED => "failed",
-            STOPPED => "stopped",
-            PARTLY_SUCCEEDED => "partly succeeded",
-            WAITING_FOR_MANUAL_CONFIRMATION => "waiting for manual batch confirmation",
-            WAITING_FOR_NEXT_BATCH => "waiting for the next automatic batch",
-            SYSTEM_ERROR => "system error",
-            _ => "unknown",
-        }
+        crate::edas::wire::ChangeOrderStatus::from_code(status).name()
     }
 }
 

@@ -19,18 +19,18 @@ use crate::cli::render::apply::{
 use crate::cli::render::plan as render_plan;
 use crate::cli::render::store_error_to_anyhow;
 use crate::cli::render::{Hinted, print_error};
+use crate::cli::saved_plan;
 use crate::cli::settings::load_config;
 use crate::edas::client::{ClientSettings, EdasClient};
 use crate::edas::credentials::{Credentials, CredentialsProvider, load_provider};
 use crate::edas::endpoint::resolve_endpoint;
-use crate::plan::file::{check_applicable, decode};
+use crate::plan::file::check_applicable;
 use crate::plan::{Action, Plan, PlanInputs, plan};
 use crate::state::State;
 use crate::state::journal::{JournalRecord, fold};
 use crate::state::store::{LoadedState, LocalStore, StateLock};
 use anyhow::{Context, anyhow};
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -63,6 +63,12 @@ pub async fn execute(
 ) -> anyhow::Result<u8> {
     let config = load_config(&global.config)?;
     let desired = &config.desired;
+    // A saved plan is checked against this run's endpoint, region and config before the
+    // lock is taken or anything is sent: it is carried out as reviewed, or not at all.
+    let saved = match &args.plan_file {
+        Some(path) => Some(saved_plan::load_reviewed(path, global, &config)?),
+        None => None,
+    };
     let store = LocalStore::new(config.state_path(global.state.as_deref()));
     // The lock is held for the whole run: until `lock` is dropped at the end of this function.
     let lock = store
@@ -72,19 +78,25 @@ pub async fn execute(
         .load_for_update(&lock, TOOL_VERSION)
         .map_err(store_error_to_anyhow)?;
     announce(&loaded);
-    let endpoint = resolve_endpoint(
-        global.endpoint.as_deref(),
-        desired.provider.endpoint.as_deref(),
-        &desired.provider.region,
-    )?;
+    let (endpoint, region) = match &saved {
+        Some(plan) => saved_plan::pinned_endpoint(plan)?,
+        None => (
+            resolve_endpoint(
+                global.endpoint.as_deref(),
+                desired.provider.endpoint.as_deref(),
+                &desired.provider.region,
+            )?,
+            desired.provider.region.clone(),
+        ),
+    };
     let mut json = args.run.json.then(|| JsonLines::new(std::io::stdout()));
     if let Some(json) = &mut json {
         json.version();
     }
 
     let state = loaded.existed.then_some(&loaded.state);
-    let plan = match &args.plan_file {
-        Some(path) => saved_plan(path, state)?,
+    let plan = match saved {
+        Some(plan) => not_stale(plan, state)?,
         None => plan(
             desired,
             state,
@@ -151,12 +163,9 @@ pub async fn execute(
         Some(credentials) => credentials.into(),
         None => load_provider(desired.provider.profile.as_deref()).await?,
     };
-    let mut client_settings = ClientSettings::new(
-        endpoint,
-        desired.provider.region.clone(),
-        credentials,
-        parallelism as usize,
-    );
+    let endpoint_used = endpoint.to_string();
+    let mut client_settings =
+        ClientSettings::new(endpoint, region, credentials, parallelism as usize);
     if let Some(timeout) = desired.apply.request_timeout {
         client_settings.read_timeout = timeout;
     }
@@ -167,6 +176,7 @@ pub async fn execute(
         serial: loaded.state.serial,
         at: rfc3339(SystemTime::now()),
         operation: "apply".to_string(),
+        endpoint: Some(endpoint_used),
     };
     let writer = store
         .begin_journal(&lock, &begin)
@@ -179,7 +189,7 @@ pub async fn execute(
         engine_config(parallelism, requests_per_second),
     );
     let cancel = CancelToken::new();
-    install_interrupt_handler(cancel.clone());
+    crate::cli::signals::install_stop_handler(cancel.clone());
     let mut reporter: Box<dyn Reporter> = match json.take() {
         Some(json) => Box::new(json),
         None => reporter(tasks.len()),
@@ -261,11 +271,8 @@ fn save(
     Ok(())
 }
 
-/// Reads a saved plan and refuses it unless it was made against exactly this state.
-fn saved_plan(path: &Path, state: Option<&State>) -> anyhow::Result<Plan> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read plan file `{}`", path.display()))?;
-    let plan = decode(path, &text)?;
+/// Refuses a saved plan unless it was made against exactly this state.
+fn not_stale(plan: Plan, state: Option<&State>) -> anyhow::Result<Plan> {
     check_applicable(&plan, state).map_err(|stale| {
         Hinted::new(
             stale,
@@ -273,20 +280,6 @@ fn saved_plan(path: &Path, state: Option<&State>) -> anyhow::Result<Plan> {
         )
     })?;
     Ok(plan)
-}
-
-/// First Ctrl-C: start nothing new, let the run finish what is in flight. Second: exit at
-/// once with 130; the journal already holds every intent that was sent.
-fn install_interrupt_handler(cancel: CancelToken) {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        cancel.cancel();
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(i32::from(exit::INTERRUPTED));
-        }
-    });
 }
 
 /// Asks for approval on a terminal. Without one, only `--auto-approve` proceeds.

@@ -450,7 +450,7 @@ mod tests {
 
     fn status(status: i32) -> InfoResult {
         InfoResult::Status {
-            status,
+            status: status.into(),
             details: ResponseDetails::default(),
         }
     }
@@ -492,8 +492,8 @@ mod tests {
         )
         .await
         .unwrap_or_else(|_| panic!("the refresh failed"));
-        assert_eq!(live[&ChangeOrderId::new("a")].status, Some(1));
-        assert_eq!(live[&ChangeOrderId::new("b")].status, Some(6));
+        assert_eq!(live[&ChangeOrderId::new("a")].status, Some(1.into()));
+        assert_eq!(live[&ChangeOrderId::new("b")].status, Some(6.into()));
         assert_eq!(transport.calls.load(Ordering::SeqCst), 4);
     }
 

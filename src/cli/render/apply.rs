@@ -155,6 +155,7 @@ fn rollback_word(status: RollbackStatus) -> &'static str {
     match status {
         RollbackStatus::Running => "running",
         RollbackStatus::Succeeded => "succeeded",
+        RollbackStatus::PartiallySucceeded => "partially succeeded",
         RollbackStatus::Failed => "failed",
         RollbackStatus::TimedOut => "timed out",
     }
@@ -264,7 +265,10 @@ impl<W: Write> Reporter for JsonLines<W> {
             ),
             ApplyEvent::Interrupted { in_flight } => self.diagnostic(
                 "warning",
-                format!("interrupted: starting nothing new, finishing {in_flight} in flight"),
+                format!(
+                    "interrupted by {}: starting nothing new, finishing {in_flight} in flight",
+                    crate::cli::signals::stop_reason()
+                ),
                 json!({ "in_flight": in_flight }),
             ),
             ApplyEvent::JournalFailed { message } => self.diagnostic(
@@ -426,8 +430,10 @@ fn human_line(event: &ApplyEvent) -> Option<(String, bool)> {
         ),
         ApplyEvent::Interrupted { in_flight } => (
             format!(
-                "Interrupted: starting nothing new, finishing the {in_flight} in flight (press \
-                 Ctrl-C again to exit at once; the journal holds every request sent)"
+                "Interrupted by {}: starting nothing new, finishing the {in_flight} in flight, \
+                 then saving (press Ctrl-C or send the signal again to exit at once; the \
+                 journal holds every request sent)",
+                crate::cli::signals::stop_reason()
             ),
             true,
         ),
@@ -578,12 +584,22 @@ pub fn wait_summary(report: &WaitReport) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "Rollbacks: {} succeeded, {} failed, {} timed out, {} not finished.",
+        "Rollbacks: {} succeeded, {} partially succeeded, {} failed, {} timed out, {} not finished.",
         report.succeeded.len(),
+        report.partially_succeeded.len(),
         report.failed.len(),
         report.timed_out.len(),
         report.not_finished.len()
     );
+    for target in &report.partially_succeeded {
+        let _ = writeln!(
+            text,
+            "  {}: rollback {} partially succeeded (status 7): some batches were rolled back and \
+             the rest were not; check the application's instances in the EDAS console and \
+             release the previous version to the rest",
+            target.change_order_id, target.rollback_change_order_id
+        );
+    }
     for (target, why) in &report.failed {
         let _ = writeln!(
             text,

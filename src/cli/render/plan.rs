@@ -4,8 +4,9 @@
 //! printed through `anstream`, which drops them for `NO_COLOR`, `--no-color` and anything
 //! that is not a terminal. This file must not decide anything a plan does not already say.
 
+use crate::edas::wire::ChangeOrderStatus;
 use crate::plan::{
-    ActionKind, LastError, LiveStatus, Plan, PlannedAction, cannot_abort_hint, file, status_name,
+    ActionKind, LastError, LiveStatus, Plan, PlannedAction, cannot_abort_hint, file,
 };
 use anstyle::{AnsiColor, Style};
 use std::fmt::Write as _;
@@ -41,18 +42,20 @@ fn symbol(kind: ActionKind) -> (&'static str, &'static str, Style) {
 /// The action as shown: `cannot abort` names the live status that forbids it.
 fn label(action: &PlannedAction, kind: ActionKind) -> String {
     match (kind, live_status(action)) {
-        (ActionKind::CannotAbort, Some(status)) => format!("cannot abort (status {status})"),
+        (ActionKind::CannotAbort, Some(status)) => {
+            format!("cannot abort (status {})", status.code())
+        }
         _ => symbol(kind).1.to_string(),
     }
 }
 
-fn live_status(action: &PlannedAction) -> Option<i32> {
+fn live_status(action: &PlannedAction) -> Option<ChangeOrderStatus> {
     action.live_status.as_ref().and_then(|live| live.status)
 }
 
 /// `1 (running)`.
-fn describe_status(status: i32) -> String {
-    format!("{status} ({})", status_name(status))
+fn describe_status(status: ChangeOrderStatus) -> String {
+    status.to_string()
 }
 
 /// The warning for a change order whose live status could not be had.
@@ -598,7 +601,7 @@ fn action_row(action: &PlannedAction, kind: ActionKind) -> String {
             }
             (ActionKind::CannotAbort, Some(status)) => format!(
                 "**warning:** {}: {}",
-                status_name(status),
+                status.name(),
                 cannot_abort_hint(status)
             ),
             (_, Some(status)) => {
