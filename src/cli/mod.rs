@@ -5,6 +5,7 @@
 pub mod args;
 pub mod commands;
 pub mod hints;
+pub mod limits;
 pub mod logging;
 pub mod render;
 pub mod saved_plan;

@@ -28,6 +28,15 @@ pub const USER_AGENT: &str = concat!("edas-rollback/", env!("CARGO_PKG_VERSION")
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The whole of one attempt (connect, send, the status and the full body) must end within
+/// the connect timeout plus the read timeout (`request_timeout`). The read timeout alone
+/// bounds each read, so a server trickling its body a byte at a time stayed under it forever;
+/// this deadline ends such an attempt as a read timeout (ambiguous: verified before anything
+/// is sent again). Saturates rather than overflows.
+pub fn attempt_deadline(connect_timeout: Duration, read_timeout: Duration) -> Duration {
+    connect_timeout.saturating_add(read_timeout)
+}
+
 /// Everything the client needs for a run.
 #[derive(Clone, Debug)]
 pub struct ClientSettings {
@@ -58,7 +67,7 @@ impl ClientSettings {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
             pool_size,
-            signature_algorithm: SignatureAlgorithm::HmacSha1,
+            signature_algorithm: SignatureAlgorithm::default(),
         }
     }
 }
@@ -107,6 +116,8 @@ struct Inner {
     region: String,
     credentials: CredentialsProvider,
     signer: Box<dyn RequestSigner>,
+    /// [`attempt_deadline`] of the settings.
+    deadline: Duration,
 }
 
 impl std::fmt::Debug for EdasClient {
@@ -142,6 +153,7 @@ impl EdasClient {
                 region: settings.region,
                 credentials: settings.credentials,
                 signer: settings.signature_algorithm.signer(),
+                deadline: attempt_deadline(settings.connect_timeout, settings.read_timeout),
             }),
         })
     }
@@ -215,24 +227,38 @@ impl EdasClient {
         );
         let request = to_reqwest(inner.base_url.as_ref(), request)
             .map_err(|error| AttemptError::Transport(transport_error(&error)))?;
-        let response = inner
-            .http
-            .execute(request)
-            .await
-            .map_err(|error| AttemptError::Transport(transport_error(&error)))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| AttemptError::Transport(body_error(&error)))?;
-        let raw = RawResponse {
-            status,
-            headers,
-            body,
+        let exchange = async {
+            let response = inner
+                .http
+                .execute(request)
+                .await
+                .map_err(|error| AttemptError::Transport(transport_error(&error)))?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response
+                .bytes()
+                .await
+                .map_err(|error| AttemptError::Transport(body_error(&error)))?;
+            Ok::<_, AttemptError>(RawResponse {
+                status,
+                headers,
+                body,
+            })
+        };
+        let raw = match tokio::time::timeout(inner.deadline, exchange).await {
+            Ok(answer) => answer?,
+            Err(_elapsed) => {
+                return Err(AttemptError::Transport(TransportError::ReadTimeout(
+                    format!(
+                        "no whole response within the attempt's deadline of {} (connect timeout \
+                     plus request_timeout)",
+                        humantime::format_duration(inner.deadline)
+                    ),
+                )));
+            }
         };
         tracing::debug!(
-            status,
+            status = raw.status,
             request_id = %request_id_of(&raw).unwrap_or_default(),
             change_order_id = %id,
             "response"

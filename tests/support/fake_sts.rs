@@ -117,7 +117,6 @@ impl Drop for FakeCloud {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        let _ = &self.runtime;
     }
 }
 
@@ -314,7 +313,7 @@ async fn handle(
             }
             count(&shared, "GetCallerIdentity");
             let arn = if get("AccessKeyId").as_deref() == Some(TEMP_ID) {
-                format!("acs:ram::1234567890123456:assumed-role/edas-rollback/session")
+                "acs:ram::1234567890123456:assumed-role/edas-rollback/session".to_string()
             } else {
                 "acs:ram::1234567890123456:user/oncall".to_string()
             };

@@ -35,7 +35,8 @@ pub struct Fetched {
     pub expiration: Option<SystemTime>,
 }
 
-/// A failure, with words safe to show.
+/// A failure, with words safe to show: every reason built here goes through this, so a
+/// review of what may be shown has one place to look.
 fn failed(reason: impl Into<String>) -> String {
     reason.into()
 }

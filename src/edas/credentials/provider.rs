@@ -306,16 +306,11 @@ mod tests {
 
     /// A fetcher handing out `STS.<n>` valid for `life`, counting calls; it fails from call
     /// `fail_from` on.
-    fn counting(
-        clock: TokioProviderClock,
-        life: Duration,
-        fail_from: u32,
-    ) -> (Fetcher, Arc<AtomicU32>) {
+    fn counting(life: Duration, fail_from: u32) -> (Fetcher, Arc<AtomicU32>) {
         let calls = Arc::new(AtomicU32::new(0));
         let counter = calls.clone();
         let fetcher: Fetcher = Box::new(move |now| {
             let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-            let _ = clock;
             Box::pin(async move {
                 // A fetch takes a moment (STS round trip) on the paused clock too.
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -356,7 +351,7 @@ mod tests {
     async fn credentials_are_renewed_when_three_minutes_remain_and_not_before() {
         let clock = TokioProviderClock::starting_at(t0());
         let life = Duration::from_secs(15 * 60);
-        let (fetcher, calls) = counting(clock, life, u32::MAX);
+        let (fetcher, calls) = counting(life, u32::MAX);
         let provider = provider(clock, fetcher, life);
 
         assert_eq!(provider.current().await.unwrap().access_key_id, "STS.0");
@@ -380,7 +375,7 @@ mod tests {
     async fn a_long_run_signs_every_request_with_credentials_valid_at_that_moment() {
         let clock = TokioProviderClock::starting_at(t0());
         let life = Duration::from_secs(15 * 60);
-        let (fetcher, calls) = counting(clock, life, u32::MAX);
+        let (fetcher, calls) = counting(life, u32::MAX);
         let provider = provider(clock, fetcher, life);
         // 16 "workers" signing a request every 7 s for 2 hours: eight sessions' worth.
         let mut workers = Vec::new();
@@ -415,7 +410,7 @@ mod tests {
     async fn a_failed_refresh_is_an_error_naming_the_source_not_a_stale_signature() {
         let clock = TokioProviderClock::starting_at(t0());
         let life = Duration::from_secs(15 * 60);
-        let (fetcher, _) = counting(clock, life, 1);
+        let (fetcher, _) = counting(life, 1);
         let provider = provider(clock, fetcher, life);
         assert!(provider.current().await.is_ok());
         tokio::time::advance(Duration::from_secs(13 * 60)).await;
