@@ -20,7 +20,7 @@ use crate::cli::render::plan as render;
 use crate::cli::settings::{LoadedConfig, read_config};
 use crate::config::DesiredState;
 use crate::edas::client::{ClientSettings, EdasClient};
-use crate::edas::credentials::load_credentials;
+use crate::edas::credentials::load_provider;
 use crate::edas::endpoint::{Endpoint, resolve_endpoint};
 use crate::ids::ChangeOrderId;
 use crate::plan::file::encode;
@@ -185,22 +185,22 @@ fn refresh(desired: &DesiredState, endpoint: &Endpoint, planned: Plan) -> anyhow
         .requests_per_second
         .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
     crate::cli::limits::ensure_open_files(parallelism)?;
-    let credentials = load_credentials(desired.provider.profile.as_deref())?;
-    let mut settings = ClientSettings::new(
-        endpoint.clone(),
-        desired.provider.region.clone(),
-        credentials,
-        parallelism as usize,
-    );
-    if let Some(timeout) = desired.apply.request_timeout {
-        settings.read_timeout = timeout;
-    }
-    settings.signature_algorithm = desired.provider.signature_algorithm;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let live = runtime.block_on(async {
+        let credentials = load_provider(desired.provider.profile.as_deref()).await?;
+        let mut settings = ClientSettings::new(
+            endpoint.clone(),
+            desired.provider.region.clone(),
+            credentials,
+            parallelism as usize,
+        );
+        if let Some(timeout) = desired.apply.request_timeout {
+            settings.read_timeout = timeout;
+        }
+        settings.signature_algorithm = desired.provider.signature_algorithm;
         // reqwest's client must be built inside the runtime it runs on.
         let client = EdasClient::new(settings)?;
         live_statuses(
