@@ -7,6 +7,7 @@ pub mod commands;
 pub mod hints;
 pub mod limits;
 pub mod logging;
+pub mod out_file;
 pub mod render;
 pub mod saved_plan;
 pub mod settings;

@@ -39,6 +39,18 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     let (config, prefetched) = load_config_reading_state(global)?;
     let state_path = config.state_path(global.state.as_deref());
     let store = LocalStore::new(&state_path);
+    if let Some(out) = &args.out {
+        crate::cli::out_file::check_plan_out(
+            out,
+            &[
+                ("config", &config.path),
+                ("state", &state_path),
+                ("state's backup", &store.backup_path()),
+                ("state's journal", &store.journal_path()),
+                ("state's lock file", &store.lock_path()),
+            ],
+        )?;
+    }
     let loaded = store
         .load_recovering_prefetched(
             prefetched,
@@ -243,7 +255,8 @@ fn refresh_error(failure: RefreshFailure) -> anyhow::Error {
             reason,
         } => Hinted::new(
             anyhow::anyhow!(
-                "could not ask `GetChangeOrderInfo` about `{change_order_id}` after {attempts} attempts: {reason}"
+                "could not ask `GetChangeOrderInfo` about `{change_order_id}` after {attempts} attempts: {}",
+                crate::cli::render::apply::safe(&reason)
             ),
             retry_hint,
         )
