@@ -901,6 +901,7 @@ fn seed_plan() -> Plan {
             region: "cn-hangzhou".into(),
             endpoint: None,
             profile: None,
+            signature_algorithm: Default::default(),
         },
         apply: ApplySettings::default(),
         state: None,

@@ -877,6 +877,7 @@ fn desired_state() -> impl Strategy<Value = DesiredState> {
                 region: "cn-hangzhou".into(),
                 endpoint: None,
                 profile: None,
+                signature_algorithm: Default::default(),
             },
             apply: ApplySettings::default(),
             state: None,

@@ -1,6 +1,6 @@
 //! A saved plan on its way into `apply PLAN`: read it, then check that this run would carry
-//! it out as it was reviewed (DESIGN 3) — same endpoint, same region, same config file and
-//! content — before the lock is taken or anything is sent. The comparison itself is the pure
+//! it out as it was reviewed (DESIGN 3) — same endpoint, same region, same signature
+//! algorithm, same config file and content — before the lock is taken or anything is sent. The comparison itself is the pure
 //! [`check_pinned`]; this module resolves what the run would use and where each value came
 //! from (flags, environment, config), which only the CLI knows.
 
@@ -63,6 +63,7 @@ fn run_settings(
         provider: PinnedProvider {
             endpoint: endpoint.to_string(),
             region: provider.region.clone(),
+            signature_algorithm: provider.signature_algorithm,
         },
         endpoint_source: endpoint_source(global, config),
         same_config_file: same_file(&plan.config.path, &config.path),
@@ -119,7 +120,9 @@ fn refusal(path: &Path, global: &GlobalArgs, mismatch: PlanMismatch) -> anyhow::
              (and check `EDAS_ENDPOINT` in this shell), or make and review a new plan for this \
              endpoint"
         ),
-        PlanMismatch::Region { .. } | PlanMismatch::ConfigChanged { .. } => format!(
+        PlanMismatch::Region { .. }
+        | PlanMismatch::SignatureAlgorithm { .. }
+        | PlanMismatch::ConfigChanged { .. } => format!(
             "make and review a new plan: `edas-rollback {}plan --out {plan}`",
             crate::cli::hints::location_flags(global)
         ),

@@ -219,6 +219,7 @@ fn check_provider(checker: &mut Checker<'_>, raw: RawProvider) -> Provider {
         region: region.value,
         endpoint,
         profile,
+        signature_algorithm: raw.signature_algorithm.unwrap_or_default(),
     }
 }
 

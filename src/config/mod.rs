@@ -12,6 +12,7 @@ mod syntax;
 pub use check::{MAX_PARALLELISM, is_region, normalize_endpoint, parse_config_duration};
 pub use error::{ConfigError, ConfigErrors, Position};
 
+use crate::edas::signer::SignatureAlgorithm;
 use crate::ids::ChangeOrderId;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -69,6 +70,8 @@ pub struct Provider {
     pub region: String,
     pub endpoint: Option<String>,
     pub profile: Option<String>,
+    /// `provider.signature_algorithm`, V3 unless the config says otherwise.
+    pub signature_algorithm: SignatureAlgorithm,
 }
 
 /// Settings from the config's `apply:` section; command-line flags override them.

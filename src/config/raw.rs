@@ -4,6 +4,7 @@
 //! what editors accept and what the loader accepts cannot drift apart. Nothing here checks
 //! meaning; `config::check` turns these into a `DesiredState`.
 
+use crate::edas::signer::SignatureAlgorithm;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -32,6 +33,10 @@ pub struct RawConfig {
     /// beside the config. `--state` overrides it.
     #[schemars(with = "Option<String>", length(min = 1))]
     pub state: Option<Spanned<String>>,
+    /// The state's name in a PostgreSQL database (`state:` is a `postgres://` URL). Default:
+    /// the config file's stem. `--state-name` overrides it.
+    #[schemars(with = "Option<String>", length(min = 1))]
+    pub state_name: Option<Spanned<String>>,
     /// The change orders to abort and roll back. `[]` is valid: nothing to do.
     pub change_orders: Vec<RawChangeOrder>,
 }
@@ -53,6 +58,10 @@ pub struct RawProvider {
     /// environment has none.
     #[schemars(with = "Option<String>", length(min = 1))]
     pub profile: Option<Spanned<String>>,
+    /// How requests are signed: `ACS3-HMAC-SHA256` (signature V3, what the current official
+    /// SDKs send; the default) or `HMAC-SHA1` (ROA signature v1, legacy). See `docs/wire.md`.
+    #[schemars(extend("default" = "ACS3-HMAC-SHA256"))]
+    pub signature_algorithm: Option<SignatureAlgorithm>,
 }
 
 /// Defaults for `apply`. Each is overridden by its command-line flag.

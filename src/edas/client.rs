@@ -66,7 +66,7 @@ impl ClientSettings {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
             pool_size,
-            signature_algorithm: SignatureAlgorithm::HmacSha1,
+            signature_algorithm: SignatureAlgorithm::default(),
         }
     }
 }

@@ -407,6 +407,8 @@ fn is_fatal_code(code: &str) -> bool {
         "IncompleteSignature",
         "MissingAuthorization",
         "InvalidAuthorization",
+        // The simulator's (and the gateway's) answer to an STS key sent without its token.
+        "MissingSecurityToken",
     ];
     const PREFIXES: &[&str] = &[
         "InvalidAccessKeyId",

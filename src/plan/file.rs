@@ -9,6 +9,7 @@
 //! valid while any change of content is refused.
 
 use super::{PLAN_FORMAT_VERSION, Plan};
+use crate::edas::signer::SignatureAlgorithm;
 use crate::ids::ChangeOrderId;
 use crate::state::State;
 use serde::Deserialize;
@@ -88,13 +89,14 @@ pub enum StalePlan {
 }
 
 /// The provider settings a plan pins (DESIGN 3: apply carries out the plan as reviewed):
-/// apply sends to exactly this endpoint and region, and refuses a run whose flags,
-/// environment or config point elsewhere. One struct, so a setting that joins the plan (the
-/// signature algorithm) is compared in the same place.
+/// apply sends to exactly this endpoint and region, signed with this algorithm, and refuses a
+/// run whose flags, environment or config say otherwise. One struct, so every pinned setting
+/// is compared in the same place.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PinnedProvider {
     pub endpoint: String,
     pub region: String,
+    pub signature_algorithm: SignatureAlgorithm,
 }
 
 impl PinnedProvider {
@@ -102,6 +104,7 @@ impl PinnedProvider {
         Self {
             endpoint: plan.endpoint.clone(),
             region: plan.region.clone(),
+            signature_algorithm: plan.signature_algorithm,
         }
     }
 }
@@ -138,6 +141,13 @@ pub enum PlanMismatch {
     )]
     Region { planned: String, current: String },
     #[error(
+        "the plan was made to sign with `{planned}`, but the config's `provider.signature_algorithm` is now `{current}`; nothing was sent"
+    )]
+    SignatureAlgorithm {
+        planned: SignatureAlgorithm,
+        current: SignatureAlgorithm,
+    },
+    #[error(
         "the plan was made from config `{planned}`, but this run reads config `{current}`; nothing was sent"
     )]
     ConfigPath { planned: String, current: String },
@@ -166,6 +176,12 @@ pub fn check_pinned(plan: &Plan, run: &RunSettings) -> Result<(), PlanMismatch> 
         return Err(PlanMismatch::Region {
             planned: pinned.region,
             current: run.provider.region.clone(),
+        });
+    }
+    if pinned.signature_algorithm != run.provider.signature_algorithm {
+        return Err(PlanMismatch::SignatureAlgorithm {
+            planned: pinned.signature_algorithm,
+            current: run.provider.signature_algorithm,
         });
     }
     if !run.same_config_file {

@@ -7,6 +7,7 @@ pub mod file;
 mod refresh;
 
 use crate::config::DesiredState;
+use crate::edas::signer::SignatureAlgorithm;
 use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
 use crate::state::{ChangeOrderRecord, RecordStatus, State};
@@ -243,6 +244,11 @@ pub struct Plan {
     pub state: StateVersion,
     pub region: String,
     pub endpoint: String,
+    /// `provider.signature_algorithm` when the plan was made; apply signs with it and refuses
+    /// the plan if the config now says otherwise. Plans written before it existed were
+    /// signed with neither pin and read as the default.
+    #[serde(default)]
+    pub signature_algorithm: SignatureAlgorithm,
     /// Declared change orders in config order, then the no-longer-declared ones by id.
     pub actions: Vec<PlannedAction>,
     pub summary: PlanSummary,
@@ -363,6 +369,7 @@ fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
         state: StateVersion::of(state),
         region: desired.provider.region.clone(),
         endpoint: inputs.endpoint.clone(),
+        signature_algorithm: desired.provider.signature_algorithm,
         actions,
         summary,
         checksum: String::new(),

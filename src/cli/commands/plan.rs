@@ -25,7 +25,7 @@ use crate::edas::endpoint::{Endpoint, resolve_endpoint};
 use crate::ids::ChangeOrderId;
 use crate::plan::file::encode;
 use crate::plan::{Action, LiveStatus, Plan, PlanInputs, plan, plan_encoded, refreshed};
-use crate::state::store::{LocalStore, PrefetchedState};
+use crate::state::store::{AnyStore, LocalStore, PrefetchedState, StateStore};
 use anyhow::Context;
 use std::collections::HashMap;
 use std::io::Write;
@@ -37,28 +37,20 @@ use tokio::task::JoinSet;
 
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     let (config, prefetched) = load_config_reading_state(global)?;
-    let state_path = config.state_path(global.state.as_deref());
-    let store = LocalStore::new(&state_path);
+    let opened = crate::cli::settings::open_store(global)?;
     if let Some(out) = &args.out {
-        crate::cli::out_file::check_plan_out(
-            out,
-            &[
-                ("config", &config.path),
-                ("state", &state_path),
-                ("state's backup", &store.backup_path()),
-                ("state's journal", &store.journal_path()),
-                ("state's lock file", &store.lock_path()),
-            ],
-        )?;
+        refuse_overwriting(out, &config, &opened)?;
     }
-    let loaded = store
-        .load_recovering_prefetched(
+    let loaded = match opened {
+        AnyStore::Local(store) => store.load_recovering_prefetched(
             prefetched,
             "plan",
             args.lock_timeout,
             env!("CARGO_PKG_VERSION"),
-        )
-        .map_err(crate::cli::render::store_error_to_anyhow)?;
+        ),
+        store => store.load_recovering("plan", args.lock_timeout, env!("CARGO_PKG_VERSION")),
+    }
+    .map_err(crate::cli::render::store_error_to_anyhow)?;
     announce(&loaded);
     let endpoint = resolve_endpoint(
         global.endpoint.as_deref(),
@@ -111,6 +103,25 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// `plan --out FILE` must not replace the config or a local state's files
+/// ([`crate::cli::out_file`]).
+fn refuse_overwriting(out: &Path, config: &LoadedConfig, store: &AnyStore) -> anyhow::Result<()> {
+    let mut protected = vec![("config", config.path.clone())];
+    if let AnyStore::Local(store) = store {
+        protected.extend([
+            ("state", store.state_path().to_path_buf()),
+            ("state's backup", store.backup_path()),
+            ("state's journal", store.journal_path()),
+            ("state's lock file", store.lock_path()),
+        ]);
+    }
+    let protected: Vec<(&str, &Path)> = protected
+        .iter()
+        .map(|(what, path)| (*what, path.as_path()))
+        .collect();
+    crate::cli::out_file::check_plan_out(out, &protected)
 }
 
 /// Reads the config and, while its YAML parses (most of the time on a large runbook), reads
@@ -206,6 +217,7 @@ fn refresh(desired: &DesiredState, endpoint: &Endpoint, planned: Plan) -> anyhow
     if let Some(timeout) = desired.apply.request_timeout {
         settings.read_timeout = timeout;
     }
+    settings.signature_algorithm = desired.provider.signature_algorithm;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -67,6 +67,7 @@ async fn rehearse(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8
     let rehearsal = GlobalArgs {
         config: global.config.clone(),
         state: Some(state_path),
+        state_name: None,
         endpoint: Some(simulator.endpoint()),
         no_color: global.no_color,
         verbose: global.verbose,

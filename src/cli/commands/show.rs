@@ -22,9 +22,11 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> anyhow::Result<u8> {
             let (path, loaded) = load_for_reading(global, "show")?;
             let state = loaded.existed.then_some(&loaded.state);
             match args.format {
-                OutputFormat::Text => render_state::summary(&path, state),
+                OutputFormat::Text => render_state::summary(std::path::Path::new(&path), state),
                 OutputFormat::Json => render_state::json(state),
-                OutputFormat::Markdown => render_state::markdown(&path, state),
+                OutputFormat::Markdown => {
+                    render_state::markdown(std::path::Path::new(&path), state)
+                }
             }
         }
     };
