@@ -753,3 +753,162 @@ fn ids_that_differ_only_in_case_are_the_same_change_order_and_refused_as_a_dupli
     );
     assert!(stderr.contains("differ only in case"), "{stderr}");
 }
+
+// ---- 5. What a runbook user hits ----
+
+/// Runs the binary with `args` in the workspace under a pseudo-terminal (`script`), so
+/// stdout and stderr are a terminal as for a person at a shell; returns what the terminal
+/// showed. The credentials are the simulator's; NO_COLOR keeps the text plain.
+fn on_a_terminal(workspace: &Workspace, args: &[&str]) -> (Option<i32>, String) {
+    let quoted: Vec<String> = std::iter::once(support::BINARY)
+        .chain(args.iter().copied())
+        .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
+        .collect();
+    let output = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &quoted.join(" "), "/dev/null"])
+        .current_dir(workspace.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", workspace.dir.path())
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .env(
+            "ALIBABA_CLOUD_ACCESS_KEY_ID",
+            edas_rollback::sim::DEFAULT_ACCESS_KEY_ID,
+        )
+        .env(
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            edas_rollback::sim::DEFAULT_ACCESS_KEY_SECRET,
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (output.status.code(), text(&output.stdout))
+}
+
+#[test]
+fn on_a_terminal_each_result_line_prints_above_the_progress_bar() {
+    // Before the fix a terminal showed only the summary: the aborted lines were swallowed by
+    // the progress bar, unlike docs/RUNBOOK.md's transcript.
+    let sim = Sim::any_id(Faults::default(), 15);
+    let workspace = Workspace::new(3);
+    let endpoint = sim.endpoint();
+    let (code, shown) = on_a_terminal(
+        &workspace,
+        &["--endpoint", &endpoint, "apply", "--auto-approve"],
+    );
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains("Aborting 3 change orders"), "{shown}");
+    for id in &workspace.ids {
+        assert!(
+            shown.contains(&format!("{id}: aborted [RequestId ")),
+            "{id} missing from the terminal:\n{shown}"
+        );
+    }
+    assert!(shown.contains("Apply complete! Aborted: 3"), "{shown}");
+}
+
+#[test]
+fn plan_refresh_shows_progress_on_a_terminal() {
+    // Before the fix `plan --refresh` showed nothing for seconds while it asked.
+    let sim = Sim::any_id(
+        Faults {
+            latency: Latency::Fixed(Duration::from_millis(100)),
+            ..Faults::default()
+        },
+        16,
+    );
+    let workspace = Workspace::with(10, None, "requests_per_second: 5\nparallelism: 2");
+    let endpoint = sim.endpoint();
+    let (code, shown) = on_a_terminal(&workspace, &["--endpoint", &endpoint, "plan", "--refresh"]);
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains("Asking GetChangeOrderInfo"), "{shown}");
+    assert!(shown.contains("/10"), "{shown}");
+}
+
+#[test]
+fn every_run_hint_repeats_the_config_state_and_endpoint_flags_and_the_copied_command_works() {
+    // Before the fix the hint said `edas-rollback apply FILE`, which in this directory reads
+    // another config (or none) and fails or refuses.
+    let sim = Sim::any_id(Faults::default(), 17);
+    let workspace = Workspace::new(2);
+    std::fs::rename(
+        workspace.path("edas-rollback.yaml"),
+        workspace.path("incident 42.yaml"),
+    )
+    .unwrap();
+    let endpoint = sim.endpoint();
+    let output = run(workspace.command(
+        &endpoint,
+        &[
+            "-c",
+            "incident 42.yaml",
+            "--state",
+            "runs.state.json",
+            "plan",
+            "--out",
+            "p.json",
+        ],
+    ));
+    assert_exit(&output, 0);
+    let stdout = text(&output.stdout);
+    let expected = format!(
+        "run: edas-rollback -c 'incident 42.yaml' --state runs.state.json --endpoint {endpoint} apply p.json"
+    );
+    assert!(stdout.contains(&expected), "{stdout}");
+    // The hint, copied into a shell, carries out the plan.
+    let hint = stdout
+        .lines()
+        .find_map(|line| line.split("run: ").nth(1))
+        .unwrap()
+        .to_string();
+    let mut command = workspace.bare_command(&[]);
+    command
+        .env(
+            "ALIBABA_CLOUD_ACCESS_KEY_ID",
+            edas_rollback::sim::DEFAULT_ACCESS_KEY_ID,
+        )
+        .env(
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            edas_rollback::sim::DEFAULT_ACCESS_KEY_SECRET,
+        );
+    let shell = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(hint.replacen("edas-rollback", &format!("'{}'", support::BINARY), 1))
+        .current_dir(workspace.dir.path())
+        .envs(
+            command
+                .get_envs()
+                .filter_map(|(key, value)| Some((key, value?))),
+        )
+        .output()
+        .unwrap();
+    assert_exit(&shell, 0);
+    assert_eq!(
+        workspace.state_path().file_name().unwrap(),
+        "edas-rollback.state.json"
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(workspace.path("runs.state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["change_orders"].as_object().unwrap().len(), 2);
+    // The markdown hint too.
+    let output = run(workspace.command(
+        &endpoint,
+        &[
+            "-c",
+            "incident 42.yaml",
+            "show",
+            "p.json",
+            "--format",
+            "markdown",
+        ],
+    ));
+    assert!(
+        text(&output.stdout).contains(&format!(
+            "`edas-rollback -c 'incident 42.yaml' --endpoint {endpoint} apply p.json`"
+        )),
+        "{}",
+        text(&output.stdout)
+    );
+}

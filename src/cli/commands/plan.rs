@@ -225,17 +225,38 @@ fn refresh(desired: &DesiredState, endpoint: &Endpoint, planned: Plan) -> anyhow
     let live = runtime.block_on(async {
         // reqwest's client must be built inside the runtime it runs on.
         let client = EdasClient::new(settings)?;
-        live_statuses(
+        let progress = refresh_progress(pending.len());
+        let live = live_statuses(
             Arc::new(client),
             pending,
             parallelism,
             requests_per_second,
             RetryPolicy::default(),
+            &progress,
         )
-        .await
-        .map_err(refresh_error)
+        .await;
+        progress.finish_and_clear();
+        live.map_err(refresh_error)
     })?;
     Ok(refreshed(planned, &live))
+}
+
+/// A progress bar on stderr while `--refresh` asks (a large plan takes seconds at the rate
+/// limit); hidden when stderr is not a terminal, so pipes and CI logs stay clean.
+fn refresh_progress(total: usize) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "Asking GetChangeOrderInfo {bar:30} {pos}/{len} ({elapsed})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 /// Why `--refresh` could not be completed.
@@ -286,6 +307,7 @@ async fn live_statuses<T: Transport>(
     parallelism: u32,
     requests_per_second: u32,
     retry: RetryPolicy,
+    progress: &indicatif::ProgressBar,
 ) -> Result<HashMap<ChangeOrderId, LiveStatus>, RefreshFailure> {
     let pacer = Arc::new(Pacer::new(requests_per_second));
     let in_flight = Arc::new(Semaphore::new(parallelism.max(1) as usize));
@@ -310,6 +332,7 @@ async fn live_statuses<T: Transport>(
     while let Some(joined) = running.join_next().await {
         // Only a bug panics a task; the JoinSet is drained either way.
         let Ok((id, answer)) = joined else { continue };
+        progress.inc(1);
         match answer {
             Some(Ok(status)) => {
                 live.insert(id, status);
@@ -515,6 +538,7 @@ mod tests {
             10,
             20,
             RetryPolicy::default(),
+            &indicatif::ProgressBar::hidden(),
         )
         .await
         .unwrap_or_else(|_| panic!("the refresh failed"));
@@ -536,6 +560,7 @@ mod tests {
             3,
             1_000,
             RetryPolicy::default(),
+            &indicatif::ProgressBar::hidden(),
         )
         .await
         .unwrap_or_else(|_| panic!("the refresh failed"));
@@ -561,6 +586,7 @@ mod tests {
             10,
             2,
             RetryPolicy::default(),
+            &indicatif::ProgressBar::hidden(),
         )
         .await
         .unwrap_or_else(|_| panic!("the refresh failed"));
@@ -580,6 +606,7 @@ mod tests {
             10,
             20,
             RetryPolicy::default(),
+            &indicatif::ProgressBar::hidden(),
         )
         .await
         .err()
@@ -629,6 +656,7 @@ mod tests {
             1,
             20,
             RetryPolicy::default(),
+            &indicatif::ProgressBar::hidden(),
         )
         .await
         .err()

@@ -529,7 +529,13 @@ impl ProgressReporter {
 impl Reporter for ProgressReporter {
     fn on_event(&mut self, event: &ApplyEvent) {
         match event {
-            ApplyEvent::ChangeAborted(_) => self.bar.inc(1),
+            // Each result prints above the bar, as the runbook's transcript shows it.
+            ApplyEvent::ChangeAborted(_) => {
+                self.bar.inc(1);
+                if let Some((line, _)) = human_line(event) {
+                    self.bar.println(line);
+                }
+            }
             ApplyEvent::ChangeFailed(_) | ApplyEvent::ChangeUnknown(_) => {
                 self.failures += 1;
                 self.bar.inc(1);
@@ -539,7 +545,7 @@ impl Reporter for ProgressReporter {
                 }
             }
             ApplyEvent::Summary { .. } => self.bar.finish_and_clear(),
-            ApplyEvent::RunStarted { .. } | ApplyEvent::ChangeStarted { .. } => {}
+            ApplyEvent::ChangeStarted { .. } => {}
             other => {
                 if let Some((line, _)) = human_line(other) {
                     self.bar.println(line);
