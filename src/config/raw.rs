@@ -12,7 +12,7 @@ use serde_saphyr::Spanned;
 
 /// Regular expressions the schema publishes. The loader checks the same rules in Rust (see
 /// `config::check`); a test runs every example through both.
-pub const ID_PATTERN: &str = "^[A-Za-z0-9-]+$";
+pub const ID_PATTERN: &str = "^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$";
 pub const REGION_PATTERN: &str = "^[a-z0-9-]+$";
 pub const ENDPOINT_PATTERN: &str = "^https?://[^/?#@\\s]+/?$";
 pub const DURATION_PATTERN: &str = "^([0-9]+(ms|s|m|h))+$";

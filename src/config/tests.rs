@@ -343,7 +343,7 @@ fn the_schema_lists_every_key_and_pattern() {
     }
 }
 
-const ID_PATTERN_JSON: &str = "\"pattern\": \"^[A-Za-z0-9-]+$\"";
+const ID_PATTERN_JSON: &str = "\"pattern\": \"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$\"";
 
 #[test]
 fn a_file_full_of_bad_ids_keeps_every_error_and_renders_the_first_two_hundred() {
