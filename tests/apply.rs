@@ -251,7 +251,7 @@ fn a_wrong_secret_stops_early_with_a_clear_error_and_a_consistent_state() {
     let stderr = text(&output.stderr);
     assert!(stderr.contains("SignatureDoesNotMatch"), "{stderr}");
     assert!(
-        stderr.contains("hint:") && stderr.contains("clock"),
+        stderr.contains("hint:") && stderr.contains("access key secret"),
         "{stderr}"
     );
     assert!(!stderr.contains("NotTheSecret"), "the secret never appears");
@@ -271,6 +271,48 @@ fn a_wrong_secret_stops_early_with_a_clear_error_and_a_consistent_state() {
         assert_eq!(record["code"], "SignatureDoesNotMatch");
     }
     assert!(!workspace.journal_path().exists());
+    assert!(text(&output.stdout).contains("not started"));
+}
+
+/// Issue 11: EDAS answers a RAM user without the permission with HTTP 200 and body `Code`
+/// 401. That used to be one failed record per change order: all 300 requests were sent.
+#[test]
+fn a_ram_user_without_permission_stops_a_300_change_order_apply_after_at_most_parallelism_requests()
+{
+    let sim = Sim::start(SimConfig {
+        any_id: true,
+        denied: Some(401),
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(300);
+    let output = run(workspace.command(
+        &sim.endpoint(),
+        &["apply", "--auto-approve", "--parallelism", "5"],
+    ));
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        stderr.matches("edas:ManageApplication").count(),
+        1,
+        "one message naming the permission: {stderr}"
+    );
+    assert!(stderr.contains("grant the RAM permission"), "{stderr}");
+    let stats = sim.stats();
+    assert!(
+        stats.totals.aborts_received <= 5,
+        "stopped after at most `parallelism` requests: {} sent",
+        stats.totals.aborts_received
+    );
+    assert_eq!(stats.totals.aborts_committed, 0);
+    let state = workspace.state();
+    let records = state["change_orders"].as_object().unwrap();
+    assert!(
+        records.len() as u64 <= stats.totals.aborts_received,
+        "{records:?}"
+    );
+    for record in records.values() {
+        assert_eq!(record["code"], "401");
+    }
     assert!(text(&output.stdout).contains("not started"));
 }
 

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use edas_rollback::edas::client::{ClientSettings, EdasClient};
 use edas_rollback::edas::credentials::Credentials;
 use edas_rollback::edas::endpoint::Endpoint;
-use edas_rollback::edas::outcome::{InfoOutcome, Outcome};
+use edas_rollback::edas::outcome::{Accepted, Outcome};
 use edas_rollback::edas::secret::Secret;
 use edas_rollback::edas::signer::{decode_query, signature, string_to_sign};
 use edas_rollback::edas::wire::{
@@ -237,8 +237,10 @@ async fn real_requests_over_loopback_are_signed_so_the_server_accepts_them() {
     let outcome = client
         .abort(&id("6b55106c-c7f2-40f7-a1d4-0928700aaaaa"))
         .await;
-    let Outcome::Aborted {
-        rollback_change_order_id,
+    let Outcome::Done {
+        answer: Accepted {
+            rollback_change_order_id,
+        },
         details,
     } = outcome
     else {
@@ -253,11 +255,11 @@ async fn real_requests_over_loopback_are_signed_so_the_server_accepts_them() {
 
     // An id that needs percent-encoding is signed decoded and verified decoded.
     let awkward = client.abort(&id("id with space+&=%")).await;
-    assert!(matches!(awkward, Outcome::Aborted { .. }), "{awkward:?}");
+    assert!(matches!(awkward, Outcome::Done { .. }), "{awkward:?}");
 
     let info = client.change_order_info(&id("co-1")).await;
     assert!(
-        matches!(info, InfoOutcome::Status { status, .. } if status.code() == 6),
+        matches!(info, Outcome::Done { answer, .. } if answer.code() == 6),
         "{info:?}"
     );
 
@@ -286,7 +288,7 @@ async fn sts_credentials_send_and_sign_the_security_token() {
     let credentials = access_key(SECRET).with_security_token(Secret::new(TOKEN));
     let client = client_for(server.address, credentials, Duration::from_secs(5));
     let outcome = client.abort(&id("co-sts")).await;
-    assert!(matches!(outcome, Outcome::Aborted { .. }), "{outcome:?}");
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
     let seen = server.seen.lock().unwrap().clone();
     assert_eq!(seen[0].security_token.as_deref(), Some(TOKEN));
 }
@@ -303,6 +305,7 @@ async fn a_wrong_secret_gets_signature_does_not_match_and_stops_the_run() {
     let Outcome::Fatal {
         details,
         server_string_to_sign,
+        ..
     } = outcome
     else {
         panic!("{outcome:?}")
@@ -382,7 +385,7 @@ async fn a_closed_port_is_retried_because_nothing_was_sent() {
     assert_eq!(after, None);
     assert!(reason.starts_with("connection refused"), "{reason}");
     let info = client.change_order_info(&id("co-4")).await;
-    assert!(matches!(info, InfoOutcome::Retry { .. }), "{info:?}");
+    assert!(matches!(info, Outcome::Retry { .. }), "{info:?}");
 }
 
 #[tokio::test]
@@ -452,7 +455,7 @@ async fn logs_at_the_most_verbose_level_never_hold_the_secret_or_the_token() {
     );
     assert!(matches!(
         good.abort(&id("co-log")).await,
-        Outcome::Aborted { .. }
+        Outcome::Done { .. }
     ));
     // A rejected STS request makes the server echo its string to sign, token included.
     let wrong = client_for(

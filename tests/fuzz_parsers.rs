@@ -641,7 +641,7 @@ fn check_classify(status: u16, headers: &[(String, Vec<u8>)], body: &[u8]) {
     let info = classify_info(Ok(&response));
     assert_quick(started, "classify", body);
     let (details, reason) = match &abort {
-        Outcome::Aborted { details, .. }
+        Outcome::Done { details, .. }
         | Outcome::Failed { details }
         | Outcome::Fatal { details, .. } => (details, None),
         Outcome::Retry {
@@ -652,13 +652,13 @@ fn check_classify(status: u16, headers: &[(String, Vec<u8>)], body: &[u8]) {
     assert_eq!(details.http_status, Some(status));
     assert!(reason.is_none_or(|reason| !reason.trim().is_empty()));
     let (details, reason) = match &info {
-        InfoOutcome::Status { details, .. }
+        InfoOutcome::Done { details, .. }
         | InfoOutcome::Failed { details }
         | InfoOutcome::Fatal { details, .. } => (details, None),
         InfoOutcome::Retry {
             details, reason, ..
         }
-        | InfoOutcome::Unknown { details, reason } => (details, Some(reason)),
+        | InfoOutcome::Verify { details, reason } => (details, Some(reason)),
     };
     assert_eq!(details.http_status, Some(status));
     assert!(reason.is_none_or(|reason| !reason.trim().is_empty()));

@@ -15,7 +15,8 @@ use edas_rollback::config::{ApplySettings, ChangeOrderSpec, DesiredState, Provid
 use edas_rollback::edas::credentials::Credentials;
 use edas_rollback::edas::endpoint::Endpoint;
 use edas_rollback::edas::outcome::{
-    InfoOutcome, Outcome, RawResponse, ResponseDetails, classify_abort, classify_info,
+    AbortOutcome, Accepted, FatalKind, Outcome, RawResponse, ResponseDetails, classify_abort,
+    classify_info,
 };
 use edas_rollback::edas::request::{Operation, build_request};
 use edas_rollback::edas::secret::Secret;
@@ -559,32 +560,13 @@ fn code_of(body: &[u8]) -> Option<String> {
 /// True when the policy names `code` before it looks at a 5xx status.
 fn decided_before_the_status(code: &str) -> bool {
     code.starts_with("Throttling")
+        || code == "Rejected.Throttling"
         || code == "SignatureNonceUsed"
-        || [
-            "SignatureDoesNotMatch",
-            "IncompleteSignature",
-            "MissingAuthorization",
-            "InvalidAuthorization",
-        ]
-        .contains(&code)
-        || [
-            "InvalidAccessKeyId",
-            "InvalidSecurityToken",
-            "Forbidden",
-            "InvalidTimeStamp",
-        ]
-        .iter()
-        .any(|prefix| code.starts_with(prefix))
+        || FatalKind::of_code(code).is_some()
 }
 
-fn abort_details(outcome: &Outcome) -> &ResponseDetails {
-    match outcome {
-        Outcome::Aborted { details, .. }
-        | Outcome::Retry { details, .. }
-        | Outcome::Verify { details, .. }
-        | Outcome::Failed { details }
-        | Outcome::Fatal { details, .. } => details,
-    }
+fn abort_details(outcome: &AbortOutcome) -> &ResponseDetails {
+    outcome.details()
 }
 
 /// A 5xx body: valid shapes with any code, or anything a proxy might send.
@@ -615,7 +597,7 @@ proptest! {
         let outcome = classify_abort(Ok(&response(status, &headers, body.clone())));
         let sent: AbortResponse = serde_json::from_slice(&body).unwrap();
         match outcome {
-            Outcome::Aborted { details, rollback_change_order_id } => {
+            Outcome::Done { details, answer: Accepted { rollback_change_order_id } } => {
                 prop_assert_eq!(details.http_status, Some(status));
                 prop_assert_eq!(rollback_change_order_id, sent.data.and_then(|data| data.change_order_id));
                 if sent.request_id.is_some() {
@@ -643,7 +625,7 @@ proptest! {
         })
         .unwrap();
         match classify_info(Ok(&response(status, &headers, body))) {
-            InfoOutcome::Status { status: found, .. } => prop_assert_eq!(found.code(), change_order_status),
+            Outcome::Done { answer: found, .. } => prop_assert_eq!(found.code(), change_order_status),
             other => prop_assert!(false, "gave {:?}", other),
         }
     }
@@ -658,7 +640,7 @@ proptest! {
         let abort = classify_abort(Ok(&response));
         prop_assert!(matches!(abort, Outcome::Retry { throttled: true, .. }), "{:?}", abort);
         let info = classify_info(Ok(&response));
-        prop_assert!(matches!(info, InfoOutcome::Retry { throttled: true, .. }), "{:?}", info);
+        prop_assert!(matches!(info, Outcome::Retry { throttled: true, .. }), "{:?}", info);
     }
 
     #[test]
@@ -674,12 +656,12 @@ proptest! {
             matches!(abort, Outcome::Verify { .. } | Outcome::Retry { .. } | Outcome::Fatal { .. }),
             "HTTP {} gave {:?}", status, abort
         );
-        prop_assert!(!matches!(info, InfoOutcome::Failed { .. } | InfoOutcome::Status { .. }), "{:?}", info);
+        prop_assert!(!matches!(info, Outcome::Failed { .. } | Outcome::Done { .. }), "{:?}", info);
         let code = code_of(&body).unwrap_or_default();
         let throttle_hint = headers.iter().any(|(name, _)| name == "x-acs-retry-after");
         if !decided_before_the_status(&code) && !throttle_hint {
             prop_assert!(matches!(abort, Outcome::Verify { .. }), "HTTP {} `{}` gave {:?}", status, code, abort);
-            prop_assert!(matches!(info, InfoOutcome::Unknown { .. }), "{:?}", info);
+            prop_assert!(matches!(info, Outcome::Verify { .. }), "{:?}", info);
         }
     }
 
@@ -693,7 +675,7 @@ proptest! {
         let abort = classify_abort(Ok(&response));
         prop_assert!(matches!(abort, Outcome::Fatal { .. }), "{:?}", abort);
         let info = classify_info(Ok(&response));
-        prop_assert!(matches!(info, InfoOutcome::Fatal { .. }), "{:?}", info);
+        prop_assert!(matches!(info, Outcome::Fatal { .. }), "{:?}", info);
     }
 
     #[test]

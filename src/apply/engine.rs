@@ -12,11 +12,12 @@
 use super::event::{ApplyEvent, Reporter, RetryCause};
 use super::journal_writer::{self, DurableTicket, JournalHandle, NotDurable, WriterResult};
 use super::pacing::{Pacer, RateChange};
+use super::status::{AskObserver, Asked, Quietly, StatusAsker};
 use super::{
-    AbortedChange, ApplyReport, CancelToken, Clock, FailedChange, FatalError, InfoResult,
-    JournalSink, RetryPolicy, Transport, UnknownChange,
+    AbortedChange, ApplyReport, CancelToken, Clock, FailedChange, FatalError, JournalSink,
+    RetryPolicy, Transport, UnknownChange,
 };
-use crate::edas::outcome::{Outcome, ResponseDetails};
+use crate::edas::outcome::{Accepted, FatalKind, Outcome, ResponseDetails};
 use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
 use crate::plan::{Action, Plan};
@@ -684,10 +685,16 @@ impl<T: Transport, C: Clock> Worker<T, C> {
         .into()
     }
 
-    fn fatal(&self, details: ResponseDetails, server_string_to_sign: Option<String>) -> FatalError {
+    fn fatal(
+        &self,
+        kind: FatalKind,
+        details: ResponseDetails,
+        server_string_to_sign: Option<String>,
+    ) -> FatalError {
         self.stop.cancel();
         FatalError {
             change_order_id: self.id().clone(),
+            kind,
             details,
             server_string_to_sign,
         }
@@ -739,9 +746,11 @@ impl<T: Transport, C: Clock> Worker<T, C> {
         self.announce();
         let outcome = self.shared.transport.abort(self.id()).await;
         match outcome {
-            Outcome::Aborted {
+            Outcome::Done {
+                answer: Accepted {
+                    rollback_change_order_id,
+                },
                 details,
-                rollback_change_order_id,
             } => {
                 self.rate_changed(self.shared.pacer.on_success());
                 let mut record = self.response(RecordStatus::Aborted, &details, None);
@@ -819,9 +828,10 @@ impl<T: Transport, C: Clock> Worker<T, C> {
             }
             Outcome::Fatal {
                 details,
+                kind,
                 server_string_to_sign,
             } => {
-                let fatal = self.fatal(details.clone(), server_string_to_sign);
+                let fatal = self.fatal(kind, details.clone(), server_string_to_sign);
                 self.journal(self.response(RecordStatus::Failed, &details, None));
                 let message = details
                     .message
@@ -835,70 +845,47 @@ impl<T: Transport, C: Clock> Worker<T, C> {
         }
     }
 
-    /// Asks `GetChangeOrderInfo` until it answers (retrying what can be retried).
+    /// Asks `GetChangeOrderInfo` until it answers (retrying what can be retried), through
+    /// the one status-asking path; every attempt's intent is journaled.
     async fn verify(&mut self) -> Verified {
-        let mut tries = 0;
-        loop {
-            let Some(started) = self.begin().await else {
-                return Verified::Ended(self.stopped());
-            };
-            tries += 1;
-            self.info_attempts += 1;
-            let intent = JournalRecord::Intent {
-                change_order_id: self.id().clone(),
-                attempt: self.info_attempts,
-                at: self.shared.now(),
-                request: RequestKind::Verify,
-                app: self.task.app.clone(),
-                reason: self.task.reason.clone(),
-            };
-            // Read only: the intent need not be durable before it leaves.
-            if !self.journal(intent) {
-                return Verified::Ended(self.stopped());
+        let asker = StatusAsker {
+            transport: &self.shared.transport,
+            pacer: &self.shared.pacer,
+            retry: self.shared.retry,
+            stop: &self.stop,
+            in_flight: None,
+            deadline: None,
+        };
+        let mut observer = VerifyObserver {
+            shared: &self.shared,
+            events: &self.events,
+            task: &self.task,
+            stop: &self.stop,
+            info_attempts: &mut self.info_attempts,
+            announced: &mut self.announced,
+        };
+        let asked = asker
+            .ask(&self.task.change_order_id, &mut self.rng, &mut observer)
+            .await;
+        match asked {
+            Asked::Status { status, details } => self.on_status(status, details),
+            Asked::Refused { details } => {
+                self.journal(self.response(RecordStatus::Failed, &details, None));
+                let message = details
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "the service refused `GetChangeOrderInfo`".to_string());
+                Verified::Ended(Ended::Failed(self.failed(&details, message)).into())
             }
-            self.announce();
-            match self.shared.transport.info(self.id()).await {
-                InfoResult::Status { status, details } => {
-                    self.rate_changed(self.shared.pacer.on_success());
-                    return self.on_status(status, details);
-                }
-                InfoResult::Retry {
-                    details: _,
-                    after,
-                    throttled,
-                    reason,
-                } => {
-                    if throttled {
-                        self.rate_changed(self.shared.pacer.on_throttled(started, after));
-                    }
-                    if self.shared.retry.exhausted(tries) {
-                        return Verified::Ended(self.unverified(format!(
-                            "could not ask `GetChangeOrderInfo` after {tries} attempts: {reason}"
-                        )));
-                    }
-                    if !self.wait_to_retry(tries, after, throttled, reason).await {
-                        return Verified::Ended(self.stopped());
-                    }
-                }
-                InfoResult::Failed { details } => {
-                    self.rate_changed(self.shared.pacer.on_success());
-                    self.journal(self.response(RecordStatus::Failed, &details, None));
-                    let message = details
-                        .message
-                        .clone()
-                        .unwrap_or_else(|| "the service refused `GetChangeOrderInfo`".to_string());
-                    return Verified::Ended(Ended::Failed(self.failed(&details, message)).into());
-                }
-                InfoResult::Fatal {
-                    details,
-                    server_string_to_sign,
-                } => {
-                    let fatal = self.fatal(details, server_string_to_sign);
-                    let mut end = self.stopped();
-                    end.fatal = Some(Box::new(fatal));
-                    return Verified::Ended(end);
-                }
+            Asked::Fatal(fatal) => {
+                let mut end = self.stopped();
+                end.fatal = Some(Box::new(fatal));
+                Verified::Ended(end)
             }
+            Asked::Unanswered { attempts, reason } => Verified::Ended(self.unverified(format!(
+                "could not ask `GetChangeOrderInfo` after {attempts} attempts: {reason}"
+            ))),
+            Asked::Stopped => Verified::Ended(self.stopped()),
         }
     }
 
@@ -972,6 +959,63 @@ impl<T: Transport, C: Clock> Worker<T, C> {
     }
 }
 
+/// What apply's verification records while asking: an intent per attempt (read only, so not
+/// made durable first), the first request's `apply_start`, retries and pace changes.
+struct VerifyObserver<'a, T, C> {
+    shared: &'a Shared<T, C>,
+    events: &'a mpsc::UnboundedSender<ApplyEvent>,
+    task: &'a AbortTask,
+    stop: &'a CancelToken,
+    info_attempts: &'a mut u32,
+    announced: &'a mut bool,
+}
+
+impl<T, C: Clock> AskObserver for VerifyObserver<'_, T, C> {
+    fn before_attempt(&mut self, _attempt: u32) -> bool {
+        *self.info_attempts += 1;
+        let intent = JournalRecord::Intent {
+            change_order_id: self.task.change_order_id.clone(),
+            attempt: *self.info_attempts,
+            at: self.shared.now(),
+            request: RequestKind::Verify,
+            app: self.task.app.clone(),
+            reason: self.task.reason.clone(),
+        };
+        if let Err(error) = self.shared.journal.append(intent) {
+            self.stop.cancel();
+            let _ = self.events.send(ApplyEvent::JournalFailed {
+                message: error.message,
+            });
+            return false;
+        }
+        if !std::mem::replace(self.announced, true) {
+            let _ = self.events.send(ApplyEvent::ChangeStarted {
+                change_order_id: self.task.change_order_id.clone(),
+                verify_first: self.task.verify_first,
+            });
+        }
+        true
+    }
+
+    fn retrying(&mut self, attempt: u32, wait: Duration, throttled: bool, reason: &str) {
+        let _ = self.events.send(ApplyEvent::Retrying {
+            change_order_id: self.task.change_order_id.clone(),
+            attempt: attempt + 1,
+            after: wait,
+            cause: if throttled {
+                RetryCause::Throttled
+            } else {
+                RetryCause::Transient
+            },
+            reason: reason.to_string(),
+        });
+    }
+
+    fn rate_changed(&mut self, RateChange { from, to }: RateChange) {
+        let _ = self.events.send(ApplyEvent::RateChanged { from, to });
+    }
+}
+
 enum PollVerdict {
     Succeeded,
     /// Status 7: some batches rolled back, then the rollback ended.
@@ -1001,25 +1045,21 @@ struct Poller<T, C> {
 impl<T: Transport, C: Clock> Poller<T, C> {
     async fn run(mut self) -> PollEnd {
         let rollback_id = ChangeOrderId::new(self.target.rollback_change_order_id.clone());
-        let mut retries = 0;
         loop {
             if Instant::now() >= self.deadline {
                 return self.end(PollVerdict::TimedOut, RollbackStatus::TimedOut, None, None);
             }
-            let Some((started, permit)) = self.begin().await else {
-                return self.end(
-                    PollVerdict::NotFinished,
-                    RollbackStatus::Running,
-                    None,
-                    None,
-                );
+            let asker = StatusAsker {
+                transport: &self.shared.transport,
+                pacer: &self.shared.pacer,
+                retry: self.shared.retry,
+                stop: &self.stop,
+                in_flight: Some(&self.in_flight),
+                deadline: Some(self.deadline),
             };
-            let answer = self.shared.transport.info(&rollback_id).await;
-            drop(permit);
-            let wait = match answer {
-                InfoResult::Status { status, .. } => {
-                    self.shared.pacer.on_success();
-                    retries = 0;
+            let asked = asker.ask(&rollback_id, &mut self.rng, &mut Quietly).await;
+            match asked {
+                Asked::Status { status, .. } => {
                     // Every final status ends the watch at once (DESIGN 5: 2, 3, 6, 7, 10).
                     match status {
                         ChangeOrderStatus::Succeeded => {
@@ -1047,34 +1087,17 @@ impl<T: Transport, C: Clock> Poller<T, C> {
                                 None,
                             );
                         }
-                        _ => self.poll_interval,
+                        _ => {}
                     }
                 }
-                InfoResult::Retry {
-                    after, throttled, ..
-                } => {
-                    if throttled {
-                        self.shared.pacer.on_throttled(started, after);
-                    }
-                    retries += 1;
-                    self.shared.retry.backoff(retries, self.rng.f64(), after)
-                }
-                InfoResult::Failed { details } => {
+                Asked::Refused { details } => {
                     let why = details
                         .message
                         .unwrap_or_else(|| "the service refused `GetChangeOrderInfo`".into());
                     return self.end(PollVerdict::Failed(why), RollbackStatus::Failed, None, None);
                 }
-                InfoResult::Fatal {
-                    details,
-                    server_string_to_sign,
-                } => {
-                    self.stop.cancel();
-                    let fatal = FatalError {
-                        change_order_id: self.target.change_order_id.clone(),
-                        details,
-                        server_string_to_sign,
-                    };
+                Asked::Fatal(mut fatal) => {
+                    fatal.change_order_id = self.target.change_order_id.clone();
                     return self.end(
                         PollVerdict::NotFinished,
                         RollbackStatus::Running,
@@ -1082,29 +1105,25 @@ impl<T: Transport, C: Clock> Poller<T, C> {
                         Some(fatal),
                     );
                 }
-            };
-            let until = (Instant::now() + wait).min(self.deadline);
+                Asked::Unanswered { .. } => {
+                    return self.end(PollVerdict::TimedOut, RollbackStatus::TimedOut, None, None);
+                }
+                Asked::Stopped => {
+                    return self.end(
+                        PollVerdict::NotFinished,
+                        RollbackStatus::Running,
+                        None,
+                        None,
+                    );
+                }
+            }
+            let until = (Instant::now() + self.poll_interval).min(self.deadline);
             tokio::select! {
                 biased;
                 () = self.stop.cancelled() => {
                     return self.end(PollVerdict::NotFinished, RollbackStatus::Running, None, None);
                 }
                 () = tokio::time::sleep_until(until) => {}
-            }
-        }
-    }
-
-    async fn begin(&self) -> Option<(Instant, tokio::sync::OwnedSemaphorePermit)> {
-        tokio::select! {
-            biased;
-            () = self.stop.cancelled() => None,
-            permit = Arc::clone(&self.in_flight).acquire_owned() => {
-                let permit = permit.ok()?;
-                tokio::select! {
-                    biased;
-                    () = self.stop.cancelled() => None,
-                    started = self.shared.pacer.acquire() => Some((started, permit)),
-                }
             }
         }
     }

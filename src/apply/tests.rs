@@ -5,7 +5,9 @@
 use super::engine::{RollbackTarget, WaitReport};
 use super::event::{ApplyEvent, Reporter};
 use super::*;
-use crate::edas::outcome::{Outcome, ResponseDetails};
+use crate::edas::outcome::{
+    AbortOutcome, Accepted, FatalKind, InfoOutcome, Outcome, ResponseDetails,
+};
 use crate::edas::wire::ChangeOrderStatus;
 use crate::state::RollbackStatus;
 use crate::state::journal::{JournalRecord, RequestKind};
@@ -73,8 +75,8 @@ struct FakeService {
     journal: Arc<Mutex<Journal>>,
     latency: Duration,
     quota_per_second: Option<usize>,
-    abort_script: Mutex<HashMap<String, VecDeque<Outcome>>>,
-    info_script: Mutex<HashMap<String, VecDeque<InfoResult>>>,
+    abort_script: Mutex<HashMap<String, VecDeque<AbortOutcome>>>,
+    info_script: Mutex<HashMap<String, VecDeque<InfoOutcome>>>,
     aborts: Mutex<HashMap<String, usize>>,
     /// Every request as it arrived: when, which change order, what.
     log: Mutex<Vec<(Instant, String, RequestKind)>>,
@@ -96,14 +98,14 @@ fn details(request_id: String) -> ResponseDetails {
 }
 
 impl FakeService {
-    fn script_abort(&self, id: &str, outcomes: impl IntoIterator<Item = Outcome>) {
+    fn script_abort(&self, id: &str, outcomes: impl IntoIterator<Item = AbortOutcome>) {
         self.abort_script
             .lock()
             .unwrap()
             .insert(id.into(), outcomes.into_iter().collect());
     }
 
-    fn script_info(&self, id: &str, answers: impl IntoIterator<Item = InfoResult>) {
+    fn script_info(&self, id: &str, answers: impl IntoIterator<Item = InfoOutcome>) {
         self.info_script
             .lock()
             .unwrap()
@@ -153,7 +155,7 @@ impl FakeService {
     }
 }
 
-fn throttled() -> Outcome {
+fn throttled<T>() -> Outcome<T> {
     Outcome::Retry {
         details: ResponseDetails {
             http_status: Some(400),
@@ -166,7 +168,7 @@ fn throttled() -> Outcome {
     }
 }
 
-fn ambiguous() -> Outcome {
+fn ambiguous() -> AbortOutcome {
     Outcome::Verify {
         details: ResponseDetails {
             http_status: Some(503),
@@ -177,15 +179,15 @@ fn ambiguous() -> Outcome {
     }
 }
 
-fn status(status: i32) -> InfoResult {
-    InfoResult::Status {
-        status: status.into(),
+fn status(status: i32) -> InfoOutcome {
+    Outcome::Done {
+        answer: status.into(),
         details: details(format!("info-{status}")),
     }
 }
 
 impl Transport for Arc<FakeService> {
-    async fn abort(&self, id: &ChangeOrderId) -> Outcome {
+    async fn abort(&self, id: &ChangeOrderId) -> AbortOutcome {
         {
             let journal = self.journal.lock().unwrap();
             let durable_intents = journal.records[..journal.synced]
@@ -215,16 +217,18 @@ impl Transport for Arc<FakeService> {
             .unwrap()
             .get_mut(id.as_str())
             .and_then(VecDeque::pop_front);
-        scripted.unwrap_or_else(|| Outcome::Aborted {
+        scripted.unwrap_or_else(|| Outcome::Done {
+            answer: Accepted {
+                rollback_change_order_id: Some(format!("rollback-{id}")),
+            },
             details: details(format!("abort-{id}-{count}")),
-            rollback_change_order_id: Some(format!("rollback-{id}")),
         })
     }
 
-    async fn info(&self, id: &ChangeOrderId) -> InfoResult {
+    async fn info(&self, id: &ChangeOrderId) -> InfoOutcome {
         let admitted = self.arrive(id, RequestKind::Verify).await;
         if !admitted {
-            return InfoResult::Retry {
+            return Outcome::Retry {
                 details: ResponseDetails::default(),
                 after: None,
                 throttled: true,
@@ -567,6 +571,7 @@ async fn a_fatal_error_starts_nothing_new_not_even_an_intent_written_ahead() {
                 request_id: Some("req-bad".into()),
                 ..ResponseDetails::default()
             },
+            kind: FatalKind::Signature,
             server_string_to_sign: Some("PUT\napplication/json\n\n\n...".into()),
         }],
     );
@@ -578,7 +583,7 @@ async fn a_fatal_error_starts_nothing_new_not_even_an_intent_written_ahead() {
     );
     let fatal = run.report.fatal.as_ref().unwrap();
     assert_eq!(fatal.details.code.as_deref(), Some("SignatureDoesNotMatch"));
-    assert!(fatal.hint().contains("clock"));
+    assert!(fatal.hint().contains("access key secret"));
     assert_eq!(
         run.report.aborted.len(),
         1,

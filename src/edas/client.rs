@@ -10,8 +10,8 @@
 use super::credentials::Credentials;
 use super::endpoint::Endpoint;
 use super::outcome::{
-    InfoOutcome, Outcome, RawResponse, ResponseDetails, TransportError, classify_abort,
-    classify_info,
+    AbortOutcome, FatalKind, InfoOutcome, Outcome, RawResponse, ResponseDetails, TransportError,
+    classify_abort, classify_info,
 };
 use super::request::{Operation, RequestError, build_request};
 use super::signer::{RequestSigner, RoaV1Signer, SignError};
@@ -147,12 +147,13 @@ impl EdasClient {
     }
 
     /// One `AbortAndRollbackChangeOrder` attempt, classified.
-    pub async fn abort(&self, id: &ChangeOrderId) -> Outcome {
+    pub async fn abort(&self, id: &ChangeOrderId) -> AbortOutcome {
         match self.execute(Operation::AbortAndRollback, id).await {
             Ok(response) => classify_abort(Ok(&response)),
             Err(AttemptError::Transport(error)) => classify_abort(Err(&error)),
             Err(local) => Outcome::Fatal {
                 details: local_details(&local),
+                kind: FatalKind::Connection,
                 server_string_to_sign: None,
             },
         }
@@ -163,8 +164,9 @@ impl EdasClient {
         match self.execute(Operation::GetChangeOrderInfo, id).await {
             Ok(response) => classify_info(Ok(&response)),
             Err(AttemptError::Transport(error)) => classify_info(Err(&error)),
-            Err(local) => InfoOutcome::Fatal {
+            Err(local) => Outcome::Fatal {
                 details: local_details(&local),
+                kind: FatalKind::Connection,
                 server_string_to_sign: None,
             },
         }

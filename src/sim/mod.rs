@@ -22,7 +22,8 @@
 //!    when none is configured), `SignatureNonceUsed`; then routing
 //!    (`InvalidAction.NotFound` for a wrong path, method or `x-acs-action`);
 //! 3. the requests-per-second limit: HTTP 400 `Throttling.User`;
-//! 4. scripted outcomes (aborts only), then `fail_rate` HTTP 503 `ServiceUnavailable`;
+//! 4. a permission denial when configured (HTTP 200, body `Code` 401 or 403); then scripted
+//!    outcomes (aborts only), then `fail_rate` HTTP 503 `ServiceUnavailable`;
 //! 5. the operation itself, then `drop_rate` (aborts only: the abort is committed and the
 //!    connection is reset without a response).
 
@@ -99,6 +100,10 @@ pub struct SimConfig {
     pub seed: u64,
     /// How long a rollback change order runs (status 1) before it succeeds (status 2).
     pub rollback_duration: Duration,
+    /// When set, every authenticated API request is answered HTTP 200 with this numeric body
+    /// `Code` (401: the RAM user lacks `edas:ManageApplication`; 403: denied), as EDAS answers
+    /// a caller without the permission.
+    pub denied: Option<u16>,
 }
 
 impl Default for SimConfig {
@@ -112,6 +117,7 @@ impl Default for SimConfig {
             faults: Faults::default(),
             seed: 0,
             rollback_duration: Duration::from_secs(5),
+            denied: None,
         }
     }
 }

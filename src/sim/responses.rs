@@ -37,6 +37,22 @@ pub(crate) fn business_error(request_id: &str, trace_id: &str, message: &str) ->
     })
 }
 
+/// HTTP 200 with body `Code` 401 or 403: the caller lacks the RAM permission, as EDAS answers
+/// it (a numeric `Code`, not an HTTP status).
+pub(crate) fn permission_denied(request_id: &str, trace_id: &str, code: u16) -> Value {
+    let message = match code {
+        401 => "You are not authorized to perform this operation on this application.",
+        _ => "The request was denied: the caller has no permission for this resource.",
+    };
+    json!({
+        "Code": code,
+        "Message": message,
+        "RequestId": request_id,
+        "TraceId": trace_id,
+        "ErrorCode": "",
+    })
+}
+
 /// HTTP 200 from `GetChangeOrderInfo`.
 pub(crate) fn change_order_info(
     request_id: &str,

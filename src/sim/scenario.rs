@@ -15,6 +15,7 @@
 //!     6b55106c-c7f2-40f7-a1d4-0928700aaaab: [drop]
 //! seed: 7
 //! rollback_duration: 2s
+//! deny_permission: 401   # every request: HTTP 200, body Code 401 (no RAM permission)
 //! ```
 //!
 //! Pure: text in, a scenario out; [`Scenario::configure`] applies it to a [`SimConfig`].
@@ -44,6 +45,8 @@ struct RawScenario {
     faults: RawFaults,
     seed: Option<u64>,
     rollback_duration: Option<String>,
+    /// `401` or `403`: answer every request as EDAS answers a caller without the permission.
+    deny_permission: Option<u16>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -72,6 +75,7 @@ pub struct Scenario {
     pub scripted: BTreeMap<ChangeOrderId, Vec<ScriptedOutcome>>,
     pub seed: Option<u64>,
     pub rollback_duration: Option<Duration>,
+    pub deny_permission: Option<u16>,
 }
 
 impl Scenario {
@@ -102,6 +106,13 @@ impl Scenario {
                     "`faults.{name}` is {rate}; expected a fraction between 0 and 1"
                 )));
             }
+        }
+        if let Some(code) = raw.deny_permission
+            && !matches!(code, 401 | 403)
+        {
+            return Err(invalid(format!(
+                "`deny_permission` is {code}; expected 401 (no RAM permission) or 403 (denied)"
+            )));
         }
         if raw.faults.requests_per_second == Some(0) {
             return Err(invalid(
@@ -142,6 +153,7 @@ impl Scenario {
                 .collect(),
             seed: raw.seed,
             rollback_duration: duration("rollback_duration", raw.rollback_duration.as_deref())?,
+            deny_permission: raw.deny_permission,
         })
     }
 
@@ -168,6 +180,7 @@ impl Scenario {
         if let Some(duration) = self.rollback_duration {
             config.rollback_duration = duration;
         }
+        config.denied = self.deny_permission;
     }
 }
 
@@ -234,6 +247,7 @@ rollback_duration: 2s
             ("faults: {latency: fast}", "faults.latency"),
             ("faults: {requests_per_second: 0}", "must be positive"),
             ("rollback_duration: 10", "rollback_duration"),
+            ("deny_permission: 500", "deny_permission"),
             ("surprise: 1", "surprise"),
             ("faults: {scripted: {a: [explode]}}", "s.yaml"),
         ] {

@@ -397,6 +397,14 @@ fn decide(
     {
         return throttle(inner);
     }
+    if let Some(code) = shared.config.denied {
+        inner.totals.rejected += 1;
+        return Decision::Respond {
+            status: StatusCode::OK,
+            body: responses::permission_denied(request_id, &trace_id, code),
+            retry_after: None,
+        };
+    }
     match verified.operation {
         Operation::Info => {
             if roll(faults.fail_rate, &mut inner.rng) {
