@@ -85,7 +85,11 @@ struct InstantService {
 }
 
 impl Transport for InstantService {
-    async fn abort(&self, id: &ChangeOrderId) -> AbortOutcome {
+    async fn abort(
+        &self,
+        id: &ChangeOrderId,
+        _operation: edas_rollback::edas::request::RollbackOperation,
+    ) -> AbortOutcome {
         let count = self.aborts.fetch_add(1, Ordering::Relaxed);
         Outcome::Done {
             details: ResponseDetails {
@@ -117,6 +121,8 @@ fn tasks(count: usize) -> Vec<AbortTask> {
             app: Some("checkout".into()),
             reason: Some("benchmark".into()),
             previous_attempts: 0,
+            operation: Default::default(),
+            app_id: None,
         })
         .collect()
 }
@@ -139,6 +145,7 @@ fn engine_memory(count: usize) {
                 parallelism: 50,
                 requests_per_second: 1_000_000,
                 retry: RetryPolicy::default(),
+                settle: Default::default(),
                 seed: 1,
             },
         );
@@ -254,6 +261,7 @@ fn http_run(simulator: &SimulatorProcess, count: usize, parallelism: u32, rate: 
                 parallelism,
                 requests_per_second: rate,
                 retry: RetryPolicy::default(),
+                settle: Default::default(),
                 seed: 1,
             },
         );
@@ -311,7 +319,10 @@ fn client_floor(count: usize, simulator_args: &[&str]) {
             workers.spawn(async move {
                 let mut aborted = 0;
                 for id in &ids {
-                    if matches!(client.abort(id).await, Outcome::Done { .. }) {
+                    if matches!(
+                        client.abort(id, Default::default()).await,
+                        Outcome::Done { .. }
+                    ) {
                         aborted += 1;
                     }
                 }

@@ -235,7 +235,10 @@ async fn real_requests_over_loopback_are_signed_so_the_server_accepts_them() {
     let client = client_for(server.address, access_key(SECRET), Duration::from_secs(5));
 
     let outcome = client
-        .abort(&id("6b55106c-c7f2-40f7-a1d4-0928700aaaaa"))
+        .abort(
+            &id("6b55106c-c7f2-40f7-a1d4-0928700aaaaa"),
+            Default::default(),
+        )
         .await;
     let Outcome::Done {
         answer: Accepted {
@@ -254,7 +257,9 @@ async fn real_requests_over_loopback_are_signed_so_the_server_accepts_them() {
     assert_eq!(details.trace_id.as_deref(), Some("trace-abort"));
 
     // An id that needs percent-encoding is signed decoded and verified decoded.
-    let awkward = client.abort(&id("id with space+&=%")).await;
+    let awkward = client
+        .abort(&id("id with space+&=%"), Default::default())
+        .await;
     assert!(matches!(awkward, Outcome::Done { .. }), "{awkward:?}");
 
     let info = client.change_order_info(&id("co-1")).await;
@@ -287,7 +292,7 @@ async fn sts_credentials_send_and_sign_the_security_token() {
     let server = serve(Behaviour::Verify { secret: SECRET }).await;
     let credentials = access_key(SECRET).with_security_token(Secret::new(TOKEN));
     let client = client_for(server.address, credentials, Duration::from_secs(5));
-    let outcome = client.abort(&id("co-sts")).await;
+    let outcome = client.abort(&id("co-sts"), Default::default()).await;
     assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
     let seen = server.seen.lock().unwrap().clone();
     assert_eq!(seen[0].security_token.as_deref(), Some(TOKEN));
@@ -301,7 +306,7 @@ async fn a_wrong_secret_gets_signature_does_not_match_and_stops_the_run() {
         access_key("not-the-secret"),
         Duration::from_secs(5),
     );
-    let outcome = client.abort(&id("co-2")).await;
+    let outcome = client.abort(&id("co-2"), Default::default()).await;
     let Outcome::Fatal {
         details,
         server_string_to_sign,
@@ -330,7 +335,7 @@ async fn a_server_that_takes_the_request_and_goes_quiet_is_verified_not_retried(
         access_key(SECRET),
         Duration::from_millis(300),
     );
-    let outcome = client.abort(&id("co-3")).await;
+    let outcome = client.abort(&id("co-3"), Default::default()).await;
     let Outcome::Verify { reason, .. } = outcome else {
         panic!("{outcome:?}")
     };
@@ -360,7 +365,7 @@ async fn a_connection_dropped_after_the_request_was_written_is_verified() {
         drop(socket);
     });
     let client = client_for(address, access_key(SECRET), Duration::from_secs(5));
-    let outcome = client.abort(&id("co-lost")).await;
+    let outcome = client.abort(&id("co-lost"), Default::default()).await;
     assert!(matches!(outcome, Outcome::Verify { .. }), "{outcome:?}");
     assert!(*received.lock().unwrap() > 0, "the request was written");
 }
@@ -371,7 +376,7 @@ async fn a_closed_port_is_retried_because_nothing_was_sent() {
     let address = listener.local_addr().unwrap();
     drop(listener);
     let client = client_for(address, access_key(SECRET), Duration::from_secs(5));
-    let outcome = client.abort(&id("co-4")).await;
+    let outcome = client.abort(&id("co-4"), Default::default()).await;
     let Outcome::Retry {
         throttled,
         after,
@@ -392,7 +397,7 @@ async fn a_closed_port_is_retried_because_nothing_was_sent() {
 async fn a_503_is_verified() {
     let server = serve(Behaviour::Unavailable).await;
     let client = client_for(server.address, access_key(SECRET), Duration::from_secs(5));
-    let outcome = client.abort(&id("co-5")).await;
+    let outcome = client.abort(&id("co-5"), Default::default()).await;
     let Outcome::Verify { details, .. } = outcome else {
         panic!("{outcome:?}")
     };
@@ -407,7 +412,7 @@ async fn throttling_is_retried_after_the_servers_hint() {
     })
     .await;
     let client = client_for(server.address, access_key(SECRET), Duration::from_secs(5));
-    let outcome = client.abort(&id("co-6")).await;
+    let outcome = client.abort(&id("co-6"), Default::default()).await;
     let Outcome::Retry {
         throttled,
         after,
@@ -454,7 +459,7 @@ async fn logs_at_the_most_verbose_level_never_hold_the_secret_or_the_token() {
         Duration::from_secs(5),
     );
     assert!(matches!(
-        good.abort(&id("co-log")).await,
+        good.abort(&id("co-log"), Default::default()).await,
         Outcome::Done { .. }
     ));
     // A rejected STS request makes the server echo its string to sign, token included.
@@ -463,7 +468,7 @@ async fn logs_at_the_most_verbose_level_never_hold_the_secret_or_the_token() {
         access_key("wrong-secret").with_security_token(Secret::new(TOKEN)),
         Duration::from_secs(5),
     );
-    let outcome = wrong.abort(&id("co-log")).await;
+    let outcome = wrong.abort(&id("co-log"), Default::default()).await;
     assert!(matches!(outcome, Outcome::Fatal { .. }), "{outcome:?}");
     assert!(!format!("{outcome:?}").contains(TOKEN));
 
@@ -488,7 +493,7 @@ async fn a_host_that_does_not_resolve_is_retried_because_nothing_was_sent() {
         1,
     );
     let client = EdasClient::new(settings).unwrap();
-    let outcome = client.abort(&id("co-dns")).await;
+    let outcome = client.abort(&id("co-dns"), Default::default()).await;
     let Outcome::Retry {
         throttled, reason, ..
     } = outcome

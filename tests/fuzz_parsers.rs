@@ -153,6 +153,7 @@ fn seed_journal_records() -> Vec<JournalRecord> {
             attempt: 1,
             at: "2026-11-27T10:00:01Z".into(),
             request: RequestKind::Abort,
+            operation: None,
             app: Some("checkout".into()),
             reason: Some("bad release".into()),
         },
@@ -161,6 +162,7 @@ fn seed_journal_records() -> Vec<JournalRecord> {
             attempt: 3,
             at: "2026-11-27T10:00:02Z".into(),
             request: RequestKind::Verify,
+            operation: None,
             app: None,
             reason: None,
         },
@@ -909,6 +911,8 @@ fn seed_plan() -> Plan {
                 id: ChangeOrderId::new(id),
                 app: Some(format!("café-{id}")),
                 reason: Some("INC-2042 — \"quoted\"".into()),
+                operation: Default::default(),
+                app_id: None,
             })
             .collect(),
     };

@@ -182,6 +182,7 @@ fn history_records(index: usize, steps: &[Step]) -> Vec<JournalRecord> {
         attempt,
         at: format!("2026-11-27T10:00:{attempt:02}Z"),
         request,
+        operation: None,
         app,
         reason: Some("INC-2042".into()),
     };
@@ -273,6 +274,7 @@ fn left_unanswered(journal: &[JournalRecord]) -> BTreeSet<ChangeOrderId> {
             JournalRecord::Intent {
                 change_order_id,
                 request: RequestKind::Abort,
+                operation: None,
                 ..
             } => {
                 open.insert(change_order_id.clone());
@@ -295,6 +297,7 @@ fn named_in(journal: &[JournalRecord]) -> BTreeSet<ChangeOrderId> {
             // A verify intent changes nothing, so it does not count as naming one.
             JournalRecord::Intent {
                 request: RequestKind::Verify,
+                operation: None,
                 ..
             } => None,
             record => record.change_order_id().cloned(),
@@ -358,6 +361,7 @@ proptest! {
                 attempt: 99,
                 at: "2026-11-27T10:09:00Z".into(),
                 request: RequestKind::Abort,
+                operation: None,
                 app: None,
                 reason: None,
             });
@@ -366,6 +370,7 @@ proptest! {
                 attempt: 99,
                 at: "2026-11-27T10:09:01Z".into(),
                 request: RequestKind::Verify,
+                operation: None,
                 app: None,
                 reason: None,
             });
@@ -868,6 +873,8 @@ fn desired_state() -> impl Strategy<Value = DesiredState> {
                     id: id(index),
                     app,
                     reason,
+                    operation: Default::default(),
+                    app_id: None,
                 })
                 .collect(),
         })
@@ -914,6 +921,7 @@ fn run_journal(plan: &Plan, outcomes: &[Option<RecordStatus>]) -> Vec<JournalRec
                 attempt: 1,
                 at: "2026-11-28T01:01:00Z".into(),
                 request: RequestKind::Verify,
+                operation: None,
                 app: None,
                 reason: None,
             });
@@ -923,6 +931,7 @@ fn run_journal(plan: &Plan, outcomes: &[Option<RecordStatus>]) -> Vec<JournalRec
             attempt: 7,
             at: "2026-11-28T01:01:01Z".into(),
             request: RequestKind::Abort,
+            operation: None,
             app: action.app.clone(),
             reason: action.reason.clone(),
         });

@@ -214,7 +214,7 @@ async fn a_second_abort_is_refused_as_not_abortable_and_commits_nothing() {
     assert_eq!(first.body["Code"], 200);
     let second = call(&simulator, &credentials, Call::abort("co-1")).await;
     assert_eq!(second.status, StatusCode::OK);
-    assert_eq!(second.body["Code"], 500);
+    assert_eq!(second.body["Code"], 601);
     let message = second.body["Message"].as_str().unwrap();
     assert!(
         message.contains("`co-1`") && message.contains("status is 6"),
@@ -231,7 +231,7 @@ async fn change_orders_that_ended_cannot_be_aborted() {
     let simulator = Simulator::start(loopback(), config).await.unwrap();
     for id in ["done", "failed", "partly"] {
         let answer = call(&simulator, &credentials, Call::abort(id)).await;
-        assert_eq!(answer.body["Code"], 500, "{id}: {}", answer.body);
+        assert_eq!(answer.body["Code"], 601, "{id}: {}", answer.body);
     }
     let waiting = call(&simulator, &credentials, Call::abort("waiting")).await;
     assert_eq!(waiting.body["Code"], 200);
@@ -414,7 +414,7 @@ async fn an_unknown_change_order_is_a_business_error_naming_it() {
         call(&simulator, &credentials, Call::info("no-such-order")).await,
     ] {
         assert_eq!(answer.status, StatusCode::OK);
-        assert_eq!(answer.body["Code"], 500);
+        assert_eq!(answer.body["Code"], 601);
         let message = answer.body["Message"].as_str().unwrap();
         assert!(
             message.contains("`no-such-order`") && message.contains("does not exist"),
@@ -609,7 +609,7 @@ async fn scripted_outcomes_are_played_in_order_for_their_change_order() {
     assert_eq!(simulator.stats().change_orders["co-1"].aborts_committed, 1);
     let after = call(&simulator, &credentials, Call::abort("co-1")).await;
     assert_eq!(
-        after.body["Code"], 500,
+        after.body["Code"], 601,
         "already stopped by the dropped abort"
     );
 

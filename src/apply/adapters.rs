@@ -5,14 +5,19 @@
 use super::{ApplyError, JournalSink, Transport};
 use crate::edas::client::EdasClient;
 use crate::edas::outcome::{AbortOutcome, InfoOutcome};
+use crate::edas::request::RollbackOperation;
 use crate::ids::ChangeOrderId;
 use crate::state::journal::JournalRecord;
 use crate::state::store::{JournalWriter, StoreError};
 use std::future::Future;
 
 impl Transport for EdasClient {
-    fn abort(&self, id: &ChangeOrderId) -> impl Future<Output = AbortOutcome> + Send {
-        EdasClient::abort(self, id)
+    fn abort(
+        &self,
+        id: &ChangeOrderId,
+        operation: RollbackOperation,
+    ) -> impl Future<Output = AbortOutcome> + Send {
+        EdasClient::abort(self, id, operation)
     }
 
     fn info(&self, id: &ChangeOrderId) -> impl Future<Output = InfoOutcome> + Send {

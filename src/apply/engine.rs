@@ -18,6 +18,7 @@ use super::{
     RetryPolicy, Transport, UnknownChange,
 };
 use crate::edas::outcome::{Accepted, FatalKind, Outcome, ResponseDetails};
+use crate::edas::request::RollbackOperation;
 use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
 use crate::plan::{Action, Plan};
@@ -38,6 +39,8 @@ pub struct EngineConfig {
     /// Requests started per second, aborts and info requests together.
     pub requests_per_second: u32,
     pub retry: RetryPolicy,
+    /// How long an abortable status after an ambiguous abort is watched before resending.
+    pub settle: SettlePolicy,
     /// Seeds the jitter of backoffs, so a run's timing is repeatable under a paused clock.
     pub seed: u64,
 }
@@ -48,10 +51,33 @@ impl Default for EngineConfig {
             parallelism: super::DEFAULT_PARALLELISM,
             requests_per_second: super::DEFAULT_REQUESTS_PER_SECOND,
             retry: RetryPolicy::default(),
+            settle: SettlePolicy::default(),
             seed: 0,
         }
     }
 }
+
+/// After an ambiguous abort, a status that still reads abortable is asked about `checks` more
+/// times, evenly over `window`, before the abort is sent again: EDAS applies an abort
+/// asynchronously, and a resend while it does is refused. `apply.verify_window` sets the
+/// window (default 3 s: the simulator's and the service's observed delays are well under it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettlePolicy {
+    pub window: Duration,
+    pub checks: u32,
+}
+
+impl Default for SettlePolicy {
+    fn default() -> Self {
+        Self {
+            window: DEFAULT_VERIFY_WINDOW,
+            checks: 3,
+        }
+    }
+}
+
+/// The default `apply.verify_window`.
+pub const DEFAULT_VERIFY_WINDOW: Duration = Duration::from_secs(3);
 
 /// One change order to abort, as the plan says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,6 +86,10 @@ pub struct AbortTask {
     pub verify_first: bool,
     pub app: Option<String>,
     pub reason: Option<String>,
+    /// The call that rolls it back (AbortAndRollbackChangeOrder or RollbackChangeOrder).
+    pub operation: RollbackOperation,
+    /// The application id, when the config gives one (ListRecentChangeOrder).
+    pub app_id: Option<String>,
     /// Aborts recorded in state before this run: intents count attempts over the change
     /// order's whole history.
     pub previous_attempts: u32,
@@ -77,6 +107,8 @@ impl AbortTask {
                 verify_first: action.verify_first,
                 app: action.app.clone(),
                 reason: action.reason.clone(),
+                operation: action.operation,
+                app_id: action.app_id.clone(),
                 previous_attempts: state
                     .change_orders
                     .get(&action.change_order_id)
@@ -128,6 +160,7 @@ struct Shared<T, C> {
     clock: C,
     pacer: Pacer,
     retry: RetryPolicy,
+    settle: SettlePolicy,
     journal: JournalHandle,
 }
 
@@ -159,6 +192,7 @@ impl<T: Transport, C: Clock, S: JournalSink> Engine<T, C, S> {
             clock,
             pacer: Pacer::new(config.requests_per_second),
             retry: config.retry,
+            settle: config.settle,
             journal,
         });
         Self {
@@ -242,6 +276,8 @@ impl<T: Transport, C: Clock, S: JournalSink> Engine<T, C, S> {
                     announced: false,
                     last: Last::Untouched,
                     prepared: ticket,
+                    ambiguous: false,
+                    refused: None,
                 };
                 let handle = running.spawn(worker.run());
                 running_ids.insert(handle.id(), id);
@@ -505,6 +541,11 @@ struct Worker<T, C> {
     /// The first abort's intent, queued ahead by the coordinator; the abort waits for its
     /// sync (usually long done) instead of writing its own intent.
     prepared: Option<DurableTicket>,
+    /// An abort of this run had an ambiguous outcome: the service may be applying it.
+    ambiguous: bool,
+    /// The service refused the last abort (a business error); the status check that follows
+    /// decides whether that was because it is already stopped or finished.
+    refused: Option<FailedChange>,
 }
 
 /// How many tasks ahead of the free slots have their first abort intent written: half the
@@ -522,6 +563,7 @@ fn abort_intent(task: &AbortTask, attempt: u32, at: String) -> JournalRecord {
         attempt,
         at,
         request: RequestKind::Abort,
+        operation: Some(task.operation),
         app: task.app.clone(),
         reason: task.reason.clone(),
     }
@@ -532,9 +574,16 @@ impl<T: Transport, C: Clock> Worker<T, C> {
         let mut verify = self.task.verify_first;
         loop {
             if verify {
-                match self.verify().await {
+                let mut verified = self.verify().await;
+                if matches!(verified, Verified::Abortable(_)) && self.ambiguous {
+                    verified = self.settle(verified).await;
+                }
+                match verified {
                     Verified::Aborted(aborted) => return Ended::Aborted(aborted).into(),
                     Verified::Abortable(status) => {
+                        if let Some(refused) = self.refused.take() {
+                            return self.refused_while_abortable(refused, status);
+                        }
                         if self.abort_attempts > 0 {
                             self.emit(ApplyEvent::Resending {
                                 change_order_id: self.id().clone(),
@@ -552,6 +601,57 @@ impl<T: Transport, C: Clock> Worker<T, C> {
                 Step::Again => {}
             }
         }
+    }
+
+    /// After an ambiguous abort the status still reads abortable: EDAS applies an abort
+    /// asynchronously, so ask again a few times over a short window before sending it again
+    /// (issue 11: a resend of an abort that was being applied was refused and recorded
+    /// `failed`).
+    async fn settle(&mut self, mut verified: Verified) -> Verified {
+        let checks = self.shared.settle.checks;
+        if checks == 0 {
+            return verified;
+        }
+        let spacing = self.shared.settle.window / checks;
+        for _ in 0..checks {
+            if !self.back_off(spacing).await {
+                return Verified::Ended(self.stopped());
+            }
+            verified = self.verify().await;
+            if !matches!(verified, Verified::Abortable(_)) {
+                break;
+            }
+        }
+        verified
+    }
+
+    /// The service refused the abort while the change order can still be aborted: the cause
+    /// is not its status. The usual one is the other kind of cluster, so the message names
+    /// the other operation.
+    fn refused_while_abortable(
+        &mut self,
+        refused: FailedChange,
+        status: ChangeOrderStatus,
+    ) -> WorkerEnd {
+        let operation = self.task.operation;
+        let other = operation.other();
+        let message = format!(
+            "{} (the change order is still {status}, so the refusal is not about its status; \
+             if its application is in an {} cluster, set `operation: {other}` on this change \
+             order: `{}` is for {} clusters)",
+            refused.message,
+            other.cluster_kind(),
+            operation.request().action(),
+            operation.cluster_kind(),
+        );
+        let details = ResponseDetails {
+            http_status: refused.http_status,
+            request_id: refused.request_id.clone(),
+            code: refused.code.clone(),
+            ..ResponseDetails::default()
+        };
+        self.journal(self.response(RecordStatus::Failed, &details, Some(message.clone())));
+        Ended::Failed(FailedChange { message, ..refused }).into()
     }
 
     fn id(&self) -> &ChangeOrderId {
@@ -744,7 +844,11 @@ impl<T: Transport, C: Clock> Worker<T, C> {
             }
         };
         self.announce();
-        let outcome = self.shared.transport.abort(self.id()).await;
+        let outcome = self
+            .shared
+            .transport
+            .abort(self.id(), self.task.operation)
+            .await;
         match outcome {
             Outcome::Done {
                 answer: Accepted {
@@ -799,6 +903,7 @@ impl<T: Transport, C: Clock> Worker<T, C> {
                 }
             }
             Outcome::Verify { details, reason } => {
+                self.ambiguous = true;
                 let message = format!("outcome unknown: {reason}");
                 self.journal(self.response(RecordStatus::Unknown, &details, Some(message.clone())));
                 self.last = Last::Unknown(message);
@@ -824,7 +929,13 @@ impl<T: Transport, C: Clock> Worker<T, C> {
                     .message
                     .clone()
                     .unwrap_or_else(|| "the service refused the abort".to_string());
-                Step::Done(Ended::Failed(self.failed(&details, message)).into())
+                let failed = self.failed(&details, message);
+                self.last = Last::Failed(failed.clone());
+                // A refusal because of the change order's status (already stopped by an
+                // earlier attempt EDAS was still applying, or finished) is verified first:
+                // the status decides what is recorded, not the refusal.
+                self.refused = Some(failed);
+                Step::Verify
             }
             Outcome::Fatal {
                 details,
@@ -869,6 +980,24 @@ impl<T: Transport, C: Clock> Worker<T, C> {
             .await;
         match asked {
             Asked::Status { status, details } => self.on_status(status, details),
+            Asked::Refused { details: _ } if self.refused.is_some() && !self.ambiguous => {
+                // The abort's own refusal says more than the question's.
+                let refused = self.refused.take().map(Ended::Failed);
+                Verified::Ended(
+                    refused
+                        .unwrap_or(Ended::NotStarted(self.id().clone()))
+                        .into(),
+                )
+            }
+            Asked::Unanswered { .. } if self.refused.is_some() && !self.ambiguous => {
+                // Nothing this run sent can have been carried out: the refusal stands.
+                let refused = self.refused.take().map(Ended::Failed);
+                Verified::Ended(
+                    refused
+                        .unwrap_or(Ended::NotStarted(self.id().clone()))
+                        .into(),
+                )
+            }
             Asked::Refused { details } => {
                 self.journal(self.response(RecordStatus::Failed, &details, None));
                 let message = details
@@ -978,6 +1107,7 @@ impl<T, C: Clock> AskObserver for VerifyObserver<'_, T, C> {
             attempt: *self.info_attempts,
             at: self.shared.now(),
             request: RequestKind::Verify,
+            operation: None,
             app: self.task.app.clone(),
             reason: self.task.reason.clone(),
         };

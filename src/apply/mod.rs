@@ -21,6 +21,7 @@ pub use retry::RetryPolicy;
 pub use status::{Asked, StatusAsker};
 
 use crate::edas::outcome::{AbortOutcome, FatalKind, InfoOutcome, ResponseDetails};
+use crate::edas::request::RollbackOperation;
 use crate::ids::ChangeOrderId;
 use crate::state::journal::JournalRecord;
 use std::future::Future;
@@ -36,8 +37,13 @@ pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 20;
 /// What the engine needs from the EDAS client: one attempt per call, signed anew each time,
 /// classified by the one policy of [`crate::edas::outcome`].
 pub trait Transport: Send + Sync + 'static {
-    /// One `AbortAndRollbackChangeOrder` attempt.
-    fn abort(&self, id: &ChangeOrderId) -> impl Future<Output = AbortOutcome> + Send;
+    /// One attempt of the call that rolls the change order back: `AbortAndRollbackChangeOrder`
+    /// (ACK) or `RollbackChangeOrder` (ECS), as the plan says.
+    fn abort(
+        &self,
+        id: &ChangeOrderId,
+        operation: RollbackOperation,
+    ) -> impl Future<Output = AbortOutcome> + Send;
     /// One `GetChangeOrderInfo` attempt. Read only: a `Verify` answer is simply asked again.
     fn info(&self, id: &ChangeOrderId) -> impl Future<Output = InfoOutcome> + Send;
 }

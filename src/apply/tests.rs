@@ -187,7 +187,11 @@ fn status(status: i32) -> InfoOutcome {
 }
 
 impl Transport for Arc<FakeService> {
-    async fn abort(&self, id: &ChangeOrderId) -> AbortOutcome {
+    async fn abort(
+        &self,
+        id: &ChangeOrderId,
+        _operation: crate::edas::request::RollbackOperation,
+    ) -> AbortOutcome {
         {
             let journal = self.journal.lock().unwrap();
             let durable_intents = journal.records[..journal.synced]
@@ -253,6 +257,8 @@ fn tasks(count: usize) -> Vec<AbortTask> {
             app: None,
             reason: None,
             previous_attempts: 0,
+            operation: Default::default(),
+            app_id: None,
         })
         .collect()
 }
@@ -262,6 +268,7 @@ fn config(parallelism: u32, requests_per_second: u32) -> EngineConfig {
         parallelism,
         requests_per_second,
         retry: RetryPolicy::default(),
+        settle: Default::default(),
         seed: 7,
     }
 }
@@ -466,9 +473,18 @@ async fn an_ambiguous_answer_then_status_1_sends_the_abort_once_more() {
     service.script_abort("co-0000", [ambiguous()]);
     service.script_info("co-0000", [status(1)]);
     let run = run(&service, tasks(1), config(1, 100), &CancelToken::new()).await;
+    // The abortable status is asked about three more times over the verify window (EDAS
+    // applies an abort asynchronously) before the abort is sent again.
     assert_eq!(
         service.kinds_of("co-0000"),
-        [RequestKind::Abort, RequestKind::Verify, RequestKind::Abort]
+        [
+            RequestKind::Abort,
+            RequestKind::Verify,
+            RequestKind::Verify,
+            RequestKind::Verify,
+            RequestKind::Verify,
+            RequestKind::Abort
+        ]
     );
     assert!(service.unsynced_sends.lock().unwrap().is_empty());
     let aborted = &run.report.aborted[0];
@@ -481,6 +497,82 @@ async fn an_ambiguous_answer_then_status_1_sends_the_abort_once_more() {
             ..
         }
     )));
+}
+
+/// Issue 11: after an ambiguous abort that EDAS applies a moment later, the status reads
+/// abortable at first; asking again over the verify window sees it stop, so nothing is resent.
+#[tokio::test(start_paused = true)]
+async fn an_abort_applied_asynchronously_is_seen_within_the_verify_window_and_not_resent() {
+    let service = service();
+    service.script_abort("co-0000", [ambiguous()]);
+    service.script_info("co-0000", [status(1), status(1), status(6)]);
+    let run = run(&service, tasks(1), config(1, 100), &CancelToken::new()).await;
+    assert_eq!(service.aborts_of("co-0000"), 1, "never resent");
+    let aborted = &run.report.aborted[0];
+    assert!(aborted.confirmed_by_status);
+    assert!(run.report.failed.is_empty());
+}
+
+/// Issue 11: a resend refused because the change order is no longer abortable (EDAS applied
+/// the first abort after all) is verified: stopped (6) is `aborted`, never `failed`.
+#[tokio::test(start_paused = true)]
+async fn a_resend_refused_because_the_first_abort_landed_is_recorded_aborted() {
+    let service = service();
+    let refused = Outcome::Failed {
+        details: ResponseDetails {
+            http_status: Some(200),
+            code: Some("601".into()),
+            message: Some("change order status does not allow this operation".into()),
+            ..ResponseDetails::default()
+        },
+    };
+    service.script_abort("co-0000", [ambiguous(), refused]);
+    service.script_info(
+        "co-0000",
+        [status(1), status(1), status(1), status(1), status(6)],
+    );
+    let run = run(&service, tasks(1), config(1, 100), &CancelToken::new()).await;
+    assert_eq!(service.aborts_of("co-0000"), 2);
+    assert!(run.report.failed.is_empty(), "{:?}", run.report.failed);
+    assert!(run.report.aborted[0].confirmed_by_status);
+    let journal = service.journal.lock().unwrap();
+    assert!(matches!(
+        journal.records.last(),
+        Some(JournalRecord::Response {
+            status: RecordStatus::Aborted,
+            ..
+        })
+    ));
+}
+
+/// Issue 11: a refusal while the change order is still abortable is not about its status;
+/// the usual cause is the other kind of cluster, which the message names.
+#[tokio::test(start_paused = true)]
+async fn a_refusal_of_an_abortable_change_order_names_the_other_operation() {
+    let service = service();
+    service.script_abort(
+        "co-0000",
+        [Outcome::Failed {
+            details: ResponseDetails {
+                http_status: Some(200),
+                code: Some("601".into()),
+                message: Some("the application is not in a Kubernetes cluster".into()),
+                ..ResponseDetails::default()
+            },
+        }],
+    );
+    let run = run(&service, tasks(1), config(1, 100), &CancelToken::new()).await;
+    assert_eq!(service.aborts_of("co-0000"), 1);
+    let failed = &run.report.failed[0];
+    assert!(
+        failed.message.contains("`operation: rollback`")
+            && failed.message.contains("ECS")
+            && failed
+                .message
+                .starts_with("the application is not in a Kubernetes cluster"),
+        "{}",
+        failed.message
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -806,6 +898,7 @@ fn ahead_intent(id: &str) -> JournalRecord {
         attempt: 1,
         at: "2026-11-28T00:00:00Z".into(),
         request: RequestKind::Abort,
+        operation: None,
         app: None,
         reason: None,
     }

@@ -144,6 +144,8 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                     id: ChangeOrderId::new(id.value),
                     app: change_order.app,
                     reason: change_order.reason,
+                    operation: change_order.operation.unwrap_or_default(),
+                    app_id: change_order.app_id,
                 });
             }
         }
@@ -242,10 +244,25 @@ fn check_apply(checker: &mut Checker<'_>, raw: RawApply) -> ApplySettings {
                     None
                 }
             });
+    let verify_window =
+        raw.verify_window
+            .and_then(|window| match parse_config_duration(&window.value) {
+                Ok(duration) => Some(duration),
+                Err(expected) => {
+                    checker.fail(
+                        &window,
+                        &window.value,
+                        format!("invalid verify_window `{}`", window.value),
+                        &expected,
+                    );
+                    None
+                }
+            });
     ApplySettings {
         parallelism,
         requests_per_second,
         request_timeout,
+        verify_window,
     }
 }
 

@@ -13,7 +13,7 @@ use super::outcome::{
     AbortOutcome, FatalKind, InfoOutcome, Outcome, RawResponse, ResponseDetails, TransportError,
     classify_abort, classify_info,
 };
-use super::request::{Operation, RequestError, build_request};
+use super::request::{Operation, RequestError, RollbackOperation, build_request};
 use super::signer::{RequestSigner, RoaV1Signer, SignError};
 use super::wire;
 use crate::ids::ChangeOrderId;
@@ -146,9 +146,10 @@ impl EdasClient {
         &self.inner.region
     }
 
-    /// One `AbortAndRollbackChangeOrder` attempt, classified.
-    pub async fn abort(&self, id: &ChangeOrderId) -> AbortOutcome {
-        match self.execute(Operation::AbortAndRollback, id).await {
+    /// One attempt of `operation` (`AbortAndRollbackChangeOrder` or `RollbackChangeOrder`:
+    /// the same query and answer), classified.
+    pub async fn abort(&self, id: &ChangeOrderId, operation: RollbackOperation) -> AbortOutcome {
+        match self.execute(operation.request(), id).await {
             Ok(response) => classify_abort(Ok(&response)),
             Err(AttemptError::Transport(error)) => classify_abort(Err(&error)),
             Err(local) => Outcome::Fatal {

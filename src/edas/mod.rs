@@ -15,3 +15,5 @@ pub mod wire;
 pub const API_VERSION: &str = "2017-08-01";
 pub const ABORT_PATH: &str = "/pop/v5/changeorder/change_order_abort_and_rollback";
 pub const INFO_PATH: &str = "/pop/v5/changeorder/change_order_info";
+/// `RollbackChangeOrder`: the rollback of a change order of an application in an ECS cluster.
+pub const ROLLBACK_PATH: &str = "/pop/v5/oam/changeorder/rollback";

@@ -42,7 +42,7 @@ pub use stats::{ChangeOrderStats, SimStats, Totals};
 use crate::edas::credentials::Credentials;
 use crate::edas::secret::Secret;
 use crate::ids::ChangeOrderId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -104,6 +104,13 @@ pub struct SimConfig {
     /// `Code` (401: the RAM user lacks `edas:ManageApplication`; 403: denied), as EDAS answers
     /// a caller without the permission.
     pub denied: Option<u16>,
+    /// Change orders of applications in ECS clusters: they accept `RollbackChangeOrder` and
+    /// refuse `AbortAndRollbackChangeOrder`; every other one is in an ACK cluster and the
+    /// other way round, as the service documents the two calls.
+    pub ecs_change_orders: BTreeSet<ChangeOrderId>,
+    /// An accepted abort takes effect this long after it is answered (the status stays
+    /// abortable until then), as EDAS applies aborts asynchronously. Zero: at once.
+    pub abort_delay: Duration,
 }
 
 impl Default for SimConfig {
@@ -118,6 +125,8 @@ impl Default for SimConfig {
             seed: 0,
             rollback_duration: Duration::from_secs(5),
             denied: None,
+            ecs_change_orders: BTreeSet::new(),
+            abort_delay: Duration::ZERO,
         }
     }
 }

@@ -16,6 +16,8 @@
 //! seed: 7
 //! rollback_duration: 2s
 //! deny_permission: 401   # every request: HTTP 200, body Code 401 (no RAM permission)
+//! ecs: [6b55106c-c7f2-40f7-a1d4-0928700aaaab]   # in an ECS cluster: RollbackChangeOrder
+//! abort_delay: 1s        # accepted aborts take effect (status 6) this much later
 //! ```
 //!
 //! Pure: text in, a scenario out; [`Scenario::configure`] applies it to a [`SimConfig`].
@@ -47,6 +49,11 @@ struct RawScenario {
     rollback_duration: Option<String>,
     /// `401` or `403`: answer every request as EDAS answers a caller without the permission.
     deny_permission: Option<u16>,
+    /// Change orders whose applications are in ECS clusters (RollbackChangeOrder only).
+    #[serde(default)]
+    ecs: Vec<String>,
+    /// Accepted aborts take effect this long after they are answered.
+    abort_delay: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -76,6 +83,8 @@ pub struct Scenario {
     pub seed: Option<u64>,
     pub rollback_duration: Option<Duration>,
     pub deny_permission: Option<u16>,
+    pub ecs: Vec<ChangeOrderId>,
+    pub abort_delay: Option<Duration>,
 }
 
 impl Scenario {
@@ -154,6 +163,8 @@ impl Scenario {
             seed: raw.seed,
             rollback_duration: duration("rollback_duration", raw.rollback_duration.as_deref())?,
             deny_permission: raw.deny_permission,
+            ecs: raw.ecs.into_iter().map(ChangeOrderId::new).collect(),
+            abort_delay: duration("abort_delay", raw.abort_delay.as_deref())?,
         })
     }
 
@@ -181,6 +192,10 @@ impl Scenario {
             config.rollback_duration = duration;
         }
         config.denied = self.deny_permission;
+        config.ecs_change_orders.extend(self.ecs.iter().cloned());
+        if let Some(delay) = self.abort_delay {
+            config.abort_delay = delay;
+        }
     }
 }
 
@@ -201,6 +216,8 @@ faults:
     co-a: [drop, ok]
 seed: 7
 rollback_duration: 2s
+ecs: [co-a]
+abort_delay: 500ms
 ";
 
     #[test]
@@ -229,6 +246,12 @@ rollback_duration: 2s
         );
         assert_eq!(config.seed, 7);
         assert_eq!(config.rollback_duration, Duration::from_secs(2));
+        assert!(
+            config
+                .ecs_change_orders
+                .contains(&ChangeOrderId::new("co-a"))
+        );
+        assert_eq!(config.abort_delay, Duration::from_millis(500));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! this file only sequences them and owns the clock.
 
 use super::faults::{TokenBucket, roll, sample_latency};
-use super::model::{AbortResult, ChangeOrders, uuid_like};
+use super::model::{AbortResult, ChangeOrders, RollbackCall, uuid_like};
 use super::responses;
 use super::stats::{SimStats, Totals};
 use super::verify::{Accepted, Operation, Rejection, Verified, verify};
@@ -67,7 +67,9 @@ impl Shared {
                 config.any_id,
                 config.seed,
                 config.rollback_duration,
-            ),
+            )
+            .in_ecs_clusters(config.ecs_change_orders.iter().map(|id| id.as_str()))
+            .with_abort_delay(config.abort_delay),
             totals: Totals::default(),
             rng: fastrand::Rng::with_seed(config.seed),
             bucket: config
@@ -355,7 +357,15 @@ fn decide(
     let exists = match verified.operation {
         Operation::Abort => {
             inner.totals.aborts_received += 1;
-            inner.orders.record_abort_received(id)
+            inner
+                .orders
+                .record_abort_received(id, RollbackCall::AbortAndRollback)
+        }
+        Operation::Rollback => {
+            inner.totals.aborts_received += 1;
+            inner
+                .orders
+                .record_abort_received(id, RollbackCall::Rollback)
         }
         Operation::Info => {
             inner.totals.info_requests += 1;
@@ -426,7 +436,11 @@ fn decide(
                 retry_after: None,
             }
         }
-        Operation::Abort => {
+        Operation::Abort | Operation::Rollback => {
+            let call = match verified.operation {
+                Operation::Rollback => RollbackCall::Rollback,
+                _ => RollbackCall::AbortAndRollback,
+            };
             let scripted = inner.scripted.get_mut(id).and_then(VecDeque::pop_front);
             match scripted {
                 Some(ScriptedOutcome::Throttle) => return throttle(inner),
@@ -442,7 +456,7 @@ fn decide(
                     }
                 }
             }
-            let body = match inner.orders.abort(id, now) {
+            let body = match inner.orders.abort(id, now, call) {
                 AbortResult::Committed {
                     rollback_change_order_id,
                 } => {
@@ -453,6 +467,16 @@ fn decide(
                     request_id,
                     &trace_id,
                     &responses::not_abortable_message(id, status),
+                ),
+                AbortResult::InProgress => responses::business_error(
+                    request_id,
+                    &trace_id,
+                    &responses::in_progress_message(id),
+                ),
+                AbortResult::WrongCluster { ecs } => responses::business_error(
+                    request_id,
+                    &trace_id,
+                    &responses::wrong_cluster_message(id, ecs),
                 ),
                 AbortResult::NotFound => responses::business_error(
                     request_id,

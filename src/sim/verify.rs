@@ -6,14 +6,16 @@
 use super::MAX_CLOCK_SKEW;
 use crate::edas::secret::Secret;
 use crate::edas::signer::{self, HEADER_SECURITY_TOKEN};
-use crate::edas::{ABORT_PATH, API_VERSION, INFO_PATH};
+use crate::edas::{ABORT_PATH, API_VERSION, INFO_PATH, ROLLBACK_PATH};
 use http::{HeaderMap, Method, StatusCode};
 use std::time::{Duration, SystemTime};
 
-/// The two operations the simulator serves.
+/// The operations the simulator serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Operation {
     Abort,
+    /// `RollbackChangeOrder` (ECS clusters): same query and answer as `Abort`.
+    Rollback,
     Info,
 }
 
@@ -21,6 +23,7 @@ impl Operation {
     pub(crate) fn action(self) -> &'static str {
         match self {
             Operation::Abort => "AbortAndRollbackChangeOrder",
+            Operation::Rollback => "RollbackChangeOrder",
             Operation::Info => "GetChangeOrderInfo",
         }
     }
@@ -231,6 +234,7 @@ pub(crate) fn verify(
 fn route(method: &Method, path: &str, action: Option<&str>) -> Result<Operation, Rejection> {
     let operation = match (method, path) {
         (&Method::PUT, ABORT_PATH) => Operation::Abort,
+        (&Method::PUT, ROLLBACK_PATH) => Operation::Rollback,
         (&Method::POST, INFO_PATH) => Operation::Info,
         _ => {
             return Err(Rejection::new(
@@ -238,7 +242,7 @@ fn route(method: &Method, path: &str, action: Option<&str>) -> Result<Operation,
                 "InvalidAction.NotFound",
                 format!(
                     "Specified api is not found, please check your url and method: `{method} {path}` \
-                     (expected `PUT {ABORT_PATH}` or `POST {INFO_PATH}`)."
+                     (expected `PUT {ABORT_PATH}`, `PUT {ROLLBACK_PATH}` or `POST {INFO_PATH}`)."
                 ),
             ));
         }

@@ -3,7 +3,7 @@
 //! exit 0 (all aborted), 1 (anything else) or 130 (interrupted). Thin: the engine decides.
 
 use crate::apply::adapters::RecordingJournal;
-use crate::apply::engine::{AbortTask, RollbackTarget, WaitReport, rfc3339};
+use crate::apply::engine::{AbortTask, RollbackTarget, SettlePolicy, WaitReport, rfc3339};
 use crate::apply::event::ApplyEvent;
 use crate::apply::event::Reporter;
 use crate::apply::{
@@ -176,7 +176,11 @@ pub async fn execute(
         client,
         journal,
         SystemClock,
-        engine_config(parallelism, requests_per_second),
+        engine_config(
+            parallelism,
+            requests_per_second,
+            desired.apply.verify_window,
+        ),
     );
     let cancel = CancelToken::new();
     install_interrupt_handler(cancel.clone());
@@ -317,11 +321,20 @@ fn reporter(total: usize) -> Box<dyn Reporter> {
     }
 }
 
-fn engine_config(parallelism: u32, requests_per_second: u32) -> EngineConfig {
+fn engine_config(
+    parallelism: u32,
+    requests_per_second: u32,
+    verify_window: Option<Duration>,
+) -> EngineConfig {
+    let mut settle = SettlePolicy::default();
+    if let Some(window) = verify_window {
+        settle.window = window;
+    }
     EngineConfig {
         parallelism,
         requests_per_second,
         retry: RetryPolicy::default(),
+        settle,
         seed: fastrand::u64(..),
     }
 }

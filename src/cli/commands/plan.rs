@@ -374,7 +374,11 @@ mod tests {
     }
 
     impl Transport for Scripted {
-        async fn abort(&self, _id: &ChangeOrderId) -> AbortOutcome {
+        async fn abort(
+            &self,
+            _id: &ChangeOrderId,
+            _operation: crate::edas::request::RollbackOperation,
+        ) -> AbortOutcome {
             panic!("planning must never send an abort")
         }
 
