@@ -12,12 +12,20 @@
 //! - `throttle-bound`: 1,000 change orders, simulator quota 50/s, client at 200/s: wall vs
 //!   the ideal (N − 50)/50 (the simulator's bucket lets one second's worth through at once).
 //!
+//! - `state-backends`: `apply::run` (lock, load, journal, engine, fold, save) of 1,000 and
+//!   10,000 change orders with the state in a local file and in PostgreSQL (a throwaway
+//!   cluster this bench starts), same simulator and settings (target PostgreSQL ≤ 1.3×).
+//!
+//! `engine-http`, `latency-bound`, `rate-bound` and `throttle-bound` also run through
+//! `apply::run` on a local state file, so they include the lock, the journal's begin and the
+//! final fold and save (a few milliseconds at 10,000 change orders).
+//!
 //! CPU time is the process's user + system time from `/proc/self/stat` (Linux). The simulator
 //! runs as a separate process so that its CPU is not counted.
 
-use edas_rollback::apply::adapters::RecordingJournal;
 use edas_rollback::apply::engine::rfc3339;
 use edas_rollback::apply::event::SilentReporter;
+use edas_rollback::apply::run::{Run, RunSettings};
 use edas_rollback::apply::{
     ApplyError, CancelToken, Engine, EngineConfig, JournalSink, RetryPolicy, SystemClock,
     Transport, engine::AbortTask,
@@ -28,15 +36,17 @@ use edas_rollback::edas::endpoint::Endpoint;
 use edas_rollback::edas::outcome::{AbortOutcome, Accepted, InfoOutcome, Outcome, ResponseDetails};
 use edas_rollback::edas::secret::Secret;
 use edas_rollback::ids::ChangeOrderId;
-use edas_rollback::state::State;
 use edas_rollback::state::journal::JournalRecord;
-use edas_rollback::state::store::LocalStore;
+use edas_rollback::state::store::{LocalStore, StateStore};
 use std::io::BufRead;
 use std::io::{BufWriter, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 use std::time::{Duration, Instant};
+
+#[path = "../tests/pg_cluster/mod.rs"]
+mod pg_cluster;
 
 /// User + system CPU time of this process so far.
 fn process_cpu() -> Duration {
@@ -224,28 +234,49 @@ struct HttpRun {
     syncs: u64,
 }
 
-/// One apply of `count` change orders through the real client and the store's journal.
-fn http_run(simulator: &SimulatorProcess, count: usize, parallelism: u32, rate: u32) -> HttpRun {
-    let directory = tempfile::tempdir().expect("a temp dir");
-    let store = LocalStore::new(directory.path().join("bench.state.json"));
-    let lock = store.lock("apply", Duration::ZERO).expect("the state lock");
-    let state = State::new_empty(uuid::Uuid::new_v4().to_string(), "bench");
-    let begin = JournalRecord::Begin {
-        lineage: state.lineage.clone(),
-        serial: 0,
-        at: rfc3339(SystemTime::now()),
-        operation: "apply".into(),
-    };
-    let writer = store.begin_journal(&lock, &begin).expect("the journal");
+/// The plan `apply` would make for `count` never-tried change orders.
+fn bench_plan(count: usize, endpoint: &str) -> edas_rollback::plan::Plan {
+    let mut yaml = String::from("version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n");
+    for task in tasks(count) {
+        yaml.push_str(&format!(
+            "  - id: {}\n    app: checkout\n    reason: benchmark\n",
+            task.change_order_id
+        ));
+    }
+    let desired = edas_rollback::config::parse(std::path::Path::new("bench.yaml"), &yaml)
+        .expect("the bench config");
+    edas_rollback::plan::plan(
+        &desired,
+        None,
+        &edas_rollback::plan::PlanInputs {
+            created_at: rfc3339(SystemTime::now()),
+            config_path: "bench.yaml".into(),
+            config_sha256: String::new(),
+            endpoint: endpoint.to_string(),
+            tool_version: "bench".into(),
+        },
+    )
+}
+
+/// One apply of `count` change orders through `apply::run` on `store` (lock, load, journal,
+/// engine with the real client, fold, save, unlock): what `apply` does after approval.
+fn run_on<S: StateStore>(
+    store: &S,
+    simulator: &SimulatorProcess,
+    count: usize,
+    parallelism: u32,
+    rate: u32,
+) -> HttpRun {
     let credentials = Credentials::new(
         edas_rollback::sim::DEFAULT_ACCESS_KEY_ID,
         Secret::new(edas_rollback::sim::DEFAULT_ACCESS_KEY_SECRET),
     );
     let endpoint = Endpoint::parse(&simulator.endpoint).expect("the endpoint");
+    let plan = bench_plan(count, &simulator.endpoint);
     let runtime = runtime();
     let cpu_before = process_cpu();
     let wall = Instant::now();
-    let (report, journal, syncs) = runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         let client = EdasClient::new(ClientSettings::new(
             endpoint,
             "cn-hangzhou",
@@ -253,37 +284,87 @@ fn http_run(simulator: &SimulatorProcess, count: usize, parallelism: u32, rate: 
             parallelism as usize,
         ))
         .expect("the client");
-        let engine = Engine::start(
+        let run = Run::start(store, "apply", Duration::ZERO, "bench").expect("the lock");
+        run.execute(
+            &plan,
             client,
-            RecordingJournal::new(writer, begin),
-            SystemClock,
-            EngineConfig {
-                parallelism,
-                requests_per_second: rate,
-                retry: RetryPolicy::default(),
-                settle: Default::default(),
-                seed: 1,
+            &mut SilentReporter,
+            &CancelToken::new(),
+            &RunSettings {
+                engine: EngineConfig {
+                    parallelism,
+                    requests_per_second: rate,
+                    retry: RetryPolicy::default(),
+                    settle: Default::default(),
+                    seed: 1,
+                },
+                wait: None,
+                operation: "apply".into(),
+                endpoint: None,
             },
-        );
-        let report = engine
-            .abort_all(tasks(count), &mut SilentReporter, &CancelToken::new())
-            .await;
-        let finished = engine.finish().await;
-        (
-            report,
-            finished.sink.expect("the journal back"),
-            finished.syncs,
         )
+        .await
+        .expect("the journal begins")
     });
     let wall = wall.elapsed();
     let cpu = process_cpu() - cpu_before;
+    outcome.saved.expect("the state saved");
     HttpRun {
         wall,
         cpu,
-        aborted: report.aborted.len(),
-        failed: report.failed.len() + report.unknown.len(),
-        journal_bytes: journal.bytes_written(),
-        syncs,
+        aborted: outcome.report.aborted.len(),
+        failed: outcome.report.failed.len() + outcome.report.unknown.len(),
+        journal_bytes: outcome.journal_bytes,
+        syncs: outcome.syncs,
+    }
+}
+
+/// One apply of `count` change orders on a fresh local state file.
+fn http_run(simulator: &SimulatorProcess, count: usize, parallelism: u32, rate: u32) -> HttpRun {
+    let directory = tempfile::tempdir().expect("a temp dir");
+    let store = LocalStore::new(directory.path().join("bench.state.json"));
+    run_on(&store, simulator, count, parallelism, rate)
+}
+
+/// The same apply with the state in a local file and in PostgreSQL (a throwaway cluster on a
+/// unix socket, fsync on), same simulator and settings; three runs each, best and median.
+fn state_backends(counts: &[usize], latency: &str) {
+    let cluster = pg_cluster::PgCluster::start();
+    let simulator_args: Vec<&str> = if latency.is_empty() {
+        vec![]
+    } else {
+        vec!["--latency", latency]
+    };
+    let simulator = SimulatorProcess::start(&simulator_args);
+    let url = cluster.url("");
+    for &count in counts {
+        let mut local = Vec::new();
+        let mut postgres = Vec::new();
+        for round in 0..3 {
+            let run = http_run(&simulator, count, 20, 1_000_000);
+            assert_eq!(run.aborted, count);
+            local.push(run.wall.as_secs_f64());
+            let name = format!("bench-{count}-{round}");
+            let location =
+                edas_rollback::state::postgres::location::parse(&url, &name, &|_| None, None)
+                    .expect("the URL");
+            let store = edas_rollback::state::postgres::PgStore::open(&location).expect("PG");
+            let run = run_on(&store, &simulator, count, 20, 1_000_000);
+            assert_eq!(run.aborted, count);
+            postgres.push(run.wall.as_secs_f64());
+        }
+        local.sort_by(f64::total_cmp);
+        postgres.sort_by(f64::total_cmp);
+        println!(
+            "state-backends: {count} change orders, P=20, latency {}: local file median \
+             {:.3}s (best {:.3}s), PostgreSQL median {:.3}s (best {:.3}s) = {:.2}× (target ≤ 1.3)",
+            if latency.is_empty() { "0" } else { latency },
+            local[1],
+            local[0],
+            postgres[1],
+            postgres[0],
+            postgres[1] / local[1]
+        );
     }
 }
 
@@ -435,5 +516,9 @@ fn main() {
     }
     if run("throttle-bound") {
         throttle_bound(1_000, 50, 200);
+    }
+    if run("state-backends") {
+        state_backends(&[1_000, 10_000], "");
+        state_backends(&[1_000, 10_000], "20ms");
     }
 }

@@ -65,6 +65,7 @@ fn inputs(count: usize) -> (DesiredState, State) {
             region: "cn-hangzhou".to_string(),
             endpoint: None,
             profile: None,
+            signature_algorithm: Default::default(),
         },
         apply: ApplySettings::default(),
         state: None,

@@ -36,6 +36,7 @@ fn run(change_orders: usize) -> Row {
         serial: loaded.state.serial,
         at: "2026-11-27T10:00:00Z".into(),
         operation: "apply".into(),
+        endpoint: None,
     };
     let mut writer = store.begin_journal(&lock, &begin).expect("begin");
     let mut pending = 0;

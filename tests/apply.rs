@@ -448,6 +448,8 @@ fn a_saved_plan_applied_twice_is_refused_the_second_time_and_sends_nothing() {
     );
     let requests = sim.stats().totals.requests;
     assert_eq!(requests, 5);
+    // Signature V3 is the default.
+    assert_eq!(sim.stats().totals.signed_v3, 5);
 
     let again = run(workspace.command(&endpoint, &["apply", "plan.json"]));
     assert_exit(&again, 1);
@@ -458,6 +460,53 @@ fn a_saved_plan_applied_twice_is_refused_the_second_time_and_sends_nothing() {
     );
     assert_eq!(sim.stats().totals.requests, requests, "nothing was sent");
     assert_eq!(workspace.state()["serial"], 1);
+}
+
+#[test]
+fn a_saved_plan_is_applied_with_its_signature_and_refused_when_the_config_changed_it() {
+    let sim = Sim::any_id(Faults::default(), 43);
+    let workspace = Workspace::new(3);
+    let endpoint = sim.endpoint();
+    let config = workspace.path("edas-rollback.yaml");
+    let v3 = std::fs::read_to_string(&config).unwrap();
+    let legacy = v3.replace(
+        "  region: cn-hangzhou\n",
+        "  region: cn-hangzhou\n  signature_algorithm: HMAC-SHA1\n",
+    );
+    std::fs::write(&config, &legacy).unwrap();
+    assert_exit(
+        &run(workspace.command(&endpoint, &["plan", "--out", "plan.json"])),
+        0,
+    );
+    let plan = std::fs::read_to_string(workspace.path("plan.json")).unwrap();
+    assert!(
+        plan.contains("\"signature_algorithm\": \"HMAC-SHA1\""),
+        "{plan}"
+    );
+
+    // The config now says V3: the plan pinned v1, so apply refuses it and sends nothing.
+    std::fs::write(&config, &v3).unwrap();
+    let refused = run(workspace.command(&endpoint, &["apply", "plan.json"]));
+    assert_exit(&refused, 1);
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains("the plan was made to sign with `HMAC-SHA1`")
+            && stderr.contains("nothing was sent")
+            && stderr.contains("`ACS3-HMAC-SHA256`"),
+        "{stderr}"
+    );
+    assert_eq!(sim.stats().totals.requests, 0, "nothing was sent");
+
+    // Back to the plan's setting: applied, signed the legacy way, and accepted.
+    std::fs::write(&config, &legacy).unwrap();
+    assert_exit(
+        &run(workspace.command(&endpoint, &["apply", "plan.json"])),
+        0,
+    );
+    let stats = sim.stats();
+    assert_eq!(stats.totals.aborts_committed, 3);
+    assert_eq!(stats.totals.signature_failures, 0);
+    assert_eq!((stats.totals.signed_roa_v1, stats.totals.signed_v3), (3, 0));
 }
 
 #[test]

@@ -147,6 +147,7 @@ fn seed_journal_records() -> Vec<JournalRecord> {
             serial: 7,
             at: "2026-11-27T10:00:00Z".into(),
             operation: "apply".into(),
+            endpoint: None,
         },
         JournalRecord::Intent {
             change_order_id: ChangeOrderId::new("co-1"),
@@ -902,6 +903,7 @@ fn seed_plan() -> Plan {
             region: "cn-hangzhou".into(),
             endpoint: None,
             profile: None,
+            signature_algorithm: Default::default(),
         },
         apply: ApplySettings::default(),
         state: None,

@@ -125,6 +125,7 @@ fn begin() -> JournalRecord {
         serial: 3,
         at: "2026-11-27T10:00:00Z".into(),
         operation: "apply".into(),
+        endpoint: None,
     }
 }
 
@@ -863,6 +864,7 @@ fn desired_state() -> impl Strategy<Value = DesiredState> {
                 region: "cn-hangzhou".into(),
                 endpoint: None,
                 profile: None,
+                signature_algorithm: Default::default(),
             },
             apply: ApplySettings::default(),
             state: None,

@@ -4,6 +4,7 @@
 //! Every byte of stdout and stderr and every file written under the workspace is scanned for
 //! the secret, the token, and every 8-character piece of either.
 
+mod pg_cluster;
 mod support;
 
 use edas_rollback::edas::secret::Secret;
@@ -316,4 +317,103 @@ fn the_simulator_given_a_secret_and_token_on_its_command_line_never_prints_them(
         text(&output.stderr)
     );
     harness.scan();
+}
+
+/// A PostgreSQL state URL's password (in the URL, or in PGPASSWORD) appears in no output or
+/// error of any command, including a URL that does not parse and a server that cannot be
+/// reached, at `-vv`.
+#[test]
+fn a_postgresql_password_never_leaves_the_url_it_was_given_in() {
+    const PASSWORD: &str = "PGPASS-DO-NOT-LEAK-5x6y7z";
+    let pieces: Vec<&str> = (0..=PASSWORD.len() - 8)
+        .map(|start| &PASSWORD[start..start + 8])
+        .collect();
+    let cluster = pg_cluster::PgCluster::start();
+    let sim = Sim::any_id(Faults::default(), 11);
+    let workspace = Workspace::new(3);
+    let socket = cluster.socket_dir().display().to_string();
+    let with_password = format!("postgresql://postgres:{PASSWORD}@/postgres?host={socket}");
+    let bad_option = format!("{with_password}&no_such_option=1");
+    let unreachable = format!("postgresql://postgres:{PASSWORD}@/postgres?host=/nonexistent");
+    let runs: Vec<(String, Vec<String>, bool)> = vec![
+        (
+            with_password.clone(),
+            vec!["apply".into(), "--auto-approve".into()],
+            false,
+        ),
+        (
+            with_password.clone(),
+            vec!["-vv".into(), "plan".into()],
+            false,
+        ),
+        (
+            with_password.clone(),
+            vec!["state".into(), "list".into()],
+            false,
+        ),
+        (
+            with_password.clone(),
+            vec!["state".into(), "pull".into()],
+            false,
+        ),
+        (
+            with_password.clone(),
+            vec!["force-unlock".into(), "x".into()],
+            false,
+        ),
+        (bad_option, vec!["plan".into()], false),
+        (
+            unreachable.clone(),
+            vec!["-vv".into(), "apply".into(), "--auto-approve".into()],
+            false,
+        ),
+        // The password from the environment instead of the URL.
+        (
+            format!("postgresql://postgres@/postgres?host={socket}"),
+            vec!["state".into(), "list".into()],
+            true,
+        ),
+        (
+            "postgresql://postgres@/postgres?host=/nonexistent".into(),
+            vec!["plan".into()],
+            true,
+        ),
+    ];
+    let mut failures = 0;
+    for (url, args, from_env) in runs {
+        let mut all = vec!["--state".to_string(), url];
+        all.extend(args);
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let mut command = workspace.command(&sim.endpoint(), &all);
+        if from_env {
+            command.env("PGPASSWORD", PASSWORD);
+        }
+        let output = run(command);
+        if output.status.code() != Some(0) {
+            failures += 1;
+            eprintln!(
+                "{all:?} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        for (what, bytes) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+            let text = String::from_utf8_lossy(bytes);
+            for piece in &pieces {
+                assert!(
+                    !text.contains(piece),
+                    "`{piece}` of the PostgreSQL password appears in the {what} of {all:?}:\n{text}"
+                );
+            }
+        }
+    }
+    // The unparsable URL, the two unreachable servers and force-unlock of no lock fail; the
+    // rest ran.
+    assert_eq!(failures, 4);
+    for file in files_under(workspace.dir.path()) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        for piece in &pieces {
+            assert!(!text.contains(piece), "`{piece}` in {}", file.display());
+        }
+    }
 }

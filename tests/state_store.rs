@@ -579,6 +579,7 @@ fn begin(lineage: &str, serial: u64) -> JournalRecord {
         serial,
         at: "2026-11-27T10:00:00Z".into(),
         operation: "apply".into(),
+        endpoint: None,
     }
 }
 

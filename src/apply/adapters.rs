@@ -8,7 +8,7 @@ use crate::edas::outcome::{AbortOutcome, InfoOutcome};
 use crate::edas::request::RollbackOperation;
 use crate::ids::ChangeOrderId;
 use crate::state::journal::JournalRecord;
-use crate::state::store::{JournalWriter, StoreError};
+use crate::state::store::{JournalWriter, StoreError, StoreJournal};
 use std::future::Future;
 
 impl Transport for EdasClient {
@@ -25,17 +25,17 @@ impl Transport for EdasClient {
     }
 }
 
-/// The store's journal file, plus every record appended, in order (the `begin` record first),
-/// so that the end of the run folds them without reading the file back.
+/// The store's journal (a file, or rows in PostgreSQL), plus every record appended, in order
+/// (the `begin` record first), so that the end of the run folds them without reading back.
 #[derive(Debug)]
-pub struct RecordingJournal {
-    writer: JournalWriter,
+pub struct RecordingJournal<J: StoreJournal = JournalWriter> {
+    writer: J,
     records: Vec<JournalRecord>,
 }
 
-impl RecordingJournal {
-    /// `begin` is the record `LocalStore::begin_journal` already wrote.
-    pub fn new(writer: JournalWriter, begin: JournalRecord) -> Self {
+impl<J: StoreJournal> RecordingJournal<J> {
+    /// `begin` is the record the store's `begin_journal` already wrote.
+    pub fn new(writer: J, begin: JournalRecord) -> Self {
         Self {
             writer,
             records: vec![begin],
@@ -50,19 +50,19 @@ impl RecordingJournal {
         self.writer.bytes_written()
     }
 
-    pub fn into_parts(self) -> (JournalWriter, Vec<JournalRecord>) {
+    pub fn into_parts(self) -> (J, Vec<JournalRecord>) {
         (self.writer, self.records)
     }
 }
 
-fn journal_error(writer: &JournalWriter, error: StoreError) -> ApplyError {
+fn journal_error<J: StoreJournal>(writer: &J, error: StoreError) -> ApplyError {
     ApplyError::Journal {
-        path: writer.path().display().to_string(),
+        path: writer.location(),
         source: Box::new(error),
     }
 }
 
-impl JournalSink for RecordingJournal {
+impl<J: StoreJournal> JournalSink for RecordingJournal<J> {
     fn append(&mut self, record: &JournalRecord) -> Result<(), ApplyError> {
         self.writer
             .append(record)

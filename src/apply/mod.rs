@@ -13,6 +13,7 @@ pub mod event;
 pub mod journal_writer;
 pub mod pacing;
 pub mod retry;
+pub mod run;
 pub mod status;
 
 pub use engine::{AbortTask, Engine, EngineConfig};

@@ -24,9 +24,14 @@ pub struct GlobalArgs {
     /// The config file (desired state).
     #[arg(short = 'c', long, global = true, default_value = crate::config::DEFAULT_CONFIG_FILE)]
     pub config: PathBuf,
-    /// The state file [default: `state:` in the config, else `<config stem>.state.json`].
+    /// The state file, or a `postgres://` URL [default: `state:` in the config, else
+    /// `<config stem>.state.json`].
     #[arg(long, global = true)]
     pub state: Option<PathBuf>,
+    /// The state's name in a PostgreSQL database [default: `state_name:` in the config, else
+    /// the config file's stem].
+    #[arg(long, global = true)]
+    pub state_name: Option<String>,
     /// The EDAS endpoint, e.g. `http://127.0.0.1:8080` for the simulator.
     #[arg(long, global = true, env = "EDAS_ENDPOINT")]
     pub endpoint: Option<String>,
@@ -96,6 +101,17 @@ fn positive(text: &str) -> Result<u32, String> {
     }
 }
 
+fn parallelism(text: &str) -> Result<u32, String> {
+    let max = crate::config::MAX_PARALLELISM;
+    match positive(text)? {
+        value if value > max => Err(format!(
+            "expected at most {max} requests in flight, found `{text}` (each holds a connection; \
+             the service's rate limit is reached long before)"
+        )),
+        value => Ok(value),
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Save the plan to this file, for `apply FILE`.
@@ -117,8 +133,8 @@ pub struct PlanArgs {
 /// How a run is carried out; shared by `apply` and `rehearse`, which runs apply's own code.
 #[derive(Clone, Debug, Args)]
 pub struct RunArgs {
-    /// Requests in flight at once [default: config, else 10].
-    #[arg(long, value_parser = positive)]
+    /// Requests in flight at once, at most 1000 [default: config, else 10].
+    #[arg(long, value_parser = parallelism)]
     pub parallelism: Option<u32>,
     /// Requests started per second [default: config, else 20].
     #[arg(long, value_parser = positive)]
@@ -164,6 +180,29 @@ pub enum StateCommand {
     Rm {
         #[arg(required = true)]
         ids: Vec<String>,
+        #[arg(long, value_parser = duration, default_value = "0s")]
+        lock_timeout: Duration,
+    },
+    /// Print the state as the local state file's JSON (from any backend).
+    Pull {
+        #[arg(long, value_parser = duration, default_value = "0s")]
+        lock_timeout: Duration,
+    },
+    /// Replace the state with FILE (a state file's JSON). Refused when FILE has another
+    /// lineage, an older serial, or the same serial with other content, unless --force.
+    Push {
+        file: PathBuf,
+        #[arg(long)]
+        force: bool,
+        #[arg(long, value_parser = duration, default_value = "0s")]
+        lock_timeout: Duration,
+    },
+    /// Copy the state (lineage, serial, every record) to another backend: a file path or a
+    /// `postgres://` URL. Holds both locks; refused when the target holds another lineage or
+    /// a newer serial.
+    Migrate {
+        #[arg(long)]
+        to: PathBuf,
         #[arg(long, value_parser = duration, default_value = "0s")]
         lock_timeout: Duration,
     },

@@ -4,9 +4,13 @@
 
 pub mod args;
 pub mod commands;
+pub mod hints;
+pub mod limits;
 pub mod logging;
 pub mod render;
+pub mod saved_plan;
 pub mod settings;
+pub mod signals;
 
 use args::{Cli, Command};
 use clap::Parser as _;

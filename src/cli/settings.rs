@@ -2,6 +2,7 @@
 //! that reads the config file from disk (`config` itself is given text, never a path to open).
 
 use crate::cli::args::GlobalArgs;
+use crate::cli::limits::{MAX_CONFIG_BYTES, read_bounded, read_bounded_text};
 use crate::cli::render::Hinted;
 use crate::config::error::SourceText;
 use crate::config::{self, ConfigError, ConfigErrors, DesiredState, Position};
@@ -70,8 +71,7 @@ pub fn read_config(path: &Path) -> anyhow::Result<ConfigFile> {
         )
         .into());
     }
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read config file `{shown}`"))?;
+    let bytes = read_bounded(path, MAX_CONFIG_BYTES, "config file")?;
     Ok(ConfigFile {
         path: path.to_path_buf(),
         bytes,
@@ -185,12 +185,67 @@ pub fn state_path(config_path: &Path, config_state: Option<&Path>, flag: Option<
     directory.join(format!("{stem}.state.json"))
 }
 
-/// Just the `state:` key; every other key is ignored here (the full config is validated by
-/// the commands that use it).
+/// Just the `state:` and `state_name:` keys; every other key is ignored here (the full config
+/// is validated by the commands that use it).
 #[derive(serde::Deserialize)]
 struct StateKeyOnly {
     #[serde(default)]
     state: Option<PathBuf>,
+    #[serde(default)]
+    state_name: Option<String>,
+}
+
+/// Opens the state store the flags and config name (docs/state-store.md): a `postgres://` or
+/// `postgresql://` URL in `--state` or `state:` is a PostgreSQL state named by `--state-name`,
+/// `state_name:` or the config's stem; anything else is a file, as [`state_path_for`] finds
+/// it. Only the config's `state:` and `state_name:` are read, so this works with a broken
+/// config too.
+pub fn open_store(global: &GlobalArgs) -> anyhow::Result<crate::state::store::AnyStore> {
+    open_store_at(global, global.state.as_deref())
+}
+
+/// [`open_store`] for the state at `flag` instead of `--state` (`state migrate --to`): a
+/// PostgreSQL target keeps the state's name.
+pub fn open_store_at(
+    global: &GlobalArgs,
+    flag: Option<&Path>,
+) -> anyhow::Result<crate::state::store::AnyStore> {
+    use crate::state::postgres::{PgStore, is_postgres_url, location};
+    use crate::state::store::{AnyStore, LocalStore};
+    let keys = std::fs::read_to_string(&global.config)
+        .ok()
+        .and_then(|text| serde_saphyr::from_str::<StateKeyOnly>(&text).ok());
+    let (configured, configured_name) = match keys {
+        Some(keys) => (keys.state, keys.state_name),
+        None => (None, None),
+    };
+    let chosen = flag.or(configured.as_deref());
+    if let Some(url) = chosen
+        .and_then(Path::to_str)
+        .filter(|text| is_postgres_url(text))
+    {
+        let name = global
+            .state_name
+            .clone()
+            .or(configured_name)
+            .unwrap_or_else(|| {
+                global
+                    .config
+                    .file_stem()
+                    .map(|stem| stem.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "edas-rollback".to_string())
+            });
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let location = location::parse(url, &name, &|key| std::env::var(key).ok(), home.as_deref())
+            .map_err(crate::cli::render::store_error_to_anyhow)?;
+        let store = PgStore::open(&location).map_err(crate::cli::render::store_error_to_anyhow)?;
+        return Ok(AnyStore::Postgres(store));
+    }
+    Ok(AnyStore::Local(LocalStore::new(state_path(
+        &global.config,
+        configured.as_deref(),
+        flag,
+    ))))
 }
 
 /// The state path for commands that must work even when the config is broken or half-written
@@ -199,7 +254,7 @@ struct StateKeyOnly {
 pub fn state_path_for(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
     let configured = match &global.state {
         Some(_) => None,
-        None => std::fs::read_to_string(&global.config)
+        None => read_bounded_text(&global.config, MAX_CONFIG_BYTES, "config file")
             .ok()
             .and_then(|text| serde_saphyr::from_str::<StateKeyOnly>(&text).ok())
             .and_then(|config| config.state),

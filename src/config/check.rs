@@ -5,10 +5,15 @@
 use super::error::{ConfigError, ConfigErrors, Position, SourceText};
 use super::raw::{RawApply, RawConfig, RawProvider};
 use super::{ApplySettings, ChangeOrderSpec, DesiredState, Provider, SUPPORTED_VERSION};
-use crate::config::duration::parse_duration;
+use crate::config::duration::{MAX_DURATION, MAX_REQUEST_TIMEOUT, at_most, too_long};
+
 use crate::ids::ChangeOrderId;
 use serde_saphyr::{Location, Spanned};
 use std::collections::HashMap;
+
+/// The most requests in flight at once (`parallelism`, `--parallelism`): each holds a
+/// connection, and EDAS's rate limit is reached long before. docs/CONFIG.md.
+pub const MAX_PARALLELISM: u32 = 1000;
 use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -205,34 +210,37 @@ fn check_provider(checker: &mut Checker<'_>, raw: RawProvider) -> Provider {
         region: region.value,
         endpoint,
         profile,
+        signature_algorithm: raw.signature_algorithm.unwrap_or_default(),
     }
 }
 
 fn check_apply(checker: &mut Checker<'_>, raw: RawApply) -> ApplySettings {
-    let mut positive = |name: &str, value: Option<Spanned<i64>>| {
+    let mut positive = |name: &str, value: Option<Spanned<i64>>, max: u32| {
         let value = value?;
         if checker.refuse_quoted_number(&value, name, &value.value.to_string()) {
             return None;
         }
         match u32::try_from(value.value) {
-            Ok(positive) if positive > 0 => Some(positive),
+            Ok(positive) if positive > 0 && positive <= max => Some(positive),
             _ => {
                 let shown = value.value.to_string();
                 checker.fail(
                     &value,
                     &shown,
                     format!("invalid {name} `{shown}`"),
-                    &format!("expected a whole number from 1 to {}", u32::MAX),
+                    &format!("expected a whole number from 1 to {max}"),
                 );
                 None
             }
         }
     };
-    let parallelism = positive("parallelism", raw.parallelism);
-    let requests_per_second = positive("requests_per_second", raw.requests_per_second);
+    // Each request in flight holds a connection (a file descriptor); the service's rate
+    // limit is reached long before this many.
+    let parallelism = positive("parallelism", raw.parallelism, MAX_PARALLELISM);
+    let requests_per_second = positive("requests_per_second", raw.requests_per_second, u32::MAX);
     let request_timeout =
-        raw.request_timeout
-            .and_then(|timeout| match parse_config_duration(&timeout.value) {
+        raw.request_timeout.and_then(|timeout| {
+            match parse_config_duration_at_most(&timeout.value, MAX_REQUEST_TIMEOUT) {
                 Ok(duration) => Some(duration),
                 Err(expected) => {
                     checker.fail(
@@ -243,21 +251,24 @@ fn check_apply(checker: &mut Checker<'_>, raw: RawApply) -> ApplySettings {
                     );
                     None
                 }
-            });
-    let verify_window =
-        raw.verify_window
-            .and_then(|window| match parse_config_duration(&window.value) {
-                Ok(duration) => Some(duration),
-                Err(expected) => {
-                    checker.fail(
-                        &window,
-                        &window.value,
-                        format!("invalid verify_window `{}`", window.value),
-                        &expected,
-                    );
-                    None
-                }
-            });
+            }
+        });
+    // A window is a few seconds; minutes would only delay a resend the run needs.
+    const MAX_VERIFY_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
+    let verify_window = raw.verify_window.and_then(|window| {
+        match parse_config_duration_at_most(&window.value, MAX_VERIFY_WINDOW) {
+            Ok(duration) => Some(duration),
+            Err(expected) => {
+                checker.fail(
+                    &window,
+                    &window.value,
+                    format!("invalid verify_window `{}`", window.value),
+                    &expected,
+                );
+                None
+            }
+        }
+    });
     ApplySettings {
         parallelism,
         requests_per_second,
@@ -278,17 +289,23 @@ pub fn is_region(region: &str) -> bool {
 /// (`10s`, `500ms`, `1m30s`), and more than zero. Stricter than the flag parser so the schema
 /// pattern describes exactly what the loader accepts.
 pub fn parse_config_duration(text: &str) -> Result<Duration, String> {
+    parse_config_duration_at_most(text, MAX_DURATION)
+}
+
+/// [`parse_config_duration`] with a smaller maximum than [`MAX_DURATION`].
+fn parse_config_duration_at_most(text: &str, max: Duration) -> Result<Duration, String> {
     const EXPECTED: &str =
         "expected a duration like `10s`, `500ms`, `2m` or `1m30s` (units: ms, s, m, h)";
     if !matches_duration_grammar(text) {
         return Err(EXPECTED.to_string());
     }
-    match parse_duration(text) {
+    match humantime::parse_duration(text) {
         Ok(duration) if duration.is_zero() => {
             Err("expected a duration greater than zero".to_string())
         }
-        Ok(duration) => Ok(duration),
-        Err(_) => Err(EXPECTED.to_string()),
+        Ok(duration) => at_most(text, duration, max),
+        // Digits beyond what a duration can hold (`99999999999999999999h`).
+        Err(_) => Err(too_long(text, max)),
     }
 }
 

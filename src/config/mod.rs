@@ -9,10 +9,11 @@ pub mod error;
 pub mod raw;
 mod syntax;
 
-pub use check::{is_region, normalize_endpoint, parse_config_duration};
+pub use check::{MAX_PARALLELISM, is_region, normalize_endpoint, parse_config_duration};
 pub use error::{ConfigError, ConfigErrors, Position};
 
 use crate::edas::request::RollbackOperation;
+use crate::edas::signer::SignatureAlgorithm;
 use crate::ids::ChangeOrderId;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -70,6 +71,8 @@ pub struct Provider {
     pub region: String,
     pub endpoint: Option<String>,
     pub profile: Option<String>,
+    /// `provider.signature_algorithm`, V3 unless the config says otherwise.
+    pub signature_algorithm: SignatureAlgorithm,
 }
 
 /// Settings from the config's `apply:` section; command-line flags override them.

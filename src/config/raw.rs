@@ -5,6 +5,7 @@
 //! meaning; `config::check` turns these into a `DesiredState`.
 
 use crate::edas::request::RollbackOperation;
+use crate::edas::signer::SignatureAlgorithm;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -33,6 +34,10 @@ pub struct RawConfig {
     /// beside the config. `--state` overrides it.
     #[schemars(with = "Option<String>", length(min = 1))]
     pub state: Option<Spanned<String>>,
+    /// The state's name in a PostgreSQL database (`state:` is a `postgres://` URL). Default:
+    /// the config file's stem. `--state-name` overrides it.
+    #[schemars(with = "Option<String>", length(min = 1))]
+    pub state_name: Option<Spanned<String>>,
     /// The change orders to abort and roll back. `[]` is valid: nothing to do.
     pub change_orders: Vec<RawChangeOrder>,
 }
@@ -54,6 +59,10 @@ pub struct RawProvider {
     /// environment has none.
     #[schemars(with = "Option<String>", length(min = 1))]
     pub profile: Option<Spanned<String>>,
+    /// How requests are signed: `ACS3-HMAC-SHA256` (signature V3, what the current official
+    /// SDKs send; the default) or `HMAC-SHA1` (ROA signature v1, legacy). See `docs/wire.md`.
+    #[schemars(extend("default" = "ACS3-HMAC-SHA256"))]
+    pub signature_algorithm: Option<SignatureAlgorithm>,
 }
 
 /// Defaults for `apply`. Each is overridden by its command-line flag.
@@ -62,7 +71,7 @@ pub struct RawProvider {
 #[schemars(rename = "Apply")]
 pub struct RawApply {
     /// Requests in flight at once (default 10, `--parallelism`).
-    #[schemars(with = "Option<u32>", range(min = 1), extend("default" = 10))]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1000), extend("default" = 10))]
     pub parallelism: Option<Spanned<i64>>,
     /// Requests started per second at most, across the whole run (default 20,
     /// `--requests-per-second`).

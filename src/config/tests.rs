@@ -38,6 +38,7 @@ fn a_complete_config_parses_into_the_desired_state() {
                 region: "cn-hangzhou".to_string(),
                 endpoint: Some("https://edas.cn-hangzhou.aliyuncs.com".to_string()),
                 profile: Some("oncall".to_string()),
+                signature_algorithm: Default::default(),
             },
             apply: ApplySettings {
                 parallelism: Some(10),

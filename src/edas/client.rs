@@ -3,9 +3,11 @@
 //! nonce), send it, and hand the response or the transport error to the pure policy in
 //! [`super::outcome`]. Retrying, pacing and journaling belong to `apply`, not here.
 //!
-//! Verbose mode logs the request line, the string to sign (security token redacted), the
-//! status and the RequestId at debug level; never a secret, a token or the `Authorization`
-//! header.
+//! The signer is the one `provider.signature_algorithm` names (V3 by default).
+//!
+//! Verbose mode logs the request line, the canonical request (V3) or string to sign (v1)
+//! with the security token redacted, the status and the RequestId at debug level; never a
+//! secret, a token or the `Authorization` header.
 
 use super::credentials::Credentials;
 use super::endpoint::Endpoint;
@@ -14,7 +16,7 @@ use super::outcome::{
     classify_abort, classify_info,
 };
 use super::request::{Operation, RequestError, RollbackOperation, build_request};
-use super::signer::{RequestSigner, RoaV1Signer, SignError};
+use super::signer::{RequestSigner, SignError, SignatureAlgorithm};
 use super::wire;
 use crate::ids::ChangeOrderId;
 use std::error::Error as _;
@@ -26,6 +28,15 @@ pub const USER_AGENT: &str = concat!("edas-rollback/", env!("CARGO_PKG_VERSION")
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The whole of one attempt (connect, send, the status and the full body) must end within
+/// the connect timeout plus the read timeout (`request_timeout`). The read timeout alone
+/// bounds each read, so a server trickling its body a byte at a time stayed under it forever;
+/// this deadline ends such an attempt as a read timeout (ambiguous: verified before anything
+/// is sent again). Saturates rather than overflows.
+pub fn attempt_deadline(connect_timeout: Duration, read_timeout: Duration) -> Duration {
+    connect_timeout.saturating_add(read_timeout)
+}
+
 /// Everything the client needs for a run.
 #[derive(Clone, Debug)]
 pub struct ClientSettings {
@@ -36,6 +47,8 @@ pub struct ClientSettings {
     pub read_timeout: Duration,
     /// Idle keep-alive connections kept per host; the run's parallelism.
     pub pool_size: usize,
+    /// `provider.signature_algorithm`; V3 unless the config asks for the legacy one.
+    pub signature_algorithm: SignatureAlgorithm,
 }
 
 impl ClientSettings {
@@ -53,6 +66,7 @@ impl ClientSettings {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
             pool_size,
+            signature_algorithm: SignatureAlgorithm::default(),
         }
     }
 }
@@ -99,6 +113,8 @@ struct Inner {
     region: String,
     credentials: Credentials,
     signer: Box<dyn RequestSigner>,
+    /// [`attempt_deadline`] of the settings.
+    deadline: Duration,
 }
 
 impl std::fmt::Debug for EdasClient {
@@ -133,7 +149,8 @@ impl EdasClient {
                 endpoint: settings.endpoint,
                 region: settings.region,
                 credentials: settings.credentials,
-                signer: Box::new(RoaV1Signer),
+                signer: settings.signature_algorithm.signer(),
+                deadline: attempt_deadline(settings.connect_timeout, settings.read_timeout),
             }),
         })
     }
@@ -188,7 +205,7 @@ impl EdasClient {
         let nonce = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
             .into_uuid()
             .to_string();
-        let string_to_sign =
+        let signed_text =
             inner
                 .signer
                 .sign(&mut request, &inner.credentials, SystemTime::now(), &nonce)?;
@@ -199,30 +216,47 @@ impl EdasClient {
             action = operation.action(),
             "sending request"
         );
+        // V3: the canonical request; v1: the string to sign. Neither holds the secret; the
+        // token is redacted.
         tracing::debug!(
-            string_to_sign = %wire::redact_security_token(&string_to_sign),
-            "string to sign"
+            signed = %wire::redact_security_token(&signed_text),
+            "{}",
+            inner.signer.signed_text_name()
         );
         let request = to_reqwest(inner.base_url.as_ref(), request)
             .map_err(|error| AttemptError::Transport(transport_error(&error)))?;
-        let response = inner
-            .http
-            .execute(request)
-            .await
-            .map_err(|error| AttemptError::Transport(transport_error(&error)))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| AttemptError::Transport(body_error(&error)))?;
-        let raw = RawResponse {
-            status,
-            headers,
-            body,
+        let exchange = async {
+            let response = inner
+                .http
+                .execute(request)
+                .await
+                .map_err(|error| AttemptError::Transport(transport_error(&error)))?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response
+                .bytes()
+                .await
+                .map_err(|error| AttemptError::Transport(body_error(&error)))?;
+            Ok::<_, AttemptError>(RawResponse {
+                status,
+                headers,
+                body,
+            })
+        };
+        let raw = match tokio::time::timeout(inner.deadline, exchange).await {
+            Ok(answer) => answer?,
+            Err(_elapsed) => {
+                return Err(AttemptError::Transport(TransportError::ReadTimeout(
+                    format!(
+                        "no whole response within the attempt's deadline of {} (connect timeout \
+                     plus request_timeout)",
+                        humantime::format_duration(inner.deadline)
+                    ),
+                )));
+            }
         };
         tracing::debug!(
-            status,
+            status = raw.status,
             request_id = %request_id_of(&raw).unwrap_or_default(),
             change_order_id = %id,
             "response"

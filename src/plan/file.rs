@@ -9,6 +9,7 @@
 //! valid while any change of content is refused.
 
 use super::{PLAN_FORMAT_VERSION, Plan};
+use crate::edas::signer::SignatureAlgorithm;
 use crate::state::State;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -70,6 +71,118 @@ pub enum StalePlan {
         "Saved plan is stale: it was made against state lineage `{lineage}` at serial {serial}, but there is no state file now"
     )]
     StateMissing { lineage: String, serial: u64 },
+}
+
+/// The provider settings a plan pins (DESIGN 3: apply carries out the plan as reviewed):
+/// apply sends to exactly this endpoint and region, signed with this algorithm, and refuses a
+/// run whose flags, environment or config say otherwise. One struct, so every pinned setting
+/// is compared in the same place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PinnedProvider {
+    pub endpoint: String,
+    pub region: String,
+    pub signature_algorithm: SignatureAlgorithm,
+}
+
+impl PinnedProvider {
+    pub fn of(plan: &Plan) -> Self {
+        Self {
+            endpoint: plan.endpoint.clone(),
+            region: plan.region.clone(),
+            signature_algorithm: plan.signature_algorithm,
+        }
+    }
+}
+
+/// What this run would use, for comparison with what the plan pins; the caller resolves it
+/// (flags, environment, config) and says where each value came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunSettings {
+    pub provider: PinnedProvider,
+    /// Where the endpoint came from, for the message: e.g. "`--endpoint`".
+    pub endpoint_source: String,
+    /// The config path as given (`-c`).
+    pub config_path: String,
+    /// True when the plan's config path names the same file as `config_path`; the caller
+    /// decides (it may resolve both paths on disk).
+    pub same_config_file: bool,
+    pub config_sha256: String,
+}
+
+/// Why a saved plan must not be carried out in this run: it was reviewed for another
+/// endpoint, region or config. Apply refuses it before anything is sent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PlanMismatch {
+    #[error(
+        "the plan was reviewed for endpoint `{planned}`, but {source_name} gives `{current}`; nothing was sent"
+    )]
+    Endpoint {
+        planned: String,
+        current: String,
+        source_name: String,
+    },
+    #[error(
+        "the plan was reviewed for region `{planned}`, but the config says `{current}`; nothing was sent"
+    )]
+    Region { planned: String, current: String },
+    #[error(
+        "the plan was made to sign with `{planned}`, but the config's `provider.signature_algorithm` is now `{current}`; nothing was sent"
+    )]
+    SignatureAlgorithm {
+        planned: SignatureAlgorithm,
+        current: SignatureAlgorithm,
+    },
+    #[error(
+        "the plan was made from config `{planned}`, but this run reads config `{current}`; nothing was sent"
+    )]
+    ConfigPath { planned: String, current: String },
+    #[error(
+        "the config `{path}` changed since the plan was made (sha256 `{planned}` then, `{current}` now); nothing was sent"
+    )]
+    ConfigChanged {
+        path: String,
+        planned: String,
+        current: String,
+    },
+}
+
+/// Checks that this run would send where the plan was reviewed for, from the config it was
+/// made from. Endpoint first: it is the mistake that sends real aborts to the wrong place.
+pub fn check_pinned(plan: &Plan, run: &RunSettings) -> Result<(), PlanMismatch> {
+    let pinned = PinnedProvider::of(plan);
+    if pinned.endpoint != run.provider.endpoint {
+        return Err(PlanMismatch::Endpoint {
+            planned: pinned.endpoint,
+            current: run.provider.endpoint.clone(),
+            source_name: run.endpoint_source.clone(),
+        });
+    }
+    if pinned.region != run.provider.region {
+        return Err(PlanMismatch::Region {
+            planned: pinned.region,
+            current: run.provider.region.clone(),
+        });
+    }
+    if pinned.signature_algorithm != run.provider.signature_algorithm {
+        return Err(PlanMismatch::SignatureAlgorithm {
+            planned: pinned.signature_algorithm,
+            current: run.provider.signature_algorithm,
+        });
+    }
+    if !run.same_config_file {
+        return Err(PlanMismatch::ConfigPath {
+            planned: plan.config.path.clone(),
+            current: run.config_path.clone(),
+        });
+    }
+    if plan.config.sha256 != run.config_sha256 {
+        return Err(PlanMismatch::ConfigChanged {
+            path: run.config_path.clone(),
+            planned: plan.config.sha256.clone(),
+            current: run.config_sha256.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// The canonical encoding: pretty JSON with a trailing newline.

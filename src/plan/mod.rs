@@ -8,6 +8,7 @@ mod refresh;
 
 use crate::config::DesiredState;
 use crate::edas::request::RollbackOperation;
+use crate::edas::signer::SignatureAlgorithm;
 use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
 use crate::state::{ChangeOrderRecord, RecordStatus, State};
@@ -251,6 +252,11 @@ pub struct Plan {
     pub state: StateVersion,
     pub region: String,
     pub endpoint: String,
+    /// `provider.signature_algorithm` when the plan was made; apply signs with it and refuses
+    /// the plan if the config now says otherwise. Plans written before it existed were
+    /// signed with neither pin and read as the default.
+    #[serde(default)]
+    pub signature_algorithm: SignatureAlgorithm,
     /// Declared change orders in config order, then the no-longer-declared ones by id.
     pub actions: Vec<PlannedAction>,
     pub summary: PlanSummary,
@@ -375,6 +381,7 @@ fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
         state: StateVersion::of(state),
         region: desired.provider.region.clone(),
         endpoint: inputs.endpoint.clone(),
+        signature_algorithm: desired.provider.signature_algorithm,
         actions,
         summary,
         checksum: String::new(),

@@ -10,6 +10,7 @@ fn desired(ids: &[&str]) -> DesiredState {
             region: "cn-hangzhou".to_string(),
             endpoint: None,
             profile: None,
+            signature_algorithm: Default::default(),
         },
         apply: ApplySettings::default(),
         state: None,

@@ -13,14 +13,14 @@
 //!
 //! What the simulator answers, in the order it checks (see `docs/SIMULATOR.md`):
 //! 1. latency (if configured) before anything else;
-//! 2. authentication (`verify`): `MissingAuthorization`, `IncompleteSignature`,
-//!    `InvalidAccessKeyId.NotFound` (HTTP 404), missing headers (`Missing<Header>`),
-//!    `InvalidTimeStamp.Format`/`.Expired` (Date more than 15 minutes off),
-//!    `InvalidSignatureMethod`, `InvalidSignatureVersion`, `InvalidVersion`,
-//!    `SignatureDoesNotMatch` (echoing the server's string to sign),
-//!    `InvalidSecurityToken.MisMatch` (token configured but missing or different, or sent
-//!    when none is configured), `SignatureNonceUsed`; then routing
-//!    (`InvalidAction.NotFound` for a wrong path, method or `x-acs-action`);
+//! 2. authentication (`verify`), signature V3 or ROA v1: `MissingAuthorization`,
+//!    `IncompleteSignature` (also a V3 header left unsigned), `InvalidAccessKeyId.NotFound`
+//!    (HTTP 404), missing headers (`Missing<Header>`), `InvalidTimeStamp.Format`/`.Expired`
+//!    (date more than 15 minutes off), `InvalidSignatureMethod`, `InvalidSignatureVersion`,
+//!    `InvalidVersion`, `SignatureDoesNotMatch` (echoing the server's string to sign; also a
+//!    V3 body hash that does not match), `MissingSecurityToken`,
+//!    `InvalidSecurityToken.MisMatch`, `SignatureNonceUsed`; then routing
+//!    (`InvalidApi.NotFound`, HTTP 404, for anything but the four calls);
 //! 3. the requests-per-second limit: HTTP 400 `Throttling.User`;
 //! 4. a permission denial when configured (HTTP 200, body `Code` 401 or 403); then scripted
 //!    outcomes (aborts only), then `fail_rate` HTTP 503 `ServiceUnavailable`;

@@ -136,6 +136,13 @@ impl ChangeOrders {
 
     /// Counts an authenticated abort request; false when the id does not exist.
     pub(crate) fn record_abort_received(&mut self, id: &str, call: RollbackCall) -> bool {
+        // Under `any_id` an unknown change order is created by the first call naming it, in
+        // the kind of cluster that call is for, so both calls work against `--any-id`.
+        if self.any_id && !self.orders.contains_key(id) {
+            let mut order = ChangeOrder::new(status::RUNNING);
+            order.ecs = call == RollbackCall::Rollback;
+            self.orders.insert(id.to_string(), order);
+        }
         match self.lookup(id) {
             Some(order) => {
                 order.stats.aborts_received += 1;

@@ -26,6 +26,17 @@ pub(crate) fn abort_accepted(request_id: &str, trace_id: &str, rollback_id: &str
     })
 }
 
+/// HTTP 200 from `ListRecentChangeOrder`: `ChangeOrderList.ChangeOrder` holds the list.
+pub(crate) fn change_order_list(request_id: &str, trace_id: &str) -> Value {
+    json!({
+        "Code": 200,
+        "Message": "success",
+        "RequestId": request_id,
+        "TraceId": trace_id,
+        "ChangeOrderList": { "ChangeOrder": [] },
+    })
+}
+
 /// HTTP 200 with `Code` 601: the service refused this change order (a business error: bad
 /// parameter, wrong status, wrong kind of cluster, …).
 pub(crate) fn business_error(request_id: &str, trace_id: &str, message: &str) -> Value {

@@ -8,7 +8,7 @@ use super::faults::{TokenBucket, roll, sample_latency};
 use super::model::{AbortResult, ChangeOrders, RollbackCall, uuid_like};
 use super::responses;
 use super::stats::{SimStats, Totals};
-use super::verify::{Accepted, Operation, Rejection, Verified, verify};
+use super::verify::{Accepted, Operation, Received, Rejection, SignatureKind, Verified, verify};
 use super::{RETRY_AFTER_HEADER, STATS_PATH, ScriptedOutcome, SimConfig};
 use axum::Router;
 use axum::body::Body;
@@ -36,6 +36,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 const NONCE_MEMORY: Duration = Duration::from_secs(30 * 60);
 /// Bounds the nonce memory of a long benchmark run.
 const NONCE_CAPACITY: usize = 1_000_000;
+/// The largest request body read (EDAS calls send none).
+const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// State shared by every connection.
 pub(crate) struct Shared {
@@ -269,7 +271,13 @@ async fn api(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let (parts, _body) = request.into_parts();
+    let (parts, body) = request.into_parts();
+    // The V3 check hashes the body. EDAS calls carry none; a body over the limit is refused
+    // like any unreadable request.
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
     let host = parts
         .headers
         .get(header::HOST)
@@ -282,10 +290,13 @@ async fn api(
         security_token: shared.config.security_token.as_ref(),
     };
     let verified = verify(
-        &parts.method,
-        parts.uri.path(),
-        parts.uri.query().unwrap_or(""),
-        &parts.headers,
+        &Received {
+            method: &parts.method,
+            path: parts.uri.path(),
+            raw_query: parts.uri.query().unwrap_or(""),
+            headers: &parts.headers,
+            body: &body,
+        },
         &accepted,
         SystemTime::now(),
     );
@@ -352,10 +363,23 @@ fn decide(
             &format!("Specified signature nonce `{nonce}` was used already."),
         );
     }
-    let id = verified.change_order_id.as_str();
+    match verified.signature {
+        SignatureKind::V3 => inner.totals.signed_v3 += 1,
+        SignatureKind::RoaV1 => inner.totals.signed_roa_v1 += 1,
+    }
+    let id = verified.id.as_str();
+    if verified.operation == Operation::List {
+        // Minimal route (the app-to-change-order model is not here yet): the service's
+        // shape with no change orders.
+        return Decision::Respond {
+            status: StatusCode::OK,
+            body: responses::change_order_list(request_id, &trace_id),
+            retry_after: None,
+        };
+    }
     let mut info = None;
     let exists = match verified.operation {
-        Operation::Abort => {
+        Operation::Abort | Operation::List => {
             inner.totals.aborts_received += 1;
             inner
                 .orders
@@ -436,7 +460,7 @@ fn decide(
                 retry_after: None,
             }
         }
-        Operation::Abort | Operation::Rollback => {
+        Operation::Abort | Operation::Rollback | Operation::List => {
             let call = match verified.operation {
                 Operation::Rollback => RollbackCall::Rollback,
                 _ => RollbackCall::AbortAndRollback,

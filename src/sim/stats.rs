@@ -40,6 +40,10 @@ pub struct Totals {
     pub info_requests: u64,
     /// Requests naming a change order that does not exist.
     pub unknown_change_orders: u64,
+    /// Authenticated requests signed with signature V3 (ACS3-HMAC-SHA256).
+    pub signed_v3: u64,
+    /// Authenticated requests signed with ROA signature v1 (HMAC-SHA1).
+    pub signed_roa_v1: u64,
 }
 
 /// Counts and state of one change order.

@@ -36,6 +36,10 @@ pub enum JournalRecord {
         serial: u64,
         at: String,
         operation: String,
+        /// Where this run sends its requests; folded into each record it answers
+        /// (`ChangeOrderRecord::endpoint`). Absent in journals written before it existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
     },
     Intent {
         change_order_id: ChangeOrderId,
@@ -150,6 +154,8 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
         });
     }
     let withdrawn = withdrawn_intents(records);
+    // The endpoint the journal's run sent to, stamped on every response it folds.
+    let mut run_endpoint: Option<&String> = None;
     for record in records {
         match record {
             JournalRecord::Intent {
@@ -157,13 +163,16 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
                 attempt,
                 ..
             } if withdrawn.contains(&(change_order_id, *attempt)) => {}
-            JournalRecord::Begin { lineage, .. } => {
+            JournalRecord::Begin {
+                lineage, endpoint, ..
+            } => {
                 if *lineage != state.lineage {
                     return Err(FoldError::LineageMismatch {
                         journal: lineage.clone(),
                         state: state.lineage.clone(),
                     });
                 }
+                run_endpoint = endpoint.as_ref();
             }
             JournalRecord::Intent {
                 change_order_id,
@@ -222,6 +231,7 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
                 entry.message = message.clone();
                 entry.rollback_change_order_id = rollback_change_order_id.clone();
                 entry.confirmed_by_status = *confirmed_by_status;
+                entry.endpoint = run_endpoint.cloned();
             }
             JournalRecord::RollbackStatus {
                 change_order_id,
@@ -432,6 +442,7 @@ mod tests {
             serial: 0,
             at: "2026-11-27T10:00:00Z".into(),
             operation: "apply".into(),
+            endpoint: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod journal;
 pub mod model;
+pub mod postgres;
 pub mod store;
 
 pub use model::{ChangeOrderRecord, RecordStatus, RollbackStatus, STATE_FORMAT_VERSION, State};

@@ -135,6 +135,10 @@ pub struct ChangeOrderRecord {
     pub app: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The endpoint the last response came from (the run's `begin` record names it), so a
+    /// record can never pass for an answer from another service, e.g. a simulator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 impl ChangeOrderRecord {
@@ -155,6 +159,7 @@ impl ChangeOrderRecord {
             confirmed_by_status: false,
             app: None,
             reason: None,
+            endpoint: None,
         }
     }
 }

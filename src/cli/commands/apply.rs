@@ -2,13 +2,13 @@
 //! every request through the engine, fold the journal into the state once at the end, and
 //! exit 0 (all aborted), 1 (anything else) or 130 (interrupted). Thin: the engine decides.
 
-use crate::apply::adapters::RecordingJournal;
-use crate::apply::engine::{AbortTask, RollbackTarget, SettlePolicy, WaitReport, rfc3339};
+use crate::apply::engine::{AbortTask, SettlePolicy, WaitReport};
 use crate::apply::event::ApplyEvent;
 use crate::apply::event::Reporter;
+use crate::apply::run::{Run, RunError, RunOutcome, RunSettings, WaitSettings};
 use crate::apply::{
-    ApplyReport, CancelToken, DEFAULT_PARALLELISM, DEFAULT_REQUESTS_PER_SECOND, Engine,
-    EngineConfig, RetryPolicy, SystemClock,
+    ApplyReport, CancelToken, DEFAULT_PARALLELISM, DEFAULT_REQUESTS_PER_SECOND, EngineConfig,
+    RetryPolicy,
 };
 use crate::cli::args::{ApplyArgs, GlobalArgs};
 use crate::cli::commands::state::{announce, print_stdout};
@@ -19,18 +19,16 @@ use crate::cli::render::apply::{
 use crate::cli::render::plan as render_plan;
 use crate::cli::render::store_error_to_anyhow;
 use crate::cli::render::{Hinted, print_error};
-use crate::cli::settings::load_config;
+use crate::cli::saved_plan;
+use crate::cli::settings::{load_config, open_store};
 use crate::edas::client::{ClientSettings, EdasClient};
 use crate::edas::credentials::{Credentials, load_credentials};
 use crate::edas::endpoint::resolve_endpoint;
-use crate::plan::file::{check_applicable, decode};
+use crate::plan::file::check_applicable;
 use crate::plan::{Action, Plan, PlanInputs, plan};
 use crate::state::State;
-use crate::state::journal::{JournalRecord, fold};
-use crate::state::store::{LoadedState, LocalStore, StateLock};
 use anyhow::{Context, anyhow};
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -63,28 +61,37 @@ pub async fn execute(
 ) -> anyhow::Result<u8> {
     let config = load_config(&global.config)?;
     let desired = &config.desired;
-    let store = LocalStore::new(config.state_path(global.state.as_deref()));
-    // The lock is held for the whole run: until `lock` is dropped at the end of this function.
-    let lock = store
-        .lock("apply", args.lock_timeout)
+    // A saved plan is checked against this run's endpoint, region and config before the
+    // lock is taken or anything is sent: it is carried out as reviewed, or not at all.
+    let saved = match &args.plan_file {
+        Some(path) => Some(saved_plan::load_reviewed(path, global, &config)?),
+        None => None,
+    };
+    let store = open_store(global)?;
+    // The lock is held for the whole run: until the run ends (or this function returns).
+    let run = Run::start(&store, "apply", args.lock_timeout, TOOL_VERSION)
         .map_err(store_error_to_anyhow)?;
-    let loaded = store
-        .load_for_update(&lock, TOOL_VERSION)
-        .map_err(store_error_to_anyhow)?;
-    announce(&loaded);
-    let endpoint = resolve_endpoint(
-        global.endpoint.as_deref(),
-        desired.provider.endpoint.as_deref(),
-        &desired.provider.region,
-    )?;
+    let loaded = run.loaded();
+    announce(loaded);
+    let (endpoint, region) = match &saved {
+        Some(plan) => saved_plan::pinned_endpoint(plan)?,
+        None => (
+            resolve_endpoint(
+                global.endpoint.as_deref(),
+                desired.provider.endpoint.as_deref(),
+                &desired.provider.region,
+            )?,
+            desired.provider.region.clone(),
+        ),
+    };
     let mut json = args.run.json.then(|| JsonLines::new(std::io::stdout()));
     if let Some(json) = &mut json {
         json.version();
     }
 
     let state = loaded.existed.then_some(&loaded.state);
-    let plan = match &args.plan_file {
-        Some(path) => saved_plan(path, state)?,
+    let plan = match saved {
+        Some(plan) => not_stale(plan, state)?,
         None => plan(
             desired,
             state,
@@ -147,75 +154,52 @@ pub async fn execute(
         .requests_per_second
         .or(desired.apply.requests_per_second)
         .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
+    crate::cli::limits::ensure_open_files(parallelism)?;
     let credentials = match credentials {
         Some(credentials) => credentials,
         None => load_credentials(desired.provider.profile.as_deref())?,
     };
-    let mut client_settings = ClientSettings::new(
-        endpoint,
-        desired.provider.region.clone(),
-        credentials,
-        parallelism as usize,
-    );
+    let endpoint_used = endpoint.to_string();
+    let mut client_settings =
+        ClientSettings::new(endpoint, region, credentials, parallelism as usize);
     if let Some(timeout) = desired.apply.request_timeout {
         client_settings.read_timeout = timeout;
     }
+    // A saved plan's own algorithm (checked equal to the config's by `load_reviewed`).
+    client_settings.signature_algorithm = plan.signature_algorithm;
     let client = EdasClient::new(client_settings)?;
 
-    let begin = JournalRecord::Begin {
-        lineage: loaded.state.lineage.clone(),
-        serial: loaded.state.serial,
-        at: rfc3339(SystemTime::now()),
-        operation: "apply".to_string(),
-    };
-    let writer = store
-        .begin_journal(&lock, &begin)
-        .map_err(store_error_to_anyhow)?;
-    let journal = RecordingJournal::new(writer, begin);
-    let engine = Engine::start(
-        client,
-        journal,
-        SystemClock,
-        engine_config(
-            parallelism,
-            requests_per_second,
-            desired.apply.verify_window,
-        ),
-    );
     let cancel = CancelToken::new();
-    install_interrupt_handler(cancel.clone());
+    crate::cli::signals::install_stop_handler(cancel.clone());
     let mut reporter: Box<dyn Reporter> = match json.take() {
         Some(json) => Box::new(json),
         None => reporter(tasks.len()),
     };
-    let report = engine.abort_all(tasks, &mut reporter, &cancel).await;
-    let wait = if args.run.wait && !report.interrupted && report.fatal.is_none() {
-        let targets = rollback_targets(&report);
-        let without_rollback_id = report.aborted.len() - targets.len();
-        let mut wait = engine
-            .wait_for_rollbacks(
-                targets,
-                WAIT_POLL_INTERVAL,
-                args.run.wait_timeout,
-                &mut reporter,
-                &cancel,
-            )
-            .await;
-        wait.without_rollback_id = without_rollback_id;
-        Some(wait)
-    } else {
-        None
+    let settings = RunSettings {
+        engine: engine_config(
+            parallelism,
+            requests_per_second,
+            desired.apply.verify_window,
+        ),
+        wait: args.run.wait.then_some(WaitSettings {
+            poll_interval: WAIT_POLL_INTERVAL,
+            timeout: args.run.wait_timeout,
+        }),
+        operation: "apply".to_string(),
+        endpoint: Some(endpoint_used),
     };
+    let outcome = run
+        .execute(&plan, client, &mut reporter, &cancel, &settings)
+        .await
+        .map_err(store_error_to_anyhow)?;
     drop(reporter);
-
-    let finished = engine.finish().await;
-    let saved = match finished.sink {
-        Some(journal) => save(&store, &lock, &loaded, journal),
-        None => Err(anyhow!(
-            "the journal writer was lost; the journal `{}` is left for the next command to fold",
-            store.journal_path().display()
-        )),
-    };
+    let RunOutcome {
+        report,
+        wait,
+        journal_error,
+        saved,
+        ..
+    } = outcome;
     if !args.run.json {
         print_stdout(&summary(&report))?;
         if let Some(wait) = &wait {
@@ -227,7 +211,7 @@ pub async fn execute(
             print_stdout(&format!(
                 "The state file was NOT updated: these results are kept in the journal `{}` \
                  and the next command folds them in (see the error below).\n",
-                store.journal_path().display()
+                store.journal_location()
             ))?;
         }
     }
@@ -235,41 +219,21 @@ pub async fn execute(
         let error = anyhow!(fatal_error(fatal));
         print_error(&Hinted::new(error, fatal.hint()).into());
     }
-    if let Some(error) = finished.error {
+    if let Some(error) = journal_error {
         print_error(&anyhow::Error::new(error).context(
             "the journal could not be written; the run stopped, and nothing was sent without a \
              durable intent",
         ));
     }
-    saved?;
+    saved.map_err(|error| match error {
+        RunError::Store(error) => store_error_to_anyhow(error),
+        other => anyhow::Error::new(other),
+    })?;
     Ok(exit_code(&report, wait.as_ref()))
 }
 
-/// Folds this run's journal into the state, saves it with one atomic replace, then removes
-/// the journal. If saving fails the journal stays, and the next command folds it.
-fn save(
-    store: &LocalStore,
-    lock: &StateLock,
-    loaded: &LoadedState,
-    journal: RecordingJournal,
-) -> anyhow::Result<()> {
-    let (writer, records) = journal.into_parts();
-    let folded = fold(loaded.state.clone(), &records)
-        .with_context(|| format!("cannot fold the journal `{}`", writer.path().display()))?;
-    store
-        .save(lock, loaded, &folded)
-        .map_err(store_error_to_anyhow)?;
-    store
-        .finish_journal(lock, writer)
-        .map_err(store_error_to_anyhow)?;
-    Ok(())
-}
-
-/// Reads a saved plan and refuses it unless it was made against exactly this state.
-fn saved_plan(path: &Path, state: Option<&State>) -> anyhow::Result<Plan> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read plan file `{}`", path.display()))?;
-    let plan = decode(path, &text)?;
+/// Refuses a saved plan unless it was made against exactly this state.
+fn not_stale(plan: Plan, state: Option<&State>) -> anyhow::Result<Plan> {
     check_applicable(&plan, state).map_err(|stale| {
         Hinted::new(
             stale,
@@ -277,20 +241,6 @@ fn saved_plan(path: &Path, state: Option<&State>) -> anyhow::Result<Plan> {
         )
     })?;
     Ok(plan)
-}
-
-/// First Ctrl-C: start nothing new, let the run finish what is in flight. Second: exit at
-/// once with 130; the journal already holds every intent that was sent.
-fn install_interrupt_handler(cancel: CancelToken) {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        cancel.cancel();
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(i32::from(exit::INTERRUPTED));
-        }
-    });
 }
 
 /// Asks for approval on a terminal. Without one, only `--auto-approve` proceeds.
@@ -337,19 +287,6 @@ fn engine_config(
         settle,
         seed: fastrand::u64(..),
     }
-}
-
-fn rollback_targets(report: &ApplyReport) -> Vec<RollbackTarget> {
-    report
-        .aborted
-        .iter()
-        .filter_map(|aborted| {
-            Some(RollbackTarget {
-                change_order_id: aborted.change_order_id.clone(),
-                rollback_change_order_id: aborted.rollback_change_order_id.clone()?,
-            })
-        })
-        .collect()
 }
 
 fn exit_code(report: &ApplyReport, wait: Option<&WaitReport>) -> u8 {

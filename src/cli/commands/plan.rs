@@ -26,7 +26,7 @@ use crate::edas::endpoint::{Endpoint, resolve_endpoint};
 use crate::ids::ChangeOrderId;
 use crate::plan::file::encode;
 use crate::plan::{Action, LiveStatus, Plan, PlanInputs, plan, plan_encoded, refreshed};
-use crate::state::store::{LocalStore, PrefetchedState};
+use crate::state::store::{AnyStore, LocalStore, PrefetchedState, StateStore};
 use anyhow::Context;
 use std::collections::HashMap;
 use std::io::Write;
@@ -38,16 +38,16 @@ use tokio::task::JoinSet;
 
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     let (config, prefetched) = load_config_reading_state(global)?;
-    let state_path = config.state_path(global.state.as_deref());
-    let store = LocalStore::new(&state_path);
-    let loaded = store
-        .load_recovering_prefetched(
+    let loaded = match crate::cli::settings::open_store(global)? {
+        AnyStore::Local(store) => store.load_recovering_prefetched(
             prefetched,
             "plan",
             args.lock_timeout,
             env!("CARGO_PKG_VERSION"),
-        )
-        .map_err(crate::cli::render::store_error_to_anyhow)?;
+        ),
+        store => store.load_recovering("plan", args.lock_timeout, env!("CARGO_PKG_VERSION")),
+    }
+    .map_err(crate::cli::render::store_error_to_anyhow)?;
     announce(&loaded);
     let endpoint = resolve_endpoint(
         global.endpoint.as_deref(),
@@ -184,6 +184,7 @@ fn refresh(desired: &DesiredState, endpoint: &Endpoint, planned: Plan) -> anyhow
         .apply
         .requests_per_second
         .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
+    crate::cli::limits::ensure_open_files(parallelism)?;
     let credentials = load_credentials(desired.provider.profile.as_deref())?;
     let mut settings = ClientSettings::new(
         endpoint.clone(),
@@ -194,6 +195,7 @@ fn refresh(desired: &DesiredState, endpoint: &Endpoint, planned: Plan) -> anyhow
     if let Some(timeout) = desired.apply.request_timeout {
         settings.read_timeout = timeout;
     }
+    settings.signature_algorithm = desired.provider.signature_algorithm;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -6,6 +6,7 @@
 
 use crate::cli::args::{ApplyArgs, GlobalArgs, RehearseArgs};
 use crate::cli::commands::apply;
+use crate::cli::limits::{MAX_SCENARIO_BYTES, read_bounded_text};
 use crate::cli::settings::load_config;
 use crate::edas::request::RollbackOperation;
 use crate::sim::scenario::Scenario;
@@ -28,8 +29,7 @@ async fn rehearse(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8
     let config = load_config(&global.config)?;
     let scenario = match &args.scenario {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the scenario `{}`", path.display()))?;
+            let text = read_bounded_text(path, MAX_SCENARIO_BYTES, "scenario")?;
             Scenario::parse(path, &text)?
         }
         None => Scenario::default(),
@@ -78,6 +78,7 @@ async fn rehearse(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8
     let rehearsal = GlobalArgs {
         config: global.config.clone(),
         state: Some(state_path),
+        state_name: None,
         endpoint: Some(simulator.endpoint()),
         no_color: global.no_color,
         verbose: global.verbose,

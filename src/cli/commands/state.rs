@@ -1,5 +1,6 @@
-//! `state list`, `state show ID`, `state rm ID…`: inspect and edit the state through
-//! `LocalStore` (which alone writes files: lock, backup, atomic save, serial bump). Also the
+//! `state list`, `state show ID`, `state rm ID…`, `state pull`, `state push FILE`, `state
+//! migrate --to`: inspect, edit and move the state through its [`StateStore`] (which alone
+//! writes: lock, backup, atomic save, serial bump; a file or PostgreSQL). Also the
 //! small pieces `plan` and `show` share: loading for reading and printing to stdout.
 
 use crate::cli::args::{GlobalArgs, StateCommand};
@@ -7,11 +8,10 @@ use crate::cli::exit;
 use crate::cli::render::state as render;
 use crate::cli::render::store_error_to_anyhow;
 use crate::cli::render::{Hinted, WARNING};
-use crate::cli::settings::state_path_for;
+use crate::cli::settings::{open_store, open_store_at};
 use crate::ids::ChangeOrderId;
-use crate::state::store::{LoadedState, LocalStore, SaveOutcome};
+use crate::state::store::{LoadedState, LocalStore, SaveOutcome, StateStore};
 use std::io::{self, Write};
-use std::path::PathBuf;
 use std::time::Duration;
 
 const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -21,7 +21,7 @@ pub fn run(global: &GlobalArgs, command: &StateCommand) -> anyhow::Result<u8> {
         StateCommand::List => {
             let (path, loaded) = load_for_reading(global, "state list")?;
             if !loaded.existed || loaded.state.change_orders.is_empty() {
-                anstream::eprintln!("No change orders in state `{}`.", path.display());
+                anstream::eprintln!("No change orders in state `{}`.", path);
                 return Ok(exit::OK);
             }
             print_stdout(&render::list(&loaded.state))?;
@@ -36,7 +36,7 @@ pub fn run(global: &GlobalArgs, command: &StateCommand) -> anyhow::Result<u8> {
                 .flatten();
             let Some(record) = record else {
                 return Err(Hinted::new(
-                    anyhow::anyhow!("change order `{id}` is not in state `{}`", path.display()),
+                    anyhow::anyhow!("change order `{id}` is not in state `{}`", path),
                     "`edas-rollback state list` shows the change orders in the state",
                 )
                 .into());
@@ -45,12 +45,194 @@ pub fn run(global: &GlobalArgs, command: &StateCommand) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         StateCommand::Rm { ids, lock_timeout } => remove(global, ids, *lock_timeout),
+        StateCommand::Pull { lock_timeout } => pull(global, *lock_timeout),
+        StateCommand::Push {
+            file,
+            force,
+            lock_timeout,
+        } => push(global, file, *force, *lock_timeout),
+        StateCommand::Migrate { to, lock_timeout } => migrate(global, to, *lock_timeout),
     }
 }
 
+/// The state as the local file's JSON, whatever the backend (a leftover journal folded
+/// first, under the lock).
+fn pull(global: &GlobalArgs, lock_timeout: Duration) -> anyhow::Result<u8> {
+    let store = open_store(global)?;
+    let loaded = store
+        .load_recovering("state pull", lock_timeout, TOOL_VERSION)
+        .map_err(store_error_to_anyhow)?;
+    announce(&loaded);
+    if !loaded.existed {
+        return Err(Hinted::new(
+            anyhow::anyhow!("there is no state at `{}`", store.location()),
+            "check `--state`, `--state-name` or `-c`",
+        )
+        .into());
+    }
+    let mut text = serde_json::to_string_pretty(&loaded.state)?;
+    text.push('\n');
+    print_stdout(&text)?;
+    Ok(exit::OK)
+}
+
+/// Replaces the state with a state file, with Terraform's checks: same lineage, and a newer
+/// serial (or the same serial and content) unless `--force`. The pushed state keeps its
+/// serial when it is newer; otherwise (forced) it is saved as the next serial.
+fn push(
+    global: &GlobalArgs,
+    file: &std::path::Path,
+    force: bool,
+    lock_timeout: Duration,
+) -> anyhow::Result<u8> {
+    let Some(mut pushed) = LocalStore::new(file)
+        .read()
+        .map_err(store_error_to_anyhow)?
+    else {
+        anyhow::bail!(
+            "state file `{}` not found; nothing was pushed",
+            file.display()
+        );
+    };
+    let store = open_store(global)?;
+    let lock = store
+        .lock("state push", lock_timeout)
+        .map_err(store_error_to_anyhow)?;
+    let loaded = store
+        .load_for_update(&lock, TOOL_VERSION)
+        .map_err(store_error_to_anyhow)?;
+    announce(&loaded);
+    let current = &loaded.state;
+    if loaded.existed && !force {
+        let refusal = if pushed.lineage != current.lineage {
+            Some(format!(
+                "`{}` has lineage `{}`, but the state has lineage `{}`",
+                file.display(),
+                pushed.lineage,
+                current.lineage
+            ))
+        } else if pushed.serial < current.serial {
+            Some(format!(
+                "`{}` has serial {}, older than the state's {}",
+                file.display(),
+                pushed.serial,
+                current.serial
+            ))
+        } else if pushed.serial == current.serial && current.content_differs(&pushed) {
+            Some(format!(
+                "`{}` has the state's serial {} but other content",
+                file.display(),
+                pushed.serial
+            ))
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            return Err(Hinted::new(
+                anyhow::anyhow!("{refusal}; nothing was pushed"),
+                "`state pull` shows the current state; `--force` replaces it anyway",
+            )
+            .into());
+        }
+    }
+    if loaded.existed && pushed.serial <= current.serial && current.content_differs(&pushed) {
+        pushed.serial = current.serial + 1;
+    }
+    let outcome = store
+        .save_exact(&lock, &loaded, &pushed)
+        .map_err(store_error_to_anyhow)?;
+    match outcome {
+        SaveOutcome::Written { state } => anstream::println!(
+            "Pushed `{}` to `{}`: lineage `{}`, serial {}, {} change order(s).",
+            file.display(),
+            store.location(),
+            state.lineage,
+            state.serial,
+            state.change_orders.len()
+        ),
+        SaveOutcome::Unchanged => {
+            anstream::println!("`{}` already holds this state.", store.location())
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Copies the state (lineage, serial, every record) to another backend, holding both locks.
+fn migrate(
+    global: &GlobalArgs,
+    to: &std::path::Path,
+    lock_timeout: Duration,
+) -> anyhow::Result<u8> {
+    let source = open_store(global)?;
+    let target = open_store_at(global, Some(to))?;
+    if source.location() == target.location() {
+        anyhow::bail!("`--to` names the state itself (`{}`)", source.location());
+    }
+    let source_lock = source
+        .lock("state migrate", lock_timeout)
+        .map_err(store_error_to_anyhow)?;
+    let loaded = source
+        .load_for_update(&source_lock, TOOL_VERSION)
+        .map_err(store_error_to_anyhow)?;
+    announce(&loaded);
+    if !loaded.existed {
+        return Err(Hinted::new(
+            anyhow::anyhow!("there is no state at `{}` to migrate", source.location()),
+            "check `--state`, `--state-name` or `-c`",
+        )
+        .into());
+    }
+    let target_lock = target
+        .lock("state migrate", lock_timeout)
+        .map_err(store_error_to_anyhow)?;
+    let existing = target
+        .load_for_update(&target_lock, TOOL_VERSION)
+        .map_err(store_error_to_anyhow)?;
+    announce(&existing);
+    let state = &loaded.state;
+    if existing.existed {
+        if existing.state.lineage != state.lineage {
+            return Err(Hinted::new(
+                anyhow::anyhow!(
+                    "`{}` already holds a state of lineage `{}`, not `{}`; nothing was copied",
+                    target.location(),
+                    existing.state.lineage,
+                    state.lineage
+                ),
+                "migrate to an empty location, or remove that state first if it is unwanted",
+            )
+            .into());
+        }
+        if existing.state.serial > state.serial {
+            anyhow::bail!(
+                "`{}` holds serial {} of this lineage, newer than the {} being copied; nothing \
+                 was copied",
+                target.location(),
+                existing.state.serial,
+                state.serial
+            );
+        }
+    }
+    target
+        .save_exact(&target_lock, &existing, state)
+        .map_err(store_error_to_anyhow)?;
+    anstream::println!(
+        "Copied state `{}` to `{}`: lineage `{}`, serial {}, {} change order(s). Point \
+         `state:` (or `--state`) at the new location; the old one is left as it was.",
+        source.location(),
+        target.location(),
+        state.lineage,
+        state.serial,
+        state.change_orders.len()
+    );
+    target.unlock(target_lock).map_err(store_error_to_anyhow)?;
+    source.unlock(source_lock).map_err(store_error_to_anyhow)?;
+    Ok(exit::OK)
+}
+
 fn remove(global: &GlobalArgs, ids: &[String], lock_timeout: Duration) -> anyhow::Result<u8> {
-    let path = state_path_for(global)?;
-    let store = LocalStore::new(&path);
+    let store = open_store(global)?;
+    let path = store.location();
     let lock = store
         .lock("state rm", lock_timeout)
         .map_err(store_error_to_anyhow)?;
@@ -60,10 +242,7 @@ fn remove(global: &GlobalArgs, ids: &[String], lock_timeout: Duration) -> anyhow
     announce(&loaded);
     if !loaded.existed {
         return Err(Hinted::new(
-            anyhow::anyhow!(
-                "there is no state file `{}`; nothing was removed",
-                path.display()
-            ),
+            anyhow::anyhow!("there is no state file `{}`; nothing was removed", path),
             "check `--state` or `-c`",
         )
         .into());
@@ -81,19 +260,22 @@ fn remove(global: &GlobalArgs, ids: &[String], lock_timeout: Duration) -> anyhow
     match outcome {
         SaveOutcome::Written { state } => {
             print_stdout(&render::diff(&loaded.state, &state))?;
+            let backup = match store.backup_location() {
+                Some(backup) => format!(" The previous state is in `{backup}`."),
+                None => String::new(),
+            };
             anstream::println!(
-                "Removed {} change order{} from `{}`: serial {} → {}. The previous state is in `{}`.",
+                "Removed {} change order{} from `{}`: serial {} → {}.{backup}",
                 unique.len(),
                 if unique.len() == 1 { "" } else { "s" },
-                path.display(),
+                path,
                 loaded.state.serial,
                 state.serial,
-                store.backup_path().display(),
             );
         }
         // Every id was found, so something was removed; kept for completeness.
         SaveOutcome::Unchanged => {
-            anstream::println!("Nothing changed in `{}`.", path.display());
+            anstream::println!("Nothing changed in `{}`.", path);
         }
     }
     Ok(exit::OK)
@@ -104,13 +286,13 @@ fn remove(global: &GlobalArgs, ids: &[String], lock_timeout: Duration) -> anyhow
 pub(crate) fn load_for_reading(
     global: &GlobalArgs,
     operation: &str,
-) -> anyhow::Result<(PathBuf, LoadedState)> {
-    let path = state_path_for(global)?;
-    let loaded = LocalStore::new(&path)
+) -> anyhow::Result<(String, LoadedState)> {
+    let store = open_store(global)?;
+    let loaded = store
         .load_recovering(operation, Duration::ZERO, TOOL_VERSION)
         .map_err(store_error_to_anyhow)?;
     announce(&loaded);
-    Ok((path, loaded))
+    Ok((store.location(), loaded))
 }
 
 /// One line on stderr when loading folded a leftover journal, or found a live one.

@@ -265,7 +265,10 @@ impl<W: Write> Reporter for JsonLines<W> {
             ),
             ApplyEvent::Interrupted { in_flight } => self.diagnostic(
                 "warning",
-                format!("interrupted: starting nothing new, finishing {in_flight} in flight"),
+                format!(
+                    "interrupted by {}: starting nothing new, finishing {in_flight} in flight",
+                    crate::cli::signals::stop_reason()
+                ),
                 json!({ "in_flight": in_flight }),
             ),
             ApplyEvent::JournalFailed { message } => self.diagnostic(
@@ -427,8 +430,10 @@ fn human_line(event: &ApplyEvent) -> Option<(String, bool)> {
         ),
         ApplyEvent::Interrupted { in_flight } => (
             format!(
-                "Interrupted: starting nothing new, finishing the {in_flight} in flight (press \
-                 Ctrl-C again to exit at once; the journal holds every request sent)"
+                "Interrupted by {}: starting nothing new, finishing the {in_flight} in flight, \
+                 then saving (press Ctrl-C or send the signal again to exit at once; the \
+                 journal holds every request sent)",
+                crate::cli::signals::stop_reason()
             ),
             true,
         ),

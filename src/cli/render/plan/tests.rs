@@ -57,6 +57,7 @@ fn sample(count: usize) -> Plan {
             region: "cn-hangzhou".to_string(),
             endpoint: None,
             profile: None,
+            signature_algorithm: Default::default(),
         },
         apply: ApplySettings::default(),
         state: None,

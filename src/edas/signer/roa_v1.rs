@@ -1,48 +1,26 @@
-//! The ROA signature v1 (HMAC-SHA1), as the service documents for `AbortAndRollbackChangeOrder`.
-//!
-//! Pure: the date and the nonce are arguments, so the official SDK's vectors are reproduced
-//! exactly (`tests/data/roa-v1-vectors.jsonl`). Signing sits behind [`RequestSigner`] so an
-//! ACS3-HMAC-SHA256 (V3) signer can be added without touching request building or the client.
+//! ROA signature v1 (`HMAC-SHA1`, `provider.signature_algorithm: HMAC-SHA1`), the legacy
+//! signature the service still documents for `AbortAndRollbackChangeOrder`. Pure; reproduces
+//! the official SDKs' vectors in `tests/data/roa-v1-vectors.jsonl`.
 //!
 //! String to sign: `METHOD\nAccept\nContent-MD5\nContent-Type\nDate\n` (an empty line for an
 //! absent header), then every `x-acs-*` header as `lowercase-name:value\n` sorted by name, then
 //! the path, `?`, and the decoded query pairs sorted by key, `key=value` joined by `&`.
 
-use super::credentials::Credentials;
-use super::secret::Secret;
+use super::{
+    HEADER_NONCE, HEADER_SECURITY_TOKEN, QueryPair, RequestSigner, SignError, decode_query,
+    set_header,
+};
+use crate::edas::credentials::Credentials;
+use crate::edas::secret::Secret;
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::HeaderMap;
 use sha1::Sha1;
 use std::time::SystemTime;
 
 pub const HEADER_DATE: &str = "date";
-pub const HEADER_NONCE: &str = "x-acs-signature-nonce";
 pub const HEADER_SIGNATURE_METHOD: &str = "x-acs-signature-method";
 pub const HEADER_SIGNATURE_VERSION: &str = "x-acs-signature-version";
-pub const HEADER_SECURITY_TOKEN: &str = "x-acs-security-token";
-
-/// One decoded query parameter. `None` is a key sent without `=` (the Tea SDK signs an empty
-/// value that way); our own requests never carry empty values.
-pub type QueryPair = (String, Option<String>);
-
-#[derive(Debug, thiserror::Error)]
-pub enum SignError {
-    #[error("header `{name}` has a value that is not valid in an HTTP header")]
-    InvalidHeaderValue { name: String },
-}
-
-/// Signs a request in place: adds the date, nonce, signature and security-token headers and
-/// `Authorization`. Returns the string to sign so verbose mode can log it (it holds no secret).
-pub trait RequestSigner: Send + Sync {
-    fn sign(
-        &self,
-        request: &mut http::Request<()>,
-        credentials: &Credentials,
-        date: SystemTime,
-        nonce: &str,
-    ) -> Result<String, SignError>;
-}
 
 /// ROA signature v1, HMAC-SHA1.
 #[derive(Clone, Copy, Debug, Default)]
@@ -57,6 +35,13 @@ impl RequestSigner for RoaV1Signer {
         nonce: &str,
     ) -> Result<String, SignError> {
         let headers = request.headers_mut();
+        for v3_only in [
+            super::HEADER_ACS3_DATE,
+            super::HEADER_CONTENT_SHA256,
+            "authorization",
+        ] {
+            headers.remove(v3_only);
+        }
         set_header(headers, HEADER_DATE, &httpdate::fmt_http_date(date))?;
         set_header(headers, HEADER_NONCE, nonce)?;
         set_header(headers, HEADER_SIGNATURE_METHOD, "HMAC-SHA1")?;
@@ -82,38 +67,10 @@ impl RequestSigner for RoaV1Signer {
         set_header(request.headers_mut(), "authorization", &authorization)?;
         Ok(text)
     }
-}
 
-fn set_header(headers: &mut HeaderMap, name: &'static str, value: &str) -> Result<(), SignError> {
-    let value = HeaderValue::from_str(value).map_err(|_| SignError::InvalidHeaderValue {
-        name: name.to_string(),
-    })?;
-    headers.insert(HeaderName::from_static(name), value);
-    Ok(())
-}
-
-/// Decodes a raw query string the way the service does: `+` is a space, `%XX` is a byte.
-pub fn decode_query(raw_query: &str) -> Vec<QueryPair> {
-    raw_query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| match pair.split_once('=') {
-            Some((key, value)) => (decode_component(key), Some(decode_component(value))),
-            None => (decode_component(pair), None),
-        })
-        .collect()
-}
-
-fn decode_component(text: &str) -> String {
-    // Most ids and regions need no decoding; skip the parser for them (it is most of the
-    // signing cost otherwise).
-    if !text.bytes().any(|b| b == b'%' || b == b'+') {
-        return text.to_string();
+    fn signed_text_name(&self) -> &'static str {
+        "string to sign"
     }
-    form_urlencoded::parse(format!("x={text}").as_bytes())
-        .next()
-        .map(|(_, value)| value.into_owned())
-        .unwrap_or_default()
 }
 
 /// The canonical string to sign. `headers` is looked up case-insensitively.
@@ -170,21 +127,6 @@ pub fn signature(secret: &Secret, string_to_sign: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decode_query_turns_plus_into_space_and_keeps_keys_without_values() {
-        assert_eq!(
-            decode_query("ChangeOrderId=id+with%20space&Flag&Empty="),
-            vec![
-                (
-                    "ChangeOrderId".to_string(),
-                    Some("id with space".to_string())
-                ),
-                ("Flag".to_string(), None),
-                ("Empty".to_string(), Some(String::new())),
-            ]
-        );
-    }
 
     #[test]
     fn absent_standard_headers_leave_empty_lines() {

@@ -1,4 +1,4 @@
-//! The local state store: the only code that writes state, journal, lock and backup files.
+//! The local file store: `<state>`, `<state>.journal`, `<state>.lock`, `<state>.backup`.
 //!
 //! It owns the durability rules of DESIGN 2: a state file is replaced by temp file + fsync +
 //! rename + directory fsync and is never rewritten when its content is unchanged; a save
@@ -9,290 +9,22 @@
 //! This is the I/O edge: it reads the clock only to stamp lock info, and makes the lineage
 //! UUID of a new state. It decides nothing about change orders.
 
-use super::journal::{self, FoldError, JournalParseError, JournalRecord, ParsedJournal};
-use super::model::{RecordStatus, STATE_FORMAT_VERSION, State};
+use super::atomic::{
+    io_error, parent_dir, private, remove_and_sync_dir, sync_dir, write_atomically,
+};
+use super::lock::{
+    Attempt, LOCK_POLL_INTERVAL, LockInfo, StateLock, journal_is_live, read_lock_info,
+    same_file_as_path,
+};
+use super::{LoadedState, Recovery, SaveOutcome, StoreError};
 use crate::ids::ChangeOrderId;
-use serde::{Deserialize, Serialize};
-use std::fmt;
+use crate::state::journal::{self, JournalRecord, ParsedJournal};
+use crate::state::model::{RecordStatus, STATE_FORMAT_VERSION, State};
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{self, BufWriter, Read, Seek, Write};
+use std::io::{self, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
-
-/// How often a waiting locker tries again.
-const LOCK_POLL_INTERVAL: Duration = Duration::from_millis(100);
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("could not {action} `{path}`")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error(
-        "state file `{path}` has format version {found}, newer than the {supported} this \
-         edas-rollback understands; it was left untouched"
-    )]
-    NewerFormat {
-        path: PathBuf,
-        found: u32,
-        supported: u32,
-    },
-    #[error("state file `{path}` is corrupt at line {line}, column {column}: {what}")]
-    Corrupt {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        what: String,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("state file `{path}` is not UTF-8 (line {line}, byte {byte} of the file)")]
-    NotUtf8 {
-        path: PathBuf,
-        line: usize,
-        byte: usize,
-    },
-    #[error("state `{path}` is locked{}", match info { Some(info) => format!(" by {info}"), None => " (the holder has not written its lock info yet)".to_string() })]
-    Locked {
-        path: PathBuf,
-        info: Option<Box<LockInfo>>,
-        waited: Duration,
-    },
-    #[error(
-        "state file `{path}` changed since it was loaded (serial {loaded} was loaded, the file \
-         now has {found}); nothing was saved"
-    )]
-    SerialMoved {
-        path: PathBuf,
-        loaded: String,
-        found: String,
-    },
-    #[error("the lock given is for `{lock}`, not for `{path}`")]
-    WrongLock { path: PathBuf, lock: PathBuf },
-    #[error("journal `{path}` cannot be read at line {}", source.line())]
-    JournalCorrupt {
-        path: PathBuf,
-        #[source]
-        source: JournalParseError,
-    },
-    #[error("journal `{path}` cannot be folded into state `{state}`")]
-    JournalFold {
-        path: PathBuf,
-        state: PathBuf,
-        #[source]
-        source: FoldError,
-    },
-    #[error("a journal must start with a `begin` record; `{path}` was not created")]
-    NotABegin { path: PathBuf },
-    #[error("journal `{path}` already exists; it must be folded before a new run starts")]
-    JournalExists { path: PathBuf },
-    #[error("could not encode JSON for `{path}`")]
-    Encode {
-        path: PathBuf,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("state `{path}` has no change order {}; nothing was removed", ids.iter().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(", "))]
-    NotInState {
-        path: PathBuf,
-        ids: Vec<ChangeOrderId>,
-    },
-    #[error("there is no lock file `{path}`")]
-    NoLock { path: PathBuf },
-    #[error("lock file `{path}` holds lock `{actual}`, not `{given}`; nothing was removed")]
-    LockIdMismatch {
-        path: PathBuf,
-        given: String,
-        actual: String,
-    },
-    #[error("lock file `{path}` has no readable lock info; nothing was removed")]
-    LockInfoUnreadable { path: PathBuf },
-    #[error("`{path}` is held by a running process: {info}; nothing was removed")]
-    LockHeldByLiveProcess { path: PathBuf, info: Box<LockInfo> },
-}
-
-impl StoreError {
-    /// What the person reading the error can do about it, when there is something.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            StoreError::NewerFormat { .. } => {
-                Some("upgrade edas-rollback to a version that understands this state format".into())
-            }
-            StoreError::Corrupt { path, .. } | StoreError::NotUtf8 { path, .. } => Some(format!(
-                "the file was not changed; restore it from `{}` or version control, or move it \
-                 away to start a new state",
-                sibling(path, "backup").display()
-            )),
-            StoreError::Locked { info, .. } => {
-                let unlock = match info {
-                    Some(info) => format!(
-                        "if that process is gone (and on another machine), run `edas-rollback \
-                         force-unlock {}`",
-                        info.id
-                    ),
-                    None => "if its holder is gone, run `edas-rollback force-unlock LOCK_ID`"
-                        .to_string(),
-                };
-                Some(format!("wait for it with `--lock-timeout 5m`, or {unlock}"))
-            }
-            StoreError::SerialMoved { .. } => {
-                Some("another process changed the state; run the command again".into())
-            }
-            StoreError::JournalCorrupt { path, .. } | StoreError::JournalFold { path, .. } => {
-                Some(format!(
-                    "the state was not changed; inspect `{}` and move it away only once you \
-                     know which change orders it names",
-                    path.display()
-                ))
-            }
-            StoreError::LockIdMismatch { actual, .. } => {
-                Some(format!("the current lock id is `{actual}`"))
-            }
-            StoreError::NotInState { .. } => {
-                Some("`edas-rollback state list` shows the change orders in the state".into())
-            }
-            StoreError::NoLock { .. } => Some(
-                "nothing to unlock; check `--state` or `-c` if you expected a lock here".into(),
-            ),
-            StoreError::LockInfoUnreadable { .. } => Some(
-                "no process holds the lock: the next command takes it without force-unlock".into(),
-            ),
-            StoreError::LockHeldByLiveProcess { .. } => {
-                Some("wait for that command to finish, or stop it".into())
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Who holds a state lock; the JSON content of `<state>.lock`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockInfo {
-    pub id: String,
-    pub operation: String,
-    pub who: String,
-    pub pid: u32,
-    pub host: String,
-    /// RFC 3339.
-    pub created: String,
-}
-
-impl fmt::Display for LockInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "lock `{}` (operation `{}`, who `{}`, host `{}`, pid {}, since {})",
-            self.id, self.operation, self.who, self.host, self.pid, self.created
-        )
-    }
-}
-
-/// A held state lock. The OS lock is released when this is dropped (or the process dies).
-#[derive(Debug)]
-pub struct StateLock {
-    file: File,
-    path: PathBuf,
-    state_path: PathBuf,
-    info: LockInfo,
-    /// Whether this lock's run has already written `<state>.backup`. Atomic so a lock can be
-    /// shared (`Arc<StateLock>`) by the tasks of a run.
-    backup_written: AtomicBool,
-}
-
-impl StateLock {
-    pub fn info(&self) -> &LockInfo {
-        &self.info
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for StateLock {
-    fn drop(&mut self) {
-        // Removed while still held, so nobody can lock the file we unlink; a locker that had
-        // opened it before checks after locking that its file is still the one on disk.
-        if same_file_as_path(&self.file, &self.path) {
-            let _ = fs::remove_file(&self.path);
-        }
-        let _ = self.file.unlock();
-    }
-}
-
-/// A state loaded for an update, or for reading.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LoadedState {
-    /// Serial 0 and a fresh lineage when there was no file.
-    pub state: State,
-    /// Whether a state file existed (after any recovery save).
-    pub existed: bool,
-    /// Set when a leftover journal was folded in.
-    pub recovered: Option<Recovery>,
-    /// Set by `load_recovering` when a journal exists because another command is running:
-    /// that command's lock info. The state is the one on disk, without its journal.
-    pub live_journal: Option<LockInfo>,
-}
-
-/// What folding a leftover journal did; enough for a one-line message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Recovery {
-    pub journal_path: PathBuf,
-    /// Records folded, `begin` included.
-    pub records: usize,
-    /// Change orders whose abort intent had no response: now `unknown`.
-    pub unknown: usize,
-    /// Whether a torn last line (a crash mid-write) was dropped.
-    pub torn_last_line: bool,
-    /// The serial after the recovery save.
-    pub serial: u64,
-}
-
-impl fmt::Display for Recovery {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "recovered an interrupted run from `{}`: {} records folded, {} change order(s) left \
-             unknown{} (state serial {})",
-            self.journal_path.display(),
-            self.records,
-            self.unknown,
-            if self.torn_last_line {
-                ", a torn last line dropped"
-            } else {
-                ""
-            },
-            self.serial
-        )
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum SaveOutcome {
-    /// Same content as loaded: the file was not rewritten.
-    Unchanged,
-    /// The state now on disk.
-    Written { state: State },
-}
-
-impl SaveOutcome {
-    /// The loaded state to save against next: after a write, the written state.
-    pub fn into_loaded(self, previous: LoadedState) -> LoadedState {
-        match self {
-            SaveOutcome::Unchanged => previous,
-            SaveOutcome::Written { state } => LoadedState {
-                state,
-                existed: true,
-                recovered: previous.recovered,
-                live_journal: None,
-            },
-        }
-    }
-}
 
 /// Appends records to `<state>.journal`. `append` buffers; `sync` makes everything appended
 /// durable with one fdatasync (group commit).
@@ -353,9 +85,13 @@ pub struct LocalStore {
 }
 
 impl LocalStore {
+    /// The store for the state at `state_path`. A state path that is a symbolic link is
+    /// followed to its target: the state's identity is the file it resolves to, so a link
+    /// and its target share one lock and one journal, and a save replaces the target, never
+    /// the link (docs/state-store.md, "One state, one writer").
     pub fn new(state_path: impl Into<PathBuf>) -> Self {
         Self {
-            state_path: state_path.into(),
+            state_path: resolve_links(state_path.into()),
         }
     }
 
@@ -407,42 +143,46 @@ impl LocalStore {
     pub fn lock(&self, operation: &str, timeout: Duration) -> Result<StateLock, StoreError> {
         let started = Instant::now();
         loop {
-            match self.try_lock_once(operation)? {
-                Ok(lock) => return Ok(lock),
-                Err(info) => {
-                    let waited = started.elapsed();
-                    if waited >= timeout {
-                        return Err(StoreError::Locked {
-                            path: self.state_path.clone(),
-                            info: info.map(Box::new),
-                            waited,
-                        });
-                    }
-                    std::thread::sleep(LOCK_POLL_INTERVAL.min(timeout - waited));
-                }
+            let refusal = match self.try_lock_once(operation)? {
+                Attempt::Taken(lock) => return Ok(lock),
+                Attempt::Held(info) => StoreError::Locked {
+                    path: self.state_path.clone(),
+                    info: info.map(Box::new),
+                    waited: started.elapsed(),
+                },
+                Attempt::JournalLive => StoreError::JournalLive {
+                    path: self.state_path.clone(),
+                    journal: self.journal_path(),
+                    waited: started.elapsed(),
+                },
+            };
+            let waited = started.elapsed();
+            if waited >= timeout {
+                return Err(refusal);
             }
+            std::thread::sleep(LOCK_POLL_INTERVAL.min(timeout - waited));
         }
     }
 
     /// One attempt: the lock, or the current holder's info.
-    #[allow(clippy::type_complexity)]
-    fn try_lock_once(
-        &self,
-        operation: &str,
-    ) -> Result<Result<StateLock, Option<LockInfo>>, StoreError> {
+    fn try_lock_once(&self, operation: &str) -> Result<Attempt, StoreError> {
         let path = self.lock_path();
         let mut attempts_left = 16;
         let mut file = loop {
-            let mut file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(|source| io_error("open lock file", &path, source))?;
+            let mut file = private(
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false),
+            )
+            .open(&path)
+            .map_err(|source| io_error("open lock file", &path, source))?;
             match file.try_lock() {
                 Ok(()) => {}
-                Err(TryLockError::WouldBlock) => return Ok(Err(read_lock_info(&mut file))),
+                Err(TryLockError::WouldBlock) => {
+                    return Ok(Attempt::Held(read_lock_info(&mut file)));
+                }
                 Err(TryLockError::Error(source)) => {
                     return Err(io_error("lock", &path, source));
                 }
@@ -454,9 +194,14 @@ impl LocalStore {
             // is free, but on a file nobody else will look at. Open the path again.
             attempts_left -= 1;
             if attempts_left == 0 {
-                return Ok(Err(None));
+                return Ok(Attempt::Held(None));
             }
         };
+        // The lock file is ours, but it may be a new one made after the holder's was removed
+        // (`git clean -fdX`): a journal still held by a live writer means the state is taken.
+        if journal_is_live(&self.journal_path())? {
+            return Ok(Attempt::JournalLive);
+        }
         let info = LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             operation: operation.to_string(),
@@ -479,7 +224,7 @@ impl LocalStore {
             .and_then(|()| file.write_all(&text))
             .and_then(|()| file.sync_data())
             .map_err(|source| io_error("write lock file", &path, source))?;
-        Ok(Ok(StateLock {
+        Ok(Attempt::Taken(StateLock {
             file,
             path,
             state_path: self.state_path.clone(),
@@ -498,6 +243,22 @@ impl LocalStore {
         Ok(())
     }
 
+    /// [`Self::check_lock`], and the lock file on disk is still the one locked: checked before
+    /// a journal is folded or begun, so a command whose lock file was removed or replaced
+    /// under it starts nothing. (A save needs no such check: the journal's own lock keeps
+    /// every other writer out while results are pending, and the serial check refuses a
+    /// save over a state that moved.)
+    fn check_lock_held(&self, lock: &StateLock) -> Result<(), StoreError> {
+        self.check_lock(lock)?;
+        if !same_file_as_path(&lock.file, &lock.path) {
+            return Err(StoreError::LockLost {
+                path: self.state_path.clone(),
+                lock: lock.path.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// Loads the state for a command that will change it, holding `lock`. A leftover
     /// journal is folded in, the result saved, and the journal removed, before anything else.
     pub fn load_for_update(
@@ -505,7 +266,10 @@ impl LocalStore {
         lock: &StateLock,
         tool_version: &str,
     ) -> Result<LoadedState, StoreError> {
-        self.check_lock(lock)?;
+        self.check_lock_held(lock)?;
+        // Held until the fold is saved and the journal removed; refused when a live writer
+        // holds it.
+        let _journal_guard = self.lock_journal_for_fold()?;
         let on_disk = self.read()?;
         let existed = on_disk.is_some();
         let parsed = self.read_journal()?;
@@ -585,6 +349,26 @@ impl LocalStore {
             existed,
             live_journal: None,
         })
+    }
+
+    /// Takes the journal's own lock before a fold: `None` when there is no journal; an error
+    /// when a live writer holds it (it is never folded then).
+    fn lock_journal_for_fold(&self) -> Result<Option<File>, StoreError> {
+        let path = self.journal_path();
+        let file = match OpenOptions::new().read(true).open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(io_error("open journal", &path, source)),
+        };
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(TryLockError::WouldBlock) => Err(StoreError::JournalLive {
+                path: self.state_path.clone(),
+                journal: path,
+                waited: Duration::ZERO,
+            }),
+            Err(TryLockError::Error(source)) => Err(io_error("lock journal", &path, source)),
+        }
     }
 
     /// Loads the state for a read-only command. A leftover journal is folded first, under
@@ -675,6 +459,26 @@ impl LocalStore {
         loaded: &LoadedState,
         new_state: &State,
     ) -> Result<SaveOutcome, StoreError> {
+        self.save_with(lock, loaded, new_state, false)
+    }
+
+    /// [`Self::save`], keeping `state`'s own serial (`state migrate`, `state push`).
+    pub fn save_exact(
+        &self,
+        lock: &StateLock,
+        loaded: &LoadedState,
+        state: &State,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.save_with(lock, loaded, state, true)
+    }
+
+    fn save_with(
+        &self,
+        lock: &StateLock,
+        loaded: &LoadedState,
+        new_state: &State,
+        exact: bool,
+    ) -> Result<SaveOutcome, StoreError> {
         self.check_lock(lock)?;
         let on_disk = self.read_with_bytes()?;
         let describe = |state: Option<&State>| match state {
@@ -695,12 +499,16 @@ impl LocalStore {
                 found: describe(on_disk.as_ref().map(|(state, _)| state)),
             });
         }
-        if !loaded.state.content_differs(new_state) {
+        let unchanged = !loaded.state.content_differs(new_state)
+            && (!exact || (loaded.existed && loaded.state.serial == new_state.serial));
+        if unchanged {
             return Ok(SaveOutcome::Unchanged);
         }
         let mut written = new_state.clone();
         written.format_version = STATE_FORMAT_VERSION;
-        written.serial = loaded.state.serial + 1;
+        if !exact {
+            written.serial = loaded.state.serial + 1;
+        }
         let mut bytes =
             serde_json::to_vec_pretty(&written).map_err(|source| StoreError::Encode {
                 path: self.state_path.clone(),
@@ -742,18 +550,29 @@ impl LocalStore {
         lock: &StateLock,
         begin: &JournalRecord,
     ) -> Result<JournalWriter, StoreError> {
-        self.check_lock(lock)?;
+        self.check_lock_held(lock)?;
         let path = self.journal_path();
         if !matches!(begin, JournalRecord::Begin { .. }) {
             return Err(StoreError::NotABegin { path });
         }
-        let file = match OpenOptions::new().append(true).create_new(true).open(&path) {
+        let file = match private(OpenOptions::new().append(true).create_new(true)).open(&path) {
             Ok(file) => file,
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
                 return Err(StoreError::JournalExists { path });
             }
             Err(source) => return Err(io_error("create journal", &path, source)),
         };
+        // The journal's own lock, held as long as this writer lives: whoever takes the state
+        // lock checks it, so even a lock file removed under this run admits no second writer
+        // and no fold of this live journal.
+        file.try_lock().map_err(|error| match error {
+            TryLockError::Error(source) => io_error("lock journal", &path, source),
+            TryLockError::WouldBlock => io_error(
+                "lock journal",
+                &path,
+                io::Error::new(io::ErrorKind::WouldBlock, "held by another process"),
+            ),
+        })?;
         let mut writer = JournalWriter {
             writer: BufWriter::with_capacity(64 * 1024, file),
             path,
@@ -774,8 +593,10 @@ impl LocalStore {
     ) -> Result<(), StoreError> {
         self.check_lock(lock)?;
         let path = writer.path.clone();
+        // Removed while its lock is still held, so nobody folds it in between.
+        let removed = remove_and_sync_dir(&path);
         drop(writer);
-        remove_and_sync_dir(&path)
+        removed
     }
 
     /// Removes `<state>.lock` when it holds lock `lock_id` and no live process holds it.
@@ -821,85 +642,38 @@ impl LocalStore {
     }
 }
 
+/// Follows `path` while it is a symbolic link (a relative target is relative to the link's
+/// directory), so the state's files are keyed on the file it names. Links in directories
+/// need nothing: the sibling files land in the same directory either way. A loop, or more
+/// than 40 links, leaves the path as it was and the open reports the error.
+pub(crate) fn resolve_links(path: PathBuf) -> PathBuf {
+    let mut current = path.clone();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&current) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {}
+            _ => return current,
+        }
+        let Ok(target) = fs::read_link(&current) else {
+            return current;
+        };
+        current = if target.is_absolute() {
+            target
+        } else {
+            parent_dir(&current).join(target)
+        };
+    }
+    path
+}
+
 /// `<path>.<suffix>`, e.g. `incident.state.json.lock`.
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
+pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_os_string();
     name.push(".");
     name.push(suffix);
     PathBuf::from(name)
 }
 
-fn io_error(action: &'static str, path: &Path, source: io::Error) -> StoreError {
-    StoreError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    }
-}
-
-/// Makes a rename, creation or removal in `path`'s directory durable.
-fn sync_dir(path: &Path) -> Result<(), StoreError> {
-    let dir = parent_dir(path);
-    File::open(dir)
-        .and_then(|dir| dir.sync_all())
-        .map_err(|source| io_error("sync directory", dir, source))
-}
-
-fn remove_and_sync_dir(path: &Path) -> Result<(), StoreError> {
-    match fs::remove_file(path) {
-        Ok(()) => {}
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => return Err(io_error("remove", path, source)),
-    }
-    sync_dir(path)
-}
-
-/// Temp file in the same directory + write + fsync + rename + directory fsync: the path
-/// always holds either the old or the new content, whole.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let dir = parent_dir(path);
-    let mut temp = tempfile::Builder::new()
-        .prefix(".edas-rollback-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|source| io_error("create a temporary file in", dir, source))?;
-    temp.write_all(bytes)
-        .and_then(|()| temp.as_file().sync_all())
-        .map_err(|source| io_error("write temporary file for", path, source))?;
-    temp.persist(path)
-        .map_err(|error| io_error("replace", path, error.error))?;
-    sync_dir(path)
-}
-
-fn read_lock_info(file: &mut File) -> Option<LockInfo> {
-    let mut text = String::new();
-    file.rewind().ok()?;
-    file.read_to_string(&mut text).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-#[cfg(unix)]
-fn same_file_as_path(file: &File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), fs::metadata(path)) {
-        (Ok(open), Ok(on_disk)) => open.dev() == on_disk.dev() && open.ino() == on_disk.ino(),
-        _ => false,
-    }
-}
-
-#[cfg(not(unix))]
-fn same_file_as_path(_file: &File, path: &Path) -> bool {
-    path.exists()
-}
-
-fn decode_state(path: &Path, bytes: &[u8]) -> Result<State, StoreError> {
+pub(crate) fn decode_state(path: &Path, bytes: &[u8]) -> Result<State, StoreError> {
     let text = std::str::from_utf8(bytes).map_err(|error| {
         let byte = error.valid_up_to();
         StoreError::NotUtf8 {
