@@ -157,6 +157,7 @@ fn engine_memory(count: usize) {
                 retry: RetryPolicy::default(),
                 settle: Default::default(),
                 seed: 1,
+                halt_after_failures: None,
             },
         );
         let report = engine
@@ -297,6 +298,7 @@ fn run_on<S: StateStore>(
                     retry: RetryPolicy::default(),
                     settle: Default::default(),
                     seed: 1,
+                    halt_after_failures: None,
                 },
                 wait: None,
                 operation: "apply".into(),

@@ -722,3 +722,177 @@ fn wait_polls_each_rollback_until_it_ends_and_records_it() {
         assert_eq!(record["rollback_status"], "succeeded");
     }
 }
+
+// --- guards (docs/CONFIG.md "Guards") ------------------------------------------------------
+
+/// A config of `ids` with `apply_section` (YAML lines under `apply:`).
+fn write_guarded_config(workspace: &Workspace, apply_section: &str, ids: &[String]) {
+    let mut yaml = format!(
+        "version: 1\nprovider:\n  region: cn-hangzhou\napply:\n{apply_section}change_orders:\n"
+    );
+    for id in ids {
+        yaml.push_str(&format!("  - id: {id}\n"));
+    }
+    std::fs::write(workspace.path("edas-rollback.yaml"), yaml).unwrap();
+}
+
+#[test]
+fn max_change_orders_refuses_a_bigger_plan_at_plan_and_at_apply_and_nothing_is_sent() {
+    let sim = Sim::any_id(Faults::default(), 3);
+    let workspace = Workspace::new(5);
+    write_guarded_config(&workspace, "  max_change_orders: 3\n", &workspace.ids);
+    let endpoint = sim.endpoint();
+
+    let plan = run(workspace.command(&endpoint, &["plan", "--out", "plan.json"]));
+    assert_exit(&plan, 1);
+    let shown = text(&plan.stderr);
+    assert!(
+        shown.contains(
+            "the plan would abort 5 change orders, more than `apply.max_change_orders: 3` allows"
+        ),
+        "{shown}"
+    );
+    assert!(
+        !workspace.path("plan.json").exists(),
+        "no plan file is written"
+    );
+
+    let apply = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
+    assert_exit(&apply, 1);
+    assert!(
+        text(&apply.stderr).contains("would abort 5 change orders"),
+        "{}",
+        text(&apply.stderr)
+    );
+    let stats = sim.stats();
+    assert!(
+        stats
+            .change_orders
+            .values()
+            .all(|counts| counts.aborts_received == 0),
+        "nothing was sent"
+    );
+    assert!(!workspace.state_path().exists(), "the state is untouched");
+
+    // At the limit the same runbook runs.
+    write_guarded_config(&workspace, "  max_change_orders: 5\n", &workspace.ids);
+    let apply = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
+    assert_exit(&apply, 0);
+    assert_all_aborted_exactly_once(&workspace, &sim);
+}
+
+#[test]
+fn halt_after_failures_stops_starting_requests_and_leaves_the_rest_for_a_later_run() {
+    let ids: Vec<String> = (0..10).map(|index| format!("co-{index:04}")).collect();
+    // The first five finished releasing (status 2): EDAS refuses to abort them.
+    let sim = Sim::start(SimConfig {
+        change_orders: ids
+            .iter()
+            .enumerate()
+            .map(|(index, id)| {
+                (
+                    edas_rollback::ids::ChangeOrderId::new(id.as_str()),
+                    if index < 5 { 2 } else { 1 },
+                )
+            })
+            .collect(),
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(0);
+    write_guarded_config(
+        &workspace,
+        "  parallelism: 1\n  halt_after_failures: 30%\n",
+        &ids,
+    );
+    let endpoint = sim.endpoint();
+    let apply = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
+    assert_exit(&apply, 1);
+    let stdout = text(&apply.stdout);
+    assert!(
+        stdout.contains("Aborted: 0, failed: 3, unknown: 0, not started: 7"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Circuit breaker: 3 change orders failed")
+            && stdout.contains("7 change orders were not started and are left for a later run"),
+        "{stdout}"
+    );
+    let stats = sim.stats();
+    let sent: u64 = ids
+        .iter()
+        .map(|id| {
+            stats
+                .change_orders
+                .get(id)
+                .map_or(0, |counts| counts.aborts_received)
+        })
+        .sum();
+    assert_eq!(
+        sent, 3,
+        "exactly three aborts were sent before the breaker opened"
+    );
+    let state = workspace.state();
+    for id in &ids[..3] {
+        assert_eq!(state["change_orders"][id]["status"], "failed", "{id}");
+    }
+    for id in &ids[3..] {
+        assert!(state["change_orders"][id].is_null(), "{id} was not touched");
+    }
+
+    // A later run without the breaker finishes what was left: the next two fail, the rest
+    // are aborted.
+    write_guarded_config(&workspace, "  parallelism: 1\n", &ids);
+    let again = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
+    assert_exit(&again, 1);
+    let state = workspace.state();
+    for id in &ids[5..] {
+        assert_eq!(state["change_orders"][id]["status"], "aborted", "{id}");
+    }
+}
+
+#[test]
+fn require_refresh_applies_only_a_plan_made_with_refresh() {
+    let sim = Sim::any_id(Faults::default(), 5);
+    let workspace = Workspace::new(3);
+    write_guarded_config(&workspace, "  require_refresh: true\n", &workspace.ids);
+    let endpoint = sim.endpoint();
+
+    let stale = run(workspace.command(&endpoint, &["plan", "--out", "stale.json"]));
+    assert_exit(&stale, 0);
+    assert!(
+        text(&stale.stderr).contains("`apply` will refuse this plan"),
+        "{}",
+        text(&stale.stderr)
+    );
+    let refused = run(workspace.command(&endpoint, &["apply", "stale.json"]));
+    assert_exit(&refused, 1);
+    assert!(
+        text(&refused.stderr).contains("this plan was made without `--refresh`"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let direct = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
+    assert_exit(&direct, 1);
+    assert!(
+        text(&direct.stderr).contains("`apply` without a plan file cannot refresh"),
+        "{}",
+        text(&direct.stderr)
+    );
+    assert!(
+        sim.stats()
+            .change_orders
+            .values()
+            .all(|counts| counts.aborts_received == 0),
+        "nothing was sent"
+    );
+
+    let fresh = run(workspace.command(&endpoint, &["plan", "--refresh", "--out", "fresh.json"]));
+    assert_exit(&fresh, 0);
+    let plan_file: Value =
+        serde_json::from_str(&std::fs::read_to_string(workspace.path("fresh.json")).unwrap())
+            .unwrap();
+    assert_eq!(plan_file["refreshed"], true);
+    let applied = run(workspace.command(&endpoint, &["apply", "fresh.json"]));
+    assert_exit(&applied, 0);
+    assert_all_aborted_exactly_once(&workspace, &sim);
+}

@@ -43,6 +43,9 @@ pub struct EngineConfig {
     pub settle: SettlePolicy,
     /// Seeds the jitter of backoffs, so a run's timing is repeatable under a paused clock.
     pub seed: u64,
+    /// The circuit breaker (`apply.halt_after_failures`, resolved to a count for this run):
+    /// once this many change orders failed, no new request starts; those in flight finish.
+    pub halt_after_failures: Option<usize>,
 }
 
 impl Default for EngineConfig {
@@ -53,6 +56,7 @@ impl Default for EngineConfig {
             retry: RetryPolicy::default(),
             settle: SettlePolicy::default(),
             seed: 0,
+            halt_after_failures: None,
         }
     }
 }
@@ -347,6 +351,15 @@ impl<T: Transport, C: Clock, S: JournalSink> Engine<T, C, S> {
                         }
                     };
                     record(end, &mut report, reporter, &stop);
+                    if let Some(limit) = self.config.halt_after_failures
+                        && report.halted_after_failures.is_none()
+                        && report.failed.len() >= limit
+                    {
+                        // The breaker: a run that fails this often is failing for a reason a
+                        // person must look at; what has not started is left for a later run.
+                        report.halted_after_failures = Some(limit);
+                        stop.cancel();
+                    }
                 }
             }
         }

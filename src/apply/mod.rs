@@ -185,6 +185,9 @@ pub struct ApplyReport {
     /// The journal could not be written; the writer's result (`Engine::finish`) holds the
     /// typed error.
     pub journal_error: Option<String>,
+    /// The circuit breaker (`apply.halt_after_failures`) stopped the run after this many
+    /// failures; what had not started is in `not_started`.
+    pub halted_after_failures: Option<usize>,
     pub elapsed: Duration,
 }
 

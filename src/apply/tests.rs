@@ -270,6 +270,7 @@ fn config(parallelism: u32, requests_per_second: u32) -> EngineConfig {
         retry: RetryPolicy::default(),
         settle: Default::default(),
         seed: 7,
+        halt_after_failures: None,
     }
 }
 
@@ -940,4 +941,54 @@ async fn a_task_waiting_on_an_intent_written_ahead_gets_its_sync_at_once() {
     assert_eq!(sink.0.lock().unwrap().synced, 1);
     drop(journal);
     assert!(writer.await.unwrap().error.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_circuit_breaker_starts_nothing_new_once_enough_change_orders_failed() {
+    let failing = service();
+    // Every one of the first five is refused; parallelism 1 makes the order exact.
+    for index in 0..5 {
+        let id = format!("co-{index:04}");
+        failing.script_abort(
+            &id,
+            [Outcome::Failed {
+                details: ResponseDetails {
+                    http_status: Some(200),
+                    code: Some("500".into()),
+                    message: Some(format!("change order `{id}` is in status 2")),
+                    request_id: Some(format!("req-{index}")),
+                    ..ResponseDetails::default()
+                },
+            }],
+        );
+    }
+    let breaker = EngineConfig {
+        halt_after_failures: Some(3),
+        ..config(1, 100)
+    };
+    let halted = run(&failing, tasks(10), breaker, &CancelToken::new()).await;
+    assert_eq!(halted.report.failed.len(), 3);
+    assert_eq!(halted.report.halted_after_failures, Some(3));
+    assert_eq!(halted.report.not_started.len(), 7);
+    assert_eq!(halted.report.aborted.len(), 0);
+    for index in 3..10 {
+        assert_eq!(failing.aborts_of(&format!("co-{index:04}")), 0, "{index}");
+    }
+    assert!(!halted.report.all_aborted());
+
+    // Without the breaker the same service fails five and aborts the other five.
+    let service = service();
+    for index in 0..5 {
+        let id = format!("co-{index:04}");
+        service.script_abort(
+            &id,
+            [Outcome::Failed {
+                details: details(format!("req-{index}")),
+            }],
+        );
+    }
+    let unguarded = run(&service, tasks(10), config(1, 100), &CancelToken::new()).await;
+    assert_eq!(unguarded.report.failed.len(), 5);
+    assert_eq!(unguarded.report.aborted.len(), 5);
+    assert_eq!(unguarded.report.halted_after_failures, None);
 }

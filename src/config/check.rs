@@ -3,8 +3,10 @@
 //! not one error per run). Pure: given the path and text for messages, never reads files.
 
 use super::error::{ConfigError, ConfigErrors, Position, SourceText};
-use super::raw::{RawApply, RawConfig, RawProvider};
-use super::{ApplySettings, ChangeOrderSpec, DesiredState, Provider, SUPPORTED_VERSION};
+use super::raw::{RawApply, RawConfig, RawProvider, RawThreshold};
+use super::{
+    ApplySettings, ChangeOrderSpec, DesiredState, FailureThreshold, Provider, SUPPORTED_VERSION,
+};
 use crate::config::duration::{MAX_DURATION, MAX_REQUEST_TIMEOUT, at_most, too_long};
 
 use crate::ids::ChangeOrderId;
@@ -250,6 +252,7 @@ fn check_apply(checker: &mut Checker<'_>, raw: RawApply) -> ApplySettings {
     // limit is reached long before this many.
     let parallelism = positive("parallelism", raw.parallelism, MAX_PARALLELISM);
     let requests_per_second = positive("requests_per_second", raw.requests_per_second, u32::MAX);
+    let max_change_orders = positive("max_change_orders", raw.max_change_orders, u32::MAX);
     let request_timeout =
         raw.request_timeout.and_then(|timeout| {
             match parse_config_duration_at_most(&timeout.value, MAX_REQUEST_TIMEOUT) {
@@ -281,12 +284,52 @@ fn check_apply(checker: &mut Checker<'_>, raw: RawApply) -> ApplySettings {
             }
         }
     });
+    let halt_after_failures = raw
+        .halt_after_failures
+        .and_then(|threshold| check_threshold(checker, &threshold));
     ApplySettings {
         parallelism,
         requests_per_second,
         request_timeout,
         verify_window,
+        max_change_orders,
+        halt_after_failures,
+        require_refresh: raw.require_refresh.unwrap_or(false),
     }
+}
+
+/// `apply.halt_after_failures`: a whole number from 1, or `N%` with N from 1 to 100.
+fn check_threshold(
+    checker: &mut Checker<'_>,
+    threshold: &Spanned<RawThreshold>,
+) -> Option<FailureThreshold> {
+    const EXPECTED: &str = "expected a whole number of failed change orders from 1, or a percentage from 1% to 100% (like `10` or `10%`)";
+    let (shown, parsed) = match &threshold.value {
+        RawThreshold::Count(count) => (
+            count.to_string(),
+            u32::try_from(*count)
+                .ok()
+                .filter(|count| *count > 0)
+                .map(FailureThreshold::Count),
+        ),
+        RawThreshold::Text(text) => (
+            text.clone(),
+            text.strip_suffix('%')
+                .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|digits| digits.parse::<u32>().ok())
+                .filter(|percent| (1..=100).contains(percent))
+                .map(FailureThreshold::Percent),
+        ),
+    };
+    if parsed.is_none() {
+        checker.fail(
+            threshold,
+            &shown,
+            format!("invalid halt_after_failures `{shown}`"),
+            EXPECTED,
+        );
+    }
+    parsed
 }
 
 /// True when `region` matches `[a-z0-9-]+`.

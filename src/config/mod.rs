@@ -87,6 +87,43 @@ pub struct ApplySettings {
     /// How long an abortable status after an ambiguous abort is watched before the abort is
     /// sent again (`apply.verify_window`).
     pub verify_window: Option<Duration>,
+    /// `apply.max_change_orders`: the most aborts one plan may send.
+    pub max_change_orders: Option<u32>,
+    /// `apply.halt_after_failures`: the circuit breaker.
+    pub halt_after_failures: Option<FailureThreshold>,
+    /// `apply.require_refresh`: apply only plans made with `plan --refresh`.
+    pub require_refresh: bool,
+}
+
+/// `apply.halt_after_failures`: after how many failed change orders a run stops starting new
+/// requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureThreshold {
+    /// This many failures.
+    Count(u32),
+    /// This percentage (1..=100) of the run's change orders, rounded up, at least one.
+    Percent(u32),
+}
+
+impl FailureThreshold {
+    /// The number of failures that stops a run of `total` change orders.
+    pub fn failures_for(self, total: usize) -> usize {
+        match self {
+            FailureThreshold::Count(count) => count as usize,
+            FailureThreshold::Percent(percent) => (total.saturating_mul(percent as usize))
+                .div_ceil(100)
+                .max(1),
+        }
+    }
+}
+
+impl std::fmt::Display for FailureThreshold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailureThreshold::Count(count) => write!(f, "{count}"),
+            FailureThreshold::Percent(percent) => write!(f, "{percent}%"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

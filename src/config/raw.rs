@@ -17,6 +17,7 @@ pub const ID_PATTERN: &str = "^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$";
 pub const REGION_PATTERN: &str = "^[a-z0-9-]+$";
 pub const ENDPOINT_PATTERN: &str = "^https?://[^/?#@\\s]+/?$";
 pub const DURATION_PATTERN: &str = "^([0-9]+(ms|s|m|h))+$";
+pub const PERCENT_PATTERN: &str = "^([1-9][0-9]?|100)%$";
 
 /// An edas-rollback config (version 1): the EDAS change orders that must end aborted and
 /// rolled back, and how to reach EDAS.
@@ -100,6 +101,41 @@ pub struct RawApply {
         extend("default" = "3s")
     )]
     pub verify_window: Option<Spanned<String>>,
+    /// A guard: the most change orders one plan may send an abort for. A plan above it is
+    /// refused with the count, by `plan` and again by `apply`, so a runbook (or a selector)
+    /// that matches far more than intended never runs. docs/CONFIG.md.
+    #[schemars(with = "Option<u32>", range(min = 1))]
+    pub max_change_orders: Option<Spanned<i64>>,
+    /// A circuit breaker: once this many change orders failed in one run, no new request is
+    /// started; the rest are left not started for a later run. A whole number (`10`) or a
+    /// percentage of the run's change orders (`"10%"`, rounded up, at least 1).
+    #[serde(default)]
+    #[schemars(schema_with = "halt_after_failures_schema")]
+    pub halt_after_failures: Option<Spanned<RawThreshold>>,
+    /// A guard: `apply PLAN` refuses a plan made without `plan --refresh`, and `apply`
+    /// without a plan file is refused (it cannot refresh), so a runbook never acts on
+    /// statuses it did not read just before.
+    #[schemars(extend("default" = false))]
+    pub require_refresh: Option<bool>,
+}
+
+/// `apply.halt_after_failures` as written: a count or a percentage.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawThreshold {
+    Count(i64),
+    Text(String),
+}
+
+fn halt_after_failures_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "A circuit breaker: once this many change orders failed in one run, no new request is started; the rest are left not started for a later run. A whole number (`10`) or a percentage of the run's change orders (`\"10%\"`, rounded up, at least 1).",
+        "anyOf": [
+            {"type": "integer", "minimum": 1},
+            {"type": "string", "pattern": PERCENT_PATTERN},
+            {"type": "null"}
+        ]
+    })
 }
 
 /// One change order to abort and roll back.

@@ -46,6 +46,7 @@ fn a_complete_config_parses_into_the_desired_state() {
                 requests_per_second: Some(20),
                 request_timeout: Some(Duration::from_secs(90)),
                 verify_window: None,
+                ..ApplySettings::default()
             },
             state: Some(PathBuf::from("incident-42.state.json")),
             change_orders: vec![
@@ -489,4 +490,68 @@ fn a_long_value_holding_a_backtick_is_still_cropped() {
     for line in shown.lines() {
         assert!(line.chars().count() < 400, "{line}");
     }
+}
+
+#[test]
+fn guards_parse_counts_percentages_and_require_refresh() {
+    let desired = parse_ok(&format!(
+        "{HEADER}apply:\n  max_change_orders: 50\n  halt_after_failures: 3\n  require_refresh: true\nchange_orders: []\n"
+    ));
+    assert_eq!(desired.apply.max_change_orders, Some(50));
+    assert_eq!(
+        desired.apply.halt_after_failures,
+        Some(FailureThreshold::Count(3))
+    );
+    assert!(desired.apply.require_refresh);
+    let desired = parse_ok(&format!(
+        "{HEADER}apply:\n  halt_after_failures: 10%\nchange_orders: []\n"
+    ));
+    assert_eq!(
+        desired.apply.halt_after_failures,
+        Some(FailureThreshold::Percent(10))
+    );
+    let defaults = parse_ok(&format!("{HEADER}change_orders: []\n"));
+    assert_eq!(defaults.apply.max_change_orders, None);
+    assert_eq!(defaults.apply.halt_after_failures, None);
+    assert!(!defaults.apply.require_refresh);
+}
+
+#[test]
+fn bad_guards_are_refused_at_their_line_and_column() {
+    for (value, shown) in [
+        ("0", "`0`"),
+        ("-2", "`-2`"),
+        ("0%", "`0%`"),
+        ("101%", "`101%`"),
+        ("ten", "`ten`"),
+        ("'10'", "`10`"),
+        ("1.5", "`1.5`"),
+    ] {
+        let rendered = report(&format!(
+            "{HEADER}apply:\n  halt_after_failures: {value}\nchange_orders: []\n"
+        ));
+        assert!(
+            rendered.contains(&format!("invalid halt_after_failures {shown}"))
+                || rendered.contains("halt_after_failures"),
+            "{value}: {rendered}"
+        );
+        assert!(rendered.contains(":5:"), "{value}: {rendered}");
+    }
+    let rendered = report(&format!(
+        "{HEADER}apply:\n  max_change_orders: 0\nchange_orders: []\n"
+    ));
+    assert!(
+        rendered.contains("invalid max_change_orders `0`"),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn a_percentage_threshold_rounds_up_and_is_at_least_one() {
+    assert_eq!(FailureThreshold::Percent(10).failures_for(100), 10);
+    assert_eq!(FailureThreshold::Percent(10).failures_for(101), 11);
+    assert_eq!(FailureThreshold::Percent(10).failures_for(3), 1);
+    assert_eq!(FailureThreshold::Percent(100).failures_for(7), 7);
+    assert_eq!(FailureThreshold::Percent(50).failures_for(0), 1);
+    assert_eq!(FailureThreshold::Count(4).failures_for(2), 4);
 }

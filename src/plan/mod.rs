@@ -4,6 +4,7 @@
 //! This module must not read files, print, or know how a plan is rendered.
 
 pub mod file;
+pub mod guards;
 mod refresh;
 
 use crate::config::DesiredState;
@@ -206,6 +207,10 @@ pub struct PlanSummary {
     pub cannot_abort: usize,
 }
 
+fn is_false(flag: &bool) -> bool {
+    !*flag
+}
+
 fn is_zero(count: &usize) -> bool {
     *count == 0
 }
@@ -257,6 +262,10 @@ pub struct Plan {
     /// signed with neither pin and read as the default.
     #[serde(default)]
     pub signature_algorithm: SignatureAlgorithm,
+    /// True when the plan was made with `plan --refresh` (the live statuses were read just
+    /// before); `apply.require_refresh` applies only such plans. The checksum covers it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub refreshed: bool,
     /// Declared change orders in config order, then the no-longer-declared ones by id.
     pub actions: Vec<PlannedAction>,
     pub summary: PlanSummary,
@@ -382,6 +391,7 @@ fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
         region: desired.provider.region.clone(),
         endpoint: inputs.endpoint.clone(),
         signature_algorithm: desired.provider.signature_algorithm,
+        refreshed: false,
         actions,
         summary,
         checksum: String::new(),

@@ -75,6 +75,7 @@ pub fn refreshed(mut plan: Plan, live: &HashMap<ChangeOrderId, LiveStatus>) -> P
         action.live_status = Some(answer.clone());
     }
     plan.summary = PlanSummary::of(&plan.actions);
+    plan.refreshed = true;
     plan.checksum = String::new();
     plan.checksum = file::checksum(&plan);
     plan

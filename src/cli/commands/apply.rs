@@ -91,6 +91,7 @@ pub async fn execute(
     }
 
     let state = loaded.existed.then_some(&loaded.state);
+    let from_file = saved.is_some();
     let plan = match saved {
         Some(plan) => not_stale(plan, state)?,
         None => plan(
@@ -105,6 +106,9 @@ pub async fn execute(
             },
         ),
     };
+    // Checked again at apply, whichever way the plan came: saved and reviewed, or made here.
+    crate::plan::guards::check_for_apply(&plan, from_file, &desired.apply)
+        .map_err(|guard| Hinted::new(anyhow::Error::new(guard.clone()), guard.hint()))?;
     let tasks = AbortTask::from_plan(&plan, &loaded.state);
     if let Some(json) = &mut json {
         for action in plan
@@ -177,11 +181,17 @@ pub async fn execute(
         None => reporter(tasks.len()),
     };
     let settings = RunSettings {
-        engine: engine_config(
-            parallelism,
-            requests_per_second,
-            desired.apply.verify_window,
-        ),
+        engine: EngineConfig {
+            halt_after_failures: desired
+                .apply
+                .halt_after_failures
+                .map(|threshold| threshold.failures_for(tasks.len())),
+            ..engine_config(
+                parallelism,
+                requests_per_second,
+                desired.apply.verify_window,
+            )
+        },
         wait: args.run.wait.then_some(WaitSettings {
             poll_interval: WAIT_POLL_INTERVAL,
             timeout: args.run.wait_timeout,
@@ -287,6 +297,7 @@ fn engine_config(
         retry: RetryPolicy::default(),
         settle,
         seed: fastrand::u64(..),
+        halt_after_failures: None,
     }
 }
 

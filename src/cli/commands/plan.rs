@@ -81,6 +81,15 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     } else {
         (plan(&config.desired, state, &inputs), None)
     };
+    // The guards judge the plan before anyone reviews or saves it.
+    crate::plan::guards::check_size(&plan, &config.desired.apply)
+        .map_err(|guard| Hinted::new(anyhow::Error::new(guard.clone()), guard.hint()))?;
+    if config.desired.apply.require_refresh && !args.refresh && args.out.is_some() {
+        eprintln!(
+            "Warning: the config sets `apply.require_refresh: true`: `apply` will refuse this \
+             plan; make it with `plan --refresh --out FILE`."
+        );
+    }
     std::thread::scope(|scope| {
         // Freeing the config and state (hundreds of thousands of strings for a large
         // runbook) takes tens of milliseconds; do it while the plan is written out. Without
@@ -201,7 +210,8 @@ fn refresh(desired: &DesiredState, endpoint: &Endpoint, planned: Plan) -> anyhow
         .map(|action| action.change_order_id.clone())
         .collect();
     if pending.is_empty() {
-        return Ok(planned);
+        // Nothing to ask: the plan is as fresh as it can be, and says so.
+        return Ok(refreshed(planned, &HashMap::new()));
     }
     let parallelism = desired.apply.parallelism.unwrap_or(DEFAULT_PARALLELISM);
     let requests_per_second = desired

@@ -575,6 +575,16 @@ pub fn summary(report: &ApplyReport) -> String {
         report.not_started.len(),
         seconds(report.elapsed)
     );
+    if let Some(limit) = report.halted_after_failures {
+        let _ = writeln!(
+            text,
+            "\nCircuit breaker: {} change orders failed, reaching `apply.halt_after_failures` \
+             ({limit} for this run), so no new request was started; {} change orders were not \
+             started and are left for a later run (`edas-rollback plan` shows them).",
+            report.failed.len(),
+            report.not_started.len()
+        );
+    }
     if !report.failed.is_empty() {
         let _ = writeln!(text, "\nFailed:");
         for failed in &report.failed {
