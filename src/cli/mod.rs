@@ -53,10 +53,12 @@ pub fn run() -> ExitCode {
         Command::Show(args) => commands::show::run(&cli.global, args),
         Command::State(command) => commands::state::run(&cli.global, command),
         Command::ForceUnlock(args) => commands::force_unlock::run(&cli.global, args),
+        Command::Credentials(args) => commands::credentials::run(&cli.global, args),
         Command::Simulate(args) => commands::simulate::run(&cli.global, args),
         Command::Rehearse(args) => commands::rehearse::run(&cli.global, args),
         Command::Completions { shell } => commands::completions::run(*shell),
         Command::Man => commands::man::run(),
+        Command::SignDebug(args) => commands::sign_debug::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -160,6 +160,8 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                     id: ChangeOrderId::new(id.value),
                     app: change_order.app,
                     reason: change_order.reason,
+                    operation: change_order.operation.unwrap_or_default(),
+                    app_id: change_order.app_id,
                 });
             }
         }
@@ -220,6 +222,7 @@ fn check_provider(checker: &mut Checker<'_>, raw: RawProvider) -> Provider {
         endpoint,
         profile,
         signature_algorithm: raw.signature_algorithm.unwrap_or_default(),
+        endpoint_type: raw.endpoint_type.unwrap_or_default(),
     }
 }
 
@@ -262,10 +265,27 @@ fn check_apply(checker: &mut Checker<'_>, raw: RawApply) -> ApplySettings {
                 }
             }
         });
+    // A window is a few seconds; minutes would only delay a resend the run needs.
+    const MAX_VERIFY_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
+    let verify_window = raw.verify_window.and_then(|window| {
+        match parse_config_duration_at_most(&window.value, MAX_VERIFY_WINDOW) {
+            Ok(duration) => Some(duration),
+            Err(expected) => {
+                checker.fail(
+                    &window,
+                    &window.value,
+                    format!("invalid verify_window `{}`", window.value),
+                    &expected,
+                );
+                None
+            }
+        }
+    });
     ApplySettings {
         parallelism,
         requests_per_second,
         request_timeout,
+        verify_window,
     }
 }
 

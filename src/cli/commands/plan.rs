@@ -8,9 +8,10 @@
 
 use super::state::{announce, print_stdout};
 use crate::apply::pacing::Pacer;
+use crate::apply::status::Quietly;
 use crate::apply::{
-    CancelToken, DEFAULT_PARALLELISM, DEFAULT_REQUESTS_PER_SECOND, FatalError, InfoResult,
-    RetryPolicy, Transport,
+    Asked, CancelToken, DEFAULT_PARALLELISM, DEFAULT_REQUESTS_PER_SECOND, FatalError, RetryPolicy,
+    StatusAsker, Transport,
 };
 use crate::cli::args::{GlobalArgs, OutputFormat, PlanArgs};
 use crate::cli::exit;
@@ -20,7 +21,7 @@ use crate::cli::render::plan as render;
 use crate::cli::settings::{LoadedConfig, read_config};
 use crate::config::DesiredState;
 use crate::edas::client::{ClientSettings, EdasClient};
-use crate::edas::credentials::load_credentials;
+use crate::edas::credentials::load_provider;
 use crate::edas::endpoint::{Endpoint, resolve_endpoint};
 use crate::ids::ChangeOrderId;
 use crate::plan::file::encode;
@@ -56,6 +57,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         global.endpoint.as_deref(),
         config.desired.provider.endpoint.as_deref(),
         &config.desired.provider.region,
+        config.desired.provider.endpoint_type,
     )?;
     let inputs = PlanInputs {
         created_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
@@ -207,22 +209,22 @@ fn refresh(desired: &DesiredState, endpoint: &Endpoint, planned: Plan) -> anyhow
         .requests_per_second
         .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
     crate::cli::limits::ensure_open_files(parallelism)?;
-    let credentials = load_credentials(desired.provider.profile.as_deref())?;
-    let mut settings = ClientSettings::new(
-        endpoint.clone(),
-        desired.provider.region.clone(),
-        credentials,
-        parallelism as usize,
-    );
-    if let Some(timeout) = desired.apply.request_timeout {
-        settings.read_timeout = timeout;
-    }
-    settings.signature_algorithm = desired.provider.signature_algorithm;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let live = runtime.block_on(async {
+        let credentials = load_provider(desired.provider.profile.as_deref()).await?;
+        let mut settings = ClientSettings::new(
+            endpoint.clone(),
+            desired.provider.region.clone(),
+            credentials,
+            parallelism as usize,
+        );
+        if let Some(timeout) = desired.apply.request_timeout {
+            settings.read_timeout = timeout;
+        }
+        settings.signature_algorithm = desired.provider.signature_algorithm;
         // reqwest's client must be built inside the runtime it runs on.
         let client = EdasClient::new(settings)?;
         let progress = refresh_progress(pending.len());
@@ -297,10 +299,11 @@ fn refresh_error(failure: RefreshFailure) -> anyhow::Error {
     }
 }
 
-/// Asks about each of `ids` with at most `parallelism` requests in flight, every start on the
-/// shared [`Pacer`] (slowed down for everyone when the service throttles), retrying what can
-/// be retried with apply's [`RetryPolicy`]. The first fatal answer or exhausted change order
-/// stops new requests and is returned.
+/// Asks about each of `ids` through apply's one status-asking path ([`StatusAsker`]): at most
+/// `parallelism` requests in flight, every start on the shared [`Pacer`] (slowed down for
+/// everyone when the service throttles), retrying what can be retried with apply's
+/// [`RetryPolicy`]. The first fatal answer or exhausted change order stops new requests and
+/// is returned.
 async fn live_statuses<T: Transport>(
     transport: Arc<T>,
     ids: Vec<ChangeOrderId>,
@@ -314,16 +317,53 @@ async fn live_statuses<T: Transport>(
     let stop = CancelToken::new();
     let mut running = JoinSet::new();
     for (index, id) in ids.into_iter().enumerate() {
-        let asking = Asking {
-            transport: Arc::clone(&transport),
-            pacer: Arc::clone(&pacer),
-            in_flight: Arc::clone(&in_flight),
-            stop: stop.clone(),
-            retry,
-            rng: fastrand::Rng::with_seed(fastrand::u64(..) ^ index as u64),
-        };
+        let (transport, pacer, in_flight, stop) = (
+            Arc::clone(&transport),
+            Arc::clone(&pacer),
+            Arc::clone(&in_flight),
+            stop.clone(),
+        );
+        let mut rng = fastrand::Rng::with_seed(fastrand::u64(..) ^ index as u64);
         running.spawn(async move {
-            let answer = asking.ask(&id).await;
+            let asker = StatusAsker {
+                transport: transport.as_ref(),
+                pacer: &pacer,
+                retry,
+                stop: &stop,
+                in_flight: Some(&in_flight),
+                deadline: None,
+            };
+            let asked = asker.ask(&id, &mut rng, &mut Quietly).await;
+            let checked_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+            let answer = match asked {
+                Asked::Status { status, details } => Some(Ok(LiveStatus {
+                    status: Some(status),
+                    checked_at,
+                    message: None,
+                    request_id: details.request_id,
+                })),
+                Asked::Refused { details } => Some(Ok(LiveStatus {
+                    status: None,
+                    checked_at,
+                    message: Some(
+                        details
+                            .message
+                            .or(details.code)
+                            .unwrap_or_else(|| "no message".to_string()),
+                    ),
+                    request_id: details.request_id,
+                })),
+                Asked::Fatal(fatal) => Some(Err(RefreshFailure::Fatal(fatal))),
+                Asked::Unanswered { attempts, reason } => {
+                    stop.cancel();
+                    Some(Err(RefreshFailure::Unanswered {
+                        change_order_id: id.clone(),
+                        attempts,
+                        reason,
+                    }))
+                }
+                Asked::Stopped => None,
+            };
             (id, answer)
         });
     }
@@ -350,103 +390,10 @@ async fn live_statuses<T: Transport>(
     }
 }
 
-struct Asking<T> {
-    transport: Arc<T>,
-    pacer: Arc<Pacer>,
-    in_flight: Arc<Semaphore>,
-    stop: CancelToken,
-    retry: RetryPolicy,
-    rng: fastrand::Rng,
-}
-
-impl<T: Transport> Asking<T> {
-    /// One change order's live status; `None` when another one's failure stopped the run.
-    async fn ask(mut self, id: &ChangeOrderId) -> Option<Result<LiveStatus, RefreshFailure>> {
-        let mut attempts = 0;
-        loop {
-            let permit = tokio::select! {
-                biased;
-                () = self.stop.cancelled() => return None,
-                permit = Arc::clone(&self.in_flight).acquire_owned() => permit.ok()?,
-            };
-            let started = tokio::select! {
-                biased;
-                () = self.stop.cancelled() => return None,
-                started = self.pacer.acquire() => started,
-            };
-            attempts += 1;
-            let answer = self.transport.info(id).await;
-            drop(permit);
-            let checked_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-            let (after, reason) = match answer {
-                InfoResult::Status { status, details } => {
-                    self.pacer.on_success();
-                    return Some(Ok(LiveStatus {
-                        status: Some(status),
-                        checked_at,
-                        message: None,
-                        request_id: details.request_id,
-                    }));
-                }
-                InfoResult::Failed { details } => {
-                    self.pacer.on_success();
-                    let message = details
-                        .message
-                        .or(details.code)
-                        .unwrap_or_else(|| "no message".to_string());
-                    return Some(Ok(LiveStatus {
-                        status: None,
-                        checked_at,
-                        message: Some(message),
-                        request_id: details.request_id,
-                    }));
-                }
-                InfoResult::Fatal {
-                    details,
-                    server_string_to_sign,
-                } => {
-                    // At once, before anyone else starts a question that would fail the same way.
-                    self.stop.cancel();
-                    return Some(Err(RefreshFailure::Fatal(FatalError {
-                        change_order_id: id.clone(),
-                        details,
-                        server_string_to_sign,
-                    })));
-                }
-                InfoResult::Retry {
-                    after,
-                    throttled,
-                    reason,
-                    ..
-                } => {
-                    if throttled {
-                        self.pacer.on_throttled(started, after);
-                    }
-                    (after, reason)
-                }
-            };
-            if self.retry.exhausted(attempts) {
-                self.stop.cancel();
-                return Some(Err(RefreshFailure::Unanswered {
-                    change_order_id: id.clone(),
-                    attempts,
-                    reason,
-                }));
-            }
-            let wait = self.retry.backoff(attempts, self.rng.f64(), after);
-            tokio::select! {
-                biased;
-                () = self.stop.cancelled() => return None,
-                () = tokio::time::sleep(wait) => {}
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::edas::outcome::{Outcome, ResponseDetails};
+    use crate::edas::outcome::{AbortOutcome, FatalKind, InfoOutcome, Outcome, ResponseDetails};
     use std::collections::VecDeque;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -456,14 +403,14 @@ mod tests {
     /// repeats), after 100 ms, counting calls and the most ever in flight at once.
     #[derive(Default)]
     struct Scripted {
-        answers: Mutex<HashMap<ChangeOrderId, VecDeque<InfoResult>>>,
+        answers: Mutex<HashMap<ChangeOrderId, VecDeque<InfoOutcome>>>,
         calls: AtomicUsize,
         in_flight: AtomicUsize,
         most_in_flight: AtomicUsize,
     }
 
     impl Scripted {
-        fn with<S: AsRef<str>>(answers: impl IntoIterator<Item = (S, Vec<InfoResult>)>) -> Self {
+        fn with<S: AsRef<str>>(answers: impl IntoIterator<Item = (S, Vec<InfoOutcome>)>) -> Self {
             Self {
                 answers: Mutex::new(
                     answers
@@ -477,11 +424,15 @@ mod tests {
     }
 
     impl Transport for Scripted {
-        async fn abort(&self, _id: &ChangeOrderId) -> Outcome {
+        async fn abort(
+            &self,
+            _id: &ChangeOrderId,
+            _operation: crate::edas::request::RollbackOperation,
+        ) -> AbortOutcome {
             panic!("planning must never send an abort")
         }
 
-        async fn info(&self, id: &ChangeOrderId) -> InfoResult {
+        async fn info(&self, id: &ChangeOrderId) -> InfoOutcome {
             self.calls.fetch_add(1, Ordering::SeqCst);
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.most_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -497,15 +448,15 @@ mod tests {
         }
     }
 
-    fn status(status: i32) -> InfoResult {
-        InfoResult::Status {
-            status: status.into(),
+    fn status(status: i32) -> InfoOutcome {
+        Outcome::Done {
+            answer: status.into(),
             details: ResponseDetails::default(),
         }
     }
 
-    fn throttled() -> InfoResult {
-        InfoResult::Retry {
+    fn throttled() -> InfoOutcome {
+        Outcome::Retry {
             details: ResponseDetails::default(),
             after: Some(Duration::from_millis(500)),
             throttled: true,
@@ -513,8 +464,8 @@ mod tests {
         }
     }
 
-    fn unavailable() -> InfoResult {
-        InfoResult::Retry {
+    fn unavailable() -> InfoOutcome {
+        Outcome::Retry {
             details: ResponseDetails::default(),
             after: None,
             throttled: false,
@@ -639,11 +590,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_credentials_error_stops_every_question_not_yet_asked() {
-        let fatal = InfoResult::Fatal {
+        let fatal = Outcome::Fatal {
             details: ResponseDetails {
                 code: Some("InvalidAccessKeyId.NotFound".to_string()),
                 ..ResponseDetails::default()
             },
+            kind: FatalKind::AccessKey,
             server_string_to_sign: None,
         };
         let names: Vec<&'static str> = vec!["a", "b", "c", "d", "e", "f", "g", "h"];

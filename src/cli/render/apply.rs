@@ -749,6 +749,7 @@ mod tests {
                        to sign is:PUT\napplication/json\n\n\nSat, 28 Nov 2026 01:24:55 GMT\n/pop";
         let fatal = FatalError {
             change_order_id: ChangeOrderId::new("co-1"),
+            kind: crate::edas::outcome::FatalKind::Signature,
             details: crate::edas::outcome::ResponseDetails {
                 code: Some("SignatureDoesNotMatch".into()),
                 message: Some(message.into()),

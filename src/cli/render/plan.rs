@@ -255,6 +255,8 @@ fn action_line(out: &mut String, action: &PlannedAction, kind: ActionKind, width
     if let Some(reason) = &action.reason {
         let _ = write!(out, "  \"{}\"", one_line(reason));
     }
+    // Every row names its call: ACK and ECS change orders roll back through different APIs.
+    let _ = write!(out, "  [{}]", action.operation.request().action());
     if kind == ActionKind::NotDeclared {
         out.push_str("  (kept in state, never touched)");
     }
@@ -533,7 +535,7 @@ pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
     }
 
     const HEADER: &str =
-        "| change order | app | reason | action | last error |\n|---|---|---|---|---|\n";
+        "| change order | app | reason | action | call | last error |\n|---|---|---|---|---|---|\n";
     let mut sends = Vec::new();
     let mut unchanged = Vec::new();
     let mut not_declared = Vec::new();
@@ -632,11 +634,12 @@ fn action_row(action: &PlannedAction, kind: ActionKind) -> String {
         }
     }
     format!(
-        "| `{}` | {} | {} | {} | {} |\n",
+        "| `{}` | {} | {} | {} | {} | {} |\n",
         cell(action.change_order_id.as_str()),
         action.app.as_deref().map(cell).unwrap_or_default(),
         action.reason.as_deref().map(cell).unwrap_or_default(),
         shown,
+        action.operation.request().action(),
         error,
     )
 }
