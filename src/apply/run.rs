@@ -126,7 +126,7 @@ impl<'s, S: StateStore> Run<'s, S> {
             transport,
             RecordingJournal::new(writer, begin),
             SystemClock,
-            settings.engine.clone(),
+            settings.engine,
         );
         let report = engine.abort_all(tasks, reporter, cancel).await;
         let wait = match settings.wait {
