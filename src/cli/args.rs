@@ -60,6 +60,9 @@ pub enum Command {
     State(StateCommand),
     /// Remove a lock whose holder is gone.
     ForceUnlock(ForceUnlockArgs),
+    /// Show which credentials a run would use (source, AccessKey id, role, expiry; never a
+    /// secret); `--verify` asks STS who they belong to.
+    Credentials(CredentialsArgs),
     /// Run the EDAS simulator.
     Simulate(SimulateArgs),
     /// Plan and apply against an embedded simulator into a scratch state; nothing leaves the
@@ -222,6 +225,13 @@ pub enum StateCommand {
         #[arg(long, value_parser = duration, default_value = "0s")]
         lock_timeout: Duration,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct CredentialsArgs {
+    /// Ask STS `GetCallerIdentity` whether the credentials work and whose they are.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Args)]

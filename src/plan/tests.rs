@@ -21,6 +21,8 @@ fn desired(ids: &[&str]) -> DesiredState {
                 id: ChangeOrderId::new(*id),
                 app: Some(format!("app-{id}")),
                 reason: Some("incident 42".to_string()),
+                operation: Default::default(),
+                app_id: None,
             })
             .collect(),
     }

@@ -2,7 +2,7 @@
 //! every request through the engine, fold the journal into the state once at the end, and
 //! exit 0 (all aborted), 1 (anything else) or 130 (interrupted). Thin: the engine decides.
 
-use crate::apply::engine::{AbortTask, WaitReport};
+use crate::apply::engine::{AbortTask, SettlePolicy, WaitReport};
 use crate::apply::event::ApplyEvent;
 use crate::apply::event::Reporter;
 use crate::apply::run::{Run, RunError, RunOutcome, RunSettings, WaitSettings};
@@ -22,7 +22,7 @@ use crate::cli::render::{Hinted, print_error};
 use crate::cli::saved_plan;
 use crate::cli::settings::{load_config, open_store};
 use crate::edas::client::{ClientSettings, EdasClient};
-use crate::edas::credentials::{Credentials, load_credentials};
+use crate::edas::credentials::{Credentials, CredentialsProvider, load_provider};
 use crate::edas::endpoint::resolve_endpoint;
 use crate::plan::file::check_applicable;
 use crate::plan::{Action, Plan, PlanInputs, plan};
@@ -156,9 +156,9 @@ pub async fn execute(
         .or(desired.apply.requests_per_second)
         .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
     crate::cli::limits::ensure_open_files(parallelism)?;
-    let credentials = match credentials {
-        Some(credentials) => credentials,
-        None => load_credentials(desired.provider.profile.as_deref())?,
+    let credentials: CredentialsProvider = match credentials {
+        Some(credentials) => credentials.into(),
+        None => load_provider(desired.provider.profile.as_deref()).await?,
     };
     let endpoint_used = endpoint.to_string();
     let mut client_settings =
@@ -177,7 +177,11 @@ pub async fn execute(
         None => reporter(tasks.len()),
     };
     let settings = RunSettings {
-        engine: engine_config(parallelism, requests_per_second),
+        engine: engine_config(
+            parallelism,
+            requests_per_second,
+            desired.apply.verify_window,
+        ),
         wait: args.run.wait.then_some(WaitSettings {
             poll_interval: WAIT_POLL_INTERVAL,
             timeout: args.run.wait_timeout,
@@ -268,11 +272,20 @@ fn reporter(total: usize) -> Box<dyn Reporter> {
     }
 }
 
-fn engine_config(parallelism: u32, requests_per_second: u32) -> EngineConfig {
+fn engine_config(
+    parallelism: u32,
+    requests_per_second: u32,
+    verify_window: Option<Duration>,
+) -> EngineConfig {
+    let mut settle = SettlePolicy::default();
+    if let Some(window) = verify_window {
+        settle.window = window;
+    }
     EngineConfig {
         parallelism,
         requests_per_second,
         retry: RetryPolicy::default(),
+        settle,
         seed: fastrand::u64(..),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod completions;
+pub mod credentials;
 pub mod force_unlock;
 pub mod man;
 pub mod plan;
