@@ -47,6 +47,7 @@ fn run(change_orders: usize) -> Row {
             attempt: 1,
             at: "2026-11-27T10:00:01Z".into(),
             request: RequestKind::Abort,
+            operation: None,
             app: Some("checkout".into()),
             reason: Some("release 2026-11-27 broke checkout".into()),
         };

@@ -251,7 +251,7 @@ fn a_wrong_secret_stops_early_with_a_clear_error_and_a_consistent_state() {
     let stderr = text(&output.stderr);
     assert!(stderr.contains("SignatureDoesNotMatch"), "{stderr}");
     assert!(
-        stderr.contains("hint:") && stderr.contains("clock"),
+        stderr.contains("hint:") && stderr.contains("access key secret"),
         "{stderr}"
     );
     assert!(!stderr.contains("NotTheSecret"), "the secret never appears");
@@ -272,6 +272,165 @@ fn a_wrong_secret_stops_early_with_a_clear_error_and_a_consistent_state() {
     }
     assert!(!workspace.journal_path().exists());
     assert!(text(&output.stdout).contains("not started"));
+}
+
+/// Issue 11: EDAS answers a RAM user without the permission with HTTP 200 and body `Code`
+/// 401. That used to be one failed record per change order: all 300 requests were sent.
+#[test]
+fn a_ram_user_without_permission_stops_a_300_change_order_apply_after_at_most_parallelism_requests()
+{
+    let sim = Sim::start(SimConfig {
+        any_id: true,
+        denied: Some(401),
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(300);
+    let output = run(workspace.command(
+        &sim.endpoint(),
+        &["apply", "--auto-approve", "--parallelism", "5"],
+    ));
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        stderr.matches("edas:ManageApplication").count(),
+        1,
+        "one message naming the permission: {stderr}"
+    );
+    assert!(stderr.contains("grant the RAM permission"), "{stderr}");
+    let stats = sim.stats();
+    assert!(
+        stats.totals.aborts_received <= 5,
+        "stopped after at most `parallelism` requests: {} sent",
+        stats.totals.aborts_received
+    );
+    assert_eq!(stats.totals.aborts_committed, 0);
+    let state = workspace.state();
+    let records = state["change_orders"].as_object().unwrap();
+    assert!(
+        records.len() as u64 <= stats.totals.aborts_received,
+        "{records:?}"
+    );
+    for record in records.values() {
+        assert_eq!(record["code"], "401");
+    }
+    assert!(text(&output.stdout).contains("not started"));
+}
+
+/// Writes a config declaring `ack` change orders (default operation) and `ecs` ones
+/// (`operation: rollback`) into `workspace`, replacing its own.
+fn write_mixed_config(workspace: &Workspace, ack: &[&str], ecs: &[&str]) {
+    let mut yaml = String::from("version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n");
+    for id in ack {
+        yaml.push_str(&format!("  - id: {id}\n"));
+    }
+    for id in ecs {
+        yaml.push_str(&format!("  - id: {id}\n    operation: rollback\n"));
+    }
+    std::fs::write(workspace.path("edas-rollback.yaml"), yaml).unwrap();
+}
+
+/// Issue 11: applications in ECS clusters roll back with RollbackChangeOrder; there was no
+/// way to send it, so a batch across an estate stopped halfway.
+#[test]
+fn a_config_mixing_ack_and_ecs_change_orders_sends_each_its_call_and_records_all_done() {
+    let ack = ["ack-0001", "ack-0002"];
+    let ecs = ["ecs-0001", "ecs-0002"];
+    let sim = Sim::start(SimConfig {
+        change_orders: ack
+            .iter()
+            .chain(ecs.iter())
+            .map(|id| (edas_rollback::ids::ChangeOrderId::new(*id), 1))
+            .collect(),
+        ecs_change_orders: ecs
+            .iter()
+            .map(|id| edas_rollback::ids::ChangeOrderId::new(*id))
+            .collect(),
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(0);
+    write_mixed_config(&workspace, &ack, &ecs);
+    let plan = run(workspace.command(&sim.endpoint(), &["plan", "--out", "plan.json"]));
+    assert_exit(&plan, 0);
+    let plan_stdout = text(&plan.stdout);
+    assert!(
+        plan_stdout.contains("[RollbackChangeOrder]")
+            && plan_stdout.contains("[AbortAndRollbackChangeOrder]"),
+        "the plan names each row's call: {plan_stdout}"
+    );
+    let plan_file: Value =
+        serde_json::from_str(&std::fs::read_to_string(workspace.path("plan.json")).unwrap())
+            .unwrap();
+    let operations: Vec<&str> = plan_file["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|action| action["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        operations,
+        [
+            "abort_and_rollback",
+            "abort_and_rollback",
+            "rollback",
+            "rollback"
+        ]
+    );
+    let output = run(workspace.command(&sim.endpoint(), &["apply", "plan.json"]));
+    assert_exit(&output, 0);
+    let stats = sim.stats();
+    for id in ack {
+        let counts = &stats.change_orders[id];
+        assert_eq!(counts.aborts_received, 1, "{id}");
+        assert_eq!(
+            counts.rollback_requests, 0,
+            "{id}: AbortAndRollbackChangeOrder"
+        );
+        assert_eq!(counts.aborts_committed, 1, "{id}");
+    }
+    for id in ecs {
+        let counts = &stats.change_orders[id];
+        assert_eq!(counts.rollback_requests, 1, "{id}: RollbackChangeOrder");
+        assert_eq!(counts.aborts_received, 1, "{id}");
+        assert_eq!(counts.aborts_committed, 1, "{id}");
+    }
+    let state = workspace.state();
+    for (id, operation) in [
+        (ack[0], "abort_and_rollback"),
+        (ack[1], "abort_and_rollback"),
+        (ecs[0], "rollback"),
+        (ecs[1], "rollback"),
+    ] {
+        let record = &state["change_orders"][id];
+        assert_eq!(record["status"], "aborted", "{id}");
+        assert_eq!(
+            record["operation"], operation,
+            "{id}: the state says which call was sent"
+        );
+    }
+}
+
+/// Issue 11: when EDAS refuses the call because the application is in the other kind of
+/// cluster, the message names the operation to use.
+#[test]
+fn an_ecs_change_order_declared_as_ack_fails_with_a_message_naming_operation_rollback() {
+    let sim = Sim::start(SimConfig {
+        change_orders: vec![(edas_rollback::ids::ChangeOrderId::new("ecs-0001"), 1)],
+        ecs_change_orders: [edas_rollback::ids::ChangeOrderId::new("ecs-0001")]
+            .into_iter()
+            .collect(),
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(0);
+    write_mixed_config(&workspace, &["ecs-0001"], &[]);
+    let output = run(workspace.command(&sim.endpoint(), &["apply", "--auto-approve"]));
+    assert_exit(&output, 1);
+    let shown = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(shown.contains("`operation: rollback`"), "{shown}");
+    assert_eq!(sim.stats().change_orders["ecs-0001"].aborts_committed, 0);
+    assert_eq!(
+        workspace.state()["change_orders"]["ecs-0001"]["status"],
+        "failed"
+    );
 }
 
 #[test]

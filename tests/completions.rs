@@ -217,7 +217,8 @@ fn collect_long_flags(command: &clap::Command, flags: &mut Vec<String>) {
             flags.push(long.to_owned());
         }
     }
-    for subcommand in command.get_subcommands() {
+    // Hidden commands (`sign-debug`) are outside the contract and the man page.
+    for subcommand in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {
         collect_long_flags(subcommand, flags);
     }
 }

@@ -368,6 +368,7 @@ fn a_failed_renewal_makes_the_next_attempt_fatal_without_sending_it() {
     use edas_rollback::edas::credentials::{Credentials, Origin, Resolved, Source};
     use edas_rollback::edas::endpoint::Endpoint;
     use edas_rollback::edas::outcome::Outcome;
+    use edas_rollback::edas::request::RollbackOperation;
     use edas_rollback::edas::secret::Secret;
     use edas_rollback::ids::ChangeOrderId;
     use std::sync::Arc;
@@ -406,7 +407,10 @@ fn a_failed_renewal_makes_the_next_attempt_fatal_without_sending_it() {
         ))
         .unwrap();
         assert!(
-            matches!(fresh.abort(&id).await, Outcome::Aborted { .. }),
+            matches!(
+                fresh.abort(&id, RollbackOperation::AbortAndRollback).await,
+                Outcome::Done { .. }
+            ),
             "signed with the temporary keys"
         );
         let due = EdasClient::new(ClientSettings::new(
@@ -416,7 +420,7 @@ fn a_failed_renewal_makes_the_next_attempt_fatal_without_sending_it() {
             1,
         ))
         .unwrap();
-        match due.abort(&id).await {
+        match due.abort(&id, RollbackOperation::AbortAndRollback).await {
             Outcome::Fatal { details, .. } => {
                 let message = details.message.unwrap_or_default();
                 assert!(

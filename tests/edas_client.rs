@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use edas_rollback::edas::client::{ClientSettings, EdasClient};
 use edas_rollback::edas::credentials::Credentials;
 use edas_rollback::edas::endpoint::Endpoint;
-use edas_rollback::edas::outcome::{InfoOutcome, Outcome};
+use edas_rollback::edas::outcome::{Accepted, Outcome};
 use edas_rollback::edas::secret::Secret;
 use edas_rollback::edas::signer::{
     EMPTY_BODY_SHA256, SignatureAlgorithm, acs3_authorization, acs3_canonical_request,
@@ -286,10 +286,15 @@ async fn real_requests_over_loopback_are_signed_so_the_server_accepts_them() {
     let client = client_for(server.address, access_key(SECRET), Duration::from_secs(5));
 
     let outcome = client
-        .abort(&id("6b55106c-c7f2-40f7-a1d4-0928700aaaaa"))
+        .abort(
+            &id("6b55106c-c7f2-40f7-a1d4-0928700aaaaa"),
+            Default::default(),
+        )
         .await;
-    let Outcome::Aborted {
-        rollback_change_order_id,
+    let Outcome::Done {
+        answer: Accepted {
+            rollback_change_order_id,
+        },
         details,
     } = outcome
     else {
@@ -303,12 +308,14 @@ async fn real_requests_over_loopback_are_signed_so_the_server_accepts_them() {
     assert_eq!(details.trace_id.as_deref(), Some("trace-abort"));
 
     // An id that needs percent-encoding is signed decoded and verified decoded.
-    let awkward = client.abort(&id("id with space+&=%")).await;
-    assert!(matches!(awkward, Outcome::Aborted { .. }), "{awkward:?}");
+    let awkward = client
+        .abort(&id("id with space+&=%"), Default::default())
+        .await;
+    assert!(matches!(awkward, Outcome::Done { .. }), "{awkward:?}");
 
     let info = client.change_order_info(&id("co-1")).await;
     assert!(
-        matches!(info, InfoOutcome::Status { status, .. } if status.code() == 6),
+        matches!(info, Outcome::Done { answer, .. } if answer.code() == 6),
         "{info:?}"
     );
 
@@ -348,9 +355,11 @@ async fn both_signatures_are_sent_as_configured_and_v3_is_the_default() {
             Duration::from_secs(5),
             algorithm,
         );
-        let outcome = client.abort(&id("id with space+&=%")).await;
+        let outcome = client
+            .abort(&id("id with space+&=%"), Default::default())
+            .await;
         assert!(
-            matches!(outcome, Outcome::Aborted { .. }),
+            matches!(outcome, Outcome::Done { .. }),
             "{algorithm}: {outcome:?}"
         );
         let seen = server.seen.lock().unwrap().clone();
@@ -363,8 +372,8 @@ async fn both_signatures_are_sent_as_configured_and_v3_is_the_default() {
     }
     let default = client_for(server.address, access_key(SECRET), Duration::from_secs(5));
     assert!(matches!(
-        default.abort(&id("co-default")).await,
-        Outcome::Aborted { .. }
+        default.abort(&id("co-default"), Default::default()).await,
+        Outcome::Done { .. }
     ));
     let seen = server.seen.lock().unwrap().clone();
     assert!(
@@ -382,8 +391,8 @@ async fn sts_credentials_send_and_sign_the_security_token() {
     let server = serve(Behaviour::Verify { secret: SECRET }).await;
     let credentials = access_key(SECRET).with_security_token(Secret::new(TOKEN));
     let client = client_for(server.address, credentials, Duration::from_secs(5));
-    let outcome = client.abort(&id("co-sts")).await;
-    assert!(matches!(outcome, Outcome::Aborted { .. }), "{outcome:?}");
+    let outcome = client.abort(&id("co-sts"), Default::default()).await;
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
     let seen = server.seen.lock().unwrap().clone();
     assert_eq!(seen[0].security_token.as_deref(), Some(TOKEN));
 }
@@ -398,10 +407,11 @@ async fn a_wrong_secret_gets_signature_does_not_match_and_stops_the_run() {
             Duration::from_secs(5),
             algorithm,
         );
-        let outcome = client.abort(&id("co-2")).await;
+        let outcome = client.abort(&id("co-2"), Default::default()).await;
         let Outcome::Fatal {
             details,
             server_string_to_sign,
+            ..
         } = outcome
         else {
             panic!("{outcome:?}")
@@ -434,7 +444,7 @@ async fn a_server_that_takes_the_request_and_goes_quiet_is_verified_not_retried(
         access_key(SECRET),
         Duration::from_millis(300),
     );
-    let outcome = client.abort(&id("co-3")).await;
+    let outcome = client.abort(&id("co-3"), Default::default()).await;
     let Outcome::Verify { reason, .. } = outcome else {
         panic!("{outcome:?}")
     };
@@ -464,7 +474,7 @@ async fn a_connection_dropped_after_the_request_was_written_is_verified() {
         drop(socket);
     });
     let client = client_for(address, access_key(SECRET), Duration::from_secs(5));
-    let outcome = client.abort(&id("co-lost")).await;
+    let outcome = client.abort(&id("co-lost"), Default::default()).await;
     assert!(matches!(outcome, Outcome::Verify { .. }), "{outcome:?}");
     assert!(*received.lock().unwrap() > 0, "the request was written");
 }
@@ -475,7 +485,7 @@ async fn a_closed_port_is_retried_because_nothing_was_sent() {
     let address = listener.local_addr().unwrap();
     drop(listener);
     let client = client_for(address, access_key(SECRET), Duration::from_secs(5));
-    let outcome = client.abort(&id("co-4")).await;
+    let outcome = client.abort(&id("co-4"), Default::default()).await;
     let Outcome::Retry {
         throttled,
         after,
@@ -489,14 +499,14 @@ async fn a_closed_port_is_retried_because_nothing_was_sent() {
     assert_eq!(after, None);
     assert!(reason.starts_with("connection refused"), "{reason}");
     let info = client.change_order_info(&id("co-4")).await;
-    assert!(matches!(info, InfoOutcome::Retry { .. }), "{info:?}");
+    assert!(matches!(info, Outcome::Retry { .. }), "{info:?}");
 }
 
 #[tokio::test]
 async fn a_503_is_verified() {
     let server = serve(Behaviour::Unavailable).await;
     let client = client_for(server.address, access_key(SECRET), Duration::from_secs(5));
-    let outcome = client.abort(&id("co-5")).await;
+    let outcome = client.abort(&id("co-5"), Default::default()).await;
     let Outcome::Verify { details, .. } = outcome else {
         panic!("{outcome:?}")
     };
@@ -511,7 +521,7 @@ async fn throttling_is_retried_after_the_servers_hint() {
     })
     .await;
     let client = client_for(server.address, access_key(SECRET), Duration::from_secs(5));
-    let outcome = client.abort(&id("co-6")).await;
+    let outcome = client.abort(&id("co-6"), Default::default()).await;
     let Outcome::Retry {
         throttled,
         after,
@@ -558,8 +568,8 @@ async fn logs_at_the_most_verbose_level_never_hold_the_secret_or_the_token() {
         Duration::from_secs(5),
     );
     assert!(matches!(
-        good.abort(&id("co-log")).await,
-        Outcome::Aborted { .. }
+        good.abort(&id("co-log"), Default::default()).await,
+        Outcome::Done { .. }
     ));
     // A rejected v1 STS request makes the server echo its string to sign, token included
     // (a V3 one echoes a hash).
@@ -569,7 +579,7 @@ async fn logs_at_the_most_verbose_level_never_hold_the_secret_or_the_token() {
         Duration::from_secs(5),
         SignatureAlgorithm::HmacSha1,
     );
-    let outcome = wrong.abort(&id("co-log")).await;
+    let outcome = wrong.abort(&id("co-log"), Default::default()).await;
     assert!(matches!(outcome, Outcome::Fatal { .. }), "{outcome:?}");
     assert!(!format!("{outcome:?}").contains(TOKEN));
 
@@ -597,7 +607,7 @@ async fn a_host_that_does_not_resolve_is_retried_because_nothing_was_sent() {
         1,
     );
     let client = EdasClient::new(settings).unwrap();
-    let outcome = client.abort(&id("co-dns")).await;
+    let outcome = client.abort(&id("co-dns"), Default::default()).await;
     let Outcome::Retry {
         throttled, reason, ..
     } = outcome

@@ -154,6 +154,7 @@ fn seed_journal_records() -> Vec<JournalRecord> {
             attempt: 1,
             at: "2026-11-27T10:00:01Z".into(),
             request: RequestKind::Abort,
+            operation: None,
             app: Some("checkout".into()),
             reason: Some("bad release".into()),
         },
@@ -162,6 +163,7 @@ fn seed_journal_records() -> Vec<JournalRecord> {
             attempt: 3,
             at: "2026-11-27T10:00:02Z".into(),
             request: RequestKind::Verify,
+            operation: None,
             app: None,
             reason: None,
         },
@@ -642,7 +644,7 @@ fn check_classify(status: u16, headers: &[(String, Vec<u8>)], body: &[u8]) {
     let info = classify_info(Ok(&response));
     assert_quick(started, "classify", body);
     let (details, reason) = match &abort {
-        Outcome::Aborted { details, .. }
+        Outcome::Done { details, .. }
         | Outcome::Failed { details }
         | Outcome::Fatal { details, .. } => (details, None),
         Outcome::Retry {
@@ -653,13 +655,13 @@ fn check_classify(status: u16, headers: &[(String, Vec<u8>)], body: &[u8]) {
     assert_eq!(details.http_status, Some(status));
     assert!(reason.is_none_or(|reason| !reason.trim().is_empty()));
     let (details, reason) = match &info {
-        InfoOutcome::Status { details, .. }
+        InfoOutcome::Done { details, .. }
         | InfoOutcome::Failed { details }
         | InfoOutcome::Fatal { details, .. } => (details, None),
         InfoOutcome::Retry {
             details, reason, ..
         }
-        | InfoOutcome::Unknown { details, reason } => (details, Some(reason)),
+        | InfoOutcome::Verify { details, reason } => (details, Some(reason)),
     };
     assert_eq!(details.http_status, Some(status));
     assert!(reason.is_none_or(|reason| !reason.trim().is_empty()));
@@ -909,6 +911,7 @@ fn seed_plan() -> Plan {
             endpoint: None,
             profile: None,
             signature_algorithm: Default::default(),
+            endpoint_type: Default::default(),
         },
         apply: ApplySettings::default(),
         state: None,
@@ -918,6 +921,8 @@ fn seed_plan() -> Plan {
                 id: ChangeOrderId::new(id),
                 app: Some(format!("café-{id}")),
                 reason: Some("INC-2042 — \"quoted\"".into()),
+                operation: Default::default(),
+                app_id: None,
             })
             .collect(),
     };

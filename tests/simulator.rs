@@ -150,6 +150,10 @@ async fn send_absolute(request: &http::Request<()>) -> Answer {
 async fn v3_signed_calls_of_all_four_apis_are_served_and_bad_ones_refused_as_the_service_does() {
     let mut config = config(&[("co-abort", 1), ("co-rollback", 1)]);
     config.security_token = Some(Secret::new("v3-sts-token"));
+    // RollbackChangeOrder is for applications in ECS clusters.
+    config
+        .ecs_change_orders
+        .insert(edas_rollback::ids::ChangeOrderId::new("co-rollback"));
     let credentials = config.credentials();
     let simulator = Simulator::start(loopback(), config).await.unwrap();
     let endpoint = simulator.endpoint();
@@ -374,7 +378,7 @@ async fn a_second_abort_is_refused_as_not_abortable_and_commits_nothing() {
     assert_eq!(first.body["Code"], 200);
     let second = call(&simulator, &credentials, Call::abort("co-1")).await;
     assert_eq!(second.status, StatusCode::OK);
-    assert_eq!(second.body["Code"], 500);
+    assert_eq!(second.body["Code"], 601);
     let message = second.body["Message"].as_str().unwrap();
     assert!(
         message.contains("`co-1`") && message.contains("status is 6"),
@@ -391,7 +395,7 @@ async fn change_orders_that_ended_cannot_be_aborted() {
     let simulator = Simulator::start(loopback(), config).await.unwrap();
     for id in ["done", "failed", "partly"] {
         let answer = call(&simulator, &credentials, Call::abort(id)).await;
-        assert_eq!(answer.body["Code"], 500, "{id}: {}", answer.body);
+        assert_eq!(answer.body["Code"], 601, "{id}: {}", answer.body);
     }
     let waiting = call(&simulator, &credentials, Call::abort("waiting")).await;
     assert_eq!(waiting.body["Code"], 200);
@@ -577,7 +581,7 @@ async fn an_unknown_change_order_is_a_business_error_naming_it() {
         call(&simulator, &credentials, Call::info("no-such-order")).await,
     ] {
         assert_eq!(answer.status, StatusCode::OK);
-        assert_eq!(answer.body["Code"], 500);
+        assert_eq!(answer.body["Code"], 601);
         let message = answer.body["Message"].as_str().unwrap();
         assert!(
             message.contains("`no-such-order`") && message.contains("does not exist"),
@@ -772,7 +776,7 @@ async fn scripted_outcomes_are_played_in_order_for_their_change_order() {
     assert_eq!(simulator.stats().change_orders["co-1"].aborts_committed, 1);
     let after = call(&simulator, &credentials, Call::abort("co-1")).await;
     assert_eq!(
-        after.body["Code"], 500,
+        after.body["Code"], 601,
         "already stopped by the dropped abort"
     );
 
@@ -881,7 +885,7 @@ async fn the_simulate_command_prints_its_address_first_and_stops_on_sigint() {
         "-INT",
         "orders.txt",
         "# two change orders\nco-running 1\nco-done 2\n",
-        &[("co-running", 200), ("co-done", 500), ("co-unknown", 500)],
+        &[("co-running", 200), ("co-done", 601), ("co-unknown", 601)],
     )
     .await;
     assert!(stderr.contains("1 aborts committed"), "{stderr}");
@@ -894,7 +898,7 @@ async fn the_simulate_command_reads_a_yaml_config_and_stops_on_sigterm() {
         "-TERM",
         "runbook.yaml",
         config,
-        &[("co-a", 200), ("co-b", 200), ("co-a", 500)],
+        &[("co-a", 200), ("co-b", 200), ("co-a", 601)],
     )
     .await;
     assert!(stderr.contains("2 change orders"), "{stderr}");

@@ -589,6 +589,7 @@ fn intent(id: &str, attempt: u32) -> JournalRecord {
         attempt,
         at: "2026-11-27T10:00:01Z".into(),
         request: RequestKind::Abort,
+        operation: None,
         app: Some("checkout".into()),
         reason: None,
     }

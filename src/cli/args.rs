@@ -38,7 +38,8 @@ pub struct GlobalArgs {
     /// Never colour the output (also: the NO_COLOR environment variable).
     #[arg(long, global = true)]
     pub no_color: bool,
-    /// Log requests, strings to sign, statuses and RequestIds to stderr (-vv for more).
+    /// Log requests, canonical requests (V3) or strings to sign (v1), statuses and RequestIds
+    /// to stderr (-vv for more).
     /// Secrets are never logged.
     #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -83,6 +84,21 @@ pub enum Command {
     /// Read it with `edas-rollback man | man -l -`, or install it with
     /// `edas-rollback man > /usr/local/share/man/man1/edas-rollback.1`.
     Man,
+    /// Hidden, not part of the CLI contract: print randomly generated requests signed with
+    /// signature V3 under generated throwaway keys, as JSON lines, for the CI cross-check
+    /// against the official SDK's own V3 util (scripts/sdk-interop.sh).
+    #[command(hide = true)]
+    SignDebug(SignDebugArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SignDebugArgs {
+    /// How many requests.
+    #[arg(long, default_value_t = 300)]
+    pub count: u32,
+    /// Seeds every random choice, so a failure can be reproduced.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]

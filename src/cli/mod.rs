@@ -7,6 +7,7 @@ pub mod commands;
 pub mod hints;
 pub mod limits;
 pub mod logging;
+pub mod out_file;
 pub mod render;
 pub mod saved_plan;
 pub mod settings;
@@ -44,6 +45,7 @@ pub fn run() -> ExitCode {
         anstream::ColorChoice::Never.write_global();
     }
     logging::init_logging(cli.global.verbose);
+    hints::remember(&cli.global);
     let result = match &cli.command {
         Command::Validate => commands::validate::run(&cli.global),
         Command::Plan(args) => commands::plan::run(&cli.global, args),
@@ -56,6 +58,7 @@ pub fn run() -> ExitCode {
         Command::Rehearse(args) => commands::rehearse::run(&cli.global, args),
         Command::Completions { shell } => commands::completions::run(*shell),
         Command::Man => commands::man::run(),
+        Command::SignDebug(args) => commands::sign_debug::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -105,7 +105,8 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
     });
 
     let mut change_orders = Vec::with_capacity(raw.change_orders.len());
-    let mut first_declared: HashMap<String, Location> =
+    // By comparison key: where each id was first declared, and how it was written there.
+    let mut first_declared: HashMap<String, (Location, String)> =
         HashMap::with_capacity(raw.change_orders.len());
     for change_order in raw.change_orders {
         let id = change_order.id;
@@ -114,14 +115,17 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                 &id,
                 &id.value,
                 format!("invalid change order id `{}`", id.value),
-                "expected letters, digits and `-` only ([A-Za-z0-9-]+)",
+                "expected letters and digits joined by single `-` ([A-Za-z0-9]+(-[A-Za-z0-9]+)*)",
             );
             continue;
         }
-        match first_declared.entry(id.value.clone()) {
+        // Ids compare without regard to case, as UUIDs do (`ChangeOrderId::comparison_key`).
+        match first_declared.entry(ChangeOrderId::comparison_key(&id.value)) {
             Entry::Occupied(first) => {
-                let first_width = width_of(first.get(), &id.value);
-                let first = position_of(first.get());
+                let (first_location, first_written) = first.get();
+                let case_only = *first_written != id.value;
+                let first_width = width_of(first_location, first_written);
+                let first = position_of(first_location);
                 let second = position_of(&id.referenced);
                 let width = width_of(&id.referenced, &id.value);
                 checker.errors.push(
@@ -130,8 +134,15 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                         second,
                         width,
                         format!(
-                            "`{}` is declared twice: line {} and line {}",
-                            id.value, first.line, second.line
+                            "`{}` is declared twice: line {} and line {}{}",
+                            id.value,
+                            first.line,
+                            second.line,
+                            if case_only {
+                                " (ids that differ only in case are the same change order)"
+                            } else {
+                                ""
+                            }
                         ),
                         "expected each change order id once; remove one of them",
                     )
@@ -144,11 +155,13 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                 );
             }
             Entry::Vacant(vacant) => {
-                vacant.insert(id.referenced);
+                vacant.insert((id.referenced, id.value.clone()));
                 change_orders.push(ChangeOrderSpec {
                     id: ChangeOrderId::new(id.value),
                     app: change_order.app,
                     reason: change_order.reason,
+                    operation: change_order.operation.unwrap_or_default(),
+                    app_id: change_order.app_id,
                 });
             }
         }
@@ -209,6 +222,7 @@ fn check_provider(checker: &mut Checker<'_>, raw: RawProvider) -> Provider {
         endpoint,
         profile,
         signature_algorithm: raw.signature_algorithm.unwrap_or_default(),
+        endpoint_type: raw.endpoint_type.unwrap_or_default(),
     }
 }
 
@@ -251,10 +265,27 @@ fn check_apply(checker: &mut Checker<'_>, raw: RawApply) -> ApplySettings {
                 }
             }
         });
+    // A window is a few seconds; minutes would only delay a resend the run needs.
+    const MAX_VERIFY_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
+    let verify_window = raw.verify_window.and_then(|window| {
+        match parse_config_duration_at_most(&window.value, MAX_VERIFY_WINDOW) {
+            Ok(duration) => Some(duration),
+            Err(expected) => {
+                checker.fail(
+                    &window,
+                    &window.value,
+                    format!("invalid verify_window `{}`", window.value),
+                    &expected,
+                );
+                None
+            }
+        }
+    });
     ApplySettings {
         parallelism,
         requests_per_second,
         request_timeout,
+        verify_window,
     }
 }
 

@@ -12,10 +12,10 @@
 use super::credentials::{CredentialsError, CredentialsProvider};
 use super::endpoint::Endpoint;
 use super::outcome::{
-    InfoOutcome, Outcome, RawResponse, ResponseDetails, TransportError, classify_abort,
-    classify_info,
+    AbortOutcome, FatalKind, InfoOutcome, Outcome, RawResponse, ResponseDetails, TransportError,
+    classify_abort, classify_info,
 };
-use super::request::{Operation, RequestError, build_request};
+use super::request::{Operation, RequestError, RollbackOperation, build_request};
 use super::signer::{RequestSigner, SignError, SignatureAlgorithm};
 use super::wire;
 use crate::ids::ChangeOrderId;
@@ -166,13 +166,15 @@ impl EdasClient {
         &self.inner.region
     }
 
-    /// One `AbortAndRollbackChangeOrder` attempt, classified.
-    pub async fn abort(&self, id: &ChangeOrderId) -> Outcome {
-        match self.execute(Operation::AbortAndRollback, id).await {
+    /// One attempt of `operation` (`AbortAndRollbackChangeOrder` or `RollbackChangeOrder`:
+    /// the same query and answer), classified.
+    pub async fn abort(&self, id: &ChangeOrderId, operation: RollbackOperation) -> AbortOutcome {
+        match self.execute(operation.request(), id).await {
             Ok(response) => classify_abort(Ok(&response)),
             Err(AttemptError::Transport(error)) => classify_abort(Err(&error)),
             Err(local) => Outcome::Fatal {
                 details: local_details(&local),
+                kind: FatalKind::Connection,
                 server_string_to_sign: None,
             },
         }
@@ -183,8 +185,9 @@ impl EdasClient {
         match self.execute(Operation::GetChangeOrderInfo, id).await {
             Ok(response) => classify_info(Ok(&response)),
             Err(AttemptError::Transport(error)) => classify_info(Err(&error)),
-            Err(local) => InfoOutcome::Fatal {
+            Err(local) => Outcome::Fatal {
                 details: local_details(&local),
+                kind: FatalKind::Connection,
                 server_string_to_sign: None,
             },
         }

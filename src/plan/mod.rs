@@ -7,6 +7,7 @@ pub mod file;
 mod refresh;
 
 use crate::config::DesiredState;
+use crate::edas::request::RollbackOperation;
 use crate::edas::signer::SignatureAlgorithm;
 use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
@@ -98,6 +99,13 @@ pub struct PlannedAction {
     pub app: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Which call apply sends: `abort_and_rollback` (ACK) or `rollback` (ECS). Always written,
+    /// so the reviewed plan says it and the checksum covers it.
+    #[serde(default)]
+    pub operation: RollbackOperation,
+    /// The application id from the config, for ListRecentChangeOrder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
     /// Set when the change order failed before and this is a retry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<LastError>,
@@ -331,6 +339,8 @@ fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
             recorded_status,
             app: spec.app.clone(),
             reason: spec.reason.clone(),
+            operation: spec.operation,
+            app_id: spec.app_id.clone(),
             last_error,
             live_status: None,
         };
@@ -352,6 +362,8 @@ fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
                 recorded_status: Some(record.status),
                 app: record.app.clone(),
                 reason: record.reason.clone(),
+                operation: record.operation.unwrap_or_default(),
+                app_id: None,
                 last_error: None,
                 live_status: None,
             });

@@ -5,7 +5,7 @@
 //! this file only sequences them and owns the clock.
 
 use super::faults::{TokenBucket, roll, sample_latency};
-use super::model::{AbortResult, ChangeOrders, uuid_like};
+use super::model::{AbortResult, ChangeOrders, RollbackCall, uuid_like};
 use super::responses;
 use super::stats::{SimStats, Totals};
 use super::verify::{Accepted, Operation, Received, Rejection, SignatureKind, Verified, verify};
@@ -69,7 +69,9 @@ impl Shared {
                 config.any_id,
                 config.seed,
                 config.rollback_duration,
-            ),
+            )
+            .in_ecs_clusters(config.ecs_change_orders.iter().map(|id| id.as_str()))
+            .with_abort_delay(config.abort_delay),
             totals: Totals::default(),
             rng: fastrand::Rng::with_seed(config.seed),
             bucket: config
@@ -377,10 +379,17 @@ fn decide(
     }
     let mut info = None;
     let exists = match verified.operation {
-        // RollbackChangeOrder (ECS clusters) acts on the model as the abort does.
-        Operation::Abort | Operation::Rollback | Operation::List => {
+        Operation::Abort | Operation::List => {
             inner.totals.aborts_received += 1;
-            inner.orders.record_abort_received(id)
+            inner
+                .orders
+                .record_abort_received(id, RollbackCall::AbortAndRollback)
+        }
+        Operation::Rollback => {
+            inner.totals.aborts_received += 1;
+            inner
+                .orders
+                .record_abort_received(id, RollbackCall::Rollback)
         }
         Operation::Info => {
             inner.totals.info_requests += 1;
@@ -422,6 +431,14 @@ fn decide(
     {
         return throttle(inner);
     }
+    if let Some(code) = shared.config.denied {
+        inner.totals.rejected += 1;
+        return Decision::Respond {
+            status: StatusCode::OK,
+            body: responses::permission_denied(request_id, &trace_id, code),
+            retry_after: None,
+        };
+    }
     match verified.operation {
         Operation::Info => {
             if roll(faults.fail_rate, &mut inner.rng) {
@@ -444,6 +461,10 @@ fn decide(
             }
         }
         Operation::Abort | Operation::Rollback | Operation::List => {
+            let call = match verified.operation {
+                Operation::Rollback => RollbackCall::Rollback,
+                _ => RollbackCall::AbortAndRollback,
+            };
             let scripted = inner.scripted.get_mut(id).and_then(VecDeque::pop_front);
             match scripted {
                 Some(ScriptedOutcome::Throttle) => return throttle(inner),
@@ -459,7 +480,7 @@ fn decide(
                     }
                 }
             }
-            let body = match inner.orders.abort(id, now) {
+            let body = match inner.orders.abort(id, now, call) {
                 AbortResult::Committed {
                     rollback_change_order_id,
                 } => {
@@ -470,6 +491,16 @@ fn decide(
                     request_id,
                     &trace_id,
                     &responses::not_abortable_message(id, status),
+                ),
+                AbortResult::InProgress => responses::business_error(
+                    request_id,
+                    &trace_id,
+                    &responses::in_progress_message(id),
+                ),
+                AbortResult::WrongCluster { ecs } => responses::business_error(
+                    request_id,
+                    &trace_id,
+                    &responses::wrong_cluster_message(id, ecs),
                 ),
                 AbortResult::NotFound => responses::business_error(
                     request_id,

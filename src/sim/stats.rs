@@ -52,6 +52,10 @@ pub struct Totals {
 pub struct ChangeOrderStats {
     /// Authenticated abort requests naming it (including throttled and failed ones).
     pub aborts_received: u64,
+    /// Of `aborts_received`, those that were `RollbackChangeOrder` (ECS) rather than
+    /// `AbortAndRollbackChangeOrder` (ACK).
+    #[serde(default)]
+    pub rollback_requests: u64,
     /// Aborts that moved it to status 6: more than 1 means it was aborted twice.
     pub aborts_committed: u64,
     pub info_requests: u64,

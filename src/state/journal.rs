@@ -10,6 +10,7 @@
 //! number. Reading and writing the journal file is `store`'s job.
 
 use super::model::{ChangeOrderRecord, RecordStatus, RollbackStatus, State};
+use crate::edas::request::RollbackOperation;
 use crate::ids::ChangeOrderId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -49,6 +50,10 @@ pub enum JournalRecord {
         attempt: u32,
         at: String,
         request: RequestKind,
+        /// For an abort: the call sent (`abort_and_rollback` or `rollback`). Absent in journals
+        /// written before it existed, which only sent `abort_and_rollback`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operation: Option<RollbackOperation>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         app: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,6 +179,7 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
                 attempt,
                 at,
                 request: RequestKind::Abort,
+                operation,
                 app,
                 reason,
             } => {
@@ -184,6 +190,7 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
                 entry.status = RecordStatus::Unknown;
                 entry.attempts = entry.attempts.max(*attempt);
                 entry.last_attempt_at = Some(at.clone());
+                entry.operation = Some(operation.unwrap_or_default());
                 if app.is_some() {
                     entry.app = app.clone();
                 }
@@ -445,6 +452,7 @@ mod tests {
             attempt,
             at: format!("2026-11-27T10:00:0{attempt}Z"),
             request,
+            operation: None,
             app: Some("checkout".into()),
             reason: Some("bad release".into()),
         }

@@ -1,6 +1,7 @@
 //! The state model (DESIGN 2): what is known to have happened to each change order.
 //! Pure data; reading and writing files is `store`'s job.
 
+use crate::edas::request::RollbackOperation;
 use crate::ids::ChangeOrderId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -121,6 +122,11 @@ pub struct ChangeOrderRecord {
     pub rollback_change_order_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_status: Option<RollbackStatus>,
+    /// The call last sent for it: `abort_and_rollback` (AbortAndRollbackChangeOrder) or
+    /// `rollback` (RollbackChangeOrder). Absent in records written before it existed (they
+    /// were all `abort_and_rollback`) and when only `GetChangeOrderInfo` was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<RollbackOperation>,
     /// Set when `aborted` was concluded from `GetChangeOrderInfo` (status 6) rather than from
     /// the abort's own response, e.g. after a lost response.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -149,6 +155,7 @@ impl ChangeOrderRecord {
             message: None,
             rollback_change_order_id: None,
             rollback_status: None,
+            operation: None,
             confirmed_by_status: false,
             app: None,
             reason: None,

@@ -2,7 +2,7 @@
 //! every request through the engine, fold the journal into the state once at the end, and
 //! exit 0 (all aborted), 1 (anything else) or 130 (interrupted). Thin: the engine decides.
 
-use crate::apply::engine::{AbortTask, WaitReport};
+use crate::apply::engine::{AbortTask, SettlePolicy, WaitReport};
 use crate::apply::event::ApplyEvent;
 use crate::apply::event::Reporter;
 use crate::apply::run::{Run, RunError, RunOutcome, RunSettings, WaitSettings};
@@ -80,6 +80,7 @@ pub async fn execute(
                 global.endpoint.as_deref(),
                 desired.provider.endpoint.as_deref(),
                 &desired.provider.region,
+                desired.provider.endpoint_type,
             )?,
             desired.provider.region.clone(),
         ),
@@ -176,7 +177,11 @@ pub async fn execute(
         None => reporter(tasks.len()),
     };
     let settings = RunSettings {
-        engine: engine_config(parallelism, requests_per_second),
+        engine: engine_config(
+            parallelism,
+            requests_per_second,
+            desired.apply.verify_window,
+        ),
         wait: args.run.wait.then_some(WaitSettings {
             poll_interval: WAIT_POLL_INTERVAL,
             timeout: args.run.wait_timeout,
@@ -267,11 +272,20 @@ fn reporter(total: usize) -> Box<dyn Reporter> {
     }
 }
 
-fn engine_config(parallelism: u32, requests_per_second: u32) -> EngineConfig {
+fn engine_config(
+    parallelism: u32,
+    requests_per_second: u32,
+    verify_window: Option<Duration>,
+) -> EngineConfig {
+    let mut settle = SettlePolicy::default();
+    if let Some(window) = verify_window {
+        settle.window = window;
+    }
     EngineConfig {
         parallelism,
         requests_per_second,
         retry: RetryPolicy::default(),
+        settle,
         seed: fastrand::u64(..),
     }
 }

@@ -9,6 +9,7 @@ pub mod man;
 pub mod plan;
 pub mod rehearse;
 pub mod show;
+pub mod sign_debug;
 pub mod simulate;
 pub mod state;
 pub mod validate;

@@ -37,6 +37,9 @@ pub fn run(_global: &GlobalArgs, args: &SimulateArgs) -> anyhow::Result<u8> {
         },
         seed: args.seed,
         rollback_duration: args.rollback_duration,
+        denied: None,
+        ecs_change_orders: Default::default(),
+        abort_delay: Default::default(),
     };
     let declared = config.change_orders.len();
     let runtime = tokio::runtime::Builder::new_multi_thread()
