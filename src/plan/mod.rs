@@ -143,6 +143,10 @@ impl PlannedAction {
             Action::NoOp => match live {
                 Some(ChangeOrderStatus::Stopped) => ActionKind::AlreadyStopped,
                 Some(status) if !status.is_abortable() => ActionKind::CannotAbort,
+                // Recorded as ended by itself: EDAS cannot abort it.
+                _ if self.recorded_status == Some(RecordStatus::Finished) => {
+                    ActionKind::CannotAbort
+                }
                 _ => ActionKind::Unchanged,
             },
             Action::NotDeclared => ActionKind::NotDeclared,
@@ -327,7 +331,7 @@ fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
         let (action, verify_first, last_error) = match record {
             None => (Action::Abort, false, None),
             Some(record) => match record.status {
-                RecordStatus::Aborted => (Action::NoOp, false, None),
+                RecordStatus::Aborted | RecordStatus::Finished => (Action::NoOp, false, None),
                 RecordStatus::Failed => (Action::Abort, false, LastError::from_record(record)),
                 RecordStatus::Unknown => (Action::Abort, true, None),
             },
