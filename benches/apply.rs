@@ -27,13 +27,13 @@ use edas_rollback::apply::engine::rfc3339;
 use edas_rollback::apply::event::SilentReporter;
 use edas_rollback::apply::run::{Run, RunSettings};
 use edas_rollback::apply::{
-    ApplyError, CancelToken, Engine, EngineConfig, InfoResult, JournalSink, RetryPolicy,
-    SystemClock, Transport, engine::AbortTask,
+    ApplyError, CancelToken, Engine, EngineConfig, JournalSink, RetryPolicy, SystemClock,
+    Transport, engine::AbortTask,
 };
 use edas_rollback::edas::client::{ClientSettings, EdasClient};
 use edas_rollback::edas::credentials::Credentials;
 use edas_rollback::edas::endpoint::Endpoint;
-use edas_rollback::edas::outcome::{Outcome, ResponseDetails};
+use edas_rollback::edas::outcome::{AbortOutcome, Accepted, InfoOutcome, Outcome, ResponseDetails};
 use edas_rollback::edas::secret::Secret;
 use edas_rollback::ids::ChangeOrderId;
 use edas_rollback::state::journal::JournalRecord;
@@ -95,9 +95,13 @@ struct InstantService {
 }
 
 impl Transport for InstantService {
-    async fn abort(&self, id: &ChangeOrderId) -> Outcome {
+    async fn abort(
+        &self,
+        id: &ChangeOrderId,
+        _operation: edas_rollback::edas::request::RollbackOperation,
+    ) -> AbortOutcome {
         let count = self.aborts.fetch_add(1, Ordering::Relaxed);
-        Outcome::Aborted {
+        Outcome::Done {
             details: ResponseDetails {
                 http_status: Some(200),
                 request_id: Some(format!("req-{count}")),
@@ -105,13 +109,15 @@ impl Transport for InstantService {
                 message: Some("success".into()),
                 ..ResponseDetails::default()
             },
-            rollback_change_order_id: Some(format!("rollback-{id}")),
+            answer: Accepted {
+                rollback_change_order_id: Some(format!("rollback-{id}")),
+            },
         }
     }
 
-    async fn info(&self, _id: &ChangeOrderId) -> InfoResult {
-        InfoResult::Status {
-            status: 1.into(),
+    async fn info(&self, _id: &ChangeOrderId) -> InfoOutcome {
+        Outcome::Done {
+            answer: 1.into(),
             details: ResponseDetails::default(),
         }
     }
@@ -125,6 +131,8 @@ fn tasks(count: usize) -> Vec<AbortTask> {
             app: Some("checkout".into()),
             reason: Some("benchmark".into()),
             previous_attempts: 0,
+            operation: Default::default(),
+            app_id: None,
         })
         .collect()
 }
@@ -147,6 +155,7 @@ fn engine_memory(count: usize) {
                 parallelism: 50,
                 requests_per_second: 1_000_000,
                 retry: RetryPolicy::default(),
+                settle: Default::default(),
                 seed: 1,
             },
         );
@@ -286,6 +295,7 @@ fn run_on<S: StateStore>(
                     parallelism,
                     requests_per_second: rate,
                     retry: RetryPolicy::default(),
+                    settle: Default::default(),
                     seed: 1,
                 },
                 wait: None,
@@ -393,7 +403,10 @@ fn client_floor(count: usize, simulator_args: &[&str]) {
             workers.spawn(async move {
                 let mut aborted = 0;
                 for id in &ids {
-                    if matches!(client.abort(id).await, Outcome::Aborted { .. }) {
+                    if matches!(
+                        client.abort(id, Default::default()).await,
+                        Outcome::Done { .. }
+                    ) {
                         aborted += 1;
                     }
                 }

@@ -32,6 +32,8 @@ fn inputs(count: usize) -> (DesiredState, State) {
             id: ChangeOrderId::new(id(index)),
             app: Some(format!("app-{}", index % 50)),
             reason: Some("release 2026-11-27 broke checkout".to_string()),
+            operation: Default::default(),
+            app_id: None,
         })
         .collect();
     let mut state = State::new_empty("5f0c1d2e-7a0b-4c3d-8e9f-0123456789ab", "0.1.0");
@@ -63,6 +65,8 @@ fn inputs(count: usize) -> (DesiredState, State) {
             region: "cn-hangzhou".to_string(),
             endpoint: None,
             profile: None,
+            signature_algorithm: Default::default(),
+            endpoint_type: Default::default(),
         },
         apply: ApplySettings::default(),
         state: None,

@@ -47,6 +47,7 @@ fn run(change_orders: usize) -> Row {
             attempt: 1,
             at: "2026-11-27T10:00:01Z".into(),
             request: RequestKind::Abort,
+            operation: None,
             app: Some("checkout".into()),
             reason: Some("release 2026-11-27 broke checkout".into()),
         };
@@ -62,6 +63,7 @@ fn run(change_orders: usize) -> Row {
             message: Some("success".into()),
             rollback_change_order_id: Some(format!("7c66217d-d8f3-41f8-b2e5-{index:012}")),
             confirmed_by_status: false,
+            change_order_status: None,
         };
         for record in [&intent, &response] {
             writer.append(record).expect("append");

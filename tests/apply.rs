@@ -251,7 +251,7 @@ fn a_wrong_secret_stops_early_with_a_clear_error_and_a_consistent_state() {
     let stderr = text(&output.stderr);
     assert!(stderr.contains("SignatureDoesNotMatch"), "{stderr}");
     assert!(
-        stderr.contains("hint:") && stderr.contains("clock"),
+        stderr.contains("hint:") && stderr.contains("access key secret"),
         "{stderr}"
     );
     assert!(!stderr.contains("NotTheSecret"), "the secret never appears");
@@ -274,6 +274,165 @@ fn a_wrong_secret_stops_early_with_a_clear_error_and_a_consistent_state() {
     assert!(text(&output.stdout).contains("not started"));
 }
 
+/// Issue 11: EDAS answers a RAM user without the permission with HTTP 200 and body `Code`
+/// 401. That used to be one failed record per change order: all 300 requests were sent.
+#[test]
+fn a_ram_user_without_permission_stops_a_300_change_order_apply_after_at_most_parallelism_requests()
+{
+    let sim = Sim::start(SimConfig {
+        any_id: true,
+        denied: Some(401),
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(300);
+    let output = run(workspace.command(
+        &sim.endpoint(),
+        &["apply", "--auto-approve", "--parallelism", "5"],
+    ));
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        stderr.matches("edas:ManageApplication").count(),
+        1,
+        "one message naming the permission: {stderr}"
+    );
+    assert!(stderr.contains("grant the RAM permission"), "{stderr}");
+    let stats = sim.stats();
+    assert!(
+        stats.totals.aborts_received <= 5,
+        "stopped after at most `parallelism` requests: {} sent",
+        stats.totals.aborts_received
+    );
+    assert_eq!(stats.totals.aborts_committed, 0);
+    let state = workspace.state();
+    let records = state["change_orders"].as_object().unwrap();
+    assert!(
+        records.len() as u64 <= stats.totals.aborts_received,
+        "{records:?}"
+    );
+    for record in records.values() {
+        assert_eq!(record["code"], "401");
+    }
+    assert!(text(&output.stdout).contains("not started"));
+}
+
+/// Writes a config declaring `ack` change orders (default operation) and `ecs` ones
+/// (`operation: rollback`) into `workspace`, replacing its own.
+fn write_mixed_config(workspace: &Workspace, ack: &[&str], ecs: &[&str]) {
+    let mut yaml = String::from("version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n");
+    for id in ack {
+        yaml.push_str(&format!("  - id: {id}\n"));
+    }
+    for id in ecs {
+        yaml.push_str(&format!("  - id: {id}\n    operation: rollback\n"));
+    }
+    std::fs::write(workspace.path("edas-rollback.yaml"), yaml).unwrap();
+}
+
+/// Issue 11: applications in ECS clusters roll back with RollbackChangeOrder; there was no
+/// way to send it, so a batch across an estate stopped halfway.
+#[test]
+fn a_config_mixing_ack_and_ecs_change_orders_sends_each_its_call_and_records_all_done() {
+    let ack = ["ack-0001", "ack-0002"];
+    let ecs = ["ecs-0001", "ecs-0002"];
+    let sim = Sim::start(SimConfig {
+        change_orders: ack
+            .iter()
+            .chain(ecs.iter())
+            .map(|id| (edas_rollback::ids::ChangeOrderId::new(*id), 1))
+            .collect(),
+        ecs_change_orders: ecs
+            .iter()
+            .map(|id| edas_rollback::ids::ChangeOrderId::new(*id))
+            .collect(),
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(0);
+    write_mixed_config(&workspace, &ack, &ecs);
+    let plan = run(workspace.command(&sim.endpoint(), &["plan", "--out", "plan.json"]));
+    assert_exit(&plan, 0);
+    let plan_stdout = text(&plan.stdout);
+    assert!(
+        plan_stdout.contains("[RollbackChangeOrder]")
+            && plan_stdout.contains("[AbortAndRollbackChangeOrder]"),
+        "the plan names each row's call: {plan_stdout}"
+    );
+    let plan_file: Value =
+        serde_json::from_str(&std::fs::read_to_string(workspace.path("plan.json")).unwrap())
+            .unwrap();
+    let operations: Vec<&str> = plan_file["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|action| action["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        operations,
+        [
+            "abort_and_rollback",
+            "abort_and_rollback",
+            "rollback",
+            "rollback"
+        ]
+    );
+    let output = run(workspace.command(&sim.endpoint(), &["apply", "plan.json"]));
+    assert_exit(&output, 0);
+    let stats = sim.stats();
+    for id in ack {
+        let counts = &stats.change_orders[id];
+        assert_eq!(counts.aborts_received, 1, "{id}");
+        assert_eq!(
+            counts.rollback_requests, 0,
+            "{id}: AbortAndRollbackChangeOrder"
+        );
+        assert_eq!(counts.aborts_committed, 1, "{id}");
+    }
+    for id in ecs {
+        let counts = &stats.change_orders[id];
+        assert_eq!(counts.rollback_requests, 1, "{id}: RollbackChangeOrder");
+        assert_eq!(counts.aborts_received, 1, "{id}");
+        assert_eq!(counts.aborts_committed, 1, "{id}");
+    }
+    let state = workspace.state();
+    for (id, operation) in [
+        (ack[0], "abort_and_rollback"),
+        (ack[1], "abort_and_rollback"),
+        (ecs[0], "rollback"),
+        (ecs[1], "rollback"),
+    ] {
+        let record = &state["change_orders"][id];
+        assert_eq!(record["status"], "aborted", "{id}");
+        assert_eq!(
+            record["operation"], operation,
+            "{id}: the state says which call was sent"
+        );
+    }
+}
+
+/// Issue 11: when EDAS refuses the call because the application is in the other kind of
+/// cluster, the message names the operation to use.
+#[test]
+fn an_ecs_change_order_declared_as_ack_fails_with_a_message_naming_operation_rollback() {
+    let sim = Sim::start(SimConfig {
+        change_orders: vec![(edas_rollback::ids::ChangeOrderId::new("ecs-0001"), 1)],
+        ecs_change_orders: [edas_rollback::ids::ChangeOrderId::new("ecs-0001")]
+            .into_iter()
+            .collect(),
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(0);
+    write_mixed_config(&workspace, &["ecs-0001"], &[]);
+    let output = run(workspace.command(&sim.endpoint(), &["apply", "--auto-approve"]));
+    assert_exit(&output, 1);
+    let shown = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(shown.contains("`operation: rollback`"), "{shown}");
+    assert_eq!(sim.stats().change_orders["ecs-0001"].aborts_committed, 0);
+    assert_eq!(
+        workspace.state()["change_orders"]["ecs-0001"]["status"],
+        "failed"
+    );
+}
+
 #[test]
 fn a_saved_plan_applied_twice_is_refused_the_second_time_and_sends_nothing() {
     let sim = Sim::any_id(Faults::default(), 42);
@@ -289,6 +448,8 @@ fn a_saved_plan_applied_twice_is_refused_the_second_time_and_sends_nothing() {
     );
     let requests = sim.stats().totals.requests;
     assert_eq!(requests, 5);
+    // Signature V3 is the default.
+    assert_eq!(sim.stats().totals.signed_v3, 5);
 
     let again = run(workspace.command(&endpoint, &["apply", "plan.json"]));
     assert_exit(&again, 1);
@@ -299,6 +460,53 @@ fn a_saved_plan_applied_twice_is_refused_the_second_time_and_sends_nothing() {
     );
     assert_eq!(sim.stats().totals.requests, requests, "nothing was sent");
     assert_eq!(workspace.state()["serial"], 1);
+}
+
+#[test]
+fn a_saved_plan_is_applied_with_its_signature_and_refused_when_the_config_changed_it() {
+    let sim = Sim::any_id(Faults::default(), 43);
+    let workspace = Workspace::new(3);
+    let endpoint = sim.endpoint();
+    let config = workspace.path("edas-rollback.yaml");
+    let v3 = std::fs::read_to_string(&config).unwrap();
+    let legacy = v3.replace(
+        "  region: cn-hangzhou\n",
+        "  region: cn-hangzhou\n  signature_algorithm: HMAC-SHA1\n",
+    );
+    std::fs::write(&config, &legacy).unwrap();
+    assert_exit(
+        &run(workspace.command(&endpoint, &["plan", "--out", "plan.json"])),
+        0,
+    );
+    let plan = std::fs::read_to_string(workspace.path("plan.json")).unwrap();
+    assert!(
+        plan.contains("\"signature_algorithm\": \"HMAC-SHA1\""),
+        "{plan}"
+    );
+
+    // The config now says V3: the plan pinned v1, so apply refuses it and sends nothing.
+    std::fs::write(&config, &v3).unwrap();
+    let refused = run(workspace.command(&endpoint, &["apply", "plan.json"]));
+    assert_exit(&refused, 1);
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains("the plan was made to sign with `HMAC-SHA1`")
+            && stderr.contains("nothing was sent")
+            && stderr.contains("`ACS3-HMAC-SHA256`"),
+        "{stderr}"
+    );
+    assert_eq!(sim.stats().totals.requests, 0, "nothing was sent");
+
+    // Back to the plan's setting: applied, signed the legacy way, and accepted.
+    std::fs::write(&config, &legacy).unwrap();
+    assert_exit(
+        &run(workspace.command(&endpoint, &["apply", "plan.json"])),
+        0,
+    );
+    let stats = sim.stats();
+    assert_eq!(stats.totals.aborts_committed, 3);
+    assert_eq!(stats.totals.signature_failures, 0);
+    assert_eq!((stats.totals.signed_roa_v1, stats.totals.signed_v3), (3, 0));
 }
 
 #[test]
@@ -513,4 +721,142 @@ fn wait_polls_each_rollback_until_it_ends_and_records_it() {
         assert_eq!(record["status"], "aborted");
         assert_eq!(record["rollback_status"], "succeeded");
     }
+}
+
+fn id(text: &str) -> edas_rollback::ids::ChangeOrderId {
+    edas_rollback::ids::ChangeOrderId::new(text)
+}
+
+/// Issue 10: a change order that ended by itself (status 2) was never recorded, so
+/// `plan --detailed-exitcode` exited 2 forever and a CI apply failed on every run.
+#[test]
+fn a_finished_change_order_found_by_verification_is_recorded_and_the_plan_converges() {
+    let sim = Sim::start(SimConfig {
+        change_orders: vec![(id("co-running"), 1), (id("co-done"), 2)],
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(0);
+    write_mixed_config(&workspace, &["co-running", "co-done"], &[]);
+    let endpoint = sim.endpoint();
+    let first = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
+    assert_exit(&first, 1);
+    let state = workspace.state();
+    assert_eq!(state["change_orders"]["co-done"]["status"], "finished");
+    assert_eq!(state["change_orders"]["co-done"]["change_order_status"], 2);
+    assert_eq!(state["change_orders"]["co-running"]["status"], "aborted");
+    let requests = sim.stats().totals.requests;
+    let plan = run(workspace.command(&endpoint, &["plan", "--detailed-exitcode"]));
+    assert_exit(&plan, 0);
+    let again = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
+    assert_exit(&again, 0);
+    assert_eq!(
+        sim.stats().totals.requests,
+        requests,
+        "nothing more is sent"
+    );
+}
+
+/// Issue 10: `plan --refresh` sees a finished change order; applying that plan records it,
+/// so the next plan is a no-op.
+#[test]
+fn a_finished_change_order_found_by_plan_refresh_is_recorded_when_the_plan_is_applied() {
+    let sim = Sim::start(SimConfig {
+        change_orders: vec![(id("co-partial"), 7), (id("co-stopped"), 6)],
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(0);
+    write_mixed_config(&workspace, &["co-partial", "co-stopped"], &[]);
+    let endpoint = sim.endpoint();
+    assert_exit(
+        &run(workspace.command(&endpoint, &["plan", "--refresh", "--out", "plan.json"])),
+        0,
+    );
+    let applied = run(workspace.command(&endpoint, &["apply", "plan.json"]));
+    assert_exit(&applied, 0);
+    assert_eq!(sim.stats().totals.aborts_received, 0, "nothing is sent");
+    let state = workspace.state();
+    assert_eq!(state["change_orders"]["co-partial"]["status"], "finished");
+    assert_eq!(
+        state["change_orders"]["co-partial"]["change_order_status"],
+        7
+    );
+    assert_eq!(state["change_orders"]["co-stopped"]["status"], "aborted");
+    assert_exit(
+        &run(workspace.command(&endpoint, &["plan", "--detailed-exitcode"])),
+        0,
+    );
+}
+
+/// Issue 10: after `--wait` timed out, `apply --wait` said "nothing to do"; it now resumes
+/// watching the rollbacks the state records as unfinished.
+#[test]
+fn apply_wait_resumes_watching_rollbacks_after_a_timed_out_wait() {
+    let sim = Sim::start(SimConfig {
+        any_id: true,
+        rollback_duration: Duration::from_secs(3),
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(2);
+    let endpoint = sim.endpoint();
+    let first = run(workspace.command(
+        &endpoint,
+        &["apply", "--auto-approve", "--wait", "--wait-timeout", "1s"],
+    ));
+    assert_exit(&first, 1);
+    for record in workspace.state()["change_orders"]
+        .as_object()
+        .unwrap()
+        .values()
+    {
+        assert_eq!(record["rollback_status"], "timed_out");
+    }
+    let aborts = sim.stats().totals.aborts_received;
+    let resumed = run(workspace.command(&endpoint, &["apply", "--wait", "--wait-timeout", "30s"]));
+    assert_exit(&resumed, 0);
+    assert!(
+        text(&resumed.stdout).contains("Rollbacks: 2 succeeded"),
+        "{}",
+        text(&resumed.stderr)
+    );
+    assert_eq!(
+        sim.stats().totals.aborts_received,
+        aborts,
+        "no abort is sent again"
+    );
+    for record in workspace.state()["change_orders"]
+        .as_object()
+        .unwrap()
+        .values()
+    {
+        assert_eq!(record["rollback_status"], "succeeded");
+    }
+}
+
+/// Issue 11: EDAS applies an abort asynchronously. A lost response, then a status that still
+/// reads running: asking again over the verify window sees it stop; nothing is resent and
+/// the change order is recorded aborted.
+#[test]
+fn an_abort_applied_after_a_delay_behind_a_lost_response_is_recorded_aborted_without_a_resend() {
+    let mut faults = Faults::default();
+    faults.scripted.insert(
+        id("co-slow"),
+        vec![edas_rollback::sim::ScriptedOutcome::Drop],
+    );
+    let sim = Sim::start(SimConfig {
+        change_orders: vec![(id("co-slow"), 1)],
+        abort_delay: Duration::from_millis(1500),
+        faults,
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(0);
+    write_mixed_config(&workspace, &["co-slow"], &[]);
+    let output = run(workspace.command(&sim.endpoint(), &["apply", "--auto-approve"]));
+    assert_exit(&output, 0);
+    let counts = &sim.stats().change_orders["co-slow"];
+    assert_eq!(counts.aborts_received, 1, "never resent");
+    assert_eq!(counts.aborts_committed, 1);
+    assert!(counts.info_requests >= 2, "asked again over the window");
+    let record = &workspace.state()["change_orders"]["co-slow"];
+    assert_eq!(record["status"], "aborted");
+    assert_eq!(record["confirmed_by_status"], true);
 }

@@ -10,9 +10,12 @@ use axum::response::{IntoResponse, Response};
 use edas_rollback::edas::client::{ClientSettings, EdasClient};
 use edas_rollback::edas::credentials::Credentials;
 use edas_rollback::edas::endpoint::Endpoint;
-use edas_rollback::edas::outcome::{InfoOutcome, Outcome};
+use edas_rollback::edas::outcome::{Accepted, Outcome};
 use edas_rollback::edas::secret::Secret;
-use edas_rollback::edas::signer::{decode_query, signature, string_to_sign};
+use edas_rollback::edas::signer::{
+    EMPTY_BODY_SHA256, SignatureAlgorithm, acs3_authorization, acs3_canonical_request,
+    acs3_signature, acs3_string_to_sign, decode_query, parse_acs3_date, signature, string_to_sign,
+};
 use edas_rollback::edas::wire::{
     AbortData, AbortResponse, ChangeOrderInfo, ChangeOrderInfoResponse, Code, ErrorResponse,
 };
@@ -47,6 +50,7 @@ struct Seen {
     nonce: Option<String>,
     user_agent: Option<String>,
     security_token: Option<String>,
+    authorization: Option<String>,
 }
 
 struct Server {
@@ -93,6 +97,7 @@ async fn answer(behaviour: Behaviour, request: Request, seen: &Mutex<Vec<Seen>>)
         nonce: header(&request, "x-acs-signature-nonce"),
         user_agent: header(&request, "user-agent"),
         security_token: header(&request, "x-acs-security-token"),
+        authorization: header(&request, "authorization"),
     });
     match behaviour {
         Behaviour::Stall(duration) => {
@@ -130,9 +135,35 @@ async fn answer(behaviour: Behaviour, request: Request, seen: &Mutex<Vec<Seen>>)
     }
 }
 
-fn verify_and_answer(secret: &str, request: &Request) -> Response {
+/// What a correct signature over this request is, by the algorithm its `Authorization`
+/// names: (expected `Authorization`, the string to sign the server echoes, the sent date).
+fn expected_signature(secret: &str, request: &Request) -> (String, String, Option<SystemTime>) {
     let query = decode_query(request.uri().query().unwrap_or(""));
-    let expected_text = string_to_sign(
+    let sent = header(request, "authorization").unwrap_or_default();
+    if let Some(signed) = sent
+        .split_once("SignedHeaders=")
+        .and_then(|(_, rest)| rest.split(',').next())
+        .filter(|_| sent.starts_with("ACS3-HMAC-SHA256 "))
+    {
+        let signed: Vec<String> = signed.split(';').map(str::to_string).collect();
+        let canonical = acs3_canonical_request(
+            request.method().as_str(),
+            request.uri().path(),
+            &query,
+            request.headers(),
+            &signed,
+            EMPTY_BODY_SHA256,
+        );
+        let text = acs3_string_to_sign(&canonical);
+        let expected = acs3_authorization(
+            ACCESS_KEY_ID,
+            &signed,
+            &acs3_signature(&Secret::new(secret), &text),
+        );
+        let date = header(request, "x-acs-date").and_then(|date| parse_acs3_date(&date));
+        return (expected, text, date);
+    }
+    let text = string_to_sign(
         request.method().as_str(),
         request.headers(),
         request.uri().path(),
@@ -140,17 +171,22 @@ fn verify_and_answer(secret: &str, request: &Request) -> Response {
     );
     let expected = format!(
         "acs {ACCESS_KEY_ID}:{}",
-        signature(&Secret::new(secret), &expected_text)
+        signature(&Secret::new(secret), &text)
     );
-    let date_is_fresh = header(request, "date")
-        .and_then(|date| httpdate::parse_http_date(&date).ok())
-        .is_some_and(|date| {
-            let now = SystemTime::now();
-            let skew = now
-                .duration_since(date)
-                .or_else(|e| Ok::<_, ()>(e.duration()));
-            skew.is_ok_and(|skew| skew < Duration::from_secs(15 * 60))
-        });
+    let date = header(request, "date").and_then(|date| httpdate::parse_http_date(&date).ok());
+    (expected, text, date)
+}
+
+fn verify_and_answer(secret: &str, request: &Request) -> Response {
+    let query = decode_query(request.uri().query().unwrap_or(""));
+    let (expected, expected_text, date) = expected_signature(secret, request);
+    let date_is_fresh = date.is_some_and(|date| {
+        let now = SystemTime::now();
+        let skew = now
+            .duration_since(date)
+            .or_else(|e| Ok::<_, ()>(e.duration()));
+        skew.is_ok_and(|skew| skew < Duration::from_secs(15 * 60))
+    });
     if header(request, "authorization").as_deref() != Some(expected.as_str()) || !date_is_fresh {
         return json(
             StatusCode::BAD_REQUEST,
@@ -210,6 +246,20 @@ fn verify_and_answer(secret: &str, request: &Request) -> Response {
 }
 
 fn client_for(address: SocketAddr, credentials: Credentials, read_timeout: Duration) -> EdasClient {
+    client_signing_with(
+        address,
+        credentials,
+        read_timeout,
+        SignatureAlgorithm::default(),
+    )
+}
+
+fn client_signing_with(
+    address: SocketAddr,
+    credentials: Credentials,
+    read_timeout: Duration,
+    signature_algorithm: SignatureAlgorithm,
+) -> EdasClient {
     let mut settings = ClientSettings::new(
         Endpoint::parse(&format!("http://{address}")).unwrap(),
         "cn-hangzhou",
@@ -218,6 +268,7 @@ fn client_for(address: SocketAddr, credentials: Credentials, read_timeout: Durat
     );
     settings.read_timeout = read_timeout;
     settings.connect_timeout = Duration::from_secs(2);
+    settings.signature_algorithm = signature_algorithm;
     EdasClient::new(settings).unwrap()
 }
 
@@ -235,10 +286,15 @@ async fn real_requests_over_loopback_are_signed_so_the_server_accepts_them() {
     let client = client_for(server.address, access_key(SECRET), Duration::from_secs(5));
 
     let outcome = client
-        .abort(&id("6b55106c-c7f2-40f7-a1d4-0928700aaaaa"))
+        .abort(
+            &id("6b55106c-c7f2-40f7-a1d4-0928700aaaaa"),
+            Default::default(),
+        )
         .await;
-    let Outcome::Aborted {
-        rollback_change_order_id,
+    let Outcome::Done {
+        answer: Accepted {
+            rollback_change_order_id,
+        },
         details,
     } = outcome
     else {
@@ -252,12 +308,14 @@ async fn real_requests_over_loopback_are_signed_so_the_server_accepts_them() {
     assert_eq!(details.trace_id.as_deref(), Some("trace-abort"));
 
     // An id that needs percent-encoding is signed decoded and verified decoded.
-    let awkward = client.abort(&id("id with space+&=%")).await;
-    assert!(matches!(awkward, Outcome::Aborted { .. }), "{awkward:?}");
+    let awkward = client
+        .abort(&id("id with space+&=%"), Default::default())
+        .await;
+    assert!(matches!(awkward, Outcome::Done { .. }), "{awkward:?}");
 
     let info = client.change_order_info(&id("co-1")).await;
     assert!(
-        matches!(info, InfoOutcome::Status { status, .. } if status.code() == 6),
+        matches!(info, Outcome::Done { answer, .. } if answer.code() == 6),
         "{info:?}"
     );
 
@@ -281,12 +339,60 @@ async fn real_requests_over_loopback_are_signed_so_the_server_accepts_them() {
 }
 
 #[tokio::test]
+async fn both_signatures_are_sent_as_configured_and_v3_is_the_default() {
+    let server = serve(Behaviour::Verify { secret: SECRET }).await;
+    for (algorithm, prefix) in [
+        (
+            SignatureAlgorithm::Acs3HmacSha256,
+            "ACS3-HMAC-SHA256 Credential=",
+        ),
+        (SignatureAlgorithm::HmacSha1, "acs "),
+    ] {
+        let credentials = access_key(SECRET).with_security_token(Secret::new(TOKEN));
+        let client = client_signing_with(
+            server.address,
+            credentials,
+            Duration::from_secs(5),
+            algorithm,
+        );
+        let outcome = client
+            .abort(&id("id with space+&=%"), Default::default())
+            .await;
+        assert!(
+            matches!(outcome, Outcome::Done { .. }),
+            "{algorithm}: {outcome:?}"
+        );
+        let seen = server.seen.lock().unwrap().clone();
+        let last = seen.last().unwrap();
+        assert!(
+            last.authorization.as_deref().unwrap().starts_with(prefix),
+            "{algorithm}: {:?}",
+            last.authorization
+        );
+    }
+    let default = client_for(server.address, access_key(SECRET), Duration::from_secs(5));
+    assert!(matches!(
+        default.abort(&id("co-default"), Default::default()).await,
+        Outcome::Done { .. }
+    ));
+    let seen = server.seen.lock().unwrap().clone();
+    assert!(
+        seen.last()
+            .unwrap()
+            .authorization
+            .as_deref()
+            .unwrap()
+            .starts_with("ACS3-HMAC-SHA256 ")
+    );
+}
+
+#[tokio::test]
 async fn sts_credentials_send_and_sign_the_security_token() {
     let server = serve(Behaviour::Verify { secret: SECRET }).await;
     let credentials = access_key(SECRET).with_security_token(Secret::new(TOKEN));
     let client = client_for(server.address, credentials, Duration::from_secs(5));
-    let outcome = client.abort(&id("co-sts")).await;
-    assert!(matches!(outcome, Outcome::Aborted { .. }), "{outcome:?}");
+    let outcome = client.abort(&id("co-sts"), Default::default()).await;
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
     let seen = server.seen.lock().unwrap().clone();
     assert_eq!(seen[0].security_token.as_deref(), Some(TOKEN));
 }
@@ -294,29 +400,40 @@ async fn sts_credentials_send_and_sign_the_security_token() {
 #[tokio::test]
 async fn a_wrong_secret_gets_signature_does_not_match_and_stops_the_run() {
     let server = serve(Behaviour::Verify { secret: SECRET }).await;
-    let client = client_for(
-        server.address,
-        access_key("not-the-secret"),
-        Duration::from_secs(5),
-    );
-    let outcome = client.abort(&id("co-2")).await;
-    let Outcome::Fatal {
-        details,
-        server_string_to_sign,
-    } = outcome
-    else {
-        panic!("{outcome:?}")
-    };
-    assert_eq!(details.code.as_deref(), Some("SignatureDoesNotMatch"));
-    assert_eq!(details.http_status, Some(400));
-    let server_text = server_string_to_sign.expect("the server's string to sign is shown");
-    assert!(
-        server_text.starts_with("PUT\napplication/json\n\n\n")
-            && server_text.ends_with(&format!(
-                "{ABORT_PATH}?ChangeOrderId=co-2&RegionId=cn-hangzhou"
-            )),
-        "{server_text}"
-    );
+    for algorithm in SignatureAlgorithm::ALL {
+        let client = client_signing_with(
+            server.address,
+            access_key("not-the-secret"),
+            Duration::from_secs(5),
+            algorithm,
+        );
+        let outcome = client.abort(&id("co-2"), Default::default()).await;
+        let Outcome::Fatal {
+            details,
+            server_string_to_sign,
+            ..
+        } = outcome
+        else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(details.code.as_deref(), Some("SignatureDoesNotMatch"));
+        assert_eq!(details.http_status, Some(400));
+        let server_text = server_string_to_sign.expect("the server's string to sign is shown");
+        match algorithm {
+            // V3's string to sign is the algorithm and the canonical request's hash.
+            SignatureAlgorithm::Acs3HmacSha256 => assert!(
+                server_text.starts_with("ACS3-HMAC-SHA256\n") && server_text.len() == 17 + 64,
+                "{server_text}"
+            ),
+            SignatureAlgorithm::HmacSha1 => assert!(
+                server_text.starts_with("PUT\napplication/json\n\n\n")
+                    && server_text.ends_with(&format!(
+                        "{ABORT_PATH}?ChangeOrderId=co-2&RegionId=cn-hangzhou"
+                    )),
+                "{server_text}"
+            ),
+        }
+    }
 }
 
 #[tokio::test]
@@ -327,7 +444,7 @@ async fn a_server_that_takes_the_request_and_goes_quiet_is_verified_not_retried(
         access_key(SECRET),
         Duration::from_millis(300),
     );
-    let outcome = client.abort(&id("co-3")).await;
+    let outcome = client.abort(&id("co-3"), Default::default()).await;
     let Outcome::Verify { reason, .. } = outcome else {
         panic!("{outcome:?}")
     };
@@ -357,7 +474,7 @@ async fn a_connection_dropped_after_the_request_was_written_is_verified() {
         drop(socket);
     });
     let client = client_for(address, access_key(SECRET), Duration::from_secs(5));
-    let outcome = client.abort(&id("co-lost")).await;
+    let outcome = client.abort(&id("co-lost"), Default::default()).await;
     assert!(matches!(outcome, Outcome::Verify { .. }), "{outcome:?}");
     assert!(*received.lock().unwrap() > 0, "the request was written");
 }
@@ -368,7 +485,7 @@ async fn a_closed_port_is_retried_because_nothing_was_sent() {
     let address = listener.local_addr().unwrap();
     drop(listener);
     let client = client_for(address, access_key(SECRET), Duration::from_secs(5));
-    let outcome = client.abort(&id("co-4")).await;
+    let outcome = client.abort(&id("co-4"), Default::default()).await;
     let Outcome::Retry {
         throttled,
         after,
@@ -382,14 +499,14 @@ async fn a_closed_port_is_retried_because_nothing_was_sent() {
     assert_eq!(after, None);
     assert!(reason.starts_with("connection refused"), "{reason}");
     let info = client.change_order_info(&id("co-4")).await;
-    assert!(matches!(info, InfoOutcome::Retry { .. }), "{info:?}");
+    assert!(matches!(info, Outcome::Retry { .. }), "{info:?}");
 }
 
 #[tokio::test]
 async fn a_503_is_verified() {
     let server = serve(Behaviour::Unavailable).await;
     let client = client_for(server.address, access_key(SECRET), Duration::from_secs(5));
-    let outcome = client.abort(&id("co-5")).await;
+    let outcome = client.abort(&id("co-5"), Default::default()).await;
     let Outcome::Verify { details, .. } = outcome else {
         panic!("{outcome:?}")
     };
@@ -404,7 +521,7 @@ async fn throttling_is_retried_after_the_servers_hint() {
     })
     .await;
     let client = client_for(server.address, access_key(SECRET), Duration::from_secs(5));
-    let outcome = client.abort(&id("co-6")).await;
+    let outcome = client.abort(&id("co-6"), Default::default()).await;
     let Outcome::Retry {
         throttled,
         after,
@@ -451,22 +568,27 @@ async fn logs_at_the_most_verbose_level_never_hold_the_secret_or_the_token() {
         Duration::from_secs(5),
     );
     assert!(matches!(
-        good.abort(&id("co-log")).await,
-        Outcome::Aborted { .. }
+        good.abort(&id("co-log"), Default::default()).await,
+        Outcome::Done { .. }
     ));
-    // A rejected STS request makes the server echo its string to sign, token included.
-    let wrong = client_for(
+    // A rejected v1 STS request makes the server echo its string to sign, token included
+    // (a V3 one echoes a hash).
+    let wrong = client_signing_with(
         server.address,
         access_key("wrong-secret").with_security_token(Secret::new(TOKEN)),
         Duration::from_secs(5),
+        SignatureAlgorithm::HmacSha1,
     );
-    let outcome = wrong.abort(&id("co-log")).await;
+    let outcome = wrong.abort(&id("co-log"), Default::default()).await;
     assert!(matches!(outcome, Outcome::Fatal { .. }), "{outcome:?}");
     assert!(!format!("{outcome:?}").contains(TOKEN));
 
     let logs = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("sending request"), "{logs}");
+    // V3 logs its canonical request, v1 its string to sign; both with the token redacted.
+    assert!(logs.contains("canonical request"), "{logs}");
     assert!(logs.contains("string to sign"), "{logs}");
+    assert!(logs.contains("x-acs-content-sha256:"), "{logs}");
     assert!(logs.contains("x-acs-security-token:<redacted>"), "{logs}");
     assert!(
         logs.contains("req-abort"),
@@ -485,7 +607,7 @@ async fn a_host_that_does_not_resolve_is_retried_because_nothing_was_sent() {
         1,
     );
     let client = EdasClient::new(settings).unwrap();
-    let outcome = client.abort(&id("co-dns")).await;
+    let outcome = client.abort(&id("co-dns"), Default::default()).await;
     let Outcome::Retry {
         throttled, reason, ..
     } = outcome

@@ -29,7 +29,7 @@ use edas_rollback::config::duration::parse_duration;
 use edas_rollback::config::{
     self, ApplySettings, ChangeOrderSpec, ConfigErrors, DesiredState, Provider,
 };
-use edas_rollback::edas::credentials::resolve_credentials;
+use edas_rollback::edas::credentials::{ChainFiles, ChainOutcome, Source, resolve_chain};
 use edas_rollback::edas::endpoint::Endpoint;
 use edas_rollback::edas::outcome::{
     InfoOutcome, Outcome, RawResponse, classify_abort, classify_info,
@@ -154,6 +154,7 @@ fn seed_journal_records() -> Vec<JournalRecord> {
             attempt: 1,
             at: "2026-11-27T10:00:01Z".into(),
             request: RequestKind::Abort,
+            operation: None,
             app: Some("checkout".into()),
             reason: Some("bad release".into()),
         },
@@ -162,6 +163,7 @@ fn seed_journal_records() -> Vec<JournalRecord> {
             attempt: 3,
             at: "2026-11-27T10:00:02Z".into(),
             request: RequestKind::Verify,
+            operation: None,
             app: None,
             reason: None,
         },
@@ -177,6 +179,7 @@ fn seed_journal_records() -> Vec<JournalRecord> {
             message: Some("success".into()),
             rollback_change_order_id: Some("rb-1".into()),
             confirmed_by_status: false,
+            change_order_status: None,
         },
         JournalRecord::RollbackStatus {
             change_order_id: ChangeOrderId::new("co-1"),
@@ -642,7 +645,7 @@ fn check_classify(status: u16, headers: &[(String, Vec<u8>)], body: &[u8]) {
     let info = classify_info(Ok(&response));
     assert_quick(started, "classify", body);
     let (details, reason) = match &abort {
-        Outcome::Aborted { details, .. }
+        Outcome::Done { details, .. }
         | Outcome::Failed { details }
         | Outcome::Fatal { details, .. } => (details, None),
         Outcome::Retry {
@@ -653,13 +656,13 @@ fn check_classify(status: u16, headers: &[(String, Vec<u8>)], body: &[u8]) {
     assert_eq!(details.http_status, Some(status));
     assert!(reason.is_none_or(|reason| !reason.trim().is_empty()));
     let (details, reason) = match &info {
-        InfoOutcome::Status { details, .. }
+        InfoOutcome::Done { details, .. }
         | InfoOutcome::Failed { details }
         | InfoOutcome::Fatal { details, .. } => (details, None),
         InfoOutcome::Retry {
             details, reason, ..
         }
-        | InfoOutcome::Unknown { details, reason } => (details, Some(reason)),
+        | InfoOutcome::Verify { details, reason } => (details, Some(reason)),
     };
     assert_eq!(details.http_status, Some(status));
     assert!(reason.is_none_or(|reason| !reason.trim().is_empty()));
@@ -799,17 +802,24 @@ fn aliyun_config_seed() -> String {
     )
 }
 
-/// `resolve_credentials` on a profile file of these bytes: an error names the file and never
+/// `resolve_chain` on a profile file of these bytes: an error names the file and never
 /// holds the secret or the token, whatever the damage around them.
 fn check_aliyun_config(bytes: &[u8], profile: Option<&str>) {
     let path = Path::new("/home/oncall/.aliyun/config.json");
     let text = String::from_utf8_lossy(bytes);
     let no_environment = |_: &str| None;
-    match resolve_credentials(&no_environment, Some((path, &text)), profile) {
-        Ok(credentials) => {
-            assert!(!credentials.access_key_id.trim().is_empty());
-            assert!(!credentials.access_key_secret.is_empty());
+    let files = ChainFiles {
+        aliyun_config: Some((path, &text)),
+        ..ChainFiles::none()
+    };
+    match resolve_chain(&no_environment, &files, profile) {
+        Ok(ChainOutcome::Found(resolved)) => {
+            if let Source::Static(credentials) = resolved.source {
+                assert!(!credentials.access_key_id.trim().is_empty());
+                assert!(!credentials.access_key_secret.is_empty());
+            }
         }
+        Ok(ChainOutcome::Remote { .. }) => panic!("a profile file present is never skipped"),
         Err(error) => {
             let message = format!("{error} {error:?}");
             assert!(message.contains(&path.display().to_string()), "{message}");
@@ -901,6 +911,8 @@ fn seed_plan() -> Plan {
             region: "cn-hangzhou".into(),
             endpoint: None,
             profile: None,
+            signature_algorithm: Default::default(),
+            endpoint_type: Default::default(),
         },
         apply: ApplySettings::default(),
         state: None,
@@ -910,6 +922,8 @@ fn seed_plan() -> Plan {
                 id: ChangeOrderId::new(id),
                 app: Some(format!("café-{id}")),
                 reason: Some("INC-2042 — \"quoted\"".into()),
+                operation: Default::default(),
+                app_id: None,
             })
             .collect(),
     };

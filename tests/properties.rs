@@ -15,7 +15,8 @@ use edas_rollback::config::{ApplySettings, ChangeOrderSpec, DesiredState, Provid
 use edas_rollback::edas::credentials::Credentials;
 use edas_rollback::edas::endpoint::Endpoint;
 use edas_rollback::edas::outcome::{
-    InfoOutcome, Outcome, RawResponse, ResponseDetails, classify_abort, classify_info,
+    AbortOutcome, Accepted, FatalKind, Outcome, RawResponse, ResponseDetails, classify_abort,
+    classify_info,
 };
 use edas_rollback::edas::request::{Operation, build_request};
 use edas_rollback::edas::secret::Secret;
@@ -182,6 +183,7 @@ fn history_records(index: usize, steps: &[Step]) -> Vec<JournalRecord> {
         attempt,
         at: format!("2026-11-27T10:00:{attempt:02}Z"),
         request,
+        operation: None,
         app,
         reason: Some("INC-2042".into()),
     };
@@ -210,6 +212,7 @@ fn history_records(index: usize, steps: &[Step]) -> Vec<JournalRecord> {
                     message: None,
                     rollback_change_order_id: Some(format!("rb-{index}-{number}")),
                     confirmed_by_status: *verify_first,
+                    change_order_status: None,
                 });
             }
             Step::Unanswered => {
@@ -273,6 +276,7 @@ fn left_unanswered(journal: &[JournalRecord]) -> BTreeSet<ChangeOrderId> {
             JournalRecord::Intent {
                 change_order_id,
                 request: RequestKind::Abort,
+                operation: None,
                 ..
             } => {
                 open.insert(change_order_id.clone());
@@ -295,6 +299,7 @@ fn named_in(journal: &[JournalRecord]) -> BTreeSet<ChangeOrderId> {
             // A verify intent changes nothing, so it does not count as naming one.
             JournalRecord::Intent {
                 request: RequestKind::Verify,
+                operation: None,
                 ..
             } => None,
             record => record.change_order_id().cloned(),
@@ -358,6 +363,7 @@ proptest! {
                 attempt: 99,
                 at: "2026-11-27T10:09:00Z".into(),
                 request: RequestKind::Abort,
+                operation: None,
                 app: None,
                 reason: None,
             });
@@ -366,6 +372,7 @@ proptest! {
                 attempt: 99,
                 at: "2026-11-27T10:09:01Z".into(),
                 request: RequestKind::Verify,
+                operation: None,
                 app: None,
                 reason: None,
             });
@@ -560,32 +567,13 @@ fn code_of(body: &[u8]) -> Option<String> {
 /// True when the policy names `code` before it looks at a 5xx status.
 fn decided_before_the_status(code: &str) -> bool {
     code.starts_with("Throttling")
+        || code == "Rejected.Throttling"
         || code == "SignatureNonceUsed"
-        || [
-            "SignatureDoesNotMatch",
-            "IncompleteSignature",
-            "MissingAuthorization",
-            "InvalidAuthorization",
-        ]
-        .contains(&code)
-        || [
-            "InvalidAccessKeyId",
-            "InvalidSecurityToken",
-            "Forbidden",
-            "InvalidTimeStamp",
-        ]
-        .iter()
-        .any(|prefix| code.starts_with(prefix))
+        || FatalKind::of_code(code).is_some()
 }
 
-fn abort_details(outcome: &Outcome) -> &ResponseDetails {
-    match outcome {
-        Outcome::Aborted { details, .. }
-        | Outcome::Retry { details, .. }
-        | Outcome::Verify { details, .. }
-        | Outcome::Failed { details }
-        | Outcome::Fatal { details, .. } => details,
-    }
+fn abort_details(outcome: &AbortOutcome) -> &ResponseDetails {
+    outcome.details()
 }
 
 /// A 5xx body: valid shapes with any code, or anything a proxy might send.
@@ -616,7 +604,7 @@ proptest! {
         let outcome = classify_abort(Ok(&response(status, &headers, body.clone())));
         let sent: AbortResponse = serde_json::from_slice(&body).unwrap();
         match outcome {
-            Outcome::Aborted { details, rollback_change_order_id } => {
+            Outcome::Done { details, answer: Accepted { rollback_change_order_id } } => {
                 prop_assert_eq!(details.http_status, Some(status));
                 prop_assert_eq!(rollback_change_order_id, sent.data.and_then(|data| data.change_order_id));
                 if sent.request_id.is_some() {
@@ -644,7 +632,7 @@ proptest! {
         })
         .unwrap();
         match classify_info(Ok(&response(status, &headers, body))) {
-            InfoOutcome::Status { status: found, .. } => prop_assert_eq!(found.code(), change_order_status),
+            Outcome::Done { answer: found, .. } => prop_assert_eq!(found.code(), change_order_status),
             other => prop_assert!(false, "gave {:?}", other),
         }
     }
@@ -659,7 +647,7 @@ proptest! {
         let abort = classify_abort(Ok(&response));
         prop_assert!(matches!(abort, Outcome::Retry { throttled: true, .. }), "{:?}", abort);
         let info = classify_info(Ok(&response));
-        prop_assert!(matches!(info, InfoOutcome::Retry { throttled: true, .. }), "{:?}", info);
+        prop_assert!(matches!(info, Outcome::Retry { throttled: true, .. }), "{:?}", info);
     }
 
     #[test]
@@ -675,12 +663,12 @@ proptest! {
             matches!(abort, Outcome::Verify { .. } | Outcome::Retry { .. } | Outcome::Fatal { .. }),
             "HTTP {} gave {:?}", status, abort
         );
-        prop_assert!(!matches!(info, InfoOutcome::Failed { .. } | InfoOutcome::Status { .. }), "{:?}", info);
+        prop_assert!(!matches!(info, Outcome::Failed { .. } | Outcome::Done { .. }), "{:?}", info);
         let code = code_of(&body).unwrap_or_default();
         let throttle_hint = headers.iter().any(|(name, _)| name == "x-acs-retry-after");
         if !decided_before_the_status(&code) && !throttle_hint {
             prop_assert!(matches!(abort, Outcome::Verify { .. }), "HTTP {} `{}` gave {:?}", status, code, abort);
-            prop_assert!(matches!(info, InfoOutcome::Unknown { .. }), "{:?}", info);
+            prop_assert!(matches!(info, Outcome::Verify { .. }), "{:?}", info);
         }
     }
 
@@ -694,7 +682,7 @@ proptest! {
         let abort = classify_abort(Ok(&response));
         prop_assert!(matches!(abort, Outcome::Fatal { .. }), "{:?}", abort);
         let info = classify_info(Ok(&response));
-        prop_assert!(matches!(info, InfoOutcome::Fatal { .. }), "{:?}", info);
+        prop_assert!(matches!(info, Outcome::Fatal { .. }), "{:?}", info);
     }
 
     #[test]
@@ -877,6 +865,8 @@ fn desired_state() -> impl Strategy<Value = DesiredState> {
                 region: "cn-hangzhou".into(),
                 endpoint: None,
                 profile: None,
+                signature_algorithm: Default::default(),
+                endpoint_type: Default::default(),
             },
             apply: ApplySettings::default(),
             state: None,
@@ -887,6 +877,8 @@ fn desired_state() -> impl Strategy<Value = DesiredState> {
                     id: id(index),
                     app,
                     reason,
+                    operation: Default::default(),
+                    app_id: None,
                 })
                 .collect(),
         })
@@ -933,6 +925,7 @@ fn run_journal(plan: &Plan, outcomes: &[Option<RecordStatus>]) -> Vec<JournalRec
                 attempt: 1,
                 at: "2026-11-28T01:01:00Z".into(),
                 request: RequestKind::Verify,
+                operation: None,
                 app: None,
                 reason: None,
             });
@@ -942,6 +935,7 @@ fn run_journal(plan: &Plan, outcomes: &[Option<RecordStatus>]) -> Vec<JournalRec
             attempt: 7,
             at: "2026-11-28T01:01:01Z".into(),
             request: RequestKind::Abort,
+            operation: None,
             app: action.app.clone(),
             reason: action.reason.clone(),
         });
@@ -958,6 +952,7 @@ fn run_journal(plan: &Plan, outcomes: &[Option<RecordStatus>]) -> Vec<JournalRec
                 message: None,
                 rollback_change_order_id: None,
                 confirmed_by_status: false,
+                change_order_status: None,
             });
         }
     }
@@ -1010,7 +1005,7 @@ proptest! {
             let declared = desired.change_orders.iter().any(|spec| spec.id == action.change_order_id);
             let expected = match (declared, recorded) {
                 (false, _) => (Action::NotDeclared, false),
-                (true, Some(RecordStatus::Aborted)) => (Action::NoOp, false),
+                (true, Some(RecordStatus::Aborted | RecordStatus::Finished)) => (Action::NoOp, false),
                 (true, Some(RecordStatus::Unknown)) => (Action::Abort, true),
                 (true, Some(RecordStatus::Failed) | None) => (Action::Abort, false),
             };

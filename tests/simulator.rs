@@ -4,8 +4,8 @@
 
 use edas_rollback::edas::credentials::Credentials;
 use edas_rollback::edas::secret::Secret;
-use edas_rollback::edas::signer::{RequestSigner, RoaV1Signer};
-use edas_rollback::edas::{ABORT_PATH, API_VERSION, INFO_PATH};
+use edas_rollback::edas::signer::{Acs3Signer, RequestSigner, RoaV1Signer};
+use edas_rollback::edas::{ABORT_PATH, API_VERSION, INFO_PATH, LIST_PATH, ROLLBACK_PATH};
 use edas_rollback::ids::ChangeOrderId;
 use edas_rollback::sim::{Latency, ScriptedOutcome, SimConfig, SimStats, Simulator};
 use http::{HeaderMap, Method, StatusCode};
@@ -98,6 +98,170 @@ impl Call {
             .unwrap();
         (request, text)
     }
+}
+
+/// Signs with signature V3 on the simulator's own endpoint (V3 signs `host`): any method,
+/// path, action and query.
+fn sign_v3(
+    endpoint: &str,
+    method: Method,
+    path_and_query: &str,
+    action: &str,
+    credentials: &Credentials,
+) -> http::Request<()> {
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("{endpoint}{path_and_query}"))
+        .header("accept", "application/json")
+        .header("x-acs-version", API_VERSION)
+        .header("x-acs-action", action)
+        .body(())
+        .unwrap();
+    Acs3Signer
+        .sign(
+            &mut request,
+            credentials,
+            SystemTime::now(),
+            &uuid::Uuid::new_v4().to_string(),
+        )
+        .unwrap();
+    request
+}
+
+async fn send_absolute(request: &http::Request<()>) -> Answer {
+    let url = request.uri().to_string();
+    let response = http_client(None)
+        .request(request.method().clone(), url)
+        .headers(request.headers().clone())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap();
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+#[tokio::test]
+async fn v3_signed_calls_of_all_four_apis_are_served_and_bad_ones_refused_as_the_service_does() {
+    let mut config = config(&[("co-abort", 1), ("co-rollback", 1)]);
+    config.security_token = Some(Secret::new("v3-sts-token"));
+    // RollbackChangeOrder is for applications in ECS clusters.
+    config
+        .ecs_change_orders
+        .insert(edas_rollback::ids::ChangeOrderId::new("co-rollback"));
+    let credentials = config.credentials();
+    let simulator = Simulator::start(loopback(), config).await.unwrap();
+    let endpoint = simulator.endpoint();
+    let calls = [
+        (
+            Method::PUT,
+            ABORT_PATH,
+            "AbortAndRollbackChangeOrder",
+            "ChangeOrderId=co-abort",
+        ),
+        (
+            Method::PUT,
+            ROLLBACK_PATH,
+            "RollbackChangeOrder",
+            "ChangeOrderId=co-rollback",
+        ),
+        (
+            Method::POST,
+            INFO_PATH,
+            "GetChangeOrderInfo",
+            "ChangeOrderId=co-abort",
+        ),
+        (
+            Method::POST,
+            LIST_PATH,
+            "ListRecentChangeOrder",
+            "AppId=app+1",
+        ),
+    ];
+    for (method, path, action, query) in calls {
+        let request = sign_v3(
+            &endpoint,
+            method,
+            &format!("{path}?{query}"),
+            action,
+            &credentials,
+        );
+        let answer = send_absolute(&request).await;
+        assert_eq!(
+            (answer.status, &answer.body["Code"]),
+            (StatusCode::OK, &Value::from(200)),
+            "{action}: {}",
+            answer.body
+        );
+    }
+    let stats = simulator.stats();
+    assert_eq!(counts(&stats, "co-abort").3, 6);
+    assert_eq!(counts(&stats, "co-rollback").3, 6);
+
+    let wrong_secret = Credentials::new(credentials.access_key_id.clone(), Secret::new("wrong"))
+        .with_security_token(Secret::new("v3-sts-token"));
+    let answer = send_absolute(&sign_v3(
+        &endpoint,
+        Method::POST,
+        &format!("{INFO_PATH}?ChangeOrderId=co-abort"),
+        "GetChangeOrderInfo",
+        &wrong_secret,
+    ))
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.body["Code"], "SignatureDoesNotMatch");
+    assert!(
+        answer.body["Message"]
+            .as_str()
+            .unwrap()
+            .contains("server string to sign is:ACS3-HMAC-SHA256\n")
+    );
+
+    let no_token = Credentials::new(
+        credentials.access_key_id.clone(),
+        credentials.access_key_secret.clone(),
+    );
+    let answer = send_absolute(&sign_v3(
+        &endpoint,
+        Method::POST,
+        &format!("{INFO_PATH}?ChangeOrderId=co-abort"),
+        "GetChangeOrderInfo",
+        &no_token,
+    ))
+    .await;
+    assert_eq!(answer.body["Code"], "MissingSecurityToken");
+
+    let answer = send_absolute(&sign_v3(
+        &endpoint,
+        Method::GET,
+        "/pop/v5/nothing?ChangeOrderId=x",
+        "Nothing",
+        &credentials,
+    ))
+    .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(answer.body["Code"], "InvalidApi.NotFound");
+    assert!(answer.body["RequestId"].is_string());
+
+    // The same signed request twice: the nonce is spent.
+    let request = sign_v3(
+        &endpoint,
+        Method::POST,
+        &format!("{INFO_PATH}?ChangeOrderId=co-abort"),
+        "GetChangeOrderInfo",
+        &credentials,
+    );
+    assert_eq!(send_absolute(&request).await.body["Code"], 200);
+    assert_eq!(
+        send_absolute(&request).await.body["Code"],
+        "SignatureNonceUsed"
+    );
+    simulator.shutdown().await;
 }
 
 struct Answer {
@@ -214,7 +378,7 @@ async fn a_second_abort_is_refused_as_not_abortable_and_commits_nothing() {
     assert_eq!(first.body["Code"], 200);
     let second = call(&simulator, &credentials, Call::abort("co-1")).await;
     assert_eq!(second.status, StatusCode::OK);
-    assert_eq!(second.body["Code"], 500);
+    assert_eq!(second.body["Code"], 601);
     let message = second.body["Message"].as_str().unwrap();
     assert!(
         message.contains("`co-1`") && message.contains("status is 6"),
@@ -231,7 +395,7 @@ async fn change_orders_that_ended_cannot_be_aborted() {
     let simulator = Simulator::start(loopback(), config).await.unwrap();
     for id in ["done", "failed", "partly"] {
         let answer = call(&simulator, &credentials, Call::abort(id)).await;
-        assert_eq!(answer.body["Code"], 500, "{id}: {}", answer.body);
+        assert_eq!(answer.body["Code"], 601, "{id}: {}", answer.body);
     }
     let waiting = call(&simulator, &credentials, Call::abort("waiting")).await;
     assert_eq!(waiting.body["Code"], 200);
@@ -295,10 +459,13 @@ async fn a_security_token_must_be_sent_and_match_when_one_is_configured() {
         .clone()
         .with_security_token(Secret::new("another-token"));
     let simulator = Simulator::start(loopback(), config).await.unwrap();
-    for credentials in [&missing, &wrong] {
+    for (credentials, code) in [
+        (&missing, "MissingSecurityToken"),
+        (&wrong, "InvalidSecurityToken.MisMatch"),
+    ] {
         let answer = call(&simulator, credentials, Call::abort("co-1")).await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-        assert_eq!(answer.body["Code"], "InvalidSecurityToken.MisMatch");
+        assert_eq!(answer.body["Code"], code);
         assert!(!answer.body.to_string().contains("sts-token-value"));
     }
     let accepted = call(&simulator, &good, Call::abort("co-1")).await;
@@ -368,10 +535,10 @@ async fn a_wrong_method_path_action_or_version_is_refused() {
     );
     let answer = call(&simulator, &credentials, wrong_method).await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
-    assert_eq!(answer.body["Code"], "InvalidAction.NotFound");
+    assert_eq!(answer.body["Code"], "InvalidApi.NotFound");
     let wrong_action = Call::new(Method::PUT, ABORT_PATH, "GetChangeOrderInfo", "co-1");
     let answer = call(&simulator, &credentials, wrong_action).await;
-    assert_eq!(answer.body["Code"], "InvalidAction.NotFound");
+    assert_eq!(answer.body["Code"], "InvalidApi.NotFound");
 
     let (mut old_version, _) = Call::abort("co-1").sign(&credentials);
     old_version
@@ -414,7 +581,7 @@ async fn an_unknown_change_order_is_a_business_error_naming_it() {
         call(&simulator, &credentials, Call::info("no-such-order")).await,
     ] {
         assert_eq!(answer.status, StatusCode::OK);
-        assert_eq!(answer.body["Code"], 500);
+        assert_eq!(answer.body["Code"], 601);
         let message = answer.body["Message"].as_str().unwrap();
         assert!(
             message.contains("`no-such-order`") && message.contains("does not exist"),
@@ -609,7 +776,7 @@ async fn scripted_outcomes_are_played_in_order_for_their_change_order() {
     assert_eq!(simulator.stats().change_orders["co-1"].aborts_committed, 1);
     let after = call(&simulator, &credentials, Call::abort("co-1")).await;
     assert_eq!(
-        after.body["Code"], 500,
+        after.body["Code"], 601,
         "already stopped by the dropped abort"
     );
 
@@ -718,7 +885,7 @@ async fn the_simulate_command_prints_its_address_first_and_stops_on_sigint() {
         "-INT",
         "orders.txt",
         "# two change orders\nco-running 1\nco-done 2\n",
-        &[("co-running", 200), ("co-done", 500), ("co-unknown", 500)],
+        &[("co-running", 200), ("co-done", 601), ("co-unknown", 601)],
     )
     .await;
     assert!(stderr.contains("1 aborts committed"), "{stderr}");
@@ -731,7 +898,7 @@ async fn the_simulate_command_reads_a_yaml_config_and_stops_on_sigterm() {
         "-TERM",
         "runbook.yaml",
         config,
-        &[("co-a", 200), ("co-b", 200), ("co-a", 500)],
+        &[("co-a", 200), ("co-b", 200), ("co-a", 601)],
     )
     .await;
     assert!(stderr.contains("2 change orders"), "{stderr}");

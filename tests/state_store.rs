@@ -589,6 +589,7 @@ fn intent(id: &str, attempt: u32) -> JournalRecord {
         attempt,
         at: "2026-11-27T10:00:01Z".into(),
         request: RequestKind::Abort,
+        operation: None,
         app: Some("checkout".into()),
         reason: None,
     }
@@ -607,6 +608,7 @@ fn aborted(id: &str) -> JournalRecord {
         message: Some("success".into()),
         rollback_change_order_id: Some(format!("rb-{id}")),
         confirmed_by_status: false,
+        change_order_status: None,
     }
 }
 

@@ -23,6 +23,7 @@ fn intent(change_order: &str, attempt: u32) -> JournalRecord {
         attempt,
         at: "2026-11-30T00:00:00Z".into(),
         request: RequestKind::Abort,
+        operation: None,
         app: Some("checkout".into()),
         reason: None,
     }
@@ -41,6 +42,7 @@ fn response(change_order: &str, status: RecordStatus) -> JournalRecord {
         message: None,
         rollback_change_order_id: None,
         confirmed_by_status: false,
+        change_order_status: None,
     }
 }
 

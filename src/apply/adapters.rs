@@ -2,54 +2,26 @@
 //! the store's journal file as a [`JournalSink`] that also keeps the records for the one fold
 //! at the end of the run. Glue only: no decisions here.
 
-use super::{ApplyError, InfoResult, JournalSink, Transport};
+use super::{ApplyError, JournalSink, Transport};
 use crate::edas::client::EdasClient;
-use crate::edas::outcome::{InfoOutcome, Outcome};
+use crate::edas::outcome::{AbortOutcome, InfoOutcome};
+use crate::edas::request::RollbackOperation;
 use crate::ids::ChangeOrderId;
 use crate::state::journal::JournalRecord;
 use crate::state::store::{JournalWriter, StoreError, StoreJournal};
 use std::future::Future;
 
 impl Transport for EdasClient {
-    fn abort(&self, id: &ChangeOrderId) -> impl Future<Output = Outcome> + Send {
-        EdasClient::abort(self, id)
+    fn abort(
+        &self,
+        id: &ChangeOrderId,
+        operation: RollbackOperation,
+    ) -> impl Future<Output = AbortOutcome> + Send {
+        EdasClient::abort(self, id, operation)
     }
 
-    async fn info(&self, id: &ChangeOrderId) -> InfoResult {
-        info_result(self.change_order_info(id).await)
-    }
-}
-
-/// `GetChangeOrderInfo` is read only: an answer that says nothing is asked again, exactly like
-/// a never-sent one.
-pub fn info_result(outcome: InfoOutcome) -> InfoResult {
-    match outcome {
-        InfoOutcome::Status { status, details } => InfoResult::Status { status, details },
-        InfoOutcome::Retry {
-            details,
-            after,
-            throttled,
-            reason,
-        } => InfoResult::Retry {
-            details,
-            after,
-            throttled,
-            reason,
-        },
-        InfoOutcome::Unknown { details, reason } => InfoResult::Retry {
-            details,
-            after: None,
-            throttled: false,
-            reason,
-        },
-        InfoOutcome::Failed { details } => InfoResult::Failed { details },
-        InfoOutcome::Fatal {
-            details,
-            server_string_to_sign,
-        } => InfoResult::Fatal {
-            details,
-            server_string_to_sign,
-        },
+    fn info(&self, id: &ChangeOrderId) -> impl Future<Output = InfoOutcome> + Send {
+        self.change_order_info(id)
     }
 }
 
@@ -103,38 +75,5 @@ impl<J: StoreJournal> JournalSink for RecordingJournal<J> {
         self.writer
             .sync()
             .map_err(|error| journal_error(&self.writer, error))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::edas::outcome::ResponseDetails;
-
-    #[test]
-    fn an_info_answer_that_says_nothing_is_asked_again_never_taken_as_a_status() {
-        let mapped = info_result(InfoOutcome::Unknown {
-            details: ResponseDetails::default(),
-            reason: "HTTP 503".into(),
-        });
-        assert!(matches!(
-            mapped,
-            InfoResult::Retry {
-                throttled: false,
-                after: None,
-                ..
-            }
-        ));
-        let status = info_result(InfoOutcome::Status {
-            status: 6.into(),
-            details: ResponseDetails::default(),
-        });
-        assert!(matches!(
-            status,
-            InfoResult::Status {
-                status: crate::edas::wire::ChangeOrderStatus::Stopped,
-                ..
-            }
-        ));
     }
 }

@@ -12,11 +12,13 @@
 use super::event::{ApplyEvent, Reporter, RetryCause};
 use super::journal_writer::{self, DurableTicket, JournalHandle, NotDurable, WriterResult};
 use super::pacing::{Pacer, RateChange};
+use super::status::{AskObserver, Asked, Quietly, StatusAsker};
 use super::{
-    AbortedChange, ApplyReport, CancelToken, Clock, FailedChange, FatalError, InfoResult,
-    JournalSink, RetryPolicy, Transport, UnknownChange,
+    AbortedChange, ApplyReport, CancelToken, Clock, FailedChange, FatalError, JournalSink,
+    RetryPolicy, Transport, UnknownChange,
 };
-use crate::edas::outcome::{Outcome, ResponseDetails};
+use crate::edas::outcome::{Accepted, FatalKind, Outcome, ResponseDetails};
+use crate::edas::request::RollbackOperation;
 use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
 use crate::plan::{Action, Plan};
@@ -37,6 +39,8 @@ pub struct EngineConfig {
     /// Requests started per second, aborts and info requests together.
     pub requests_per_second: u32,
     pub retry: RetryPolicy,
+    /// How long an abortable status after an ambiguous abort is watched before resending.
+    pub settle: SettlePolicy,
     /// Seeds the jitter of backoffs, so a run's timing is repeatable under a paused clock.
     pub seed: u64,
 }
@@ -47,10 +51,33 @@ impl Default for EngineConfig {
             parallelism: super::DEFAULT_PARALLELISM,
             requests_per_second: super::DEFAULT_REQUESTS_PER_SECOND,
             retry: RetryPolicy::default(),
+            settle: SettlePolicy::default(),
             seed: 0,
         }
     }
 }
+
+/// After an ambiguous abort, a status that still reads abortable is asked about `checks` more
+/// times, evenly over `window`, before the abort is sent again: EDAS applies an abort
+/// asynchronously, and a resend while it does is refused. `apply.verify_window` sets the
+/// window (default 3 s: the simulator's and the service's observed delays are well under it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettlePolicy {
+    pub window: Duration,
+    pub checks: u32,
+}
+
+impl Default for SettlePolicy {
+    fn default() -> Self {
+        Self {
+            window: DEFAULT_VERIFY_WINDOW,
+            checks: 3,
+        }
+    }
+}
+
+/// The default `apply.verify_window`.
+pub const DEFAULT_VERIFY_WINDOW: Duration = Duration::from_secs(3);
 
 /// One change order to abort, as the plan says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +86,10 @@ pub struct AbortTask {
     pub verify_first: bool,
     pub app: Option<String>,
     pub reason: Option<String>,
+    /// The call that rolls it back (AbortAndRollbackChangeOrder or RollbackChangeOrder).
+    pub operation: RollbackOperation,
+    /// The application id, when the config gives one (ListRecentChangeOrder).
+    pub app_id: Option<String>,
     /// Aborts recorded in state before this run: intents count attempts over the change
     /// order's whole history.
     pub previous_attempts: u32,
@@ -76,6 +107,8 @@ impl AbortTask {
                 verify_first: action.verify_first,
                 app: action.app.clone(),
                 reason: action.reason.clone(),
+                operation: action.operation,
+                app_id: action.app_id.clone(),
                 previous_attempts: state
                     .change_orders
                     .get(&action.change_order_id)
@@ -90,6 +123,80 @@ impl AbortTask {
 pub struct RollbackTarget {
     pub change_order_id: ChangeOrderId,
     pub rollback_change_order_id: String,
+}
+
+/// What a refreshed plan saw and nothing needs to be sent for: a change order whose live
+/// status is final (6 stopped, or 2, 3, 7, 10 ended by itself) and whose record does not say
+/// so yet. Apply journals these, so the state converges and the next plan is a no-op (issue
+/// 10). Pure.
+pub fn observed_records(plan: &Plan, state: &State, at: &str) -> Vec<JournalRecord> {
+    plan.actions
+        .iter()
+        .filter(|action| action.action == Action::NoOp)
+        .filter_map(|action| {
+            let live = action.live_status.as_ref()?;
+            let status = live.status.filter(|status| status.is_final())?;
+            let (record_status, message) = if status == ChangeOrderStatus::Stopped {
+                (
+                    RecordStatus::Aborted,
+                    "`GetChangeOrderInfo` showed status 6 (stopped) when the plan was refreshed"
+                        .to_string(),
+                )
+            } else {
+                (
+                    RecordStatus::Finished,
+                    format!(
+                        "change order was in status {status} when the plan was refreshed, \
+                         which cannot be aborted: {}",
+                        crate::plan::cannot_abort_hint(status)
+                    ),
+                )
+            };
+            let recorded = state.change_orders.get(&action.change_order_id);
+            if recorded.is_some_and(|record| record.status == record_status) {
+                return None;
+            }
+            Some(JournalRecord::Response {
+                change_order_id: action.change_order_id.clone(),
+                at: at.to_string(),
+                status: record_status,
+                http_status: None,
+                request_id: live.request_id.clone(),
+                trace_id: None,
+                code: None,
+                error_code: None,
+                message: Some(message),
+                rollback_change_order_id: None,
+                confirmed_by_status: true,
+                change_order_status: Some(status),
+            })
+        })
+        .collect()
+}
+
+/// Rollbacks an earlier run started and never saw end (`apply --wait` timed out, was
+/// stopped, or was not asked for): aborted records with a rollback change order id and no
+/// final rollback status, except `skip` (this run's own). `apply --wait` resumes watching
+/// them. Pure.
+pub fn unfinished_rollbacks(state: &State, skip: &[ChangeOrderId]) -> Vec<RollbackTarget> {
+    state
+        .change_orders
+        .iter()
+        .filter(|(id, _)| !skip.contains(id))
+        .filter(|(_, record)| record.status == RecordStatus::Aborted)
+        .filter(|(_, record)| {
+            matches!(
+                record.rollback_status,
+                None | Some(RollbackStatus::Running | RollbackStatus::TimedOut)
+            )
+        })
+        .filter_map(|(id, record)| {
+            Some(RollbackTarget {
+                change_order_id: id.clone(),
+                rollback_change_order_id: record.rollback_change_order_id.clone()?,
+            })
+        })
+        .collect()
 }
 
 /// How the watched rollbacks ended.
@@ -127,6 +234,7 @@ struct Shared<T, C> {
     clock: C,
     pacer: Pacer,
     retry: RetryPolicy,
+    settle: SettlePolicy,
     journal: JournalHandle,
 }
 
@@ -158,6 +266,7 @@ impl<T: Transport, C: Clock, S: JournalSink> Engine<T, C, S> {
             clock,
             pacer: Pacer::new(config.requests_per_second),
             retry: config.retry,
+            settle: config.settle,
             journal,
         });
         Self {
@@ -165,6 +274,17 @@ impl<T: Transport, C: Clock, S: JournalSink> Engine<T, C, S> {
             writer,
             config,
         }
+    }
+
+    /// Journals records that need no request (see [`observed_records`]).
+    pub fn record(&self, records: Vec<JournalRecord>) -> Result<(), String> {
+        for record in records {
+            self.shared
+                .journal
+                .append(record)
+                .map_err(|error| error.message)?;
+        }
+        Ok(())
     }
 
     /// The transport, e.g. for counters in benchmarks.
@@ -241,6 +361,8 @@ impl<T: Transport, C: Clock, S: JournalSink> Engine<T, C, S> {
                     announced: false,
                     last: Last::Untouched,
                     prepared: ticket,
+                    ambiguous: false,
+                    refused: None,
                 };
                 let handle = running.spawn(worker.run());
                 running_ids.insert(handle.id(), id);
@@ -504,6 +626,11 @@ struct Worker<T, C> {
     /// The first abort's intent, queued ahead by the coordinator; the abort waits for its
     /// sync (usually long done) instead of writing its own intent.
     prepared: Option<DurableTicket>,
+    /// An abort of this run had an ambiguous outcome: the service may be applying it.
+    ambiguous: bool,
+    /// The service refused the last abort (a business error); the status check that follows
+    /// decides whether that was because it is already stopped or finished.
+    refused: Option<FailedChange>,
 }
 
 /// How many tasks ahead of the free slots have their first abort intent written: half the
@@ -521,6 +648,7 @@ fn abort_intent(task: &AbortTask, attempt: u32, at: String) -> JournalRecord {
         attempt,
         at,
         request: RequestKind::Abort,
+        operation: Some(task.operation),
         app: task.app.clone(),
         reason: task.reason.clone(),
     }
@@ -531,9 +659,16 @@ impl<T: Transport, C: Clock> Worker<T, C> {
         let mut verify = self.task.verify_first;
         loop {
             if verify {
-                match self.verify().await {
+                let mut verified = self.verify().await;
+                if matches!(verified, Verified::Abortable(_)) && self.ambiguous {
+                    verified = self.settle(verified).await;
+                }
+                match verified {
                     Verified::Aborted(aborted) => return Ended::Aborted(aborted).into(),
                     Verified::Abortable(status) => {
+                        if let Some(refused) = self.refused.take() {
+                            return self.refused_while_abortable(refused, status);
+                        }
                         if self.abort_attempts > 0 {
                             self.emit(ApplyEvent::Resending {
                                 change_order_id: self.id().clone(),
@@ -551,6 +686,57 @@ impl<T: Transport, C: Clock> Worker<T, C> {
                 Step::Again => {}
             }
         }
+    }
+
+    /// After an ambiguous abort the status still reads abortable: EDAS applies an abort
+    /// asynchronously, so ask again a few times over a short window before sending it again
+    /// (issue 11: a resend of an abort that was being applied was refused and recorded
+    /// `failed`).
+    async fn settle(&mut self, mut verified: Verified) -> Verified {
+        let checks = self.shared.settle.checks;
+        if checks == 0 {
+            return verified;
+        }
+        let spacing = self.shared.settle.window / checks;
+        for _ in 0..checks {
+            if !self.back_off(spacing).await {
+                return Verified::Ended(self.stopped());
+            }
+            verified = self.verify().await;
+            if !matches!(verified, Verified::Abortable(_)) {
+                break;
+            }
+        }
+        verified
+    }
+
+    /// The service refused the abort while the change order can still be aborted: the cause
+    /// is not its status. The usual one is the other kind of cluster, so the message names
+    /// the other operation.
+    fn refused_while_abortable(
+        &mut self,
+        refused: FailedChange,
+        status: ChangeOrderStatus,
+    ) -> WorkerEnd {
+        let operation = self.task.operation;
+        let other = operation.other();
+        let message = format!(
+            "{} (the change order is still {status}, so the refusal is not about its status; \
+             if its application is in an {} cluster, set `operation: {other}` on this change \
+             order: `{}` is for {} clusters)",
+            refused.message,
+            other.cluster_kind(),
+            operation.request().action(),
+            operation.cluster_kind(),
+        );
+        let details = ResponseDetails {
+            http_status: refused.http_status,
+            request_id: refused.request_id.clone(),
+            code: refused.code.clone(),
+            ..ResponseDetails::default()
+        };
+        self.journal(self.response(RecordStatus::Failed, &details, Some(message.clone())));
+        Ended::Failed(FailedChange { message, ..refused }).into()
     }
 
     fn id(&self) -> &ChangeOrderId {
@@ -658,6 +844,7 @@ impl<T: Transport, C: Clock> Worker<T, C> {
             message: message.or_else(|| details.message.clone()),
             rollback_change_order_id: None,
             confirmed_by_status: false,
+            change_order_status: None,
         }
     }
 
@@ -684,10 +871,16 @@ impl<T: Transport, C: Clock> Worker<T, C> {
         .into()
     }
 
-    fn fatal(&self, details: ResponseDetails, server_string_to_sign: Option<String>) -> FatalError {
+    fn fatal(
+        &self,
+        kind: FatalKind,
+        details: ResponseDetails,
+        server_string_to_sign: Option<String>,
+    ) -> FatalError {
         self.stop.cancel();
         FatalError {
             change_order_id: self.id().clone(),
+            kind,
             details,
             server_string_to_sign,
         }
@@ -737,11 +930,17 @@ impl<T: Transport, C: Clock> Worker<T, C> {
             }
         };
         self.announce();
-        let outcome = self.shared.transport.abort(self.id()).await;
+        let outcome = self
+            .shared
+            .transport
+            .abort(self.id(), self.task.operation)
+            .await;
         match outcome {
-            Outcome::Aborted {
+            Outcome::Done {
+                answer: Accepted {
+                    rollback_change_order_id,
+                },
                 details,
-                rollback_change_order_id,
             } => {
                 self.rate_changed(self.shared.pacer.on_success());
                 let mut record = self.response(RecordStatus::Aborted, &details, None);
@@ -790,6 +989,7 @@ impl<T: Transport, C: Clock> Worker<T, C> {
                 }
             }
             Outcome::Verify { details, reason } => {
+                self.ambiguous = true;
                 let message = format!("outcome unknown: {reason}");
                 self.journal(self.response(RecordStatus::Unknown, &details, Some(message.clone())));
                 self.last = Last::Unknown(message);
@@ -815,13 +1015,20 @@ impl<T: Transport, C: Clock> Worker<T, C> {
                     .message
                     .clone()
                     .unwrap_or_else(|| "the service refused the abort".to_string());
-                Step::Done(Ended::Failed(self.failed(&details, message)).into())
+                let failed = self.failed(&details, message);
+                self.last = Last::Failed(failed.clone());
+                // A refusal because of the change order's status (already stopped by an
+                // earlier attempt EDAS was still applying, or finished) is verified first:
+                // the status decides what is recorded, not the refusal.
+                self.refused = Some(failed);
+                Step::Verify
             }
             Outcome::Fatal {
                 details,
+                kind,
                 server_string_to_sign,
             } => {
-                let fatal = self.fatal(details.clone(), server_string_to_sign);
+                let fatal = self.fatal(kind, details.clone(), server_string_to_sign);
                 self.journal(self.response(RecordStatus::Failed, &details, None));
                 let message = details
                     .message
@@ -835,70 +1042,65 @@ impl<T: Transport, C: Clock> Worker<T, C> {
         }
     }
 
-    /// Asks `GetChangeOrderInfo` until it answers (retrying what can be retried).
+    /// Asks `GetChangeOrderInfo` until it answers (retrying what can be retried), through
+    /// the one status-asking path; every attempt's intent is journaled.
     async fn verify(&mut self) -> Verified {
-        let mut tries = 0;
-        loop {
-            let Some(started) = self.begin().await else {
-                return Verified::Ended(self.stopped());
-            };
-            tries += 1;
-            self.info_attempts += 1;
-            let intent = JournalRecord::Intent {
-                change_order_id: self.id().clone(),
-                attempt: self.info_attempts,
-                at: self.shared.now(),
-                request: RequestKind::Verify,
-                app: self.task.app.clone(),
-                reason: self.task.reason.clone(),
-            };
-            // Read only: the intent need not be durable before it leaves.
-            if !self.journal(intent) {
-                return Verified::Ended(self.stopped());
+        let asker = StatusAsker {
+            transport: &self.shared.transport,
+            pacer: &self.shared.pacer,
+            retry: self.shared.retry,
+            stop: &self.stop,
+            in_flight: None,
+            deadline: None,
+        };
+        let mut observer = VerifyObserver {
+            shared: &self.shared,
+            events: &self.events,
+            task: &self.task,
+            stop: &self.stop,
+            info_attempts: &mut self.info_attempts,
+            announced: &mut self.announced,
+        };
+        let asked = asker
+            .ask(&self.task.change_order_id, &mut self.rng, &mut observer)
+            .await;
+        match asked {
+            Asked::Status { status, details } => self.on_status(status, details),
+            Asked::Refused { details: _ } if self.refused.is_some() && !self.ambiguous => {
+                // The abort's own refusal says more than the question's.
+                let refused = self.refused.take().map(Ended::Failed);
+                Verified::Ended(
+                    refused
+                        .unwrap_or(Ended::NotStarted(self.id().clone()))
+                        .into(),
+                )
             }
-            self.announce();
-            match self.shared.transport.info(self.id()).await {
-                InfoResult::Status { status, details } => {
-                    self.rate_changed(self.shared.pacer.on_success());
-                    return self.on_status(status, details);
-                }
-                InfoResult::Retry {
-                    details: _,
-                    after,
-                    throttled,
-                    reason,
-                } => {
-                    if throttled {
-                        self.rate_changed(self.shared.pacer.on_throttled(started, after));
-                    }
-                    if self.shared.retry.exhausted(tries) {
-                        return Verified::Ended(self.unverified(format!(
-                            "could not ask `GetChangeOrderInfo` after {tries} attempts: {reason}"
-                        )));
-                    }
-                    if !self.wait_to_retry(tries, after, throttled, reason).await {
-                        return Verified::Ended(self.stopped());
-                    }
-                }
-                InfoResult::Failed { details } => {
-                    self.rate_changed(self.shared.pacer.on_success());
-                    self.journal(self.response(RecordStatus::Failed, &details, None));
-                    let message = details
-                        .message
-                        .clone()
-                        .unwrap_or_else(|| "the service refused `GetChangeOrderInfo`".to_string());
-                    return Verified::Ended(Ended::Failed(self.failed(&details, message)).into());
-                }
-                InfoResult::Fatal {
-                    details,
-                    server_string_to_sign,
-                } => {
-                    let fatal = self.fatal(details, server_string_to_sign);
-                    let mut end = self.stopped();
-                    end.fatal = Some(Box::new(fatal));
-                    return Verified::Ended(end);
-                }
+            Asked::Unanswered { .. } if self.refused.is_some() && !self.ambiguous => {
+                // Nothing this run sent can have been carried out: the refusal stands.
+                let refused = self.refused.take().map(Ended::Failed);
+                Verified::Ended(
+                    refused
+                        .unwrap_or(Ended::NotStarted(self.id().clone()))
+                        .into(),
+                )
             }
+            Asked::Refused { details } => {
+                self.journal(self.response(RecordStatus::Failed, &details, None));
+                let message = details
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "the service refused `GetChangeOrderInfo`".to_string());
+                Verified::Ended(Ended::Failed(self.failed(&details, message)).into())
+            }
+            Asked::Fatal(fatal) => {
+                let mut end = self.stopped();
+                end.fatal = Some(Box::new(fatal));
+                Verified::Ended(end)
+            }
+            Asked::Unanswered { attempts, reason } => Verified::Ended(self.unverified(format!(
+                "could not ask `GetChangeOrderInfo` after {attempts} attempts: {reason}"
+            ))),
+            Asked::Stopped => Verified::Ended(self.stopped()),
         }
     }
 
@@ -909,10 +1111,12 @@ impl<T: Transport, C: Clock> Worker<T, C> {
                 let mut record = self.response(RecordStatus::Aborted, &details, Some(message));
                 if let JournalRecord::Response {
                     confirmed_by_status,
+                    change_order_status,
                     ..
                 } = &mut record
                 {
                     *confirmed_by_status = true;
+                    *change_order_status = Some(status);
                 }
                 self.journal(record);
                 Verified::Aborted(AbortedChange {
@@ -924,6 +1128,26 @@ impl<T: Transport, C: Clock> Worker<T, C> {
                 })
             }
             status if status.is_abortable() => Verified::Abortable(status),
+            finished if finished.is_final() => {
+                // Ended by itself (2, 3, 7, 10): recorded `finished` with its status so the
+                // plan converges instead of offering a retry EDAS will always refuse (issue
+                // 10). This run still reports it, once, as not rolled back.
+                let message = format!(
+                    "change order is in status {finished}, which cannot be aborted: {}",
+                    crate::plan::cannot_abort_hint(finished)
+                );
+                let mut record =
+                    self.response(RecordStatus::Finished, &details, Some(message.clone()));
+                if let JournalRecord::Response {
+                    change_order_status,
+                    ..
+                } = &mut record
+                {
+                    *change_order_status = Some(finished);
+                }
+                self.journal(record);
+                Verified::Ended(Ended::Failed(self.failed(&details, message)).into())
+            }
             other => {
                 let message = format!("change order is in status {other}, which cannot be aborted");
                 self.journal(self.response(RecordStatus::Failed, &details, Some(message.clone())));
@@ -972,6 +1196,64 @@ impl<T: Transport, C: Clock> Worker<T, C> {
     }
 }
 
+/// What apply's verification records while asking: an intent per attempt (read only, so not
+/// made durable first), the first request's `apply_start`, retries and pace changes.
+struct VerifyObserver<'a, T, C> {
+    shared: &'a Shared<T, C>,
+    events: &'a mpsc::UnboundedSender<ApplyEvent>,
+    task: &'a AbortTask,
+    stop: &'a CancelToken,
+    info_attempts: &'a mut u32,
+    announced: &'a mut bool,
+}
+
+impl<T, C: Clock> AskObserver for VerifyObserver<'_, T, C> {
+    fn before_attempt(&mut self, _attempt: u32) -> bool {
+        *self.info_attempts += 1;
+        let intent = JournalRecord::Intent {
+            change_order_id: self.task.change_order_id.clone(),
+            attempt: *self.info_attempts,
+            at: self.shared.now(),
+            request: RequestKind::Verify,
+            operation: None,
+            app: self.task.app.clone(),
+            reason: self.task.reason.clone(),
+        };
+        if let Err(error) = self.shared.journal.append(intent) {
+            self.stop.cancel();
+            let _ = self.events.send(ApplyEvent::JournalFailed {
+                message: error.message,
+            });
+            return false;
+        }
+        if !std::mem::replace(self.announced, true) {
+            let _ = self.events.send(ApplyEvent::ChangeStarted {
+                change_order_id: self.task.change_order_id.clone(),
+                verify_first: self.task.verify_first,
+            });
+        }
+        true
+    }
+
+    fn retrying(&mut self, attempt: u32, wait: Duration, throttled: bool, reason: &str) {
+        let _ = self.events.send(ApplyEvent::Retrying {
+            change_order_id: self.task.change_order_id.clone(),
+            attempt: attempt + 1,
+            after: wait,
+            cause: if throttled {
+                RetryCause::Throttled
+            } else {
+                RetryCause::Transient
+            },
+            reason: reason.to_string(),
+        });
+    }
+
+    fn rate_changed(&mut self, RateChange { from, to }: RateChange) {
+        let _ = self.events.send(ApplyEvent::RateChanged { from, to });
+    }
+}
+
 enum PollVerdict {
     Succeeded,
     /// Status 7: some batches rolled back, then the rollback ended.
@@ -1001,25 +1283,21 @@ struct Poller<T, C> {
 impl<T: Transport, C: Clock> Poller<T, C> {
     async fn run(mut self) -> PollEnd {
         let rollback_id = ChangeOrderId::new(self.target.rollback_change_order_id.clone());
-        let mut retries = 0;
         loop {
             if Instant::now() >= self.deadline {
                 return self.end(PollVerdict::TimedOut, RollbackStatus::TimedOut, None, None);
             }
-            let Some((started, permit)) = self.begin().await else {
-                return self.end(
-                    PollVerdict::NotFinished,
-                    RollbackStatus::Running,
-                    None,
-                    None,
-                );
+            let asker = StatusAsker {
+                transport: &self.shared.transport,
+                pacer: &self.shared.pacer,
+                retry: self.shared.retry,
+                stop: &self.stop,
+                in_flight: Some(&self.in_flight),
+                deadline: Some(self.deadline),
             };
-            let answer = self.shared.transport.info(&rollback_id).await;
-            drop(permit);
-            let wait = match answer {
-                InfoResult::Status { status, .. } => {
-                    self.shared.pacer.on_success();
-                    retries = 0;
+            let asked = asker.ask(&rollback_id, &mut self.rng, &mut Quietly).await;
+            match asked {
+                Asked::Status { status, .. } => {
                     // Every final status ends the watch at once (DESIGN 5: 2, 3, 6, 7, 10).
                     match status {
                         ChangeOrderStatus::Succeeded => {
@@ -1047,34 +1325,17 @@ impl<T: Transport, C: Clock> Poller<T, C> {
                                 None,
                             );
                         }
-                        _ => self.poll_interval,
+                        _ => {}
                     }
                 }
-                InfoResult::Retry {
-                    after, throttled, ..
-                } => {
-                    if throttled {
-                        self.shared.pacer.on_throttled(started, after);
-                    }
-                    retries += 1;
-                    self.shared.retry.backoff(retries, self.rng.f64(), after)
-                }
-                InfoResult::Failed { details } => {
+                Asked::Refused { details } => {
                     let why = details
                         .message
                         .unwrap_or_else(|| "the service refused `GetChangeOrderInfo`".into());
                     return self.end(PollVerdict::Failed(why), RollbackStatus::Failed, None, None);
                 }
-                InfoResult::Fatal {
-                    details,
-                    server_string_to_sign,
-                } => {
-                    self.stop.cancel();
-                    let fatal = FatalError {
-                        change_order_id: self.target.change_order_id.clone(),
-                        details,
-                        server_string_to_sign,
-                    };
+                Asked::Fatal(mut fatal) => {
+                    fatal.change_order_id = self.target.change_order_id.clone();
                     return self.end(
                         PollVerdict::NotFinished,
                         RollbackStatus::Running,
@@ -1082,29 +1343,25 @@ impl<T: Transport, C: Clock> Poller<T, C> {
                         Some(fatal),
                     );
                 }
-            };
-            let until = (Instant::now() + wait).min(self.deadline);
+                Asked::Unanswered { .. } => {
+                    return self.end(PollVerdict::TimedOut, RollbackStatus::TimedOut, None, None);
+                }
+                Asked::Stopped => {
+                    return self.end(
+                        PollVerdict::NotFinished,
+                        RollbackStatus::Running,
+                        None,
+                        None,
+                    );
+                }
+            }
+            let until = (Instant::now() + self.poll_interval).min(self.deadline);
             tokio::select! {
                 biased;
                 () = self.stop.cancelled() => {
                     return self.end(PollVerdict::NotFinished, RollbackStatus::Running, None, None);
                 }
                 () = tokio::time::sleep_until(until) => {}
-            }
-        }
-    }
-
-    async fn begin(&self) -> Option<(Instant, tokio::sync::OwnedSemaphorePermit)> {
-        tokio::select! {
-            biased;
-            () = self.stop.cancelled() => None,
-            permit = Arc::clone(&self.in_flight).acquire_owned() => {
-                let permit = permit.ok()?;
-                tokio::select! {
-                    biased;
-                    () = self.stop.cancelled() => None,
-                    started = self.shared.pacer.acquire() => Some((started, permit)),
-                }
             }
         }
     }

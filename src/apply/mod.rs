@@ -14,13 +14,15 @@ pub mod journal_writer;
 pub mod pacing;
 pub mod retry;
 pub mod run;
+pub mod status;
 
 pub use engine::{AbortTask, Engine, EngineConfig};
 pub use event::{ApplyEvent, Reporter};
 pub use retry::RetryPolicy;
+pub use status::{Asked, StatusAsker};
 
-use crate::edas::outcome::{Outcome, ResponseDetails};
-use crate::edas::wire::ChangeOrderStatus;
+use crate::edas::outcome::{AbortOutcome, FatalKind, InfoOutcome, ResponseDetails};
+use crate::edas::request::RollbackOperation;
 use crate::ids::ChangeOrderId;
 use crate::state::journal::JournalRecord;
 use std::future::Future;
@@ -33,38 +35,18 @@ pub const DEFAULT_PARALLELISM: u32 = 10;
 /// The default number of requests started per second (DESIGN 2).
 pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 20;
 
-/// What the engine needs from the EDAS client: one attempt per call, signed anew each time.
+/// What the engine needs from the EDAS client: one attempt per call, signed anew each time,
+/// classified by the one policy of [`crate::edas::outcome`].
 pub trait Transport: Send + Sync + 'static {
-    /// One `AbortAndRollbackChangeOrder` attempt, classified.
-    fn abort(&self, id: &ChangeOrderId) -> impl Future<Output = Outcome> + Send;
-    /// One `GetChangeOrderInfo` attempt, classified.
-    fn info(&self, id: &ChangeOrderId) -> impl Future<Output = InfoResult> + Send;
-}
-
-/// The classified result of one `GetChangeOrderInfo` attempt. It is read only, so an
-/// ambiguous failure is simply retried: that is why there is no `Verify` here.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum InfoResult {
-    /// The change order's status (DESIGN 3: 0 ready, 1 running, 2 succeeded, 3 failed,
-    /// 6 stopped, 7 partly succeeded, 8/9 waiting, 10 system error).
-    Status {
-        status: ChangeOrderStatus,
-        details: ResponseDetails,
-    },
-    /// Throttled, never sent, or sent with no usable answer: ask again later.
-    Retry {
-        details: ResponseDetails,
-        after: Option<Duration>,
-        throttled: bool,
-        reason: String,
-    },
-    /// The service refused the question for this change order (e.g. it does not exist).
-    Failed { details: ResponseDetails },
-    /// Credentials, signature or permission: every other request would fail the same way.
-    Fatal {
-        details: ResponseDetails,
-        server_string_to_sign: Option<String>,
-    },
+    /// One attempt of the call that rolls the change order back: `AbortAndRollbackChangeOrder`
+    /// (ACK) or `RollbackChangeOrder` (ECS), as the plan says.
+    fn abort(
+        &self,
+        id: &ChangeOrderId,
+        operation: RollbackOperation,
+    ) -> impl Future<Output = AbortOutcome> + Send;
+    /// One `GetChangeOrderInfo` attempt. Read only: a `Verify` answer is simply asked again.
+    fn info(&self, id: &ChangeOrderId) -> impl Future<Output = InfoOutcome> + Send;
 }
 
 /// Where journal records go: the store's journal file in production. `append` may buffer;
@@ -175,32 +157,15 @@ pub struct UnknownChange {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FatalError {
     pub change_order_id: ChangeOrderId,
+    pub kind: FatalKind,
     pub details: ResponseDetails,
     pub server_string_to_sign: Option<String>,
 }
 
 impl FatalError {
-    /// What to check, for the person reading the error.
+    /// What to fix, for the person reading the error.
     pub fn hint(&self) -> &'static str {
-        match self.details.code.as_deref() {
-            Some("SignatureDoesNotMatch") => {
-                "check the access key secret, and that this machine's clock is right (the \
-                 service rejects a `Date` more than 15 minutes off); compare the server's string \
-                 to sign with ours (run with -v)"
-            }
-            Some(code) if code.starts_with("InvalidAccessKeyId") => {
-                "check the access key id: it must exist and be enabled (environment \
-                 `ALIBABA_CLOUD_ACCESS_KEY_ID` or the aliyun CLI profile)"
-            }
-            Some(code) if code.starts_with("Forbidden") => {
-                "check the RAM policy of this access key: it needs `edas:ManageApplication` on \
-                 the applications of these change orders"
-            }
-            _ => {
-                "check this machine's clock, the access key id and secret, and that the RAM \
-                 policy grants `edas:ManageApplication`"
-            }
-        }
+        self.kind.hint()
     }
 }
 

@@ -13,7 +13,8 @@
 //!   is counted over a second, so the service keeps refusing until the burst that caused the
 //!   cut has left its window, whatever the new rate. Reacting to each of those refusals would
 //!   cut the rate to the floor (the same reason TCP cuts once per round trip, not per loss).
-//! - The server's `x-acs-retry-after` pauses every start until it has passed.
+//! - The server's `x-acs-retry-after` pauses every start until it has passed, up to
+//!   `retry::MAX_RETRY_AFTER` (10 s).
 //! - Recovery is additive, after each quarter of a second's worth of successes: quickly (a
 //!   fifth of the mark per step) up to 0.9× the mark, then by a fiftieth of the configured
 //!   limit per step to probe above it, never above the limit, so a quota that was raised, or a
@@ -97,7 +98,8 @@ impl RateControl {
         after: Option<Duration>,
     ) -> Option<RateChange> {
         if let Some(after) = after {
-            let resume = now + after;
+            // Capped like one change order's retry: a hint of years must not stop the run.
+            let resume = now + after.min(super::retry::MAX_RETRY_AFTER);
             if self.next_slot.is_none_or(|next| next < resume) {
                 self.next_slot = Some(resume);
             }

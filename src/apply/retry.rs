@@ -3,6 +3,15 @@
 
 use std::time::Duration;
 
+/// The longest wait a server's `x-acs-retry-after` can impose: 10 s, the same cap as our own
+/// backoff. The hint is honoured up to this, but a hint of hours or years (`999999999999`) is
+/// a broken or hostile server, and an incident rollback must not sleep on it. EDAS quotas are
+/// counted per second (`Throttling.User`), so a longer hint is not about our quota; a service
+/// that keeps refusing is met by the next hint, the pacer's rate cut and, after 8 attempts, a
+/// `failed` record the next apply retries. Applied here (one change order's retry) and by
+/// `pacing` (the whole run's pause). docs/APPLY.md ("Pace").
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
 /// Bounded attempts with exponential backoff and full jitter ("Exponential Backoff and
 /// Jitter", AWS Architecture Blog): the wait before retry `n` (1-based) is uniform in
 /// `[0, min(cap, base · 2^(n-1))]`, and never shorter than the server's `x-acs-retry-after`.
@@ -39,7 +48,7 @@ impl RetryPolicy {
             .min(self.cap);
         let jittered = ceiling.mul_f64(unit.clamp(0.0, 1.0));
         match server_after {
-            Some(after) => jittered.max(after),
+            Some(after) => jittered.max(after.min(MAX_RETRY_AFTER)),
             None => jittered,
         }
     }
@@ -82,6 +91,13 @@ mod tests {
             policy.backoff(9, 0.999_999, Some(Duration::from_millis(1))),
             Duration::from_secs(10).mul_f64(0.999_999)
         );
+    }
+
+    #[test]
+    fn a_servers_retry_after_of_years_is_capped() {
+        let policy = RetryPolicy::default();
+        let years = Some(Duration::from_millis(999_999_999_999));
+        assert_eq!(policy.backoff(1, 0.5, years), MAX_RETRY_AFTER);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 use super::engine::{RollbackTarget, WaitReport};
 use super::event::{ApplyEvent, Reporter};
 use super::*;
-use crate::edas::outcome::{Outcome, ResponseDetails};
+use crate::edas::outcome::{
+    AbortOutcome, Accepted, FatalKind, InfoOutcome, Outcome, ResponseDetails,
+};
 use crate::edas::wire::ChangeOrderStatus;
 use crate::state::RollbackStatus;
 use crate::state::journal::{JournalRecord, RequestKind};
@@ -73,8 +75,8 @@ struct FakeService {
     journal: Arc<Mutex<Journal>>,
     latency: Duration,
     quota_per_second: Option<usize>,
-    abort_script: Mutex<HashMap<String, VecDeque<Outcome>>>,
-    info_script: Mutex<HashMap<String, VecDeque<InfoResult>>>,
+    abort_script: Mutex<HashMap<String, VecDeque<AbortOutcome>>>,
+    info_script: Mutex<HashMap<String, VecDeque<InfoOutcome>>>,
     aborts: Mutex<HashMap<String, usize>>,
     /// Every request as it arrived: when, which change order, what.
     log: Mutex<Vec<(Instant, String, RequestKind)>>,
@@ -96,14 +98,14 @@ fn details(request_id: String) -> ResponseDetails {
 }
 
 impl FakeService {
-    fn script_abort(&self, id: &str, outcomes: impl IntoIterator<Item = Outcome>) {
+    fn script_abort(&self, id: &str, outcomes: impl IntoIterator<Item = AbortOutcome>) {
         self.abort_script
             .lock()
             .unwrap()
             .insert(id.into(), outcomes.into_iter().collect());
     }
 
-    fn script_info(&self, id: &str, answers: impl IntoIterator<Item = InfoResult>) {
+    fn script_info(&self, id: &str, answers: impl IntoIterator<Item = InfoOutcome>) {
         self.info_script
             .lock()
             .unwrap()
@@ -153,7 +155,7 @@ impl FakeService {
     }
 }
 
-fn throttled() -> Outcome {
+fn throttled<T>() -> Outcome<T> {
     Outcome::Retry {
         details: ResponseDetails {
             http_status: Some(400),
@@ -166,7 +168,7 @@ fn throttled() -> Outcome {
     }
 }
 
-fn ambiguous() -> Outcome {
+fn ambiguous() -> AbortOutcome {
     Outcome::Verify {
         details: ResponseDetails {
             http_status: Some(503),
@@ -177,15 +179,19 @@ fn ambiguous() -> Outcome {
     }
 }
 
-fn status(status: i32) -> InfoResult {
-    InfoResult::Status {
-        status: status.into(),
+fn status(status: i32) -> InfoOutcome {
+    Outcome::Done {
+        answer: status.into(),
         details: details(format!("info-{status}")),
     }
 }
 
 impl Transport for Arc<FakeService> {
-    async fn abort(&self, id: &ChangeOrderId) -> Outcome {
+    async fn abort(
+        &self,
+        id: &ChangeOrderId,
+        _operation: crate::edas::request::RollbackOperation,
+    ) -> AbortOutcome {
         {
             let journal = self.journal.lock().unwrap();
             let durable_intents = journal.records[..journal.synced]
@@ -215,16 +221,18 @@ impl Transport for Arc<FakeService> {
             .unwrap()
             .get_mut(id.as_str())
             .and_then(VecDeque::pop_front);
-        scripted.unwrap_or_else(|| Outcome::Aborted {
+        scripted.unwrap_or_else(|| Outcome::Done {
+            answer: Accepted {
+                rollback_change_order_id: Some(format!("rollback-{id}")),
+            },
             details: details(format!("abort-{id}-{count}")),
-            rollback_change_order_id: Some(format!("rollback-{id}")),
         })
     }
 
-    async fn info(&self, id: &ChangeOrderId) -> InfoResult {
+    async fn info(&self, id: &ChangeOrderId) -> InfoOutcome {
         let admitted = self.arrive(id, RequestKind::Verify).await;
         if !admitted {
-            return InfoResult::Retry {
+            return Outcome::Retry {
                 details: ResponseDetails::default(),
                 after: None,
                 throttled: true,
@@ -249,6 +257,8 @@ fn tasks(count: usize) -> Vec<AbortTask> {
             app: None,
             reason: None,
             previous_attempts: 0,
+            operation: Default::default(),
+            app_id: None,
         })
         .collect()
 }
@@ -258,6 +268,7 @@ fn config(parallelism: u32, requests_per_second: u32) -> EngineConfig {
         parallelism,
         requests_per_second,
         retry: RetryPolicy::default(),
+        settle: Default::default(),
         seed: 7,
     }
 }
@@ -462,9 +473,18 @@ async fn an_ambiguous_answer_then_status_1_sends_the_abort_once_more() {
     service.script_abort("co-0000", [ambiguous()]);
     service.script_info("co-0000", [status(1)]);
     let run = run(&service, tasks(1), config(1, 100), &CancelToken::new()).await;
+    // The abortable status is asked about three more times over the verify window (EDAS
+    // applies an abort asynchronously) before the abort is sent again.
     assert_eq!(
         service.kinds_of("co-0000"),
-        [RequestKind::Abort, RequestKind::Verify, RequestKind::Abort]
+        [
+            RequestKind::Abort,
+            RequestKind::Verify,
+            RequestKind::Verify,
+            RequestKind::Verify,
+            RequestKind::Verify,
+            RequestKind::Abort
+        ]
     );
     assert!(service.unsynced_sends.lock().unwrap().is_empty());
     let aborted = &run.report.aborted[0];
@@ -477,6 +497,82 @@ async fn an_ambiguous_answer_then_status_1_sends_the_abort_once_more() {
             ..
         }
     )));
+}
+
+/// Issue 11: after an ambiguous abort that EDAS applies a moment later, the status reads
+/// abortable at first; asking again over the verify window sees it stop, so nothing is resent.
+#[tokio::test(start_paused = true)]
+async fn an_abort_applied_asynchronously_is_seen_within_the_verify_window_and_not_resent() {
+    let service = service();
+    service.script_abort("co-0000", [ambiguous()]);
+    service.script_info("co-0000", [status(1), status(1), status(6)]);
+    let run = run(&service, tasks(1), config(1, 100), &CancelToken::new()).await;
+    assert_eq!(service.aborts_of("co-0000"), 1, "never resent");
+    let aborted = &run.report.aborted[0];
+    assert!(aborted.confirmed_by_status);
+    assert!(run.report.failed.is_empty());
+}
+
+/// Issue 11: a resend refused because the change order is no longer abortable (EDAS applied
+/// the first abort after all) is verified: stopped (6) is `aborted`, never `failed`.
+#[tokio::test(start_paused = true)]
+async fn a_resend_refused_because_the_first_abort_landed_is_recorded_aborted() {
+    let service = service();
+    let refused = Outcome::Failed {
+        details: ResponseDetails {
+            http_status: Some(200),
+            code: Some("601".into()),
+            message: Some("change order status does not allow this operation".into()),
+            ..ResponseDetails::default()
+        },
+    };
+    service.script_abort("co-0000", [ambiguous(), refused]);
+    service.script_info(
+        "co-0000",
+        [status(1), status(1), status(1), status(1), status(6)],
+    );
+    let run = run(&service, tasks(1), config(1, 100), &CancelToken::new()).await;
+    assert_eq!(service.aborts_of("co-0000"), 2);
+    assert!(run.report.failed.is_empty(), "{:?}", run.report.failed);
+    assert!(run.report.aborted[0].confirmed_by_status);
+    let journal = service.journal.lock().unwrap();
+    assert!(matches!(
+        journal.records.last(),
+        Some(JournalRecord::Response {
+            status: RecordStatus::Aborted,
+            ..
+        })
+    ));
+}
+
+/// Issue 11: a refusal while the change order is still abortable is not about its status;
+/// the usual cause is the other kind of cluster, which the message names.
+#[tokio::test(start_paused = true)]
+async fn a_refusal_of_an_abortable_change_order_names_the_other_operation() {
+    let service = service();
+    service.script_abort(
+        "co-0000",
+        [Outcome::Failed {
+            details: ResponseDetails {
+                http_status: Some(200),
+                code: Some("601".into()),
+                message: Some("the application is not in a Kubernetes cluster".into()),
+                ..ResponseDetails::default()
+            },
+        }],
+    );
+    let run = run(&service, tasks(1), config(1, 100), &CancelToken::new()).await;
+    assert_eq!(service.aborts_of("co-0000"), 1);
+    let failed = &run.report.failed[0];
+    assert!(
+        failed.message.contains("`operation: rollback`")
+            && failed.message.contains("ECS")
+            && failed
+                .message
+                .starts_with("the application is not in a Kubernetes cluster"),
+        "{}",
+        failed.message
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -567,6 +663,7 @@ async fn a_fatal_error_starts_nothing_new_not_even_an_intent_written_ahead() {
                 request_id: Some("req-bad".into()),
                 ..ResponseDetails::default()
             },
+            kind: FatalKind::Signature,
             server_string_to_sign: Some("PUT\napplication/json\n\n\n...".into()),
         }],
     );
@@ -578,7 +675,7 @@ async fn a_fatal_error_starts_nothing_new_not_even_an_intent_written_ahead() {
     );
     let fatal = run.report.fatal.as_ref().unwrap();
     assert_eq!(fatal.details.code.as_deref(), Some("SignatureDoesNotMatch"));
-    assert!(fatal.hint().contains("clock"));
+    assert!(fatal.hint().contains("access key secret"));
     assert_eq!(
         run.report.aborted.len(),
         1,
@@ -801,6 +898,7 @@ fn ahead_intent(id: &str) -> JournalRecord {
         attempt: 1,
         at: "2026-11-28T00:00:00Z".into(),
         request: RequestKind::Abort,
+        operation: None,
         app: None,
         reason: None,
     }

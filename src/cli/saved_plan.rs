@@ -1,10 +1,11 @@
 //! A saved plan on its way into `apply PLAN`: read it, then check that this run would carry
-//! it out as it was reviewed (DESIGN 3) — same endpoint, same region, same config file and
-//! content — before the lock is taken or anything is sent. The comparison itself is the pure
+//! it out as it was reviewed (DESIGN 3) — same endpoint, same region, same signature
+//! algorithm, same config file and content — before the lock is taken or anything is sent. The comparison itself is the pure
 //! [`check_pinned`]; this module resolves what the run would use and where each value came
 //! from (flags, environment, config), which only the CLI knows.
 
 use crate::cli::args::GlobalArgs;
+use crate::cli::limits::{MAX_PLAN_BYTES, read_bounded_text};
 use crate::cli::render::Hinted;
 use crate::cli::settings::LoadedConfig;
 use crate::edas::endpoint::{Endpoint, resolve_endpoint};
@@ -20,12 +21,22 @@ pub fn load_reviewed(
     global: &GlobalArgs,
     config: &LoadedConfig,
 ) -> anyhow::Result<Plan> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read plan file `{}`", path.display()))?;
+    let text = read_plan_text(path)?;
     let plan = decode(path, &text)?;
     let run = run_settings(&plan, global, config)?;
     check_pinned(&plan, &run).map_err(|mismatch| refusal(path, global, mismatch))?;
     Ok(plan)
+}
+
+/// A plan file's text, at most [`MAX_PLAN_BYTES`].
+pub fn read_plan_text(path: &Path) -> anyhow::Result<String> {
+    read_bounded_text(path, MAX_PLAN_BYTES, "plan file").map_err(|error| {
+        Hinted::new(
+            error,
+            "pass the file written by `edas-rollback plan --out FILE`",
+        )
+        .into()
+    })
 }
 
 /// The endpoint and region the plan pins, which apply sends with.
@@ -46,12 +57,14 @@ fn run_settings(
         global.endpoint.as_deref(),
         provider.endpoint.as_deref(),
         &provider.region,
+        provider.endpoint_type,
     )?;
     let config_path = config.path.display().to_string();
     Ok(RunSettings {
         provider: PinnedProvider {
             endpoint: endpoint.to_string(),
             region: provider.region.clone(),
+            signature_algorithm: provider.signature_algorithm,
         },
         endpoint_source: endpoint_source(global, config),
         same_config_file: same_file(&plan.config.path, &config.path),
@@ -108,7 +121,9 @@ fn refusal(path: &Path, global: &GlobalArgs, mismatch: PlanMismatch) -> anyhow::
              (and check `EDAS_ENDPOINT` in this shell), or make and review a new plan for this \
              endpoint"
         ),
-        PlanMismatch::Region { .. } | PlanMismatch::ConfigChanged { .. } => format!(
+        PlanMismatch::Region { .. }
+        | PlanMismatch::SignatureAlgorithm { .. }
+        | PlanMismatch::ConfigChanged { .. } => format!(
             "make and review a new plan: `edas-rollback {}plan --out {plan}`",
             crate::cli::hints::location_flags(global)
         ),

@@ -2,6 +2,7 @@
 //! that reads the config file from disk (`config` itself is given text, never a path to open).
 
 use crate::cli::args::GlobalArgs;
+use crate::cli::limits::{MAX_CONFIG_BYTES, read_bounded, read_bounded_text};
 use crate::cli::render::Hinted;
 use crate::config::error::SourceText;
 use crate::config::{self, ConfigError, ConfigErrors, DesiredState, Position};
@@ -70,8 +71,7 @@ pub fn read_config(path: &Path) -> anyhow::Result<ConfigFile> {
         )
         .into());
     }
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read config file `{shown}`"))?;
+    let bytes = read_bounded(path, MAX_CONFIG_BYTES, "config file")?;
     Ok(ConfigFile {
         path: path.to_path_buf(),
         bytes,
@@ -212,7 +212,7 @@ pub fn open_store_at(
 ) -> anyhow::Result<crate::state::store::AnyStore> {
     use crate::state::postgres::{PgStore, is_postgres_url, location};
     use crate::state::store::{AnyStore, LocalStore};
-    let keys = std::fs::read_to_string(&global.config)
+    let keys = read_bounded_text(&global.config, MAX_CONFIG_BYTES, "config file")
         .ok()
         .and_then(|text| serde_saphyr::from_str::<StateKeyOnly>(&text).ok());
     let (configured, configured_name) = match keys {
@@ -254,7 +254,7 @@ pub fn open_store_at(
 pub fn state_path_for(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
     let configured = match &global.state {
         Some(_) => None,
-        None => std::fs::read_to_string(&global.config)
+        None => read_bounded_text(&global.config, MAX_CONFIG_BYTES, "config file")
             .ok()
             .and_then(|text| serde_saphyr::from_str::<StateKeyOnly>(&text).ok())
             .and_then(|config| config.state),

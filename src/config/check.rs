@@ -5,10 +5,15 @@
 use super::error::{ConfigError, ConfigErrors, Position, SourceText};
 use super::raw::{RawApply, RawConfig, RawProvider};
 use super::{ApplySettings, ChangeOrderSpec, DesiredState, Provider, SUPPORTED_VERSION};
-use crate::config::duration::parse_duration;
+use crate::config::duration::{MAX_DURATION, MAX_REQUEST_TIMEOUT, at_most, too_long};
+
 use crate::ids::ChangeOrderId;
 use serde_saphyr::{Location, Spanned};
 use std::collections::HashMap;
+
+/// The most requests in flight at once (`parallelism`, `--parallelism`): each holds a
+/// connection, and EDAS's rate limit is reached long before. docs/CONFIG.md.
+pub const MAX_PARALLELISM: u32 = 1000;
 use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -100,7 +105,8 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
     });
 
     let mut change_orders = Vec::with_capacity(raw.change_orders.len());
-    let mut first_declared: HashMap<String, Location> =
+    // By comparison key: where each id was first declared, and how it was written there.
+    let mut first_declared: HashMap<String, (Location, String)> =
         HashMap::with_capacity(raw.change_orders.len());
     for change_order in raw.change_orders {
         let id = change_order.id;
@@ -109,14 +115,17 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                 &id,
                 &id.value,
                 format!("invalid change order id `{}`", id.value),
-                "expected letters, digits and `-` only ([A-Za-z0-9-]+)",
+                "expected letters and digits joined by single `-` ([A-Za-z0-9]+(-[A-Za-z0-9]+)*)",
             );
             continue;
         }
-        match first_declared.entry(id.value.clone()) {
+        // Ids compare without regard to case, as UUIDs do (`ChangeOrderId::comparison_key`).
+        match first_declared.entry(ChangeOrderId::comparison_key(&id.value)) {
             Entry::Occupied(first) => {
-                let first_width = width_of(first.get(), &id.value);
-                let first = position_of(first.get());
+                let (first_location, first_written) = first.get();
+                let case_only = *first_written != id.value;
+                let first_width = width_of(first_location, first_written);
+                let first = position_of(first_location);
                 let second = position_of(&id.referenced);
                 let width = width_of(&id.referenced, &id.value);
                 checker.errors.push(
@@ -125,8 +134,15 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                         second,
                         width,
                         format!(
-                            "`{}` is declared twice: line {} and line {}",
-                            id.value, first.line, second.line
+                            "`{}` is declared twice: line {} and line {}{}",
+                            id.value,
+                            first.line,
+                            second.line,
+                            if case_only {
+                                " (ids that differ only in case are the same change order)"
+                            } else {
+                                ""
+                            }
                         ),
                         "expected each change order id once; remove one of them",
                     )
@@ -139,11 +155,13 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                 );
             }
             Entry::Vacant(vacant) => {
-                vacant.insert(id.referenced);
+                vacant.insert((id.referenced, id.value.clone()));
                 change_orders.push(ChangeOrderSpec {
                     id: ChangeOrderId::new(id.value),
                     app: change_order.app,
                     reason: change_order.reason,
+                    operation: change_order.operation.unwrap_or_default(),
+                    app_id: change_order.app_id,
                 });
             }
         }
@@ -203,34 +221,38 @@ fn check_provider(checker: &mut Checker<'_>, raw: RawProvider) -> Provider {
         region: region.value,
         endpoint,
         profile,
+        signature_algorithm: raw.signature_algorithm.unwrap_or_default(),
+        endpoint_type: raw.endpoint_type.unwrap_or_default(),
     }
 }
 
 fn check_apply(checker: &mut Checker<'_>, raw: RawApply) -> ApplySettings {
-    let mut positive = |name: &str, value: Option<Spanned<i64>>| {
+    let mut positive = |name: &str, value: Option<Spanned<i64>>, max: u32| {
         let value = value?;
         if checker.refuse_quoted_number(&value, name, &value.value.to_string()) {
             return None;
         }
         match u32::try_from(value.value) {
-            Ok(positive) if positive > 0 => Some(positive),
+            Ok(positive) if positive > 0 && positive <= max => Some(positive),
             _ => {
                 let shown = value.value.to_string();
                 checker.fail(
                     &value,
                     &shown,
                     format!("invalid {name} `{shown}`"),
-                    &format!("expected a whole number from 1 to {}", u32::MAX),
+                    &format!("expected a whole number from 1 to {max}"),
                 );
                 None
             }
         }
     };
-    let parallelism = positive("parallelism", raw.parallelism);
-    let requests_per_second = positive("requests_per_second", raw.requests_per_second);
+    // Each request in flight holds a connection (a file descriptor); the service's rate
+    // limit is reached long before this many.
+    let parallelism = positive("parallelism", raw.parallelism, MAX_PARALLELISM);
+    let requests_per_second = positive("requests_per_second", raw.requests_per_second, u32::MAX);
     let request_timeout =
-        raw.request_timeout
-            .and_then(|timeout| match parse_config_duration(&timeout.value) {
+        raw.request_timeout.and_then(|timeout| {
+            match parse_config_duration_at_most(&timeout.value, MAX_REQUEST_TIMEOUT) {
                 Ok(duration) => Some(duration),
                 Err(expected) => {
                     checker.fail(
@@ -241,11 +263,29 @@ fn check_apply(checker: &mut Checker<'_>, raw: RawApply) -> ApplySettings {
                     );
                     None
                 }
-            });
+            }
+        });
+    // A window is a few seconds; minutes would only delay a resend the run needs.
+    const MAX_VERIFY_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
+    let verify_window = raw.verify_window.and_then(|window| {
+        match parse_config_duration_at_most(&window.value, MAX_VERIFY_WINDOW) {
+            Ok(duration) => Some(duration),
+            Err(expected) => {
+                checker.fail(
+                    &window,
+                    &window.value,
+                    format!("invalid verify_window `{}`", window.value),
+                    &expected,
+                );
+                None
+            }
+        }
+    });
     ApplySettings {
         parallelism,
         requests_per_second,
         request_timeout,
+        verify_window,
     }
 }
 
@@ -261,17 +301,23 @@ pub fn is_region(region: &str) -> bool {
 /// (`10s`, `500ms`, `1m30s`), and more than zero. Stricter than the flag parser so the schema
 /// pattern describes exactly what the loader accepts.
 pub fn parse_config_duration(text: &str) -> Result<Duration, String> {
+    parse_config_duration_at_most(text, MAX_DURATION)
+}
+
+/// [`parse_config_duration`] with a smaller maximum than [`MAX_DURATION`].
+fn parse_config_duration_at_most(text: &str, max: Duration) -> Result<Duration, String> {
     const EXPECTED: &str =
         "expected a duration like `10s`, `500ms`, `2m` or `1m30s` (units: ms, s, m, h)";
     if !matches_duration_grammar(text) {
         return Err(EXPECTED.to_string());
     }
-    match parse_duration(text) {
+    match humantime::parse_duration(text) {
         Ok(duration) if duration.is_zero() => {
             Err("expected a duration greater than zero".to_string())
         }
-        Ok(duration) => Ok(duration),
-        Err(_) => Err(EXPECTED.to_string()),
+        Ok(duration) => at_most(text, duration, max),
+        // Digits beyond what a duration can hold (`99999999999999999999h`).
+        Err(_) => Err(too_long(text, max)),
     }
 }
 

@@ -9,9 +9,12 @@ pub mod error;
 pub mod raw;
 mod syntax;
 
-pub use check::{is_region, normalize_endpoint, parse_config_duration};
+pub use check::{MAX_PARALLELISM, is_region, normalize_endpoint, parse_config_duration};
 pub use error::{ConfigError, ConfigErrors, Position};
 
+use crate::edas::endpoint::EndpointType;
+use crate::edas::request::RollbackOperation;
+use crate::edas::signer::SignatureAlgorithm;
 use crate::ids::ChangeOrderId;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -69,6 +72,10 @@ pub struct Provider {
     pub region: String,
     pub endpoint: Option<String>,
     pub profile: Option<String>,
+    /// `provider.signature_algorithm`, V3 unless the config says otherwise.
+    pub signature_algorithm: SignatureAlgorithm,
+    /// `provider.endpoint_type`, public unless the config says `vpc`.
+    pub endpoint_type: EndpointType,
 }
 
 /// Settings from the config's `apply:` section; command-line flags override them.
@@ -77,6 +84,9 @@ pub struct ApplySettings {
     pub parallelism: Option<u32>,
     pub requests_per_second: Option<u32>,
     pub request_timeout: Option<Duration>,
+    /// How long an abortable status after an ambiguous abort is watched before the abort is
+    /// sent again (`apply.verify_window`).
+    pub verify_window: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -84,6 +94,10 @@ pub struct ChangeOrderSpec {
     pub id: ChangeOrderId,
     pub app: Option<String>,
     pub reason: Option<String>,
+    /// Which call rolls it back (ACK: AbortAndRollbackChangeOrder; ECS: RollbackChangeOrder).
+    pub operation: RollbackOperation,
+    /// The application id, for ListRecentChangeOrder.
+    pub app_id: Option<String>,
 }
 
 #[cfg(test)]

@@ -4,13 +4,16 @@
 //! what editors accept and what the loader accepts cannot drift apart. Nothing here checks
 //! meaning; `config::check` turns these into a `DesiredState`.
 
+use crate::edas::endpoint::EndpointType;
+use crate::edas::request::RollbackOperation;
+use crate::edas::signer::SignatureAlgorithm;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 /// Regular expressions the schema publishes. The loader checks the same rules in Rust (see
 /// `config::check`); a test runs every example through both.
-pub const ID_PATTERN: &str = "^[A-Za-z0-9-]+$";
+pub const ID_PATTERN: &str = "^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$";
 pub const REGION_PATTERN: &str = "^[a-z0-9-]+$";
 pub const ENDPOINT_PATTERN: &str = "^https?://[^/?#@\\s]+/?$";
 pub const DURATION_PATTERN: &str = "^([0-9]+(ms|s|m|h))+$";
@@ -57,6 +60,15 @@ pub struct RawProvider {
     /// environment has none.
     #[schemars(with = "Option<String>", length(min = 1))]
     pub profile: Option<Spanned<String>>,
+    /// How requests are signed: `ACS3-HMAC-SHA256` (signature V3, what the current official
+    /// SDKs send; the default) or `HMAC-SHA1` (ROA signature v1, legacy). See `docs/wire.md`.
+    #[schemars(extend("default" = "ACS3-HMAC-SHA256"))]
+    pub signature_algorithm: Option<SignatureAlgorithm>,
+    /// Which network the endpoint derived from `region` is on: `public` (the default) or
+    /// `vpc` (`edas-vpc.<region>.aliyuncs.com`, from inside an Alibaba Cloud VPC). Ignored when
+    /// `endpoint` is given.
+    #[schemars(extend("default" = "public"))]
+    pub endpoint_type: Option<EndpointType>,
 }
 
 /// Defaults for `apply`. Each is overridden by its command-line flag.
@@ -65,7 +77,7 @@ pub struct RawProvider {
 #[schemars(rename = "Apply")]
 pub struct RawApply {
     /// Requests in flight at once (default 10, `--parallelism`).
-    #[schemars(with = "Option<u32>", range(min = 1), extend("default" = 10))]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1000), extend("default" = 10))]
     pub parallelism: Option<Spanned<i64>>,
     /// Requests started per second at most, across the whole run (default 20,
     /// `--requests-per-second`).
@@ -79,6 +91,15 @@ pub struct RawApply {
         extend("default" = "10s")
     )]
     pub request_timeout: Option<Spanned<String>>,
+    /// After an abort whose outcome is unknown, how long a status that still reads abortable
+    /// is watched (asked three more times) before the abort is sent again: EDAS applies an
+    /// abort asynchronously (default 3s; `0s` resends at once).
+    #[schemars(
+        with = "Option<String>",
+        regex(pattern = DURATION_PATTERN),
+        extend("default" = "3s")
+    )]
+    pub verify_window: Option<Spanned<String>>,
 }
 
 /// One change order to abort and roll back.
@@ -93,6 +114,16 @@ pub struct RawChangeOrder {
     pub app: Option<String>,
     /// Why it is aborted; recorded in state.
     pub reason: Option<String>,
+    /// Which EDAS call rolls it back: `abort_and_rollback` (the default:
+    /// AbortAndRollbackChangeOrder, for applications in ACK/Kubernetes clusters) or `rollback`
+    /// (RollbackChangeOrder, for applications in ECS clusters).
+    #[schemars(extend("default" = "abort_and_rollback"))]
+    pub operation: Option<RollbackOperation>,
+    /// The EDAS application id of this change order. Optional: when an abort is confirmed from
+    /// the change order's status (a lost response), ListRecentChangeOrder on this application
+    /// finds the rollback change order so `apply --wait` can follow it.
+    #[schemars(length(min = 1))]
+    pub app_id: Option<String>,
 }
 
 /// The JSON schema of the config, as committed in `schemas/edas-rollback.schema.json`

@@ -38,11 +38,14 @@ fn a_complete_config_parses_into_the_desired_state() {
                 region: "cn-hangzhou".to_string(),
                 endpoint: Some("https://edas.cn-hangzhou.aliyuncs.com".to_string()),
                 profile: Some("oncall".to_string()),
+                signature_algorithm: Default::default(),
+                endpoint_type: Default::default(),
             },
             apply: ApplySettings {
                 parallelism: Some(10),
                 requests_per_second: Some(20),
                 request_timeout: Some(Duration::from_secs(90)),
+                verify_window: None,
             },
             state: Some(PathBuf::from("incident-42.state.json")),
             change_orders: vec![
@@ -50,11 +53,15 @@ fn a_complete_config_parses_into_the_desired_state() {
                     id: ChangeOrderId::new("6b55106c-c7f2-40f7-a1d4-0928700aaaaa"),
                     app: Some("checkout".to_string()),
                     reason: Some("broke checkout".to_string()),
+                    operation: Default::default(),
+                    app_id: None,
                 },
                 ChangeOrderSpec {
                     id: ChangeOrderId::new("B2"),
                     app: None,
                     reason: None,
+                    operation: Default::default(),
+                    app_id: None,
                 },
             ],
         }
@@ -341,7 +348,7 @@ fn the_schema_lists_every_key_and_pattern() {
     }
 }
 
-const ID_PATTERN_JSON: &str = "\"pattern\": \"^[A-Za-z0-9-]+$\"";
+const ID_PATTERN_JSON: &str = "\"pattern\": \"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$\"";
 
 #[test]
 fn a_file_full_of_bad_ids_keeps_every_error_and_renders_the_first_two_hundred() {

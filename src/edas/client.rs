@@ -9,13 +9,13 @@
 //! with the security token redacted, the status and the RequestId at debug level; never a
 //! secret, a token or the `Authorization` header.
 
-use super::credentials::Credentials;
+use super::credentials::{CredentialsError, CredentialsProvider};
 use super::endpoint::Endpoint;
 use super::outcome::{
-    InfoOutcome, Outcome, RawResponse, ResponseDetails, TransportError, classify_abort,
-    classify_info,
+    AbortOutcome, FatalKind, InfoOutcome, Outcome, RawResponse, ResponseDetails, TransportError,
+    classify_abort, classify_info,
 };
-use super::request::{Operation, RequestError, build_request};
+use super::request::{Operation, RequestError, RollbackOperation, build_request};
 use super::signer::{RequestSigner, SignError, SignatureAlgorithm};
 use super::wire;
 use crate::ids::ChangeOrderId;
@@ -28,12 +28,22 @@ pub const USER_AGENT: &str = concat!("edas-rollback/", env!("CARGO_PKG_VERSION")
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The whole of one attempt (connect, send, the status and the full body) must end within
+/// the connect timeout plus the read timeout (`request_timeout`). The read timeout alone
+/// bounds each read, so a server trickling its body a byte at a time stayed under it forever;
+/// this deadline ends such an attempt as a read timeout (ambiguous: verified before anything
+/// is sent again). Saturates rather than overflows.
+pub fn attempt_deadline(connect_timeout: Duration, read_timeout: Duration) -> Duration {
+    connect_timeout.saturating_add(read_timeout)
+}
+
 /// Everything the client needs for a run.
 #[derive(Clone, Debug)]
 pub struct ClientSettings {
     pub endpoint: Endpoint,
     pub region: String,
-    pub credentials: Credentials,
+    /// Asked for credentials on every attempt: temporary ones are renewed before they expire.
+    pub credentials: CredentialsProvider,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     /// Idle keep-alive connections kept per host; the run's parallelism.
@@ -47,17 +57,17 @@ impl ClientSettings {
     pub fn new(
         endpoint: Endpoint,
         region: impl Into<String>,
-        credentials: Credentials,
+        credentials: impl Into<CredentialsProvider>,
         pool_size: usize,
     ) -> Self {
         Self {
             endpoint,
             region: region.into(),
-            credentials,
+            credentials: credentials.into(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
             pool_size,
-            signature_algorithm: SignatureAlgorithm::HmacSha1,
+            signature_algorithm: SignatureAlgorithm::default(),
         }
     }
 }
@@ -86,6 +96,8 @@ pub enum AttemptError {
     #[error("cannot sign the request")]
     Sign(#[from] SignError),
     #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    #[error(transparent)]
     Transport(TransportError),
 }
 
@@ -102,8 +114,10 @@ struct Inner {
     base_url: Option<reqwest::Url>,
     endpoint: Endpoint,
     region: String,
-    credentials: Credentials,
+    credentials: CredentialsProvider,
     signer: Box<dyn RequestSigner>,
+    /// [`attempt_deadline`] of the settings.
+    deadline: Duration,
 }
 
 impl std::fmt::Debug for EdasClient {
@@ -111,7 +125,7 @@ impl std::fmt::Debug for EdasClient {
         f.debug_struct("EdasClient")
             .field("endpoint", &self.inner.endpoint)
             .field("region", &self.inner.region)
-            .field("access_key_id", &self.inner.credentials.access_key_id)
+            .field("credentials", &self.inner.credentials)
             .finish_non_exhaustive()
     }
 }
@@ -139,6 +153,7 @@ impl EdasClient {
                 region: settings.region,
                 credentials: settings.credentials,
                 signer: settings.signature_algorithm.signer(),
+                deadline: attempt_deadline(settings.connect_timeout, settings.read_timeout),
             }),
         })
     }
@@ -151,13 +166,15 @@ impl EdasClient {
         &self.inner.region
     }
 
-    /// One `AbortAndRollbackChangeOrder` attempt, classified.
-    pub async fn abort(&self, id: &ChangeOrderId) -> Outcome {
-        match self.execute(Operation::AbortAndRollback, id).await {
+    /// One attempt of `operation` (`AbortAndRollbackChangeOrder` or `RollbackChangeOrder`:
+    /// the same query and answer), classified.
+    pub async fn abort(&self, id: &ChangeOrderId, operation: RollbackOperation) -> AbortOutcome {
+        match self.execute(operation.request(), id).await {
             Ok(response) => classify_abort(Ok(&response)),
             Err(AttemptError::Transport(error)) => classify_abort(Err(&error)),
             Err(local) => Outcome::Fatal {
                 details: local_details(&local),
+                kind: FatalKind::Connection,
                 server_string_to_sign: None,
             },
         }
@@ -168,8 +185,9 @@ impl EdasClient {
         match self.execute(Operation::GetChangeOrderInfo, id).await {
             Ok(response) => classify_info(Ok(&response)),
             Err(AttemptError::Transport(error)) => classify_info(Err(&error)),
-            Err(local) => InfoOutcome::Fatal {
+            Err(local) => Outcome::Fatal {
                 details: local_details(&local),
+                kind: FatalKind::Connection,
                 server_string_to_sign: None,
             },
         }
@@ -190,10 +208,12 @@ impl EdasClient {
         let nonce = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
             .into_uuid()
             .to_string();
+        // Credentials valid now: a refresh, when one is due, happens here (one for all).
+        let credentials = inner.credentials.current().await?;
         let signed_text =
             inner
                 .signer
-                .sign(&mut request, &inner.credentials, SystemTime::now(), &nonce)?;
+                .sign(&mut request, &credentials, SystemTime::now(), &nonce)?;
         tracing::debug!(
             method = %request.method(),
             path = %request.uri().path_and_query().map_or("", |p| p.as_str()),
@@ -210,24 +230,38 @@ impl EdasClient {
         );
         let request = to_reqwest(inner.base_url.as_ref(), request)
             .map_err(|error| AttemptError::Transport(transport_error(&error)))?;
-        let response = inner
-            .http
-            .execute(request)
-            .await
-            .map_err(|error| AttemptError::Transport(transport_error(&error)))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| AttemptError::Transport(body_error(&error)))?;
-        let raw = RawResponse {
-            status,
-            headers,
-            body,
+        let exchange = async {
+            let response = inner
+                .http
+                .execute(request)
+                .await
+                .map_err(|error| AttemptError::Transport(transport_error(&error)))?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response
+                .bytes()
+                .await
+                .map_err(|error| AttemptError::Transport(body_error(&error)))?;
+            Ok::<_, AttemptError>(RawResponse {
+                status,
+                headers,
+                body,
+            })
+        };
+        let raw = match tokio::time::timeout(inner.deadline, exchange).await {
+            Ok(answer) => answer?,
+            Err(_elapsed) => {
+                return Err(AttemptError::Transport(TransportError::ReadTimeout(
+                    format!(
+                        "no whole response within the attempt's deadline of {} (connect timeout \
+                     plus request_timeout)",
+                        humantime::format_duration(inner.deadline)
+                    ),
+                )));
+            }
         };
         tracing::debug!(
-            status,
+            status = raw.status,
             request_id = %request_id_of(&raw).unwrap_or_default(),
             change_order_id = %id,
             "response"
@@ -403,6 +437,7 @@ fn body_error(error: &reqwest::Error) -> TransportError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::edas::credentials::Credentials;
     use crate::edas::secret::Secret;
 
     fn settings(endpoint: &str) -> ClientSettings {
@@ -458,7 +493,6 @@ mod tests {
         let client = EdasClient::new(settings("http://127.0.0.1:1")).unwrap();
         let shown = format!("{client:?}");
         assert!(!shown.contains("ClientSecret"), "{shown}");
-        assert!(shown.contains("AKID"));
     }
 
     #[test]

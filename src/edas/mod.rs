@@ -1,5 +1,5 @@
 //! Everything that crosses the wire to EDAS (DESIGN 5): wire types, request building (pure),
-//! the ROA v1 signer (pure), credentials, endpoints, the HTTP client, and the one pure outcome
+//! the V3 and ROA v1 signers (pure), credentials, endpoints, the HTTP client, and the one pure outcome
 //! policy. Nothing here reads state or plans.
 
 pub mod client;
@@ -15,3 +15,7 @@ pub mod wire;
 pub const API_VERSION: &str = "2017-08-01";
 pub const ABORT_PATH: &str = "/pop/v5/changeorder/change_order_abort_and_rollback";
 pub const INFO_PATH: &str = "/pop/v5/changeorder/change_order_info";
+/// `RollbackChangeOrder` (applications in ECS clusters): `PUT`, query `ChangeOrderId`.
+pub const ROLLBACK_PATH: &str = "/pop/v5/oam/changeorder/rollback";
+/// `ListRecentChangeOrder`: `POST`, query `AppId`.
+pub const LIST_PATH: &str = "/pop/v5/changeorder/change_order_list";

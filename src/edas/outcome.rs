@@ -1,18 +1,30 @@
-//! The one pure policy that classifies the result of one request (DESIGN 3, issue 3): from an
-//! HTTP status, headers and body bytes, or a transport error, to what apply does next.
+//! The one pure policy that classifies the result of one EDAS call (DESIGN 3 and 5, issue 11):
+//! from an HTTP status, headers and body bytes, or a transport error, to what the caller does
+//! next. Every call has the same result type, [`Outcome`], whose success carries the call's own
+//! answer ([`Accepted`] for the two aborting calls, a [`ChangeOrderStatus`] for
+//! `GetChangeOrderInfo`).
 //!
-//! Decisions, in the order they are checked:
-//! 1. 2xx with body `Code` 200 (number or string) → success.
-//! 2. A credential or signature code (`SignatureDoesNotMatch`, `IncompleteSignature`,
-//!    `InvalidAccessKeyId*`, `InvalidSecurityToken*`, `Forbidden*`, `MissingAuthorization`,
-//!    `InvalidTimeStamp*`), at any status → `Fatal`: every other request would fail the same way.
-//! 3. Throttled: `Code` starting `Throttling`, HTTP 429, or an `x-acs-retry-after` header (whole
-//!    milliseconds, see [`wire::parse_retry_after`]) → `Retry { throttled: true }`. A
-//!    `SignatureNonceUsed` is also retried: a fresh attempt carries a fresh nonce.
-//! 4. HTTP 5xx, 1xx/3xx, or a 2xx whose body cannot be read or has no `Code` → `Verify`: the
-//!    service may have acted, so ask before sending again.
-//! 5. HTTP 408 → `Retry` (the server says it never read the whole request).
-//! 6. Anything else (2xx with `Code` ≠ 200, other 4xx) → `Failed`, no retry.
+//! The real error catalogue, in the order it is checked (`docs/wire.md` lists each code):
+//! 1. 2xx with body `Code` 200 (number or string) → [`Outcome::Done`].
+//! 2. **Fatal** ([`Outcome::Fatal`], with a [`FatalKind`] naming what to fix): a body `Code`
+//!    401 (the RAM user lacks `edas:ManageApplication`), 403 (denied) or 404 (no API at that
+//!    path), which EDAS sends with HTTP 200; `InvalidAccessKeyId.*`, `SignatureDoesNotMatch`,
+//!    `IncompleteSignature`, `MissingAuthorization`, `InvalidAuthorization`,
+//!    `InvalidSecurityToken.*`, `MissingSecurityToken`, `Forbidden*`, `ActionUnauthorized`,
+//!    `NoPermission`, `InvalidApi.NotFound`, `InvalidRegion.NotFound`,
+//!    `InvalidProduct.NotFound`, `InvalidTimeStamp.*` — at any HTTP status: every other request
+//!    would fail the same way.
+//! 3. **Retried** with the run-wide backoff: `Throttling*`, `Rejected.Throttling`, HTTP 429 or an
+//!    `x-acs-retry-after` header (whole milliseconds, see [`wire::parse_retry_after`]) →
+//!    `Retry { throttled: true }`; `SignatureNonceUsed` and HTTP 408 → `Retry`.
+//! 4. HTTP 5xx (`ServiceUnavailable`, `InternalError`, a proxy's page), 1xx/3xx, or a 2xx whose
+//!    body cannot be read or has no `Code` → [`Outcome::Verify`]: the service may have acted.
+//!    For `GetChangeOrderInfo` (read only) the caller simply asks again; for an abort it asks
+//!    `GetChangeOrderInfo` first, then sends again after the same backoff — so 5xx *are* retried
+//!    with the run-wide backoff, never blindly.
+//! 5. Anything else (601 and other business errors, other 4xx) → [`Outcome::Failed`] for that
+//!    change order only. Whether the refusal was because of the change order's status is not
+//!    read from the message: apply asks `GetChangeOrderInfo` after every refused abort.
 //!
 //! Transport errors: a request that never left (connection refused, DNS, connect timeout) →
 //! `Retry`; a TLS handshake failure → `Fatal` (a certificate problem repeats on every request);
@@ -35,14 +47,91 @@ pub struct ResponseDetails {
     pub message: Option<String>,
 }
 
-/// The decision for one `AbortAndRollbackChangeOrder` attempt.
+/// The answer of an accepted `AbortAndRollbackChangeOrder` or `RollbackChangeOrder`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Accepted {
+    /// `Data.ChangeOrderId`: the rollback change order the call started, when the body has it.
+    pub rollback_change_order_id: Option<String>,
+}
+
+/// What a fatal answer says must be fixed before anything can succeed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FatalKind {
+    /// The RAM user or role lacks the permission (body 401/403, `Forbidden*`,
+    /// `ActionUnauthorized`, `NoPermission`).
+    Permission,
+    /// The access key id does not exist or is disabled.
+    AccessKey,
+    /// The signature does not match: the secret, or how the request was signed.
+    Signature,
+    /// The STS security token is missing, expired or does not match the key.
+    SecurityToken,
+    /// The request's time is too far from the service's clock.
+    Clock,
+    /// The endpoint or region does not serve this API (body 404, `InvalidApi.NotFound`,
+    /// `InvalidRegion.NotFound`, `InvalidProduct.NotFound`).
+    Endpoint,
+    /// The TLS handshake failed, or this client could not sign the request at all.
+    Connection,
+}
+
+impl FatalKind {
+    /// The kind of a fatal code, `None` when the code is not fatal.
+    pub fn of_code(code: &str) -> Option<FatalKind> {
+        let kind = match code {
+            "401" | "403" | "ActionUnauthorized" | "NoPermission" => FatalKind::Permission,
+            "404"
+            | "InvalidApi.NotFound"
+            | "InvalidRegion.NotFound"
+            | "InvalidProduct.NotFound" => FatalKind::Endpoint,
+            "SignatureDoesNotMatch"
+            | "IncompleteSignature"
+            | "MissingAuthorization"
+            | "InvalidAuthorization" => FatalKind::Signature,
+            "MissingSecurityToken" => FatalKind::SecurityToken,
+            code if code.starts_with("Forbidden") => FatalKind::Permission,
+            code if code.starts_with("InvalidAccessKeyId") => FatalKind::AccessKey,
+            code if code.starts_with("InvalidSecurityToken") => FatalKind::SecurityToken,
+            code if code.starts_with("InvalidTimeStamp") => FatalKind::Clock,
+            _ => return None,
+        };
+        Some(kind)
+    }
+
+    /// What to fix, for the one message a fatal stop prints.
+    pub fn hint(self) -> &'static str {
+        match self {
+            FatalKind::Permission => {
+                "grant the RAM permission `edas:ManageApplication` on these applications (a custom policy, or the system policy AliyunEDASFullAccess) to the RAM user or role of this access key, then run again"
+            }
+            FatalKind::AccessKey => {
+                "check the access key id: it must exist and be enabled (environment `ALIBABA_CLOUD_ACCESS_KEY_ID` or the aliyun CLI profile); run `edas-rollback credentials` to see which one is used"
+            }
+            FatalKind::Signature => {
+                "check the access key secret that belongs to this key id; compare the server's string to sign with ours (run with -v)"
+            }
+            FatalKind::SecurityToken => {
+                "the STS security token is missing, expired or not the one issued with this key: obtain fresh temporary credentials (or set `ALIBABA_CLOUD_SECURITY_TOKEN` with the key it came with)"
+            }
+            FatalKind::Clock => {
+                "set this machine's clock right (NTP): the service refuses requests more than 15 minutes off"
+            }
+            FatalKind::Endpoint => {
+                "check `provider.region` and `provider.endpoint` (or `--endpoint`): this endpoint does not serve the EDAS API in that region"
+            }
+            FatalKind::Connection => {
+                "check the endpoint's TLS certificate (or a proxy in the way) and the credentials this client was given"
+            }
+        }
+    }
+}
+
+/// The classified result of one call to EDAS, whichever call it was. `T` is the call's answer:
+/// [`Accepted`] for an abort or rollback, a [`ChangeOrderStatus`] for `GetChangeOrderInfo`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Outcome<T> {
     /// HTTP 2xx with body `Code` 200.
-    Aborted {
-        details: ResponseDetails,
-        rollback_change_order_id: Option<String>,
-    },
+    Done { answer: T, details: ResponseDetails },
     /// Throttled, or never sent: try again later. `after` is the server's `x-acs-retry-after`.
     Retry {
         details: ResponseDetails,
@@ -50,50 +139,40 @@ pub enum Outcome {
         throttled: bool,
         reason: String,
     },
-    /// Sent, outcome unknown (timeout or reset after sending, HTTP 5xx): ask
-    /// `GetChangeOrderInfo` before sending again.
+    /// Sent, outcome unknown (timeout or reset after sending, HTTP 5xx, an unreadable 2xx).
+    /// A read is simply asked again; an abort is verified with `GetChangeOrderInfo` first.
     Verify {
         details: ResponseDetails,
         reason: String,
     },
-    /// A business error: the service refused this change order. No retry.
+    /// A business error: the service refused this call for this change order.
     Failed { details: ResponseDetails },
-    /// Credentials, signature or permission: every other request would fail the same way.
+    /// Credentials, signature, permission, clock or endpoint: every other request would fail
+    /// the same way.
     Fatal {
         details: ResponseDetails,
+        kind: FatalKind,
         /// The server's string to sign from a `SignatureDoesNotMatch`, to compare with ours.
         server_string_to_sign: Option<String>,
     },
 }
 
-/// The decision for one `GetChangeOrderInfo` attempt. Reading is harmless, so an ambiguous
-/// answer (`Unknown`) may simply be asked again.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum InfoOutcome {
-    /// The change order's status (see [`wire::ChangeOrderInfo::status`]).
-    Status {
-        status: ChangeOrderStatus,
-        details: ResponseDetails,
-    },
-    /// Throttled or never sent.
-    Retry {
-        details: ResponseDetails,
-        after: Option<Duration>,
-        throttled: bool,
-        reason: String,
-    },
-    /// No usable answer (5xx, timeout, unreadable body, no status in the body).
-    Unknown {
-        details: ResponseDetails,
-        reason: String,
-    },
-    /// The service refused the question (e.g. the change order does not exist).
-    Failed { details: ResponseDetails },
-    /// Credentials, signature or permission.
-    Fatal {
-        details: ResponseDetails,
-        server_string_to_sign: Option<String>,
-    },
+/// The outcome of an abort or rollback call.
+pub type AbortOutcome = Outcome<Accepted>;
+/// The outcome of a `GetChangeOrderInfo` call.
+pub type InfoOutcome = Outcome<ChangeOrderStatus>;
+
+impl<T> Outcome<T> {
+    /// What the service said, whatever the outcome.
+    pub fn details(&self) -> &ResponseDetails {
+        match self {
+            Outcome::Done { details, .. }
+            | Outcome::Retry { details, .. }
+            | Outcome::Verify { details, .. }
+            | Outcome::Failed { details }
+            | Outcome::Fatal { details, .. } => details,
+        }
+    }
 }
 
 /// A response as it arrived: status, headers, the whole body.
@@ -147,11 +226,12 @@ impl TransportError {
     }
 }
 
-/// Classifies one `AbortAndRollbackChangeOrder` attempt.
-pub fn classify_abort(response: Result<&RawResponse, &TransportError>) -> Outcome {
+/// Classifies one `AbortAndRollbackChangeOrder` or `RollbackChangeOrder` attempt (the two
+/// answer in the same shape).
+pub fn classify_abort(response: Result<&RawResponse, &TransportError>) -> AbortOutcome {
     let response = match response {
         Ok(response) => response,
-        Err(error) => return Outcome::from_decision(transport_decision(error), transport_details),
+        Err(error) => return from_decision(transport_decision(error), transport_details),
     };
     let parsed: Option<AbortResponse> = serde_json::from_slice(&response.body).ok();
     let mut details = details_from(response, parsed.as_ref().map(envelope_of_abort));
@@ -159,25 +239,26 @@ pub fn classify_abort(response: Result<&RawResponse, &TransportError>) -> Outcom
         && let Some(body) = &parsed
         && body.code.as_ref().is_some_and(Code::is_success)
     {
-        return Outcome::Aborted {
+        return Outcome::Done {
+            answer: Accepted {
+                rollback_change_order_id: body
+                    .data
+                    .as_ref()
+                    .and_then(|data| data.change_order_id.clone()),
+            },
             details,
-            rollback_change_order_id: body
-                .data
-                .as_ref()
-                .and_then(|data| data.change_order_id.clone()),
         };
     }
     let decision = response_decision(response, parsed.is_some(), &mut details);
-    Outcome::from_decision(decision, |_| details)
+    from_decision(decision, |_| details)
 }
 
-/// Classifies one `GetChangeOrderInfo` attempt.
+/// Classifies one `GetChangeOrderInfo` attempt. A `Code` 200 without a status is `Verify`
+/// (nothing usable: ask again).
 pub fn classify_info(response: Result<&RawResponse, &TransportError>) -> InfoOutcome {
     let response = match response {
         Ok(response) => response,
-        Err(error) => {
-            return InfoOutcome::from_decision(transport_decision(error), transport_details);
-        }
+        Err(error) => return from_decision(transport_decision(error), transport_details),
     };
     let parsed: Option<ChangeOrderInfoResponse> = serde_json::from_slice(&response.body).ok();
     let mut details = details_from(response, parsed.as_ref().map(envelope_of_info));
@@ -186,22 +267,25 @@ pub fn classify_info(response: Result<&RawResponse, &TransportError>) -> InfoOut
         && body.code.as_ref().is_some_and(Code::is_success)
     {
         return match body.change_order_info.as_ref().and_then(|info| info.status) {
-            Some(status) => InfoOutcome::Status { status, details },
-            None => InfoOutcome::Unknown {
+            Some(status) => Outcome::Done {
+                answer: status,
+                details,
+            },
+            None => Outcome::Verify {
                 details,
                 reason: "the response has `Code` 200 but no `changeOrderInfo.Status`".to_string(),
             },
         };
     }
     let decision = response_decision(response, parsed.is_some(), &mut details);
-    InfoOutcome::from_decision(decision, |_| details)
+    from_decision(decision, |_| details)
 }
 
 /// What a transport error leaves to record: nothing from the service, and for a fatal one
 /// (a TLS failure) the reason as the message, so the final report can say what went wrong.
 fn transport_details(decision: &Decision) -> ResponseDetails {
     match decision {
-        Decision::Fatal { reason } => ResponseDetails {
+        Decision::Fatal { reason, .. } => ResponseDetails {
             message: Some(reason.clone()),
             ..ResponseDetails::default()
         },
@@ -217,57 +301,29 @@ fn echoed_string_to_sign(details: &ResponseDetails) -> Option<String> {
         .and_then(wire::server_string_to_sign)
 }
 
-impl Outcome {
-    fn from_decision(
-        decision: Decision,
-        details: impl FnOnce(&Decision) -> ResponseDetails,
-    ) -> Self {
-        let details = details(&decision);
-        match decision {
-            Decision::Retry {
-                after,
-                throttled,
-                reason,
-            } => Outcome::Retry {
-                details,
-                after,
-                throttled,
-                reason,
-            },
-            Decision::Ambiguous { reason } => Outcome::Verify { details, reason },
-            Decision::Failed => Outcome::Failed { details },
-            Decision::Fatal { .. } => Outcome::Fatal {
-                server_string_to_sign: echoed_string_to_sign(&details),
-                details,
-            },
-        }
-    }
-}
-
-impl InfoOutcome {
-    fn from_decision(
-        decision: Decision,
-        details: impl FnOnce(&Decision) -> ResponseDetails,
-    ) -> Self {
-        let details = details(&decision);
-        match decision {
-            Decision::Retry {
-                after,
-                throttled,
-                reason,
-            } => InfoOutcome::Retry {
-                details,
-                after,
-                throttled,
-                reason,
-            },
-            Decision::Ambiguous { reason } => InfoOutcome::Unknown { details, reason },
-            Decision::Failed => InfoOutcome::Failed { details },
-            Decision::Fatal { .. } => InfoOutcome::Fatal {
-                server_string_to_sign: echoed_string_to_sign(&details),
-                details,
-            },
-        }
+fn from_decision<T>(
+    decision: Decision,
+    details: impl FnOnce(&Decision) -> ResponseDetails,
+) -> Outcome<T> {
+    let details = details(&decision);
+    match decision {
+        Decision::Retry {
+            after,
+            throttled,
+            reason,
+        } => Outcome::Retry {
+            details,
+            after,
+            throttled,
+            reason,
+        },
+        Decision::Ambiguous { reason } => Outcome::Verify { details, reason },
+        Decision::Failed => Outcome::Failed { details },
+        Decision::Fatal { kind, .. } => Outcome::Fatal {
+            server_string_to_sign: echoed_string_to_sign(&details),
+            details,
+            kind,
+        },
     }
 }
 
@@ -283,6 +339,7 @@ enum Decision {
     },
     Failed,
     Fatal {
+        kind: FatalKind,
         reason: String,
     },
 }
@@ -290,7 +347,10 @@ enum Decision {
 fn transport_decision(error: &TransportError) -> Decision {
     let reason = error.to_string();
     match error {
-        TransportError::Tls(_) => Decision::Fatal { reason },
+        TransportError::Tls(_) => Decision::Fatal {
+            kind: FatalKind::Connection,
+            reason,
+        },
         _ if error.never_sent() => Decision::Retry {
             after: None,
             throttled: false,
@@ -400,23 +460,6 @@ fn is_2xx(status: u16) -> bool {
     (200..300).contains(&status)
 }
 
-/// Codes that mean the credentials, the signature or the permissions are wrong.
-fn is_fatal_code(code: &str) -> bool {
-    const EXACT: &[&str] = &[
-        "SignatureDoesNotMatch",
-        "IncompleteSignature",
-        "MissingAuthorization",
-        "InvalidAuthorization",
-    ];
-    const PREFIXES: &[&str] = &[
-        "InvalidAccessKeyId",
-        "InvalidSecurityToken",
-        "Forbidden",
-        "InvalidTimeStamp",
-    ];
-    EXACT.contains(&code) || PREFIXES.iter().any(|prefix| code.starts_with(prefix))
-}
-
 fn response_decision(
     response: &RawResponse,
     parsed_as_operation: bool,
@@ -429,12 +472,17 @@ fn response_decision(
         .get(wire::HEADER_RETRY_AFTER)
         .and_then(|value| value.to_str().ok());
 
-    if is_fatal_code(&code) {
+    if let Some(kind) = FatalKind::of_code(&code) {
         return Decision::Fatal {
-            reason: format!("the service refused the credentials or signature (`{code}`)"),
+            kind,
+            reason: format!("the service refused the request (`{code}`)"),
         };
     }
-    if code.starts_with("Throttling") || status == 429 || retry_after_header.is_some() {
+    if code.starts_with("Throttling")
+        || code == "Rejected.Throttling"
+        || status == 429
+        || retry_after_header.is_some()
+    {
         return Decision::Retry {
             after: retry_after_header.and_then(wire::parse_retry_after),
             throttled: true,
@@ -494,7 +542,7 @@ mod tests {
         }
     }
 
-    fn abort(status: u16, headers: &[(&'static str, &str)], body: &str) -> Outcome {
+    fn abort(status: u16, headers: &[(&'static str, &str)], body: &str) -> AbortOutcome {
         classify_abort(Ok(&response(status, headers, body)))
     }
 
@@ -505,7 +553,10 @@ mod tests {
     fn success_with_a_numeric_code_is_aborted_with_the_rollback_id() {
         assert_eq!(
             abort(200, &[], SUCCESS_NUMBER),
-            Outcome::Aborted {
+            Outcome::Done {
+                answer: Accepted {
+                    rollback_change_order_id: Some("rollback-1".into()),
+                },
                 details: ResponseDetails {
                     http_status: Some(200),
                     request_id: Some("req-1".into()),
@@ -514,15 +565,16 @@ mod tests {
                     error_code: Some("success".into()),
                     message: Some("success".into()),
                 },
-                rollback_change_order_id: Some("rollback-1".into()),
             }
         );
     }
 
     #[test]
     fn success_with_a_string_code_is_aborted_too() {
-        let Outcome::Aborted {
-            rollback_change_order_id,
+        let Outcome::Done {
+            answer: Accepted {
+                rollback_change_order_id,
+            },
             details,
         } = abort(200, &[], SUCCESS_STRING)
         else {
@@ -556,6 +608,7 @@ mod tests {
         let Outcome::Fatal {
             details,
             server_string_to_sign,
+            kind: FatalKind::Signature,
         } = abort(400, &[], body)
         else {
             panic!("not fatal")
@@ -589,24 +642,110 @@ mod tests {
         );
     }
 
+    /// The real catalogue (issue 11, `docs/wire.md`), code by code: what each answer means
+    /// for an abort and for a `GetChangeOrderInfo`, and for a fatal one what must be fixed.
     #[test]
-    fn every_credential_code_is_fatal() {
-        for (status, code) in [
-            (404, "InvalidAccessKeyId.NotFound"),
-            (400, "InvalidAccessKeyId.Inactive"),
-            (403, "Forbidden.RAM"),
-            (403, "Forbidden"),
-            (400, "MissingAuthorization"),
-            (400, "InvalidSecurityToken.Expired"),
-            (400, "IncompleteSignature"),
-            (400, "InvalidTimeStamp.Expired"),
-        ] {
-            let body = format!(r#"{{"Code": "{code}", "Message": "no", "RequestId": "r"}}"#);
-            assert!(
-                matches!(abort(status, &[], &body), Outcome::Fatal { .. }),
-                "{code}"
-            );
+    fn the_catalogue_code_by_code() {
+        use FatalKind::*;
+        #[derive(Debug, PartialEq)]
+        enum Expect {
+            Fatal(FatalKind),
+            Throttled,
+            Retry,
+            Verify,
+            Failed,
         }
+        use Expect::*;
+        // (HTTP status, body Code as sent: a JSON number or string, expected)
+        let table: &[(u16, &str, Expect)] = &[
+            // EDAS answers HTTP 200 with a numeric body Code.
+            (200, "401", Fatal(Permission)),
+            (200, "403", Fatal(Permission)),
+            (200, "404", Fatal(Endpoint)),
+            (200, "601", Failed),
+            (200, "500", Failed),
+            (200, r#""601""#, Failed),
+            (200, r#""401""#, Fatal(Permission)),
+            // The gateway's string codes.
+            (404, r#""InvalidAccessKeyId.NotFound""#, Fatal(AccessKey)),
+            (400, r#""InvalidAccessKeyId.Inactive""#, Fatal(AccessKey)),
+            (400, r#""SignatureDoesNotMatch""#, Fatal(Signature)),
+            (400, r#""IncompleteSignature""#, Fatal(Signature)),
+            (400, r#""MissingAuthorization""#, Fatal(Signature)),
+            (
+                400,
+                r#""InvalidSecurityToken.Expired""#,
+                Fatal(SecurityToken),
+            ),
+            (
+                400,
+                r#""InvalidSecurityToken.MisMatch""#,
+                Fatal(SecurityToken),
+            ),
+            (
+                400,
+                r#""InvalidSecurityToken.Malformed""#,
+                Fatal(SecurityToken),
+            ),
+            (400, r#""MissingSecurityToken""#, Fatal(SecurityToken)),
+            (403, r#""Forbidden""#, Fatal(Permission)),
+            (403, r#""Forbidden.RAM""#, Fatal(Permission)),
+            (403, r#""Forbidden.AccessKeyDisabled""#, Fatal(Permission)),
+            (403, r#""ActionUnauthorized""#, Fatal(Permission)),
+            (403, r#""NoPermission""#, Fatal(Permission)),
+            (404, r#""InvalidApi.NotFound""#, Fatal(Endpoint)),
+            (404, r#""InvalidRegion.NotFound""#, Fatal(Endpoint)),
+            (404, r#""InvalidProduct.NotFound""#, Fatal(Endpoint)),
+            (400, r#""InvalidTimeStamp.Expired""#, Fatal(Clock)),
+            (400, r#""InvalidTimeStamp.Format""#, Fatal(Clock)),
+            (400, r#""Throttling""#, Throttled),
+            (400, r#""Throttling.User""#, Throttled),
+            (400, r#""Throttling.Api""#, Throttled),
+            (503, r#""Throttling.User""#, Throttled),
+            (400, r#""Rejected.Throttling""#, Throttled),
+            (400, r#""SignatureNonceUsed""#, Retry),
+            (503, r#""ServiceUnavailable""#, Verify),
+            (500, r#""InternalError""#, Verify),
+            (502, r#""BadGateway""#, Verify),
+            (400, r#""InvalidParameter""#, Failed),
+            (400, r#""MissingChangeOrderId""#, Failed),
+        ];
+        for (status, code, expected) in table {
+            let body = format!(r#"{{"Code": {code}, "Message": "m", "RequestId": "r"}}"#);
+            let response = response(*status, &[], &body);
+            let abort = classify_abort(Ok(&response));
+            let info = classify_info(Ok(&response));
+            for (name, got) in [("abort", kind_of(&abort)), ("info", kind_of(&info))] {
+                assert_eq!(&got, expected, "{name}: HTTP {status} Code {code}");
+            }
+        }
+
+        fn kind_of<T>(outcome: &Outcome<T>) -> Expect {
+            match outcome {
+                Outcome::Fatal { kind, .. } => Fatal(*kind),
+                Outcome::Retry {
+                    throttled: true, ..
+                } => Throttled,
+                Outcome::Retry { .. } => Retry,
+                Outcome::Verify { .. } => Verify,
+                Outcome::Failed { .. } => Failed,
+                Outcome::Done { .. } => panic!("not a success"),
+            }
+        }
+    }
+
+    #[test]
+    fn each_fatal_kind_says_what_to_fix() {
+        assert!(
+            FatalKind::Permission
+                .hint()
+                .contains("`edas:ManageApplication`")
+        );
+        assert!(FatalKind::AccessKey.hint().contains("access key id"));
+        assert!(FatalKind::Signature.hint().contains("secret"));
+        assert!(FatalKind::SecurityToken.hint().contains("token"));
+        assert!(FatalKind::Clock.hint().contains("clock"));
+        assert!(FatalKind::Endpoint.hint().contains("region"));
     }
 
     #[test]
@@ -752,7 +891,11 @@ mod tests {
     fn info_success_gives_the_status() {
         let body = r#"{"Code": 200, "Message": "success", "RequestId": "r", "changeOrderInfo": {"ChangeOrderId": "co", "Status": 6}}"#;
         let outcome = classify_info(Ok(&response(200, &[], body)));
-        let InfoOutcome::Status { status, details } = outcome else {
+        let Outcome::Done {
+            answer: status,
+            details,
+        } = outcome
+        else {
             panic!("{outcome:?}")
         };
         assert_eq!(status, ChangeOrderStatus::Stopped);
@@ -785,21 +928,21 @@ mod tests {
         for (status, body, expected) in cases {
             let outcome = classify_info(Ok(&response(status, &[], body)));
             let got = match outcome {
-                InfoOutcome::Status { .. } => "status",
-                InfoOutcome::Retry { .. } => "retry",
-                InfoOutcome::Unknown { .. } => "unknown",
-                InfoOutcome::Failed { .. } => "failed",
-                InfoOutcome::Fatal { .. } => "fatal",
+                Outcome::Done { .. } => "status",
+                Outcome::Retry { .. } => "retry",
+                Outcome::Verify { .. } => "unknown",
+                Outcome::Failed { .. } => "failed",
+                Outcome::Fatal { .. } => "fatal",
             };
             assert_eq!(got, expected, "{status} {body}");
         }
         assert!(matches!(
             classify_info(Err(&TransportError::ConnectionRefused("x".into()))),
-            InfoOutcome::Retry { .. }
+            Outcome::Retry { .. }
         ));
         assert!(matches!(
             classify_info(Err(&TransportError::ReadTimeout("x".into()))),
-            InfoOutcome::Unknown { .. }
+            Outcome::Verify { .. }
         ));
     }
 }

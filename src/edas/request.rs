@@ -3,15 +3,86 @@
 //! ([`crate::edas::signer`]) and sending the one after ([`crate::edas::client`]).
 
 use super::endpoint::Endpoint;
-use super::{ABORT_PATH, API_VERSION, INFO_PATH};
+use super::{ABORT_PATH, API_VERSION, INFO_PATH, ROLLBACK_PATH};
 use crate::ids::ChangeOrderId;
 use http::header::{ACCEPT, HeaderValue};
 
-/// The two calls this tool makes.
+/// How a change order is rolled back, chosen per change order in the config (`operation:`):
+/// EDAS has one call for applications in ACK (Kubernetes) clusters and another for
+/// applications in ECS clusters, with the same query and response shape (DESIGN 1).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackOperation {
+    /// `AbortAndRollbackChangeOrder`: applications in ACK (Kubernetes) clusters. The default.
+    #[default]
+    AbortAndRollback,
+    /// `RollbackChangeOrder`: applications in ECS clusters.
+    Rollback,
+}
+
+impl RollbackOperation {
+    /// The config and plan spelling: `abort_and_rollback` or `rollback`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RollbackOperation::AbortAndRollback => "abort_and_rollback",
+            RollbackOperation::Rollback => "rollback",
+        }
+    }
+
+    /// The request that carries it out.
+    pub fn request(self) -> Operation {
+        match self {
+            RollbackOperation::AbortAndRollback => Operation::AbortAndRollback,
+            RollbackOperation::Rollback => Operation::Rollback,
+        }
+    }
+
+    /// The other one, for the message when EDAS refuses this one for the application's kind
+    /// of cluster.
+    pub fn other(self) -> RollbackOperation {
+        match self {
+            RollbackOperation::AbortAndRollback => RollbackOperation::Rollback,
+            RollbackOperation::Rollback => RollbackOperation::AbortAndRollback,
+        }
+    }
+
+    /// The kind of cluster it is for, for messages.
+    pub fn cluster_kind(self) -> &'static str {
+        match self {
+            RollbackOperation::AbortAndRollback => "ACK (Kubernetes)",
+            RollbackOperation::Rollback => "ECS",
+        }
+    }
+
+    pub fn is_default(&self) -> bool {
+        *self == RollbackOperation::AbortAndRollback
+    }
+}
+
+impl std::fmt::Display for RollbackOperation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The calls this tool makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Operation {
-    /// `PUT ABORT_PATH`: terminate the change order and roll the application back.
+    /// `PUT ABORT_PATH`: terminate the change order and roll the application back (ACK).
     AbortAndRollback,
+    /// `PUT ROLLBACK_PATH`: roll back the change order of an application in an ECS cluster.
+    Rollback,
     /// `POST INFO_PATH`: read a change order's status.
     GetChangeOrderInfo,
 }
@@ -19,7 +90,7 @@ pub enum Operation {
 impl Operation {
     pub fn method(self) -> http::Method {
         match self {
-            Operation::AbortAndRollback => http::Method::PUT,
+            Operation::AbortAndRollback | Operation::Rollback => http::Method::PUT,
             Operation::GetChangeOrderInfo => http::Method::POST,
         }
     }
@@ -27,6 +98,7 @@ impl Operation {
     pub fn path(self) -> &'static str {
         match self {
             Operation::AbortAndRollback => ABORT_PATH,
+            Operation::Rollback => ROLLBACK_PATH,
             Operation::GetChangeOrderInfo => INFO_PATH,
         }
     }
@@ -35,6 +107,7 @@ impl Operation {
     pub fn action(self) -> &'static str {
         match self {
             Operation::AbortAndRollback => "AbortAndRollbackChangeOrder",
+            Operation::Rollback => "RollbackChangeOrder",
             Operation::GetChangeOrderInfo => "GetChangeOrderInfo",
         }
     }
@@ -122,6 +195,28 @@ mod tests {
         assert_eq!(headers["x-acs-action"], "AbortAndRollbackChangeOrder");
         assert_eq!(headers["x-acs-region-id"], "cn-hangzhou");
         assert_eq!(headers.len(), 4);
+    }
+
+    #[test]
+    fn the_ecs_rollback_request_is_a_put_to_the_oam_path_with_the_same_query() {
+        let id = ChangeOrderId::new("co-1");
+        let request = build_request(Operation::Rollback, &id, "cn-hangzhou", &endpoint()).unwrap();
+        assert_eq!(request.method(), http::Method::PUT);
+        assert_eq!(request.uri().path(), "/pop/v5/oam/changeorder/rollback");
+        assert_eq!(
+            request.uri().query(),
+            Some("ChangeOrderId=co-1&RegionId=cn-hangzhou")
+        );
+        assert_eq!(request.headers()["x-acs-action"], "RollbackChangeOrder");
+        assert_eq!(
+            RollbackOperation::Rollback.request(),
+            Operation::Rollback,
+            "config `operation: rollback` sends RollbackChangeOrder"
+        );
+        assert_eq!(
+            serde_json::to_string(&RollbackOperation::AbortAndRollback).unwrap(),
+            "\"abort_and_rollback\""
+        );
     }
 
     #[test]

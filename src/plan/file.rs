@@ -9,9 +9,12 @@
 //! valid while any change of content is refused.
 
 use super::{PLAN_FORMAT_VERSION, Plan};
+use crate::edas::signer::SignatureAlgorithm;
+use crate::ids::ChangeOrderId;
 use crate::state::State;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -48,6 +51,19 @@ pub enum PlanFileError {
         recorded: String,
         computed: String,
     },
+    /// A plan lists every change order once; a hand-merged file (even with a recomputed
+    /// checksum) that lists one twice would send it twice. Ids compare as
+    /// [`ChangeOrderId::comparison_key`] does (case does not matter).
+    #[error(
+        "`{path}` lists change order `{change_order_id}` twice (actions {first} and {second}); a plan names each change order once: make a new plan with `edas-rollback plan --out`",
+        path = path.display()
+    )]
+    DuplicateChangeOrder {
+        path: PathBuf,
+        change_order_id: String,
+        first: usize,
+        second: usize,
+    },
 }
 
 /// Why a saved plan no longer applies to the current state. Apply refuses it and sends
@@ -73,13 +89,14 @@ pub enum StalePlan {
 }
 
 /// The provider settings a plan pins (DESIGN 3: apply carries out the plan as reviewed):
-/// apply sends to exactly this endpoint and region, and refuses a run whose flags,
-/// environment or config point elsewhere. One struct, so a setting that joins the plan (the
-/// signature algorithm) is compared in the same place.
+/// apply sends to exactly this endpoint and region, signed with this algorithm, and refuses a
+/// run whose flags, environment or config say otherwise. One struct, so every pinned setting
+/// is compared in the same place.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PinnedProvider {
     pub endpoint: String,
     pub region: String,
+    pub signature_algorithm: SignatureAlgorithm,
 }
 
 impl PinnedProvider {
@@ -87,6 +104,7 @@ impl PinnedProvider {
         Self {
             endpoint: plan.endpoint.clone(),
             region: plan.region.clone(),
+            signature_algorithm: plan.signature_algorithm,
         }
     }
 }
@@ -123,6 +141,13 @@ pub enum PlanMismatch {
     )]
     Region { planned: String, current: String },
     #[error(
+        "the plan was made to sign with `{planned}`, but the config's `provider.signature_algorithm` is now `{current}`; nothing was sent"
+    )]
+    SignatureAlgorithm {
+        planned: SignatureAlgorithm,
+        current: SignatureAlgorithm,
+    },
+    #[error(
         "the plan was made from config `{planned}`, but this run reads config `{current}`; nothing was sent"
     )]
     ConfigPath { planned: String, current: String },
@@ -151,6 +176,12 @@ pub fn check_pinned(plan: &Plan, run: &RunSettings) -> Result<(), PlanMismatch> 
         return Err(PlanMismatch::Region {
             planned: pinned.region,
             current: run.provider.region.clone(),
+        });
+    }
+    if pinned.signature_algorithm != run.provider.signature_algorithm {
+        return Err(PlanMismatch::SignatureAlgorithm {
+            planned: pinned.signature_algorithm,
+            current: run.provider.signature_algorithm,
         });
     }
     if !run.same_config_file {
@@ -249,7 +280,25 @@ pub fn decode(path: &Path, text: &str) -> Result<Plan, PlanFileError> {
         });
     }
     plan.checksum = recorded;
+    refuse_duplicates(path, &plan)?;
     Ok(plan)
+}
+
+/// Refuses a plan that lists one change order twice (actions numbered from 1).
+fn refuse_duplicates(path: &Path, plan: &Plan) -> Result<(), PlanFileError> {
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(plan.actions.len());
+    for (index, action) in plan.actions.iter().enumerate() {
+        let key = ChangeOrderId::comparison_key(action.change_order_id.as_str());
+        if let Some(first) = seen.insert(key, index + 1) {
+            return Err(PlanFileError::DuplicateChangeOrder {
+                path: path.to_path_buf(),
+                change_order_id: action.change_order_id.to_string(),
+                first,
+                second: index + 1,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn newer_format(path: &Path, text: &str) -> Option<PlanFileError> {

@@ -7,6 +7,8 @@ pub mod file;
 mod refresh;
 
 use crate::config::DesiredState;
+use crate::edas::request::RollbackOperation;
+use crate::edas::signer::SignatureAlgorithm;
 use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
 use crate::state::{ChangeOrderRecord, RecordStatus, State};
@@ -97,6 +99,13 @@ pub struct PlannedAction {
     pub app: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Which call apply sends: `abort_and_rollback` (ACK) or `rollback` (ECS). Always written,
+    /// so the reviewed plan says it and the checksum covers it.
+    #[serde(default)]
+    pub operation: RollbackOperation,
+    /// The application id from the config, for ListRecentChangeOrder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
     /// Set when the change order failed before and this is a retry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<LastError>,
@@ -134,6 +143,10 @@ impl PlannedAction {
             Action::NoOp => match live {
                 Some(ChangeOrderStatus::Stopped) => ActionKind::AlreadyStopped,
                 Some(status) if !status.is_abortable() => ActionKind::CannotAbort,
+                // Recorded as ended by itself: EDAS cannot abort it.
+                _ if self.recorded_status == Some(RecordStatus::Finished) => {
+                    ActionKind::CannotAbort
+                }
                 _ => ActionKind::Unchanged,
             },
             Action::NotDeclared => ActionKind::NotDeclared,
@@ -243,6 +256,11 @@ pub struct Plan {
     pub state: StateVersion,
     pub region: String,
     pub endpoint: String,
+    /// `provider.signature_algorithm` when the plan was made; apply signs with it and refuses
+    /// the plan if the config now says otherwise. A plan written before the field existed
+    /// parses, but fails its checksum (the re-encoding holds the field): make it again.
+    #[serde(default)]
+    pub signature_algorithm: SignatureAlgorithm,
     /// Declared change orders in config order, then the no-longer-declared ones by id.
     pub actions: Vec<PlannedAction>,
     pub summary: PlanSummary,
@@ -313,7 +331,7 @@ fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
         let (action, verify_first, last_error) = match record {
             None => (Action::Abort, false, None),
             Some(record) => match record.status {
-                RecordStatus::Aborted => (Action::NoOp, false, None),
+                RecordStatus::Aborted | RecordStatus::Finished => (Action::NoOp, false, None),
                 RecordStatus::Failed => (Action::Abort, false, LastError::from_record(record)),
                 RecordStatus::Unknown => (Action::Abort, true, None),
             },
@@ -325,6 +343,8 @@ fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
             recorded_status,
             app: spec.app.clone(),
             reason: spec.reason.clone(),
+            operation: spec.operation,
+            app_id: spec.app_id.clone(),
             last_error,
             live_status: None,
         };
@@ -346,6 +366,8 @@ fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
                 recorded_status: Some(record.status),
                 app: record.app.clone(),
                 reason: record.reason.clone(),
+                operation: record.operation.unwrap_or_default(),
+                app_id: None,
                 last_error: None,
                 live_status: None,
             });
@@ -363,6 +385,7 @@ fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
         state: StateVersion::of(state),
         region: desired.provider.region.clone(),
         endpoint: inputs.endpoint.clone(),
+        signature_algorithm: desired.provider.signature_algorithm,
         actions,
         summary,
         checksum: String::new(),

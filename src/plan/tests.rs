@@ -10,6 +10,8 @@ fn desired(ids: &[&str]) -> DesiredState {
             region: "cn-hangzhou".to_string(),
             endpoint: None,
             profile: None,
+            signature_algorithm: Default::default(),
+            endpoint_type: Default::default(),
         },
         apply: ApplySettings::default(),
         state: None,
@@ -19,6 +21,8 @@ fn desired(ids: &[&str]) -> DesiredState {
                 id: ChangeOrderId::new(*id),
                 app: Some(format!("app-{id}")),
                 reason: Some("incident 42".to_string()),
+                operation: Default::default(),
+                app_id: None,
             })
             .collect(),
     }

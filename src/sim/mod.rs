@@ -13,16 +13,17 @@
 //!
 //! What the simulator answers, in the order it checks (see `docs/SIMULATOR.md`):
 //! 1. latency (if configured) before anything else;
-//! 2. authentication (`verify`): `MissingAuthorization`, `IncompleteSignature`,
-//!    `InvalidAccessKeyId.NotFound` (HTTP 404), missing headers (`Missing<Header>`),
-//!    `InvalidTimeStamp.Format`/`.Expired` (Date more than 15 minutes off),
-//!    `InvalidSignatureMethod`, `InvalidSignatureVersion`, `InvalidVersion`,
-//!    `SignatureDoesNotMatch` (echoing the server's string to sign),
-//!    `InvalidSecurityToken.MisMatch` (token configured but missing or different, or sent
-//!    when none is configured), `SignatureNonceUsed`; then routing
-//!    (`InvalidAction.NotFound` for a wrong path, method or `x-acs-action`);
+//! 2. authentication (`verify`), signature V3 or ROA v1: `MissingAuthorization`,
+//!    `IncompleteSignature` (also a V3 header left unsigned), `InvalidAccessKeyId.NotFound`
+//!    (HTTP 404), missing headers (`Missing<Header>`), `InvalidTimeStamp.Format`/`.Expired`
+//!    (date more than 15 minutes off), `InvalidSignatureMethod`, `InvalidSignatureVersion`,
+//!    `InvalidVersion`, `SignatureDoesNotMatch` (echoing the server's string to sign; also a
+//!    V3 body hash that does not match), `MissingSecurityToken`,
+//!    `InvalidSecurityToken.MisMatch`, `SignatureNonceUsed`; then routing
+//!    (`InvalidApi.NotFound`, HTTP 404, for anything but the four calls);
 //! 3. the requests-per-second limit: HTTP 400 `Throttling.User`;
-//! 4. scripted outcomes (aborts only), then `fail_rate` HTTP 503 `ServiceUnavailable`;
+//! 4. a permission denial when configured (HTTP 200, body `Code` 401 or 403); then scripted
+//!    outcomes (aborts only), then `fail_rate` HTTP 503 `ServiceUnavailable`;
 //! 5. the operation itself, then `drop_rate` (aborts only: the abort is committed and the
 //!    connection is reset without a response).
 
@@ -41,7 +42,7 @@ pub use stats::{ChangeOrderStats, SimStats, Totals};
 use crate::edas::credentials::Credentials;
 use crate::edas::secret::Secret;
 use crate::ids::ChangeOrderId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -99,6 +100,17 @@ pub struct SimConfig {
     pub seed: u64,
     /// How long a rollback change order runs (status 1) before it succeeds (status 2).
     pub rollback_duration: Duration,
+    /// When set, every authenticated API request is answered HTTP 200 with this numeric body
+    /// `Code` (401: the RAM user lacks `edas:ManageApplication`; 403: denied), as EDAS answers
+    /// a caller without the permission.
+    pub denied: Option<u16>,
+    /// Change orders of applications in ECS clusters: they accept `RollbackChangeOrder` and
+    /// refuse `AbortAndRollbackChangeOrder`; every other one is in an ACK cluster and the
+    /// other way round, as the service documents the two calls.
+    pub ecs_change_orders: BTreeSet<ChangeOrderId>,
+    /// An accepted abort takes effect this long after it is answered (the status stays
+    /// abortable until then), as EDAS applies aborts asynchronously. Zero: at once.
+    pub abort_delay: Duration,
 }
 
 impl Default for SimConfig {
@@ -112,6 +124,9 @@ impl Default for SimConfig {
             faults: Faults::default(),
             seed: 0,
             rollback_duration: Duration::from_secs(5),
+            denied: None,
+            ecs_change_orders: BTreeSet::new(),
+            abort_delay: Duration::ZERO,
         }
     }
 }

@@ -12,6 +12,12 @@ struct ChangeOrder {
     status: i32,
     /// A running rollback change order succeeds at this instant.
     finishes_at: Option<Instant>,
+    /// An accepted abort takes effect (status 6) at this instant: EDAS applies aborts
+    /// asynchronously, so the status reads abortable until then.
+    stops_at: Option<Instant>,
+    /// The application is in an ECS cluster: `RollbackChangeOrder`, not
+    /// `AbortAndRollbackChangeOrder`.
+    ecs: bool,
     stats: ChangeOrderStats,
 }
 
@@ -20,6 +26,8 @@ impl ChangeOrder {
         Self {
             status,
             finishes_at: None,
+            stops_at: None,
+            ecs: false,
             stats: ChangeOrderStats {
                 status,
                 ..ChangeOrderStats::default()
@@ -29,6 +37,13 @@ impl ChangeOrder {
 
     /// Statuses move with time (a rollback finishes), so they are computed when read.
     fn status_at(&self, now: Instant) -> i32 {
+        if let Some(at) = self.stops_at {
+            return if now >= at {
+                status::STOPPED
+            } else {
+                self.status
+            };
+        }
         match self.finishes_at {
             Some(at) if self.status == status::RUNNING && now >= at => status::SUCCEEDED,
             _ => self.status,
@@ -36,11 +51,30 @@ impl ChangeOrder {
     }
 }
 
+/// Which call asked for the rollback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RollbackCall {
+    /// `AbortAndRollbackChangeOrder`: ACK (Kubernetes) clusters.
+    AbortAndRollback,
+    /// `RollbackChangeOrder`: ECS clusters.
+    Rollback,
+}
+
 /// The answer to an abort.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum AbortResult {
-    Committed { rollback_change_order_id: String },
-    NotAbortable { status: i32 },
+    Committed {
+        rollback_change_order_id: String,
+    },
+    NotAbortable {
+        status: i32,
+    },
+    /// An accepted abort is still being applied.
+    InProgress,
+    /// The call is for the other kind of cluster than the application's.
+    WrongCluster {
+        ecs: bool,
+    },
     NotFound,
 }
 
@@ -50,6 +84,7 @@ pub(crate) struct ChangeOrders {
     any_id: bool,
     seed: u64,
     rollback_duration: Duration,
+    abort_delay: Duration,
     rollbacks_created: u64,
 }
 
@@ -68,8 +103,26 @@ impl ChangeOrders {
             any_id,
             seed,
             rollback_duration,
+            abort_delay: Duration::ZERO,
             rollbacks_created: 0,
         }
+    }
+
+    /// Puts these change orders' applications in ECS clusters (created under `any_id` if
+    /// they do not exist yet).
+    pub(crate) fn in_ecs_clusters<'a>(mut self, ids: impl IntoIterator<Item = &'a str>) -> Self {
+        for id in ids {
+            if let Some(order) = self.lookup(id) {
+                order.ecs = true;
+            }
+        }
+        self
+    }
+
+    /// Accepted aborts take effect `delay` after they are answered.
+    pub(crate) fn with_abort_delay(mut self, delay: Duration) -> Self {
+        self.abort_delay = delay;
+        self
     }
 
     /// The change order, created with status 1 under `any_id`.
@@ -82,27 +135,49 @@ impl ChangeOrders {
     }
 
     /// Counts an authenticated abort request; false when the id does not exist.
-    pub(crate) fn record_abort_received(&mut self, id: &str) -> bool {
+    pub(crate) fn record_abort_received(&mut self, id: &str, call: RollbackCall) -> bool {
+        // Under `any_id` an unknown change order is created by the first call naming it, in
+        // the kind of cluster that call is for, so both calls work against `--any-id`.
+        if self.any_id && !self.orders.contains_key(id) {
+            let mut order = ChangeOrder::new(status::RUNNING);
+            order.ecs = call == RollbackCall::Rollback;
+            self.orders.insert(id.to_string(), order);
+        }
         match self.lookup(id) {
             Some(order) => {
                 order.stats.aborts_received += 1;
+                if call == RollbackCall::Rollback {
+                    order.stats.rollback_requests += 1;
+                }
                 true
             }
             None => false,
         }
     }
 
-    pub(crate) fn abort(&mut self, id: &str, now: Instant) -> AbortResult {
+    pub(crate) fn abort(&mut self, id: &str, now: Instant, call: RollbackCall) -> AbortResult {
         let rollback_id = rollback_change_order_id(self.seed, self.rollbacks_created);
-        let finishes_at = now + self.rollback_duration;
+        let stops_at = now + self.abort_delay;
+        let finishes_at = stops_at + self.rollback_duration;
+        let delayed = !self.abort_delay.is_zero();
         let Some(order) = self.lookup(id) else {
             return AbortResult::NotFound;
         };
+        if order.ecs != (call == RollbackCall::Rollback) {
+            return AbortResult::WrongCluster { ecs: order.ecs };
+        }
         let current = order.status_at(now);
         if !status::is_abortable(current) {
             return AbortResult::NotAbortable { status: current };
         }
-        order.status = status::STOPPED;
+        if order.stops_at.is_some() {
+            return AbortResult::InProgress;
+        }
+        if delayed {
+            order.stops_at = Some(stops_at);
+        } else {
+            order.status = status::STOPPED;
+        }
         order.finishes_at = None;
         order.stats.aborts_committed += 1;
         order.stats.rollback_change_order_id = Some(rollback_id.clone());
@@ -164,6 +239,51 @@ pub(crate) fn uuid_like(seed: u64, counter: u64, uppercase: bool) -> String {
 mod tests {
     use super::*;
 
+    impl ChangeOrders {
+        fn abort_ack(&mut self, id: &str, now: Instant) -> AbortResult {
+            self.abort(id, now, RollbackCall::AbortAndRollback)
+        }
+    }
+
+    #[test]
+    fn each_call_is_accepted_only_for_its_kind_of_cluster() {
+        let now = Instant::now();
+        let mut model = orders(false).in_ecs_clusters(["running"]);
+        assert_eq!(
+            model.abort_ack("running", now),
+            AbortResult::WrongCluster { ecs: true }
+        );
+        assert!(matches!(
+            model.abort("running", now, RollbackCall::Rollback),
+            AbortResult::Committed { .. }
+        ));
+        let mut ack = orders(false);
+        assert_eq!(
+            ack.abort("running", now, RollbackCall::Rollback),
+            AbortResult::WrongCluster { ecs: false }
+        );
+    }
+
+    #[test]
+    fn a_delayed_abort_reads_abortable_until_it_takes_effect() {
+        let now = Instant::now();
+        let mut model = orders(false).with_abort_delay(Duration::from_secs(2));
+        assert!(matches!(
+            model.abort_ack("running", now),
+            AbortResult::Committed { .. }
+        ));
+        assert_eq!(model.info("running", now), Some((status::RUNNING, None)));
+        assert_eq!(model.abort_ack("running", now), AbortResult::InProgress);
+        let later = now + Duration::from_secs(2);
+        assert_eq!(model.info("running", later), Some((status::STOPPED, None)));
+        assert_eq!(
+            model.abort_ack("running", later),
+            AbortResult::NotAbortable {
+                status: status::STOPPED
+            }
+        );
+    }
+
     fn orders(any_id: bool) -> ChangeOrders {
         ChangeOrders::new(
             [
@@ -182,7 +302,7 @@ mod tests {
         let now = Instant::now();
         let AbortResult::Committed {
             rollback_change_order_id,
-        } = model.abort("running", now)
+        } = model.abort_ack("running", now)
         else {
             panic!("expected a committed abort");
         };
@@ -197,7 +317,7 @@ mod tests {
             Some((status::SUCCEEDED, rollback_of))
         );
         assert_eq!(
-            model.abort("running", now),
+            model.abort_ack("running", now),
             AbortResult::NotAbortable {
                 status: status::STOPPED
             }
@@ -207,9 +327,9 @@ mod tests {
     #[test]
     fn unknown_ids_exist_only_under_any_id() {
         let now = Instant::now();
-        assert_eq!(orders(false).abort("nope", now), AbortResult::NotFound);
+        assert_eq!(orders(false).abort_ack("nope", now), AbortResult::NotFound);
         assert!(matches!(
-            orders(true).abort("nope", now),
+            orders(true).abort_ack("nope", now),
             AbortResult::Committed { .. }
         ));
     }

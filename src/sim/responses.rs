@@ -26,10 +26,38 @@ pub(crate) fn abort_accepted(request_id: &str, trace_id: &str, rollback_id: &str
     })
 }
 
-/// HTTP 200 with `Code` 500: the service refused this change order (business error).
+/// HTTP 200 from `ListRecentChangeOrder`: `ChangeOrderList.ChangeOrder` holds the list.
+pub(crate) fn change_order_list(request_id: &str, trace_id: &str) -> Value {
+    json!({
+        "Code": 200,
+        "Message": "success",
+        "RequestId": request_id,
+        "TraceId": trace_id,
+        "ChangeOrderList": { "ChangeOrder": [] },
+    })
+}
+
+/// HTTP 200 with `Code` 601: the service refused this change order (a business error: bad
+/// parameter, wrong status, wrong kind of cluster, …).
 pub(crate) fn business_error(request_id: &str, trace_id: &str, message: &str) -> Value {
     json!({
-        "Code": 500,
+        "Code": 601,
+        "Message": message,
+        "RequestId": request_id,
+        "TraceId": trace_id,
+        "ErrorCode": "",
+    })
+}
+
+/// HTTP 200 with body `Code` 401 or 403: the caller lacks the RAM permission, as EDAS answers
+/// it (a numeric `Code`, not an HTTP status).
+pub(crate) fn permission_denied(request_id: &str, trace_id: &str, code: u16) -> Value {
+    let message = match code {
+        401 => "You are not authorized to perform this operation on this application.",
+        _ => "The request was denied: the caller has no permission for this resource.",
+    };
+    json!({
+        "Code": code,
         "Message": message,
         "RequestId": request_id,
         "TraceId": trace_id,
@@ -88,6 +116,25 @@ pub(crate) fn not_found_message(change_order_id: &str) -> String {
     format!("change order `{change_order_id}` does not exist")
 }
 
+pub(crate) fn in_progress_message(change_order_id: &str) -> String {
+    format!("change order `{change_order_id}` is already being aborted; try again later")
+}
+
+/// The application is in the other kind of cluster than the call is for.
+pub(crate) fn wrong_cluster_message(change_order_id: &str, ecs: bool) -> String {
+    if ecs {
+        format!(
+            "AbortAndRollbackChangeOrder supports applications in Kubernetes clusters only; the \
+             application of change order `{change_order_id}` is in an ECS cluster"
+        )
+    } else {
+        format!(
+            "RollbackChangeOrder supports applications in ECS clusters only; the application of \
+             change order `{change_order_id}` is in a Kubernetes cluster"
+        )
+    }
+}
+
 pub(crate) fn not_abortable_message(change_order_id: &str, status: i32) -> String {
     format!(
         "change order `{change_order_id}` cannot be aborted: its status is {status} ({}); only \
@@ -114,6 +161,6 @@ mod tests {
             message.contains("`co-1`") && message.contains("succeeded"),
             "{message}"
         );
-        assert_eq!(business_error("r", "t", &message)["Code"], 500);
+        assert_eq!(business_error("r", "t", &message)["Code"], 601);
     }
 }

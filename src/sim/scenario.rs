@@ -15,6 +15,9 @@
 //!     6b55106c-c7f2-40f7-a1d4-0928700aaaab: [drop]
 //! seed: 7
 //! rollback_duration: 2s
+//! deny_permission: 401   # every request: HTTP 200, body Code 401 (no RAM permission)
+//! ecs: [6b55106c-c7f2-40f7-a1d4-0928700aaaab]   # in an ECS cluster: RollbackChangeOrder
+//! abort_delay: 1s        # accepted aborts take effect (status 6) this much later
 //! ```
 //!
 //! Pure: text in, a scenario out; [`Scenario::configure`] applies it to a [`SimConfig`].
@@ -44,6 +47,13 @@ struct RawScenario {
     faults: RawFaults,
     seed: Option<u64>,
     rollback_duration: Option<String>,
+    /// `401` or `403`: answer every request as EDAS answers a caller without the permission.
+    deny_permission: Option<u16>,
+    /// Change orders whose applications are in ECS clusters (RollbackChangeOrder only).
+    #[serde(default)]
+    ecs: Vec<String>,
+    /// Accepted aborts take effect this long after they are answered.
+    abort_delay: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -72,6 +82,9 @@ pub struct Scenario {
     pub scripted: BTreeMap<ChangeOrderId, Vec<ScriptedOutcome>>,
     pub seed: Option<u64>,
     pub rollback_duration: Option<Duration>,
+    pub deny_permission: Option<u16>,
+    pub ecs: Vec<ChangeOrderId>,
+    pub abort_delay: Option<Duration>,
 }
 
 impl Scenario {
@@ -102,6 +115,13 @@ impl Scenario {
                     "`faults.{name}` is {rate}; expected a fraction between 0 and 1"
                 )));
             }
+        }
+        if let Some(code) = raw.deny_permission
+            && !matches!(code, 401 | 403)
+        {
+            return Err(invalid(format!(
+                "`deny_permission` is {code}; expected 401 (no RAM permission) or 403 (denied)"
+            )));
         }
         if raw.faults.requests_per_second == Some(0) {
             return Err(invalid(
@@ -142,6 +162,9 @@ impl Scenario {
                 .collect(),
             seed: raw.seed,
             rollback_duration: duration("rollback_duration", raw.rollback_duration.as_deref())?,
+            deny_permission: raw.deny_permission,
+            ecs: raw.ecs.into_iter().map(ChangeOrderId::new).collect(),
+            abort_delay: duration("abort_delay", raw.abort_delay.as_deref())?,
         })
     }
 
@@ -168,6 +191,11 @@ impl Scenario {
         if let Some(duration) = self.rollback_duration {
             config.rollback_duration = duration;
         }
+        config.denied = self.deny_permission;
+        config.ecs_change_orders.extend(self.ecs.iter().cloned());
+        if let Some(delay) = self.abort_delay {
+            config.abort_delay = delay;
+        }
     }
 }
 
@@ -188,6 +216,8 @@ faults:
     co-a: [drop, ok]
 seed: 7
 rollback_duration: 2s
+ecs: [co-a]
+abort_delay: 500ms
 ";
 
     #[test]
@@ -216,6 +246,12 @@ rollback_duration: 2s
         );
         assert_eq!(config.seed, 7);
         assert_eq!(config.rollback_duration, Duration::from_secs(2));
+        assert!(
+            config
+                .ecs_change_orders
+                .contains(&ChangeOrderId::new("co-a"))
+        );
+        assert_eq!(config.abort_delay, Duration::from_millis(500));
     }
 
     #[test]
@@ -234,6 +270,7 @@ rollback_duration: 2s
             ("faults: {latency: fast}", "faults.latency"),
             ("faults: {requests_per_second: 0}", "must be positive"),
             ("rollback_duration: 10", "rollback_duration"),
+            ("deny_permission: 500", "deny_permission"),
             ("surprise: 1", "surprise"),
             ("faults: {scripted: {a: [explode]}}", "s.yaml"),
         ] {

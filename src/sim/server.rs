@@ -5,10 +5,10 @@
 //! this file only sequences them and owns the clock.
 
 use super::faults::{TokenBucket, roll, sample_latency};
-use super::model::{AbortResult, ChangeOrders, uuid_like};
+use super::model::{AbortResult, ChangeOrders, RollbackCall, uuid_like};
 use super::responses;
 use super::stats::{SimStats, Totals};
-use super::verify::{Accepted, Operation, Rejection, Verified, verify};
+use super::verify::{Accepted, Operation, Received, Rejection, SignatureKind, Verified, verify};
 use super::{RETRY_AFTER_HEADER, STATS_PATH, ScriptedOutcome, SimConfig};
 use axum::Router;
 use axum::body::Body;
@@ -36,6 +36,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 const NONCE_MEMORY: Duration = Duration::from_secs(30 * 60);
 /// Bounds the nonce memory of a long benchmark run.
 const NONCE_CAPACITY: usize = 1_000_000;
+/// The largest request body read (EDAS calls send none).
+const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// State shared by every connection.
 pub(crate) struct Shared {
@@ -67,7 +69,9 @@ impl Shared {
                 config.any_id,
                 config.seed,
                 config.rollback_duration,
-            ),
+            )
+            .in_ecs_clusters(config.ecs_change_orders.iter().map(|id| id.as_str()))
+            .with_abort_delay(config.abort_delay),
             totals: Totals::default(),
             rng: fastrand::Rng::with_seed(config.seed),
             bucket: config
@@ -267,7 +271,13 @@ async fn api(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let (parts, _body) = request.into_parts();
+    let (parts, body) = request.into_parts();
+    // The V3 check hashes the body. EDAS calls carry none; a body over the limit is refused
+    // like any unreadable request.
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
     let host = parts
         .headers
         .get(header::HOST)
@@ -280,10 +290,13 @@ async fn api(
         security_token: shared.config.security_token.as_ref(),
     };
     let verified = verify(
-        &parts.method,
-        parts.uri.path(),
-        parts.uri.query().unwrap_or(""),
-        &parts.headers,
+        &Received {
+            method: &parts.method,
+            path: parts.uri.path(),
+            raw_query: parts.uri.query().unwrap_or(""),
+            headers: &parts.headers,
+            body: &body,
+        },
         &accepted,
         SystemTime::now(),
     );
@@ -350,12 +363,33 @@ fn decide(
             &format!("Specified signature nonce `{nonce}` was used already."),
         );
     }
-    let id = verified.change_order_id.as_str();
+    match verified.signature {
+        SignatureKind::V3 => inner.totals.signed_v3 += 1,
+        SignatureKind::RoaV1 => inner.totals.signed_roa_v1 += 1,
+    }
+    let id = verified.id.as_str();
+    if verified.operation == Operation::List {
+        // Minimal route (the app-to-change-order model is not here yet): the service's
+        // shape with no change orders.
+        return Decision::Respond {
+            status: StatusCode::OK,
+            body: responses::change_order_list(request_id, &trace_id),
+            retry_after: None,
+        };
+    }
     let mut info = None;
     let exists = match verified.operation {
-        Operation::Abort => {
+        Operation::Abort | Operation::List => {
             inner.totals.aborts_received += 1;
-            inner.orders.record_abort_received(id)
+            inner
+                .orders
+                .record_abort_received(id, RollbackCall::AbortAndRollback)
+        }
+        Operation::Rollback => {
+            inner.totals.aborts_received += 1;
+            inner
+                .orders
+                .record_abort_received(id, RollbackCall::Rollback)
         }
         Operation::Info => {
             inner.totals.info_requests += 1;
@@ -397,6 +431,14 @@ fn decide(
     {
         return throttle(inner);
     }
+    if let Some(code) = shared.config.denied {
+        inner.totals.rejected += 1;
+        return Decision::Respond {
+            status: StatusCode::OK,
+            body: responses::permission_denied(request_id, &trace_id, code),
+            retry_after: None,
+        };
+    }
     match verified.operation {
         Operation::Info => {
             if roll(faults.fail_rate, &mut inner.rng) {
@@ -418,7 +460,11 @@ fn decide(
                 retry_after: None,
             }
         }
-        Operation::Abort => {
+        Operation::Abort | Operation::Rollback | Operation::List => {
+            let call = match verified.operation {
+                Operation::Rollback => RollbackCall::Rollback,
+                _ => RollbackCall::AbortAndRollback,
+            };
             let scripted = inner.scripted.get_mut(id).and_then(VecDeque::pop_front);
             match scripted {
                 Some(ScriptedOutcome::Throttle) => return throttle(inner),
@@ -434,7 +480,7 @@ fn decide(
                     }
                 }
             }
-            let body = match inner.orders.abort(id, now) {
+            let body = match inner.orders.abort(id, now, call) {
                 AbortResult::Committed {
                     rollback_change_order_id,
                 } => {
@@ -445,6 +491,16 @@ fn decide(
                     request_id,
                     &trace_id,
                     &responses::not_abortable_message(id, status),
+                ),
+                AbortResult::InProgress => responses::business_error(
+                    request_id,
+                    &trace_id,
+                    &responses::in_progress_message(id),
+                ),
+                AbortResult::WrongCluster { ecs } => responses::business_error(
+                    request_id,
+                    &trace_id,
+                    &responses::wrong_cluster_message(id, ecs),
                 ),
                 AbortResult::NotFound => responses::business_error(
                     request_id,

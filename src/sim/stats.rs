@@ -40,6 +40,10 @@ pub struct Totals {
     pub info_requests: u64,
     /// Requests naming a change order that does not exist.
     pub unknown_change_orders: u64,
+    /// Authenticated requests signed with signature V3 (ACS3-HMAC-SHA256).
+    pub signed_v3: u64,
+    /// Authenticated requests signed with ROA signature v1 (HMAC-SHA1).
+    pub signed_roa_v1: u64,
 }
 
 /// Counts and state of one change order.
@@ -48,6 +52,10 @@ pub struct Totals {
 pub struct ChangeOrderStats {
     /// Authenticated abort requests naming it (including throttled and failed ones).
     pub aborts_received: u64,
+    /// Of `aborts_received`, those that were `RollbackChangeOrder` (ECS) rather than
+    /// `AbortAndRollbackChangeOrder` (ACK).
+    #[serde(default)]
+    pub rollback_requests: u64,
     /// Aborts that moved it to status 6: more than 1 means it was aborted twice.
     pub aborts_committed: u64,
     pub info_requests: u64,

@@ -10,6 +10,8 @@
 //! number. Reading and writing the journal file is `store`'s job.
 
 use super::model::{ChangeOrderRecord, RecordStatus, RollbackStatus, State};
+use crate::edas::request::RollbackOperation;
+use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -49,6 +51,10 @@ pub enum JournalRecord {
         attempt: u32,
         at: String,
         request: RequestKind,
+        /// For an abort: the call sent (`abort_and_rollback` or `rollback`). Absent in journals
+        /// written before it existed, which only sent `abort_and_rollback`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operation: Option<RollbackOperation>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         app: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,6 +80,10 @@ pub enum JournalRecord {
         rollback_change_order_id: Option<String>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         confirmed_by_status: bool,
+        /// The change order's status as `GetChangeOrderInfo` gave it, when that decided the
+        /// record (`finished`, or `aborted` from status 6).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        change_order_status: Option<ChangeOrderStatus>,
     },
     RollbackStatus {
         change_order_id: ChangeOrderId,
@@ -174,6 +184,7 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
                 attempt,
                 at,
                 request: RequestKind::Abort,
+                operation,
                 app,
                 reason,
             } => {
@@ -184,6 +195,7 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
                 entry.status = RecordStatus::Unknown;
                 entry.attempts = entry.attempts.max(*attempt);
                 entry.last_attempt_at = Some(at.clone());
+                entry.operation = Some(operation.unwrap_or_default());
                 if app.is_some() {
                     entry.app = app.clone();
                 }
@@ -207,6 +219,7 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
                 message,
                 rollback_change_order_id,
                 confirmed_by_status,
+                change_order_status,
             } => {
                 let entry = state
                     .change_orders
@@ -224,6 +237,7 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
                 entry.message = message.clone();
                 entry.rollback_change_order_id = rollback_change_order_id.clone();
                 entry.confirmed_by_status = *confirmed_by_status;
+                entry.change_order_status = *change_order_status;
                 entry.endpoint = run_endpoint.cloned();
             }
             JournalRecord::RollbackStatus {
@@ -445,6 +459,7 @@ mod tests {
             attempt,
             at: format!("2026-11-27T10:00:0{attempt}Z"),
             request,
+            operation: None,
             app: Some("checkout".into()),
             reason: Some("bad release".into()),
         }
@@ -463,6 +478,7 @@ mod tests {
             message: Some(format!("answer {request_id}")),
             rollback_change_order_id: Some(format!("rb-{co}")),
             confirmed_by_status: false,
+            change_order_status: None,
         }
     }
 

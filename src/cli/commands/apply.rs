@@ -2,7 +2,9 @@
 //! every request through the engine, fold the journal into the state once at the end, and
 //! exit 0 (all aborted), 1 (anything else) or 130 (interrupted). Thin: the engine decides.
 
-use crate::apply::engine::{AbortTask, WaitReport};
+use crate::apply::engine::{
+    AbortTask, SettlePolicy, WaitReport, observed_records, unfinished_rollbacks,
+};
 use crate::apply::event::ApplyEvent;
 use crate::apply::event::Reporter;
 use crate::apply::run::{Run, RunError, RunOutcome, RunSettings, WaitSettings};
@@ -22,7 +24,7 @@ use crate::cli::render::{Hinted, print_error};
 use crate::cli::saved_plan;
 use crate::cli::settings::{load_config, open_store};
 use crate::edas::client::{ClientSettings, EdasClient};
-use crate::edas::credentials::{Credentials, load_credentials};
+use crate::edas::credentials::{Credentials, CredentialsProvider, load_provider};
 use crate::edas::endpoint::resolve_endpoint;
 use crate::plan::file::check_applicable;
 use crate::plan::{Action, Plan, PlanInputs, plan};
@@ -80,6 +82,7 @@ pub async fn execute(
                 global.endpoint.as_deref(),
                 desired.provider.endpoint.as_deref(),
                 &desired.provider.region,
+                desired.provider.endpoint_type,
             )?,
             desired.provider.region.clone(),
         ),
@@ -114,7 +117,13 @@ pub async fn execute(
             json.planned_change(action);
         }
     }
-    if tasks.is_empty() {
+    // Nothing to send, but a refreshed plan's final statuses to record, or (`--wait`)
+    // rollbacks an earlier run never saw end: the run goes on without asking, since it
+    // changes nothing at EDAS.
+    let bookkeeping_only = tasks.is_empty()
+        && (!observed_records(&plan, &loaded.state, "").is_empty()
+            || (args.run.wait && !unfinished_rollbacks(&loaded.state, &[]).is_empty()));
+    if tasks.is_empty() && !bookkeeping_only {
         match &mut json {
             Some(json) => json.on_event(&ApplyEvent::Summary {
                 aborted: 0,
@@ -136,10 +145,10 @@ pub async fn execute(
         }
         return Ok(exit::OK);
     }
-    if !args.run.json {
+    if !args.run.json && !bookkeeping_only {
         print_stdout(&render_plan::text(&plan, args.plan_file.as_deref()))?;
     }
-    if args.plan_file.is_none() && !approved(args.auto_approve)? {
+    if args.plan_file.is_none() && !bookkeeping_only && !approved(args.auto_approve)? {
         print_stdout("Apply cancelled: nothing was sent.\n")?;
         return Ok(exit::ERROR);
     }
@@ -154,9 +163,10 @@ pub async fn execute(
         .requests_per_second
         .or(desired.apply.requests_per_second)
         .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
-    let credentials = match credentials {
-        Some(credentials) => credentials,
-        None => load_credentials(desired.provider.profile.as_deref())?,
+    crate::cli::limits::ensure_open_files(parallelism)?;
+    let credentials: CredentialsProvider = match credentials {
+        Some(credentials) => credentials.into(),
+        None => load_provider(desired.provider.profile.as_deref()).await?,
     };
     let endpoint_used = endpoint.to_string();
     let mut client_settings =
@@ -164,6 +174,8 @@ pub async fn execute(
     if let Some(timeout) = desired.apply.request_timeout {
         client_settings.read_timeout = timeout;
     }
+    // A saved plan's own algorithm (checked equal to the config's by `load_reviewed`).
+    client_settings.signature_algorithm = plan.signature_algorithm;
     let client = EdasClient::new(client_settings)?;
 
     let cancel = CancelToken::new();
@@ -173,7 +185,11 @@ pub async fn execute(
         None => reporter(tasks.len()),
     };
     let settings = RunSettings {
-        engine: engine_config(parallelism, requests_per_second),
+        engine: engine_config(
+            parallelism,
+            requests_per_second,
+            desired.apply.verify_window,
+        ),
         wait: args.run.wait.then_some(WaitSettings {
             poll_interval: WAIT_POLL_INTERVAL,
             timeout: args.run.wait_timeout,
@@ -264,11 +280,20 @@ fn reporter(total: usize) -> Box<dyn Reporter> {
     }
 }
 
-fn engine_config(parallelism: u32, requests_per_second: u32) -> EngineConfig {
+fn engine_config(
+    parallelism: u32,
+    requests_per_second: u32,
+    verify_window: Option<Duration>,
+) -> EngineConfig {
+    let mut settle = SettlePolicy::default();
+    if let Some(window) = verify_window {
+        settle.window = window;
+    }
     EngineConfig {
         parallelism,
         requests_per_second,
         retry: RetryPolicy::default(),
+        settle,
         seed: fastrand::u64(..),
     }
 }

@@ -8,9 +8,10 @@
 
 use super::state::{announce, print_stdout};
 use crate::apply::pacing::Pacer;
+use crate::apply::status::Quietly;
 use crate::apply::{
-    CancelToken, DEFAULT_PARALLELISM, DEFAULT_REQUESTS_PER_SECOND, FatalError, InfoResult,
-    RetryPolicy, Transport,
+    Asked, CancelToken, DEFAULT_PARALLELISM, DEFAULT_REQUESTS_PER_SECOND, FatalError, RetryPolicy,
+    StatusAsker, Transport,
 };
 use crate::cli::args::{GlobalArgs, OutputFormat, PlanArgs};
 use crate::cli::exit;
@@ -20,7 +21,7 @@ use crate::cli::render::plan as render;
 use crate::cli::settings::{LoadedConfig, read_config};
 use crate::config::DesiredState;
 use crate::edas::client::{ClientSettings, EdasClient};
-use crate::edas::credentials::load_credentials;
+use crate::edas::credentials::load_provider;
 use crate::edas::endpoint::{Endpoint, resolve_endpoint};
 use crate::ids::ChangeOrderId;
 use crate::plan::file::encode;
@@ -37,7 +38,11 @@ use tokio::task::JoinSet;
 
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     let (config, prefetched) = load_config_reading_state(global)?;
-    let loaded = match crate::cli::settings::open_store(global)? {
+    let opened = crate::cli::settings::open_store(global)?;
+    if let Some(out) = &args.out {
+        refuse_overwriting(out, &config, &opened)?;
+    }
+    let loaded = match opened {
         AnyStore::Local(store) => store.load_recovering_prefetched(
             prefetched,
             "plan",
@@ -52,6 +57,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         global.endpoint.as_deref(),
         config.desired.provider.endpoint.as_deref(),
         &config.desired.provider.region,
+        config.desired.provider.endpoint_type,
     )?;
     let inputs = PlanInputs {
         created_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
@@ -99,6 +105,25 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// `plan --out FILE` must not replace the config or a local state's files
+/// ([`crate::cli::out_file`]).
+fn refuse_overwriting(out: &Path, config: &LoadedConfig, store: &AnyStore) -> anyhow::Result<()> {
+    let mut protected = vec![("config", config.path.clone())];
+    if let AnyStore::Local(store) = store {
+        protected.extend([
+            ("state", store.state_path().to_path_buf()),
+            ("state's backup", store.backup_path()),
+            ("state's journal", store.journal_path()),
+            ("state's lock file", store.lock_path()),
+        ]);
+    }
+    let protected: Vec<(&str, &Path)> = protected
+        .iter()
+        .map(|(what, path)| (*what, path.as_path()))
+        .collect();
+    crate::cli::out_file::check_plan_out(out, &protected)
 }
 
 /// Reads the config and, while its YAML parses (most of the time on a large runbook), reads
@@ -183,34 +208,57 @@ fn refresh(desired: &DesiredState, endpoint: &Endpoint, planned: Plan) -> anyhow
         .apply
         .requests_per_second
         .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
-    let credentials = load_credentials(desired.provider.profile.as_deref())?;
-    let mut settings = ClientSettings::new(
-        endpoint.clone(),
-        desired.provider.region.clone(),
-        credentials,
-        parallelism as usize,
-    );
-    if let Some(timeout) = desired.apply.request_timeout {
-        settings.read_timeout = timeout;
-    }
+    crate::cli::limits::ensure_open_files(parallelism)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let live = runtime.block_on(async {
+        let credentials = load_provider(desired.provider.profile.as_deref()).await?;
+        let mut settings = ClientSettings::new(
+            endpoint.clone(),
+            desired.provider.region.clone(),
+            credentials,
+            parallelism as usize,
+        );
+        if let Some(timeout) = desired.apply.request_timeout {
+            settings.read_timeout = timeout;
+        }
+        settings.signature_algorithm = desired.provider.signature_algorithm;
         // reqwest's client must be built inside the runtime it runs on.
         let client = EdasClient::new(settings)?;
-        live_statuses(
+        let progress = refresh_progress(pending.len());
+        let live = live_statuses(
             Arc::new(client),
             pending,
             parallelism,
             requests_per_second,
             RetryPolicy::default(),
+            &progress,
         )
-        .await
-        .map_err(refresh_error)
+        .await;
+        progress.finish_and_clear();
+        live.map_err(refresh_error)
     })?;
     Ok(refreshed(planned, &live))
+}
+
+/// A progress bar on stderr while `--refresh` asks (a large plan takes seconds at the rate
+/// limit); hidden when stderr is not a terminal, so pipes and CI logs stay clean.
+fn refresh_progress(total: usize) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "Asking GetChangeOrderInfo {bar:30} {pos}/{len} ({elapsed})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 /// Why `--refresh` could not be completed.
@@ -242,7 +290,8 @@ fn refresh_error(failure: RefreshFailure) -> anyhow::Error {
             reason,
         } => Hinted::new(
             anyhow::anyhow!(
-                "could not ask `GetChangeOrderInfo` about `{change_order_id}` after {attempts} attempts: {reason}"
+                "could not ask `GetChangeOrderInfo` about `{change_order_id}` after {attempts} attempts: {}",
+                crate::cli::render::apply::safe(&reason)
             ),
             retry_hint,
         )
@@ -250,32 +299,71 @@ fn refresh_error(failure: RefreshFailure) -> anyhow::Error {
     }
 }
 
-/// Asks about each of `ids` with at most `parallelism` requests in flight, every start on the
-/// shared [`Pacer`] (slowed down for everyone when the service throttles), retrying what can
-/// be retried with apply's [`RetryPolicy`]. The first fatal answer or exhausted change order
-/// stops new requests and is returned.
+/// Asks about each of `ids` through apply's one status-asking path ([`StatusAsker`]): at most
+/// `parallelism` requests in flight, every start on the shared [`Pacer`] (slowed down for
+/// everyone when the service throttles), retrying what can be retried with apply's
+/// [`RetryPolicy`]. The first fatal answer or exhausted change order stops new requests and
+/// is returned.
 async fn live_statuses<T: Transport>(
     transport: Arc<T>,
     ids: Vec<ChangeOrderId>,
     parallelism: u32,
     requests_per_second: u32,
     retry: RetryPolicy,
+    progress: &indicatif::ProgressBar,
 ) -> Result<HashMap<ChangeOrderId, LiveStatus>, RefreshFailure> {
     let pacer = Arc::new(Pacer::new(requests_per_second));
     let in_flight = Arc::new(Semaphore::new(parallelism.max(1) as usize));
     let stop = CancelToken::new();
     let mut running = JoinSet::new();
     for (index, id) in ids.into_iter().enumerate() {
-        let asking = Asking {
-            transport: Arc::clone(&transport),
-            pacer: Arc::clone(&pacer),
-            in_flight: Arc::clone(&in_flight),
-            stop: stop.clone(),
-            retry,
-            rng: fastrand::Rng::with_seed(fastrand::u64(..) ^ index as u64),
-        };
+        let (transport, pacer, in_flight, stop) = (
+            Arc::clone(&transport),
+            Arc::clone(&pacer),
+            Arc::clone(&in_flight),
+            stop.clone(),
+        );
+        let mut rng = fastrand::Rng::with_seed(fastrand::u64(..) ^ index as u64);
         running.spawn(async move {
-            let answer = asking.ask(&id).await;
+            let asker = StatusAsker {
+                transport: transport.as_ref(),
+                pacer: &pacer,
+                retry,
+                stop: &stop,
+                in_flight: Some(&in_flight),
+                deadline: None,
+            };
+            let asked = asker.ask(&id, &mut rng, &mut Quietly).await;
+            let checked_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+            let answer = match asked {
+                Asked::Status { status, details } => Some(Ok(LiveStatus {
+                    status: Some(status),
+                    checked_at,
+                    message: None,
+                    request_id: details.request_id,
+                })),
+                Asked::Refused { details } => Some(Ok(LiveStatus {
+                    status: None,
+                    checked_at,
+                    message: Some(
+                        details
+                            .message
+                            .or(details.code)
+                            .unwrap_or_else(|| "no message".to_string()),
+                    ),
+                    request_id: details.request_id,
+                })),
+                Asked::Fatal(fatal) => Some(Err(RefreshFailure::Fatal(fatal))),
+                Asked::Unanswered { attempts, reason } => {
+                    stop.cancel();
+                    Some(Err(RefreshFailure::Unanswered {
+                        change_order_id: id.clone(),
+                        attempts,
+                        reason,
+                    }))
+                }
+                Asked::Stopped => None,
+            };
             (id, answer)
         });
     }
@@ -284,6 +372,7 @@ async fn live_statuses<T: Transport>(
     while let Some(joined) = running.join_next().await {
         // Only a bug panics a task; the JoinSet is drained either way.
         let Ok((id, answer)) = joined else { continue };
+        progress.inc(1);
         match answer {
             Some(Ok(status)) => {
                 live.insert(id, status);
@@ -301,103 +390,10 @@ async fn live_statuses<T: Transport>(
     }
 }
 
-struct Asking<T> {
-    transport: Arc<T>,
-    pacer: Arc<Pacer>,
-    in_flight: Arc<Semaphore>,
-    stop: CancelToken,
-    retry: RetryPolicy,
-    rng: fastrand::Rng,
-}
-
-impl<T: Transport> Asking<T> {
-    /// One change order's live status; `None` when another one's failure stopped the run.
-    async fn ask(mut self, id: &ChangeOrderId) -> Option<Result<LiveStatus, RefreshFailure>> {
-        let mut attempts = 0;
-        loop {
-            let permit = tokio::select! {
-                biased;
-                () = self.stop.cancelled() => return None,
-                permit = Arc::clone(&self.in_flight).acquire_owned() => permit.ok()?,
-            };
-            let started = tokio::select! {
-                biased;
-                () = self.stop.cancelled() => return None,
-                started = self.pacer.acquire() => started,
-            };
-            attempts += 1;
-            let answer = self.transport.info(id).await;
-            drop(permit);
-            let checked_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-            let (after, reason) = match answer {
-                InfoResult::Status { status, details } => {
-                    self.pacer.on_success();
-                    return Some(Ok(LiveStatus {
-                        status: Some(status),
-                        checked_at,
-                        message: None,
-                        request_id: details.request_id,
-                    }));
-                }
-                InfoResult::Failed { details } => {
-                    self.pacer.on_success();
-                    let message = details
-                        .message
-                        .or(details.code)
-                        .unwrap_or_else(|| "no message".to_string());
-                    return Some(Ok(LiveStatus {
-                        status: None,
-                        checked_at,
-                        message: Some(message),
-                        request_id: details.request_id,
-                    }));
-                }
-                InfoResult::Fatal {
-                    details,
-                    server_string_to_sign,
-                } => {
-                    // At once, before anyone else starts a question that would fail the same way.
-                    self.stop.cancel();
-                    return Some(Err(RefreshFailure::Fatal(FatalError {
-                        change_order_id: id.clone(),
-                        details,
-                        server_string_to_sign,
-                    })));
-                }
-                InfoResult::Retry {
-                    after,
-                    throttled,
-                    reason,
-                    ..
-                } => {
-                    if throttled {
-                        self.pacer.on_throttled(started, after);
-                    }
-                    (after, reason)
-                }
-            };
-            if self.retry.exhausted(attempts) {
-                self.stop.cancel();
-                return Some(Err(RefreshFailure::Unanswered {
-                    change_order_id: id.clone(),
-                    attempts,
-                    reason,
-                }));
-            }
-            let wait = self.retry.backoff(attempts, self.rng.f64(), after);
-            tokio::select! {
-                biased;
-                () = self.stop.cancelled() => return None,
-                () = tokio::time::sleep(wait) => {}
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::edas::outcome::{Outcome, ResponseDetails};
+    use crate::edas::outcome::{AbortOutcome, FatalKind, InfoOutcome, Outcome, ResponseDetails};
     use std::collections::VecDeque;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -407,14 +403,14 @@ mod tests {
     /// repeats), after 100 ms, counting calls and the most ever in flight at once.
     #[derive(Default)]
     struct Scripted {
-        answers: Mutex<HashMap<ChangeOrderId, VecDeque<InfoResult>>>,
+        answers: Mutex<HashMap<ChangeOrderId, VecDeque<InfoOutcome>>>,
         calls: AtomicUsize,
         in_flight: AtomicUsize,
         most_in_flight: AtomicUsize,
     }
 
     impl Scripted {
-        fn with<S: AsRef<str>>(answers: impl IntoIterator<Item = (S, Vec<InfoResult>)>) -> Self {
+        fn with<S: AsRef<str>>(answers: impl IntoIterator<Item = (S, Vec<InfoOutcome>)>) -> Self {
             Self {
                 answers: Mutex::new(
                     answers
@@ -428,11 +424,15 @@ mod tests {
     }
 
     impl Transport for Scripted {
-        async fn abort(&self, _id: &ChangeOrderId) -> Outcome {
+        async fn abort(
+            &self,
+            _id: &ChangeOrderId,
+            _operation: crate::edas::request::RollbackOperation,
+        ) -> AbortOutcome {
             panic!("planning must never send an abort")
         }
 
-        async fn info(&self, id: &ChangeOrderId) -> InfoResult {
+        async fn info(&self, id: &ChangeOrderId) -> InfoOutcome {
             self.calls.fetch_add(1, Ordering::SeqCst);
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.most_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -448,15 +448,15 @@ mod tests {
         }
     }
 
-    fn status(status: i32) -> InfoResult {
-        InfoResult::Status {
-            status: status.into(),
+    fn status(status: i32) -> InfoOutcome {
+        Outcome::Done {
+            answer: status.into(),
             details: ResponseDetails::default(),
         }
     }
 
-    fn throttled() -> InfoResult {
-        InfoResult::Retry {
+    fn throttled() -> InfoOutcome {
+        Outcome::Retry {
             details: ResponseDetails::default(),
             after: Some(Duration::from_millis(500)),
             throttled: true,
@@ -464,8 +464,8 @@ mod tests {
         }
     }
 
-    fn unavailable() -> InfoResult {
-        InfoResult::Retry {
+    fn unavailable() -> InfoOutcome {
+        Outcome::Retry {
             details: ResponseDetails::default(),
             after: None,
             throttled: false,
@@ -489,6 +489,7 @@ mod tests {
             10,
             20,
             RetryPolicy::default(),
+            &indicatif::ProgressBar::hidden(),
         )
         .await
         .unwrap_or_else(|_| panic!("the refresh failed"));
@@ -510,6 +511,7 @@ mod tests {
             3,
             1_000,
             RetryPolicy::default(),
+            &indicatif::ProgressBar::hidden(),
         )
         .await
         .unwrap_or_else(|_| panic!("the refresh failed"));
@@ -535,6 +537,7 @@ mod tests {
             10,
             2,
             RetryPolicy::default(),
+            &indicatif::ProgressBar::hidden(),
         )
         .await
         .unwrap_or_else(|_| panic!("the refresh failed"));
@@ -554,6 +557,7 @@ mod tests {
             10,
             20,
             RetryPolicy::default(),
+            &indicatif::ProgressBar::hidden(),
         )
         .await
         .err()
@@ -586,11 +590,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_credentials_error_stops_every_question_not_yet_asked() {
-        let fatal = InfoResult::Fatal {
+        let fatal = Outcome::Fatal {
             details: ResponseDetails {
                 code: Some("InvalidAccessKeyId.NotFound".to_string()),
                 ..ResponseDetails::default()
             },
+            kind: FatalKind::AccessKey,
             server_string_to_sign: None,
         };
         let names: Vec<&'static str> = vec!["a", "b", "c", "d", "e", "f", "g", "h"];
@@ -603,6 +608,7 @@ mod tests {
             1,
             20,
             RetryPolicy::default(),
+            &indicatif::ProgressBar::hidden(),
         )
         .await
         .err()

@@ -6,7 +6,9 @@
 
 use crate::cli::args::{ApplyArgs, GlobalArgs, RehearseArgs};
 use crate::cli::commands::apply;
+use crate::cli::limits::{MAX_SCENARIO_BYTES, read_bounded_text};
 use crate::cli::settings::load_config;
+use crate::edas::request::RollbackOperation;
 use crate::sim::scenario::Scenario;
 use crate::sim::{SimConfig, SimStats, Simulator};
 use anyhow::Context as _;
@@ -27,8 +29,7 @@ async fn rehearse(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8
     let config = load_config(&global.config)?;
     let scenario = match &args.scenario {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the scenario `{}`", path.display()))?;
+            let text = read_bounded_text(path, MAX_SCENARIO_BYTES, "scenario")?;
             Scenario::parse(path, &text)?
         }
         None => Scenario::default(),
@@ -41,6 +42,16 @@ async fn rehearse(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8
         .collect();
     let mut sim_config = SimConfig::default();
     scenario.configure(&mut sim_config, &declared);
+    // The embedded simulator puts each change order in the kind of cluster its `operation`
+    // is for, so a rehearsal of a correct config succeeds.
+    sim_config.ecs_change_orders.extend(
+        config
+            .desired
+            .change_orders
+            .iter()
+            .filter(|spec| spec.operation == RollbackOperation::Rollback)
+            .map(|spec| spec.id.clone()),
+    );
     let credentials = sim_config.credentials();
     let simulator = Simulator::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), sim_config)
         .await

@@ -4,20 +4,13 @@
 use super::state::{load_for_reading, print_stdout};
 use crate::cli::args::{GlobalArgs, OutputFormat, ShowArgs};
 use crate::cli::exit;
-use crate::cli::render::Hinted;
 use crate::cli::render::{plan as render_plan, state as render_state};
 use crate::plan::file;
 
 pub fn run(global: &GlobalArgs, args: &ShowArgs) -> anyhow::Result<u8> {
     let output = match &args.plan_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|error| {
-                Hinted::new(
-                    anyhow::Error::new(error)
-                        .context(format!("could not read plan file `{}`", path.display())),
-                    "pass the file written by `edas-rollback plan --out FILE`",
-                )
-            })?;
+            let text = crate::cli::saved_plan::read_plan_text(path)?;
             let plan = file::decode(path, &text)?;
             match args.format {
                 OutputFormat::Text => render_plan::text(&plan, Some(path)),

@@ -37,6 +37,9 @@ pub fn run(_global: &GlobalArgs, args: &SimulateArgs) -> anyhow::Result<u8> {
         },
         seed: args.seed,
         rollback_duration: args.rollback_duration,
+        denied: None,
+        ecs_change_orders: Default::default(),
+        abort_delay: Default::default(),
     };
     let declared = config.change_orders.len();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -78,8 +81,11 @@ pub fn run(_global: &GlobalArgs, args: &SimulateArgs) -> anyhow::Result<u8> {
 }
 
 fn read_change_orders(path: &Path) -> anyhow::Result<Vec<(crate::ids::ChangeOrderId, i32)>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the change order list `{}`", path.display()))?;
+    let text = crate::cli::limits::read_bounded_text(
+        path,
+        crate::cli::limits::MAX_CONFIG_BYTES,
+        "change order list",
+    )?;
     let format = match path.extension().and_then(|extension| extension.to_str()) {
         Some("yaml" | "yml") => ChangeOrderListFormat::Yaml,
         _ => ChangeOrderListFormat::Lines,

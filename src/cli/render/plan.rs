@@ -184,11 +184,19 @@ pub fn text(plan: &Plan, saved_as: Option<&Path>) -> String {
     {
         let _ = writeln!(
             out,
-            "\nTo carry out exactly this plan, run: edas-rollback apply {}",
-            path.display()
+            "\nTo carry out exactly this plan, run: {}",
+            apply_command(path)
         );
     }
     out
+}
+
+/// `edas-rollback [-c …] [--state …] apply PATH`, with the flags this run was given.
+fn apply_command(path: &Path) -> String {
+    crate::cli::hints::command(&format!(
+        "apply {}",
+        crate::cli::hints::shell_quoted(&path.display().to_string())
+    ))
 }
 
 fn kind_index(kind: ActionKind) -> usize {
@@ -247,6 +255,8 @@ fn action_line(out: &mut String, action: &PlannedAction, kind: ActionKind, width
     if let Some(reason) = &action.reason {
         let _ = write!(out, "  \"{}\"", one_line(reason));
     }
+    // Every row names its call: ACK and ECS change orders roll back through different APIs.
+    let _ = write!(out, "  [{}]", action.operation.request().action());
     if kind == ActionKind::NotDeclared {
         out.push_str("  (kept in state, never touched)");
     }
@@ -519,13 +529,13 @@ pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
     {
         let _ = writeln!(
             foot,
-            "\nApply exactly this plan with `edas-rollback apply {}`.",
-            cell(&path.display().to_string())
+            "\nApply exactly this plan with `{}`.",
+            cell(&apply_command(path))
         );
     }
 
     const HEADER: &str =
-        "| change order | app | reason | action | last error |\n|---|---|---|---|---|\n";
+        "| change order | app | reason | action | call | last error |\n|---|---|---|---|---|---|\n";
     let mut sends = Vec::new();
     let mut unchanged = Vec::new();
     let mut not_declared = Vec::new();
@@ -576,7 +586,13 @@ pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
         },
     ];
     let see_all = match saved_as {
-        Some(path) => format!("`edas-rollback show {}`", cell(&path.display().to_string())),
+        Some(path) => format!(
+            "`{}`",
+            cell(&crate::cli::hints::command(&format!(
+                "show {}",
+                crate::cli::hints::shell_quoted(&path.display().to_string())
+            )))
+        ),
         None => {
             "`edas-rollback plan --out plan.json` then `edas-rollback show plan.json`".to_string()
         }
@@ -618,11 +634,12 @@ fn action_row(action: &PlannedAction, kind: ActionKind) -> String {
         }
     }
     format!(
-        "| `{}` | {} | {} | {} | {} |\n",
+        "| `{}` | {} | {} | {} | {} | {} |\n",
         cell(action.change_order_id.as_str()),
         action.app.as_deref().map(cell).unwrap_or_default(),
         action.reason.as_deref().map(cell).unwrap_or_default(),
         shown,
+        action.operation.request().action(),
         error,
     )
 }

@@ -39,6 +39,8 @@ fn sample(count: usize) -> Plan {
                 id: ChangeOrderId::new(id(index)),
                 app: Some(format!("app-{}", index % 7)),
                 reason: (index % 3 == 0).then(|| "release 2026-11-27 broke <checkout>".to_string()),
+                operation: Default::default(),
+                app_id: None,
             }
         })
         .collect();
@@ -55,6 +57,8 @@ fn sample(count: usize) -> Plan {
             region: "cn-hangzhou".to_string(),
             endpoint: None,
             profile: None,
+            signature_algorithm: Default::default(),
+            endpoint_type: Default::default(),
         },
         apply: ApplySettings::default(),
         state: None,
