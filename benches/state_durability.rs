@@ -63,6 +63,7 @@ fn run(change_orders: usize) -> Row {
             message: Some("success".into()),
             rollback_change_order_id: Some(format!("7c66217d-d8f3-41f8-b2e5-{index:012}")),
             confirmed_by_status: false,
+            change_order_status: None,
         };
         for record in [&intent, &response] {
             writer.append(record).expect("append");

@@ -896,3 +896,141 @@ fn require_refresh_applies_only_a_plan_made_with_refresh() {
     assert_exit(&applied, 0);
     assert_all_aborted_exactly_once(&workspace, &sim);
 }
+
+fn id(text: &str) -> edas_rollback::ids::ChangeOrderId {
+    edas_rollback::ids::ChangeOrderId::new(text)
+}
+
+/// Issue 10: a change order that ended by itself (status 2) was never recorded, so
+/// `plan --detailed-exitcode` exited 2 forever and a CI apply failed on every run.
+#[test]
+fn a_finished_change_order_found_by_verification_is_recorded_and_the_plan_converges() {
+    let sim = Sim::start(SimConfig {
+        change_orders: vec![(id("co-running"), 1), (id("co-done"), 2)],
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(0);
+    write_mixed_config(&workspace, &["co-running", "co-done"], &[]);
+    let endpoint = sim.endpoint();
+    let first = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
+    assert_exit(&first, 1);
+    let state = workspace.state();
+    assert_eq!(state["change_orders"]["co-done"]["status"], "finished");
+    assert_eq!(state["change_orders"]["co-done"]["change_order_status"], 2);
+    assert_eq!(state["change_orders"]["co-running"]["status"], "aborted");
+    let requests = sim.stats().totals.requests;
+    let plan = run(workspace.command(&endpoint, &["plan", "--detailed-exitcode"]));
+    assert_exit(&plan, 0);
+    let again = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
+    assert_exit(&again, 0);
+    assert_eq!(
+        sim.stats().totals.requests,
+        requests,
+        "nothing more is sent"
+    );
+}
+
+/// Issue 10: `plan --refresh` sees a finished change order; applying that plan records it,
+/// so the next plan is a no-op.
+#[test]
+fn a_finished_change_order_found_by_plan_refresh_is_recorded_when_the_plan_is_applied() {
+    let sim = Sim::start(SimConfig {
+        change_orders: vec![(id("co-partial"), 7), (id("co-stopped"), 6)],
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(0);
+    write_mixed_config(&workspace, &["co-partial", "co-stopped"], &[]);
+    let endpoint = sim.endpoint();
+    assert_exit(
+        &run(workspace.command(&endpoint, &["plan", "--refresh", "--out", "plan.json"])),
+        0,
+    );
+    let applied = run(workspace.command(&endpoint, &["apply", "plan.json"]));
+    assert_exit(&applied, 0);
+    assert_eq!(sim.stats().totals.aborts_received, 0, "nothing is sent");
+    let state = workspace.state();
+    assert_eq!(state["change_orders"]["co-partial"]["status"], "finished");
+    assert_eq!(
+        state["change_orders"]["co-partial"]["change_order_status"],
+        7
+    );
+    assert_eq!(state["change_orders"]["co-stopped"]["status"], "aborted");
+    assert_exit(
+        &run(workspace.command(&endpoint, &["plan", "--detailed-exitcode"])),
+        0,
+    );
+}
+
+/// Issue 10: after `--wait` timed out, `apply --wait` said "nothing to do"; it now resumes
+/// watching the rollbacks the state records as unfinished.
+#[test]
+fn apply_wait_resumes_watching_rollbacks_after_a_timed_out_wait() {
+    let sim = Sim::start(SimConfig {
+        any_id: true,
+        rollback_duration: Duration::from_secs(3),
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(2);
+    let endpoint = sim.endpoint();
+    let first = run(workspace.command(
+        &endpoint,
+        &["apply", "--auto-approve", "--wait", "--wait-timeout", "1s"],
+    ));
+    assert_exit(&first, 1);
+    for record in workspace.state()["change_orders"]
+        .as_object()
+        .unwrap()
+        .values()
+    {
+        assert_eq!(record["rollback_status"], "timed_out");
+    }
+    let aborts = sim.stats().totals.aborts_received;
+    let resumed = run(workspace.command(&endpoint, &["apply", "--wait", "--wait-timeout", "30s"]));
+    assert_exit(&resumed, 0);
+    assert!(
+        text(&resumed.stdout).contains("Rollbacks: 2 succeeded"),
+        "{}",
+        text(&resumed.stderr)
+    );
+    assert_eq!(
+        sim.stats().totals.aborts_received,
+        aborts,
+        "no abort is sent again"
+    );
+    for record in workspace.state()["change_orders"]
+        .as_object()
+        .unwrap()
+        .values()
+    {
+        assert_eq!(record["rollback_status"], "succeeded");
+    }
+}
+
+/// Issue 11: EDAS applies an abort asynchronously. A lost response, then a status that still
+/// reads running: asking again over the verify window sees it stop; nothing is resent and
+/// the change order is recorded aborted.
+#[test]
+fn an_abort_applied_after_a_delay_behind_a_lost_response_is_recorded_aborted_without_a_resend() {
+    let mut faults = Faults::default();
+    faults.scripted.insert(
+        id("co-slow"),
+        vec![edas_rollback::sim::ScriptedOutcome::Drop],
+    );
+    let sim = Sim::start(SimConfig {
+        change_orders: vec![(id("co-slow"), 1)],
+        abort_delay: Duration::from_millis(1500),
+        faults,
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(0);
+    write_mixed_config(&workspace, &["co-slow"], &[]);
+    let output = run(workspace.command(&sim.endpoint(), &["apply", "--auto-approve"]));
+    assert_exit(&output, 0);
+    let counts = &sim.stats().change_orders["co-slow"];
+    assert_eq!(counts.aborts_received, 1, "never resent");
+    assert_eq!(counts.aborts_committed, 1);
+    assert!(counts.info_requests >= 2, "asked again over the window");
+    let record = &workspace.state()["change_orders"]["co-slow"];
+    assert_eq!(record["status"], "aborted");
+    assert_eq!(record["confirmed_by_status"], true);
+}

@@ -434,3 +434,41 @@ fn a_failed_renewal_makes_the_next_attempt_fatal_without_sending_it() {
     });
     assert_eq!(sim.stats().totals.requests, 1);
 }
+
+/// A run longer than the credentials' life keeps going: the STS session here lasts 3 min 2 s,
+/// so 2 s into the run the keys are due for renewal (3 minutes or less left) and the binary
+/// fetches new ones, re-reading the token file, while requests keep flowing; every change
+/// order is aborted exactly once and nothing is refused.
+#[test]
+fn an_apply_longer_than_the_session_renews_the_credentials_and_carries_on() {
+    use edas_rollback::sim::{Faults, Latency};
+    let cloud = FakeCloud::start_with_life(std::time::Duration::from_secs(182));
+    let sim = Sim::start(edas_rollback::sim::SimConfig {
+        faults: Faults {
+            latency: Latency::Fixed(std::time::Duration::from_millis(400)),
+            ..Faults::default()
+        },
+        ..FakeCloud::sim_config()
+    });
+    let workspace = Workspace::new(10);
+    let token = write_token(&workspace);
+    apply(&workspace, &sim, |command| {
+        command
+            .args(["--parallelism", "1"])
+            .env("ALIBABA_CLOUD_STS_ENDPOINT", cloud.url())
+            .env("ALIBABA_CLOUD_ROLE_ARN", ROLE_ARN)
+            .env("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", OIDC_PROVIDER_ARN)
+            .env("ALIBABA_CLOUD_OIDC_TOKEN_FILE", &token);
+    });
+    let renewals = cloud.count("AssumeRoleWithOIDC");
+    // The first fetch is before anything is sent; the run (10 aborts one after another at
+    // 400 ms each) outlasts the 1-2 s the keys have before they are due (the expiry is in
+    // whole seconds), so at least one renewal happens mid-run.
+    assert!(
+        renewals >= 2,
+        "{renewals} fetches in a 4 s run of 3 min 2 s sessions"
+    );
+    assert_eq!(sim.stats().totals.aborts_committed, 10);
+    assert_eq!(sim.stats().totals.signature_failures, 0);
+    assert_all_aborted_exactly_once(&workspace, &sim);
+}

@@ -179,6 +179,7 @@ fn seed_journal_records() -> Vec<JournalRecord> {
             message: Some("success".into()),
             rollback_change_order_id: Some("rb-1".into()),
             confirmed_by_status: false,
+            change_order_status: None,
         },
         JournalRecord::RollbackStatus {
             change_order_id: ChangeOrderId::new("co-1"),

@@ -212,6 +212,7 @@ fn history_records(index: usize, steps: &[Step]) -> Vec<JournalRecord> {
                     message: None,
                     rollback_change_order_id: Some(format!("rb-{index}-{number}")),
                     confirmed_by_status: *verify_first,
+                    change_order_status: None,
                 });
             }
             Step::Unanswered => {
@@ -951,6 +952,7 @@ fn run_journal(plan: &Plan, outcomes: &[Option<RecordStatus>]) -> Vec<JournalRec
                 message: None,
                 rollback_change_order_id: None,
                 confirmed_by_status: false,
+                change_order_status: None,
             });
         }
     }
@@ -1003,7 +1005,7 @@ proptest! {
             let declared = desired.change_orders.iter().any(|spec| spec.id == action.change_order_id);
             let expected = match (declared, recorded) {
                 (false, _) => (Action::NotDeclared, false),
-                (true, Some(RecordStatus::Aborted)) => (Action::NoOp, false),
+                (true, Some(RecordStatus::Aborted | RecordStatus::Finished)) => (Action::NoOp, false),
                 (true, Some(RecordStatus::Unknown)) => (Action::Abort, true),
                 (true, Some(RecordStatus::Failed) | None) => (Action::Abort, false),
             };

@@ -608,6 +608,7 @@ fn aborted(id: &str) -> JournalRecord {
         message: Some("success".into()),
         rollback_change_order_id: Some(format!("rb-{id}")),
         confirmed_by_status: false,
+        change_order_status: None,
     }
 }
 

@@ -42,6 +42,7 @@ fn response(change_order: &str, status: RecordStatus) -> JournalRecord {
         message: None,
         rollback_change_order_id: None,
         confirmed_by_status: false,
+        change_order_status: None,
     }
 }
 

@@ -129,6 +129,80 @@ pub struct RollbackTarget {
     pub rollback_change_order_id: String,
 }
 
+/// What a refreshed plan saw and nothing needs to be sent for: a change order whose live
+/// status is final (6 stopped, or 2, 3, 7, 10 ended by itself) and whose record does not say
+/// so yet. Apply journals these, so the state converges and the next plan is a no-op (issue
+/// 10). Pure.
+pub fn observed_records(plan: &Plan, state: &State, at: &str) -> Vec<JournalRecord> {
+    plan.actions
+        .iter()
+        .filter(|action| action.action == Action::NoOp)
+        .filter_map(|action| {
+            let live = action.live_status.as_ref()?;
+            let status = live.status.filter(|status| status.is_final())?;
+            let (record_status, message) = if status == ChangeOrderStatus::Stopped {
+                (
+                    RecordStatus::Aborted,
+                    "`GetChangeOrderInfo` showed status 6 (stopped) when the plan was refreshed"
+                        .to_string(),
+                )
+            } else {
+                (
+                    RecordStatus::Finished,
+                    format!(
+                        "change order was in status {status} when the plan was refreshed, \
+                         which cannot be aborted: {}",
+                        crate::plan::cannot_abort_hint(status)
+                    ),
+                )
+            };
+            let recorded = state.change_orders.get(&action.change_order_id);
+            if recorded.is_some_and(|record| record.status == record_status) {
+                return None;
+            }
+            Some(JournalRecord::Response {
+                change_order_id: action.change_order_id.clone(),
+                at: at.to_string(),
+                status: record_status,
+                http_status: None,
+                request_id: live.request_id.clone(),
+                trace_id: None,
+                code: None,
+                error_code: None,
+                message: Some(message),
+                rollback_change_order_id: None,
+                confirmed_by_status: true,
+                change_order_status: Some(status),
+            })
+        })
+        .collect()
+}
+
+/// Rollbacks an earlier run started and never saw end (`apply --wait` timed out, was
+/// stopped, or was not asked for): aborted records with a rollback change order id and no
+/// final rollback status, except `skip` (this run's own). `apply --wait` resumes watching
+/// them. Pure.
+pub fn unfinished_rollbacks(state: &State, skip: &[ChangeOrderId]) -> Vec<RollbackTarget> {
+    state
+        .change_orders
+        .iter()
+        .filter(|(id, _)| !skip.contains(id))
+        .filter(|(_, record)| record.status == RecordStatus::Aborted)
+        .filter(|(_, record)| {
+            matches!(
+                record.rollback_status,
+                None | Some(RollbackStatus::Running | RollbackStatus::TimedOut)
+            )
+        })
+        .filter_map(|(id, record)| {
+            Some(RollbackTarget {
+                change_order_id: id.clone(),
+                rollback_change_order_id: record.rollback_change_order_id.clone()?,
+            })
+        })
+        .collect()
+}
+
 /// How the watched rollbacks ended.
 #[derive(Debug, Default)]
 pub struct WaitReport {
@@ -204,6 +278,17 @@ impl<T: Transport, C: Clock, S: JournalSink> Engine<T, C, S> {
             writer,
             config,
         }
+    }
+
+    /// Journals records that need no request (see [`observed_records`]).
+    pub fn record(&self, records: Vec<JournalRecord>) -> Result<(), String> {
+        for record in records {
+            self.shared
+                .journal
+                .append(record)
+                .map_err(|error| error.message)?;
+        }
+        Ok(())
     }
 
     /// The transport, e.g. for counters in benchmarks.
@@ -772,6 +857,7 @@ impl<T: Transport, C: Clock> Worker<T, C> {
             message: message.or_else(|| details.message.clone()),
             rollback_change_order_id: None,
             confirmed_by_status: false,
+            change_order_status: None,
         }
     }
 
@@ -1038,10 +1124,12 @@ impl<T: Transport, C: Clock> Worker<T, C> {
                 let mut record = self.response(RecordStatus::Aborted, &details, Some(message));
                 if let JournalRecord::Response {
                     confirmed_by_status,
+                    change_order_status,
                     ..
                 } = &mut record
                 {
                     *confirmed_by_status = true;
+                    *change_order_status = Some(status);
                 }
                 self.journal(record);
                 Verified::Aborted(AbortedChange {
@@ -1053,6 +1141,26 @@ impl<T: Transport, C: Clock> Worker<T, C> {
                 })
             }
             status if status.is_abortable() => Verified::Abortable(status),
+            finished if finished.is_final() => {
+                // Ended by itself (2, 3, 7, 10): recorded `finished` with its status so the
+                // plan converges instead of offering a retry EDAS will always refuse (issue
+                // 10). This run still reports it, once, as not rolled back.
+                let message = format!(
+                    "change order is in status {finished}, which cannot be aborted: {}",
+                    crate::plan::cannot_abort_hint(finished)
+                );
+                let mut record =
+                    self.response(RecordStatus::Finished, &details, Some(message.clone()));
+                if let JournalRecord::Response {
+                    change_order_status,
+                    ..
+                } = &mut record
+                {
+                    *change_order_status = Some(finished);
+                }
+                self.journal(record);
+                Verified::Ended(Ended::Failed(self.failed(&details, message)).into())
+            }
             other => {
                 let message = format!("change order is in status {other}, which cannot be aborted");
                 self.journal(self.response(RecordStatus::Failed, &details, Some(message.clone())));

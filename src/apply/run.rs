@@ -8,7 +8,9 @@
 //! go to the [`Reporter`]).
 
 use super::adapters::RecordingJournal;
-use super::engine::{AbortTask, RollbackTarget, WaitReport, rfc3339};
+use super::engine::{
+    AbortTask, RollbackTarget, WaitReport, observed_records, rfc3339, unfinished_rollbacks,
+};
 use super::{ApplyError, ApplyReport, CancelToken, Engine, EngineConfig, Reporter, SystemClock};
 use super::{Transport, journal_writer::WriterResult};
 use crate::plan::Plan;
@@ -128,11 +130,24 @@ impl<'s, S: StateStore> Run<'s, S> {
             SystemClock,
             settings.engine,
         );
+        // What a refreshed plan saw and needs no request: recorded so the state converges.
+        // A journal error here shows up as the writer's error at `finish`.
+        let _ = engine.record(observed_records(
+            plan,
+            &loaded.state,
+            &rfc3339(SystemTime::now()),
+        ));
+        let task_ids: Vec<_> = tasks
+            .iter()
+            .map(|task| task.change_order_id.clone())
+            .collect();
         let report = engine.abort_all(tasks, reporter, cancel).await;
         let wait = match settings.wait {
             Some(wait) if !report.interrupted && report.fatal.is_none() => {
-                let targets = rollback_targets(&report);
+                let mut targets = rollback_targets(&report);
                 let without_rollback_id = report.aborted.len() - targets.len();
+                // Rollbacks an earlier run never saw end: `apply --wait` resumes them.
+                targets.extend(unfinished_rollbacks(&loaded.state, &task_ids));
                 let mut watched = engine
                     .wait_for_rollbacks(targets, wait.poll_interval, wait.timeout, reporter, cancel)
                     .await;

@@ -144,6 +144,10 @@ impl PlannedAction {
             Action::NoOp => match live {
                 Some(ChangeOrderStatus::Stopped) => ActionKind::AlreadyStopped,
                 Some(status) if !status.is_abortable() => ActionKind::CannotAbort,
+                // Recorded as ended by itself: EDAS cannot abort it.
+                _ if self.recorded_status == Some(RecordStatus::Finished) => {
+                    ActionKind::CannotAbort
+                }
                 _ => ActionKind::Unchanged,
             },
             Action::NotDeclared => ActionKind::NotDeclared,
@@ -258,8 +262,8 @@ pub struct Plan {
     pub region: String,
     pub endpoint: String,
     /// `provider.signature_algorithm` when the plan was made; apply signs with it and refuses
-    /// the plan if the config now says otherwise. Plans written before it existed were
-    /// signed with neither pin and read as the default.
+    /// the plan if the config now says otherwise. A plan written before the field existed
+    /// parses, but fails its checksum (the re-encoding holds the field): make it again.
     #[serde(default)]
     pub signature_algorithm: SignatureAlgorithm,
     /// True when the plan was made with `plan --refresh` (the live statuses were read just
@@ -336,7 +340,7 @@ fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
         let (action, verify_first, last_error) = match record {
             None => (Action::Abort, false, None),
             Some(record) => match record.status {
-                RecordStatus::Aborted => (Action::NoOp, false, None),
+                RecordStatus::Aborted | RecordStatus::Finished => (Action::NoOp, false, None),
                 RecordStatus::Failed => (Action::Abort, false, LastError::from_record(record)),
                 RecordStatus::Unknown => (Action::Abort, true, None),
             },

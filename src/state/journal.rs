@@ -11,6 +11,7 @@
 
 use super::model::{ChangeOrderRecord, RecordStatus, RollbackStatus, State};
 use crate::edas::request::RollbackOperation;
+use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -79,6 +80,10 @@ pub enum JournalRecord {
         rollback_change_order_id: Option<String>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         confirmed_by_status: bool,
+        /// The change order's status as `GetChangeOrderInfo` gave it, when that decided the
+        /// record (`finished`, or `aborted` from status 6).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        change_order_status: Option<ChangeOrderStatus>,
     },
     RollbackStatus {
         change_order_id: ChangeOrderId,
@@ -214,6 +219,7 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
                 message,
                 rollback_change_order_id,
                 confirmed_by_status,
+                change_order_status,
             } => {
                 let entry = state
                     .change_orders
@@ -231,6 +237,7 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
                 entry.message = message.clone();
                 entry.rollback_change_order_id = rollback_change_order_id.clone();
                 entry.confirmed_by_status = *confirmed_by_status;
+                entry.change_order_status = *change_order_status;
                 entry.endpoint = run_endpoint.cloned();
             }
             JournalRecord::RollbackStatus {
@@ -471,6 +478,7 @@ mod tests {
             message: Some(format!("answer {request_id}")),
             rollback_change_order_id: Some(format!("rb-{co}")),
             confirmed_by_status: false,
+            change_order_status: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! Pure data; reading and writing files is `store`'s job.
 
 use crate::edas::request::RollbackOperation;
+use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -74,6 +75,10 @@ pub enum RecordStatus {
     /// A request may have been sent and its outcome is not known; the next apply asks
     /// `GetChangeOrderInfo` before sending anything.
     Unknown,
+    /// The change order had already ended by itself (status 2, 3, 7 or 10, in
+    /// `change_order_status`) when asked: EDAS cannot abort it, so nothing is sent again and
+    /// the plan converges (issue 10). `state rm` forgets it.
+    Finished,
 }
 
 impl RecordStatus {
@@ -82,6 +87,7 @@ impl RecordStatus {
             RecordStatus::Aborted => "aborted",
             RecordStatus::Failed => "failed",
             RecordStatus::Unknown => "unknown",
+            RecordStatus::Finished => "finished",
         }
     }
 }
@@ -127,6 +133,10 @@ pub struct ChangeOrderRecord {
     /// were all `abort_and_rollback`) and when only `GetChangeOrderInfo` was asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<RollbackOperation>,
+    /// The change order's own status when it was last seen by `GetChangeOrderInfo` and is
+    /// recorded `finished` (or `aborted` from status 6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_order_status: Option<ChangeOrderStatus>,
     /// Set when `aborted` was concluded from `GetChangeOrderInfo` (status 6) rather than from
     /// the abort's own response, e.g. after a lost response.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -156,6 +166,7 @@ impl ChangeOrderRecord {
             rollback_change_order_id: None,
             rollback_status: None,
             operation: None,
+            change_order_status: None,
             confirmed_by_status: false,
             app: None,
             reason: None,

@@ -58,6 +58,11 @@ pub struct FakeCloud {
 
 impl FakeCloud {
     pub fn start() -> FakeCloud {
+        FakeCloud::start_with_life(Duration::from_secs(3600))
+    }
+
+    /// Issued credentials expire `life` after each fetch.
+    pub fn start_with_life(life: Duration) -> FakeCloud {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -65,7 +70,7 @@ impl FakeCloud {
             .unwrap();
         let shared = Arc::new(Shared {
             seen: Mutex::new(Seen::default()),
-            life: Duration::from_secs(3600),
+            life,
         });
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -2,7 +2,9 @@
 //! every request through the engine, fold the journal into the state once at the end, and
 //! exit 0 (all aborted), 1 (anything else) or 130 (interrupted). Thin: the engine decides.
 
-use crate::apply::engine::{AbortTask, SettlePolicy, WaitReport};
+use crate::apply::engine::{
+    AbortTask, SettlePolicy, WaitReport, observed_records, unfinished_rollbacks,
+};
 use crate::apply::event::ApplyEvent;
 use crate::apply::event::Reporter;
 use crate::apply::run::{Run, RunError, RunOutcome, RunSettings, WaitSettings};
@@ -119,7 +121,13 @@ pub async fn execute(
             json.planned_change(action);
         }
     }
-    if tasks.is_empty() {
+    // Nothing to send, but a refreshed plan's final statuses to record, or (`--wait`)
+    // rollbacks an earlier run never saw end: the run goes on without asking, since it
+    // changes nothing at EDAS.
+    let bookkeeping_only = tasks.is_empty()
+        && (!observed_records(&plan, &loaded.state, "").is_empty()
+            || (args.run.wait && !unfinished_rollbacks(&loaded.state, &[]).is_empty()));
+    if tasks.is_empty() && !bookkeeping_only {
         match &mut json {
             Some(json) => json.on_event(&ApplyEvent::Summary {
                 aborted: 0,
@@ -141,10 +149,10 @@ pub async fn execute(
         }
         return Ok(exit::OK);
     }
-    if !args.run.json {
+    if !args.run.json && !bookkeeping_only {
         print_stdout(&render_plan::text(&plan, args.plan_file.as_deref()))?;
     }
-    if args.plan_file.is_none() && !approved(args.auto_approve)? {
+    if args.plan_file.is_none() && !bookkeeping_only && !approved(args.auto_approve)? {
         print_stdout("Apply cancelled: nothing was sent.\n")?;
         return Ok(exit::ERROR);
     }

@@ -14,6 +14,7 @@ use std::path::Path;
 const ABORTED: Style = AnsiColor::Green.on_default();
 const FAILED: Style = AnsiColor::Red.on_default();
 const UNKNOWN: Style = AnsiColor::Yellow.on_default();
+const FINISHED: Style = Style::new().dimmed();
 const REMOVED: Style = AnsiColor::Red.on_default();
 const ADDED: Style = AnsiColor::Green.on_default();
 const BOLD: Style = Style::new().bold();
@@ -23,6 +24,7 @@ fn status_style(status: RecordStatus) -> Style {
         RecordStatus::Aborted => ABORTED,
         RecordStatus::Failed => FAILED,
         RecordStatus::Unknown => UNKNOWN,
+        RecordStatus::Finished => FINISHED,
     }
 }
 
@@ -129,6 +131,8 @@ fn counts(state: &State) -> (usize, usize, usize) {
             RecordStatus::Aborted => counts.0 += 1,
             RecordStatus::Failed => counts.1 += 1,
             RecordStatus::Unknown => counts.2 += 1,
+            // Ended by itself: nothing to do, like an aborted one.
+            RecordStatus::Finished => counts.0 += 1,
         }
     }
     counts
