@@ -6,6 +6,7 @@
 pub mod file;
 pub mod guards;
 mod refresh;
+pub mod select;
 
 use crate::config::DesiredState;
 use crate::edas::request::RollbackOperation;
