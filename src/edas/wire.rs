@@ -283,6 +283,74 @@ pub struct ChangeOrderInfo {
     pub support_rollback: Option<bool>,
 }
 
+/// One row of a ListRecentChangeOrder answer (`ChangeOrderList.ChangeOrder[]`), the fields a
+/// selector reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedChangeOrder {
+    pub change_order_id: String,
+    pub status: ChangeOrderStatus,
+    /// `CreateTime` as the service wrote it.
+    pub create_time: String,
+    /// `CoType`, e.g. `Application Scale Out`; shown, never filtered on.
+    pub co_type: Option<String>,
+}
+
+/// `ListRecentChangeOrder`'s body (`POST /pop/v5/changeorder/change_order_list`, query
+/// `AppId`): `ChangeOrderList.ChangeOrder[]`, as the official API reference and the Go SDK's
+/// `ChangeOrder` struct show it. Only the fields a selector reads are kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct ChangeOrderListResponse {
+    #[serde(rename = "Code", default)]
+    pub code: Option<Code>,
+    #[serde(rename = "Message", default)]
+    pub message: Option<String>,
+    #[serde(rename = "RequestId", default)]
+    pub request_id: Option<String>,
+    #[serde(rename = "ChangeOrderList", default)]
+    pub change_order_list: Option<ChangeOrderList>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct ChangeOrderList {
+    #[serde(rename = "ChangeOrder", default)]
+    pub change_order: Vec<ListedChangeOrderWire>,
+}
+
+/// One `ChangeOrder` of the list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct ListedChangeOrderWire {
+    #[serde(rename = "ChangeOrderId", default)]
+    pub change_order_id: Option<String>,
+    #[serde(rename = "Status", default)]
+    pub status: Option<ChangeOrderStatus>,
+    /// `2019-11-13 14:23:46` in the reference: no zone.
+    #[serde(rename = "CreateTime", default)]
+    pub create_time: Option<String>,
+    #[serde(rename = "CoType", default)]
+    pub co_type: Option<String>,
+    #[serde(rename = "AppId", default)]
+    pub app_id: Option<String>,
+}
+
+impl ChangeOrderListResponse {
+    /// The rows a selector can judge: a row without an id or a status is skipped (there is
+    /// nothing to abort, or no way to know it is abortable).
+    pub fn listed(&self) -> Vec<ListedChangeOrder> {
+        self.change_order_list
+            .iter()
+            .flat_map(|list| &list.change_order)
+            .filter_map(|row| {
+                Some(ListedChangeOrder {
+                    change_order_id: row.change_order_id.clone()?,
+                    status: row.status?,
+                    create_time: row.create_time.clone().unwrap_or_default(),
+                    co_type: row.co_type.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
 /// The gateway's error body for a non-2xx status (signature, credentials, throttling, 5xx).
 /// `Message` of a `SignatureDoesNotMatch` ends with `server string to sign is:<text>`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -360,6 +428,44 @@ pub fn format_retry_after(after: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_reference_change_order_list_decodes_into_rows_a_selector_reads() {
+        // The shape of the official API reference's example (ids shortened).
+        let body = r#"{"Code": 200, "Message": "success", "RequestId": "D16979DC-4D42",
+            "ChangeOrderList": {"ChangeOrder": [
+              {"Status": 2, "FinishTime": "2019-11-13 14:24:02", "CreateTime": "2019-11-13 14:23:46",
+               "UserId": "1432536", "ChangeOrderDescription": "deploy", "Source": "pop",
+               "BatchCount": 1, "CreateUserId": "edas_test1@aliyun-test.com", "CoTypeCode": "CoDeploy",
+               "ChangeOrderId": "1074f3e2-e974-4a0e", "BatchType": "Automatic",
+               "GroupId": "8123db90", "CoType": "Application Scale Out", "AppId": "3616cdca-4f92"},
+              {"Status": 8, "CreateTime": "2019-11-13 15:00:00", "ChangeOrderId": "co-2"},
+              {"Status": 1},
+              {"ChangeOrderId": "co-no-status"}
+            ]}}"#;
+        let response: ChangeOrderListResponse = serde_json::from_str(body).unwrap();
+        assert!(response.code.as_ref().is_some_and(Code::is_success));
+        let listed = response.listed();
+        assert_eq!(
+            listed.len(),
+            2,
+            "rows without an id or a status are skipped"
+        );
+        assert_eq!(listed[0].change_order_id, "1074f3e2-e974-4a0e");
+        assert_eq!(listed[0].status, ChangeOrderStatus::Succeeded);
+        assert_eq!(listed[0].create_time, "2019-11-13 14:23:46");
+        assert_eq!(listed[0].co_type.as_deref(), Some("Application Scale Out"));
+        assert_eq!(
+            listed[1].status,
+            ChangeOrderStatus::WaitingForManualConfirmation
+        );
+        let empty: ChangeOrderListResponse =
+            serde_json::from_str(r#"{"Code": 200, "ChangeOrderList": {"ChangeOrder": []}}"#)
+                .unwrap();
+        assert!(empty.listed().is_empty());
+        let missing: ChangeOrderListResponse = serde_json::from_str(r#"{"Code": 200}"#).unwrap();
+        assert!(missing.listed().is_empty());
+    }
+
     use super::*;
 
     #[test]

@@ -10,21 +10,10 @@
 use crate::config::ChangeOrderSpec;
 use crate::edas::request::RollbackOperation;
 use crate::edas::wire::ChangeOrderStatus;
+pub use crate::edas::wire::ListedChangeOrder;
 use crate::ids::ChangeOrderId;
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
-
-/// One row of a ListRecentChangeOrder answer (`ChangeOrderList.ChangeOrder[]`), the fields a
-/// selector reads.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListedChangeOrder {
-    pub change_order_id: String,
-    pub status: ChangeOrderStatus,
-    /// `CreateTime` as the service wrote it.
-    pub create_time: String,
-    /// `CoType`, e.g. `Application Scale Out`; shown, never filtered on.
-    pub co_type: Option<String>,
-}
 
 /// A selector of the config, as resolution needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
