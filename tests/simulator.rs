@@ -913,3 +913,48 @@ async fn only_loopback_addresses_can_be_bound() {
         .unwrap();
     assert!(error.to_string().contains("loopback"), "{error}");
 }
+
+/// Selectors (docs/CONFIG.md): the client's ListRecentChangeOrder is signed so the simulator
+/// accepts it, and its answer decodes (an application the simulator holds nothing for lists
+/// no change order); a wrong secret is fatal, as for every call.
+#[tokio::test]
+async fn the_client_lists_an_applications_recent_change_orders_signed_as_every_call() {
+    use edas_rollback::edas::client::{ClientSettings, EdasClient};
+    use edas_rollback::edas::endpoint::Endpoint;
+    use edas_rollback::edas::outcome::Outcome;
+    let config = config(&[("co-1", 1)]);
+    let credentials = config.credentials();
+    let simulator = Simulator::start(loopback(), config).await.unwrap();
+    let endpoint = Endpoint::parse(&simulator.endpoint()).unwrap();
+    let client = EdasClient::new(ClientSettings::new(
+        endpoint.clone(),
+        "cn-hangzhou",
+        credentials,
+        1,
+    ))
+    .unwrap();
+    match client.list_recent_change_orders("app-1").await {
+        Outcome::Done { answer, details } => {
+            assert!(answer.is_empty(), "{answer:?}");
+            assert!(details.request_id.is_some());
+        }
+        other => panic!("expected the list, got {other:?}"),
+    }
+    let wrong = EdasClient::new(ClientSettings::new(
+        endpoint,
+        "cn-hangzhou",
+        Credentials::new(
+            edas_rollback::sim::DEFAULT_ACCESS_KEY_ID,
+            Secret::new("not-the-secret"),
+        ),
+        1,
+    ))
+    .unwrap();
+    assert!(
+        matches!(
+            wrong.list_recent_change_orders("app-1").await,
+            Outcome::Fatal { .. }
+        ),
+        "a wrong secret is fatal"
+    );
+}

@@ -12,10 +12,12 @@
 use super::credentials::{CredentialsError, CredentialsProvider};
 use super::endpoint::Endpoint;
 use super::outcome::{
-    AbortOutcome, FatalKind, InfoOutcome, Outcome, RawResponse, ResponseDetails, TransportError,
-    classify_abort, classify_info,
+    AbortOutcome, FatalKind, InfoOutcome, ListOutcome, Outcome, RawResponse, ResponseDetails,
+    TransportError, classify_abort, classify_info, classify_list,
 };
-use super::request::{Operation, RequestError, RollbackOperation, build_request};
+use super::request::{
+    Operation, RequestError, RollbackOperation, build_list_request, build_request,
+};
 use super::signer::{RequestSigner, SignError, SignatureAlgorithm};
 use super::wire;
 use crate::ids::ChangeOrderId;
@@ -193,6 +195,31 @@ impl EdasClient {
         }
     }
 
+    /// One `ListRecentChangeOrder` attempt for application `app_id`, classified.
+    pub async fn list_recent_change_orders(&self, app_id: &str) -> ListOutcome {
+        let inner = &self.inner;
+        let sent = match build_list_request(app_id, &inner.region, &inner.endpoint) {
+            Ok(request) => {
+                self.send(
+                    Operation::ListRecentChangeOrder,
+                    request,
+                    &ChangeOrderId::new(app_id),
+                )
+                .await
+            }
+            Err(error) => Err(error.into()),
+        };
+        match sent {
+            Ok(response) => classify_list(Ok(&response)),
+            Err(AttemptError::Transport(error)) => classify_list(Err(&error)),
+            Err(local) => Outcome::Fatal {
+                details: local_details(&local),
+                kind: FatalKind::Connection,
+                server_string_to_sign: None,
+            },
+        }
+    }
+
     /// One attempt, unclassified: build, sign with the current time and a fresh nonce, send,
     /// read the whole body.
     pub async fn execute(
@@ -201,7 +228,18 @@ impl EdasClient {
         id: &ChangeOrderId,
     ) -> Result<RawResponse, AttemptError> {
         let inner = &self.inner;
-        let mut request = build_request(operation, id, &inner.region, &inner.endpoint)?;
+        let request = build_request(operation, id, &inner.region, &inner.endpoint)?;
+        self.send(operation, request, id).await
+    }
+
+    /// Signs and sends a built request; `id` names its subject in logs.
+    async fn send(
+        &self,
+        operation: Operation,
+        mut request: http::Request<()>,
+        id: &ChangeOrderId,
+    ) -> Result<RawResponse, AttemptError> {
+        let inner = &self.inner;
         // The nonce must be unique, not secret (the signature protects the request): a
         // thread-local generator (seeded once per thread) spares a `getrandom` system call per
         // request; 128 random bits in UUID v4 form, as before.

@@ -161,6 +161,8 @@ pub enum Outcome<T> {
 pub type AbortOutcome = Outcome<Accepted>;
 /// The outcome of a `GetChangeOrderInfo` call.
 pub type InfoOutcome = Outcome<ChangeOrderStatus>;
+/// The outcome of a `ListRecentChangeOrder` call: the rows a selector can judge.
+pub type ListOutcome = Outcome<Vec<crate::edas::wire::ListedChangeOrder>>;
 
 impl<T> Outcome<T> {
     /// What the service said, whatever the outcome.
@@ -275,6 +277,39 @@ pub fn classify_info(response: Result<&RawResponse, &TransportError>) -> InfoOut
                 details,
                 reason: "the response has `Code` 200 but no `changeOrderInfo.Status`".to_string(),
             },
+        };
+    }
+    let decision = response_decision(response, parsed.is_some(), &mut details);
+    from_decision(decision, |_| details)
+}
+
+/// Classifies one `ListRecentChangeOrder` attempt as [`classify_info`] does a read: HTTP 2xx
+/// with `Code` 200 is the list (a missing list is an empty one, as the service answers an
+/// application without change orders); anything else by the same rules as every call.
+pub fn classify_list(response: Result<&RawResponse, &TransportError>) -> ListOutcome {
+    let response = match response {
+        Ok(response) => response,
+        Err(error) => return from_decision(transport_decision(error), transport_details),
+    };
+    let parsed: Option<crate::edas::wire::ChangeOrderListResponse> =
+        serde_json::from_slice(&response.body).ok();
+    let mut details = details_from(
+        response,
+        parsed.as_ref().map(|body| Envelope {
+            code: body.code.as_ref(),
+            message: body.message.as_deref(),
+            request_id: body.request_id.as_deref(),
+            trace_id: None,
+            error_code: None,
+        }),
+    );
+    if is_2xx(response.status)
+        && let Some(body) = &parsed
+        && body.code.as_ref().is_some_and(Code::is_success)
+    {
+        return Outcome::Done {
+            answer: body.listed(),
+            details,
         };
     }
     let decision = response_decision(response, parsed.is_some(), &mut details);

@@ -3,7 +3,7 @@
 //! ([`crate::edas::signer`]) and sending the one after ([`crate::edas::client`]).
 
 use super::endpoint::Endpoint;
-use super::{ABORT_PATH, API_VERSION, INFO_PATH, ROLLBACK_PATH};
+use super::{ABORT_PATH, API_VERSION, INFO_PATH, LIST_PATH, ROLLBACK_PATH};
 use crate::ids::ChangeOrderId;
 use http::header::{ACCEPT, HeaderValue};
 
@@ -85,13 +85,16 @@ pub enum Operation {
     Rollback,
     /// `POST INFO_PATH`: read a change order's status.
     GetChangeOrderInfo,
+    /// `POST LIST_PATH`, query `AppId`: an application's recent change orders (selectors).
+    /// Built by [`build_list_request`], never by [`build_request`].
+    ListRecentChangeOrder,
 }
 
 impl Operation {
     pub fn method(self) -> http::Method {
         match self {
             Operation::AbortAndRollback | Operation::Rollback => http::Method::PUT,
-            Operation::GetChangeOrderInfo => http::Method::POST,
+            Operation::GetChangeOrderInfo | Operation::ListRecentChangeOrder => http::Method::POST,
         }
     }
 
@@ -100,6 +103,7 @@ impl Operation {
             Operation::AbortAndRollback => ABORT_PATH,
             Operation::Rollback => ROLLBACK_PATH,
             Operation::GetChangeOrderInfo => INFO_PATH,
+            Operation::ListRecentChangeOrder => LIST_PATH,
         }
     }
 
@@ -109,6 +113,7 @@ impl Operation {
             Operation::AbortAndRollback => "AbortAndRollbackChangeOrder",
             Operation::Rollback => "RollbackChangeOrder",
             Operation::GetChangeOrderInfo => "GetChangeOrderInfo",
+            Operation::ListRecentChangeOrder => "ListRecentChangeOrder",
         }
     }
 }
@@ -139,6 +144,39 @@ pub fn build_request(
     region: &str,
     endpoint: &Endpoint,
 ) -> Result<http::Request<()>, RequestError> {
+    build(
+        operation,
+        ("ChangeOrderId", change_order_id.as_str()),
+        change_order_id,
+        region,
+        endpoint,
+    )
+}
+
+/// Builds the unsigned `ListRecentChangeOrder` request: query `AppId` then `RegionId`,
+/// form-urlencoded as [`build_request`] does.
+pub fn build_list_request(
+    app_id: &str,
+    region: &str,
+    endpoint: &Endpoint,
+) -> Result<http::Request<()>, RequestError> {
+    build(
+        Operation::ListRecentChangeOrder,
+        ("AppId", app_id),
+        // Errors name the subject of the request; for a list, the application.
+        &ChangeOrderId::new(app_id),
+        region,
+        endpoint,
+    )
+}
+
+fn build(
+    operation: Operation,
+    (name, value): (&str, &str),
+    change_order_id: &ChangeOrderId,
+    region: &str,
+    endpoint: &Endpoint,
+) -> Result<http::Request<()>, RequestError> {
     let region_header = HeaderValue::from_str(region).map_err(|_| RequestError::InvalidRegion {
         region: region.to_string(),
     })?;
@@ -146,7 +184,7 @@ pub fn build_request(
     path_and_query.push_str(operation.path());
     path_and_query.push('?');
     let query = form_urlencoded::Serializer::new(String::with_capacity(96))
-        .append_pair("ChangeOrderId", change_order_id.as_str())
+        .append_pair(name, value)
         .append_pair("RegionId", region)
         .finish();
     path_and_query.push_str(&query);
@@ -236,6 +274,21 @@ mod tests {
             Some("ChangeOrderId=co-1&RegionId=cn-beijing")
         );
         assert_eq!(request.headers()["x-acs-action"], "GetChangeOrderInfo");
+    }
+
+    #[test]
+    fn the_list_request_is_a_post_to_the_list_path_with_the_app_id() {
+        let request = build_list_request("3616cdca-4f92 x&y", "cn-hangzhou", &endpoint()).unwrap();
+        assert_eq!(request.method(), http::Method::POST);
+        assert_eq!(
+            request.uri().path(),
+            "/pop/v5/changeorder/change_order_list"
+        );
+        assert_eq!(
+            request.uri().query(),
+            Some("AppId=3616cdca-4f92+x%26y&RegionId=cn-hangzhou")
+        );
+        assert_eq!(request.headers()["x-acs-action"], "ListRecentChangeOrder");
     }
 
     #[test]
