@@ -958,3 +958,91 @@ async fn the_client_lists_an_applications_recent_change_orders_signed_as_every_c
         "a wrong secret is fatal"
     );
 }
+
+/// The simulator models applications: ListRecentChangeOrder answers an application's change
+/// orders with their seeded CreateTime and their current status, which an abort moves on.
+#[tokio::test]
+async fn the_simulator_lists_an_applications_change_orders_with_their_current_status() {
+    use edas_rollback::edas::client::{ClientSettings, EdasClient};
+    use edas_rollback::edas::endpoint::Endpoint;
+    use edas_rollback::edas::outcome::Outcome;
+    use edas_rollback::edas::request::RollbackOperation;
+    use edas_rollback::edas::wire::ChangeOrderStatus;
+    use edas_rollback::sim::{SimAppChangeOrder, SimApplication};
+    let order = |id: &str, status: i32, create_time: &str| SimAppChangeOrder {
+        id: ChangeOrderId::new(id),
+        status,
+        create_time: create_time.to_string(),
+    };
+    let mut config = config(&[]);
+    config.applications = vec![
+        SimApplication {
+            app_id: "app-checkout".to_string(),
+            name: "checkout".to_string(),
+            change_orders: vec![
+                order("co-c1", 1, "2026-11-30 19:00:00"),
+                order("co-c2", 2, "2026-11-30 18:00:00"),
+            ],
+        },
+        SimApplication {
+            app_id: "app-payment".to_string(),
+            name: "payment".to_string(),
+            change_orders: vec![order("co-p1", 9, "2026-11-30 19:30:00")],
+        },
+    ];
+    let credentials = config.credentials();
+    let simulator = Simulator::start(loopback(), config).await.unwrap();
+    let client = EdasClient::new(ClientSettings::new(
+        Endpoint::parse(&simulator.endpoint()).unwrap(),
+        "cn-hangzhou",
+        credentials,
+        1,
+    ))
+    .unwrap();
+    let list = |app: &'static str| {
+        let client = client.clone();
+        async move {
+            match client.list_recent_change_orders(app).await {
+                Outcome::Done { answer, .. } => answer,
+                other => panic!("expected the list, got {other:?}"),
+            }
+        }
+    };
+    let checkout = list("app-checkout").await;
+    let rows: Vec<(&str, ChangeOrderStatus, &str)> = checkout
+        .iter()
+        .map(|row| {
+            (
+                row.change_order_id.as_str(),
+                row.status,
+                row.create_time.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("co-c1", ChangeOrderStatus::Running, "2026-11-30 19:00:00"),
+            ("co-c2", ChangeOrderStatus::Succeeded, "2026-11-30 18:00:00"),
+        ]
+    );
+    assert_eq!(list("app-payment").await.len(), 1);
+    assert!(list("app-unknown").await.is_empty());
+    // An application's change order can be aborted, and the list then says so.
+    assert!(matches!(
+        client
+            .abort(
+                &ChangeOrderId::new("co-c1"),
+                RollbackOperation::AbortAndRollback
+            )
+            .await,
+        Outcome::Done { .. }
+    ));
+    assert_eq!(
+        list("app-checkout").await[0].status,
+        ChangeOrderStatus::Stopped
+    );
+    let stats = simulator.stats();
+    assert_eq!(stats.change_orders["co-c1"].aborts_committed, 1);
+    assert_eq!(stats.change_orders["co-p1"].aborts_received, 0);
+}

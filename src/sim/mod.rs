@@ -111,6 +111,27 @@ pub struct SimConfig {
     /// An accepted abort takes effect this long after it is answered (the status stays
     /// abortable until then), as EDAS applies aborts asynchronously. Zero: at once.
     pub abort_delay: Duration,
+    /// Applications and their change orders, for ListRecentChangeOrder (selectors). Each
+    /// change order also exists as if listed in `change_orders` (with its status), so it can
+    /// be aborted; the list answers each one's current status.
+    pub applications: Vec<SimApplication>,
+}
+
+/// An EDAS application the simulator holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SimApplication {
+    pub app_id: String,
+    pub name: String,
+    pub change_orders: Vec<SimAppChangeOrder>,
+}
+
+/// One change order of an application, as the scenario seeds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimAppChangeOrder {
+    pub id: ChangeOrderId,
+    pub status: i32,
+    /// `CreateTime` exactly as ListRecentChangeOrder answers it, e.g. `2026-11-30 19:00:00`.
+    pub create_time: String,
 }
 
 impl Default for SimConfig {
@@ -127,6 +148,7 @@ impl Default for SimConfig {
             denied: None,
             ecs_change_orders: BTreeSet::new(),
             abort_delay: Duration::ZERO,
+            applications: Vec::new(),
         }
     }
 }

@@ -199,6 +199,12 @@ impl ChangeOrders {
         Some((order.status_at(now), order.stats.rollback_of.clone()))
     }
 
+    /// The current status of an existing change order, without counting a request (the
+    /// list answer reads it).
+    pub(crate) fn status_now(&self, id: &str, now: Instant) -> Option<i32> {
+        self.orders.get(id).map(|order| order.status_at(now))
+    }
+
     pub(crate) fn stats(&self, now: Instant) -> impl Iterator<Item = (String, ChangeOrderStats)> {
         self.orders.iter().map(move |(id, order)| {
             let mut stats = order.stats.clone();

@@ -27,13 +27,29 @@ pub(crate) fn abort_accepted(request_id: &str, trace_id: &str, rollback_id: &str
 }
 
 /// HTTP 200 from `ListRecentChangeOrder`: `ChangeOrderList.ChangeOrder` holds the list.
-pub(crate) fn change_order_list(request_id: &str, trace_id: &str) -> Value {
+pub(crate) fn change_order_list(request_id: &str, trace_id: &str, rows: Vec<Value>) -> Value {
     json!({
         "Code": 200,
         "Message": "success",
         "RequestId": request_id,
         "TraceId": trace_id,
-        "ChangeOrderList": { "ChangeOrder": [] },
+        "ChangeOrderList": { "ChangeOrder": rows },
+    })
+}
+
+/// One `ChangeOrderList.ChangeOrder` row, with the fields of the official API reference's
+/// example that this simulator can fill.
+pub(crate) fn listed_change_order(id: &str, status: i32, create_time: &str, app_id: &str) -> Value {
+    json!({
+        "ChangeOrderId": id,
+        "Status": status,
+        "CreateTime": create_time,
+        "AppId": app_id,
+        "CoType": "Application Deploy",
+        "CoTypeCode": "CoDeploy",
+        "Source": "pop",
+        "BatchCount": 1,
+        "BatchType": "Automatic",
     })
 }
 

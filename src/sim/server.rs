@@ -50,6 +50,7 @@ pub(crate) struct Shared {
 
 struct Inner {
     orders: ChangeOrders,
+    applications: Vec<super::SimApplication>,
     totals: Totals,
     rng: fastrand::Rng,
     bucket: Option<TokenBucket>,
@@ -65,13 +66,20 @@ impl Shared {
                 config
                     .change_orders
                     .iter()
-                    .map(|(id, status)| (id.as_str().to_string(), *status)),
+                    .map(|(id, status)| (id.as_str().to_string(), *status))
+                    .chain(config.applications.iter().flat_map(|application| {
+                        application
+                            .change_orders
+                            .iter()
+                            .map(|order| (order.id.as_str().to_string(), order.status))
+                    })),
                 config.any_id,
                 config.seed,
                 config.rollback_duration,
             )
             .in_ecs_clusters(config.ecs_change_orders.iter().map(|id| id.as_str()))
             .with_abort_delay(config.abort_delay),
+            applications: config.applications.clone(),
             totals: Totals::default(),
             rng: fastrand::Rng::with_seed(config.seed),
             bucket: config
@@ -369,11 +377,31 @@ fn decide(
     }
     let id = verified.id.as_str();
     if verified.operation == Operation::List {
-        // Minimal route (the app-to-change-order model is not here yet): the service's
-        // shape with no change orders.
+        // The application's change orders with their current status (an abort moves one
+        // on); an application the simulator does not hold lists none.
+        let now = Instant::now();
+        let rows: Vec<serde_json::Value> = inner
+            .applications
+            .iter()
+            .filter(|application| application.app_id == id)
+            .flat_map(|application| {
+                application.change_orders.iter().map(|order| {
+                    let status = inner
+                        .orders
+                        .status_now(order.id.as_str(), now)
+                        .unwrap_or(order.status);
+                    responses::listed_change_order(
+                        order.id.as_str(),
+                        status,
+                        &order.create_time,
+                        &application.app_id,
+                    )
+                })
+            })
+            .collect();
         return Decision::Respond {
             status: StatusCode::OK,
-            body: responses::change_order_list(request_id, &trace_id),
+            body: responses::change_order_list(request_id, &trace_id, rows),
             retry_after: None,
         };
     }

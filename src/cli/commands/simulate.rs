@@ -40,6 +40,7 @@ pub fn run(_global: &GlobalArgs, args: &SimulateArgs) -> anyhow::Result<u8> {
         denied: None,
         ecs_change_orders: Default::default(),
         abort_delay: Default::default(),
+        applications: Vec::new(),
     };
     let declared = config.change_orders.len();
     let runtime = tokio::runtime::Builder::new_multi_thread()
