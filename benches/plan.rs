@@ -60,6 +60,7 @@ fn inputs(count: usize) -> (DesiredState, State) {
         state.change_orders.insert(ChangeOrderId::new(key), record);
     }
     let desired = DesiredState {
+        selectors: Vec::new(),
         version: 1,
         provider: Provider {
             region: "cn-hangzhou".to_string(),

@@ -1034,3 +1034,162 @@ fn an_abort_applied_after_a_delay_behind_a_lost_response_is_recorded_aborted_wit
     assert_eq!(record["status"], "aborted");
     assert_eq!(record["confirmed_by_status"], true);
 }
+
+// --- selectors (docs/CONFIG.md "Selectors") -----------------------------------------------
+
+fn app_order(id: &str, status: i32, create_time: &str) -> edas_rollback::sim::SimAppChangeOrder {
+    edas_rollback::sim::SimAppChangeOrder {
+        id: edas_rollback::ids::ChangeOrderId::new(id),
+        status,
+        create_time: create_time.to_string(),
+    }
+}
+
+fn selector_sim() -> Sim {
+    use edas_rollback::sim::SimApplication;
+    Sim::start(SimConfig {
+        change_orders: vec![(edas_rollback::ids::ChangeOrderId::new("co-x1"), 1)],
+        applications: vec![
+            SimApplication {
+                app_id: "app-checkout".to_string(),
+                name: "checkout".to_string(),
+                change_orders: vec![
+                    app_order("co-c1", 1, "2026-11-30 19:00:00"),
+                    app_order("co-c2", 8, "2026-11-30 19:10:00"),
+                    app_order("co-c3", 2, "2026-11-30 18:00:00"),
+                ],
+            },
+            SimApplication {
+                app_id: "app-payment".to_string(),
+                name: "payment".to_string(),
+                change_orders: vec![
+                    app_order("co-p1", 9, "2026-11-30 19:20:00"),
+                    app_order("co-p2", 6, "2026-11-30 19:30:00"),
+                ],
+            },
+            SimApplication {
+                app_id: "app-search".to_string(),
+                name: "search".to_string(),
+                change_orders: vec![app_order("co-s1", 1, "2026-11-30 19:40:00")],
+            },
+        ],
+        ..SimConfig::default()
+    })
+}
+
+const SELECTOR_CONFIG: &str = "version: 1
+provider:
+  region: cn-hangzhou
+select:
+  - app_id: app-checkout
+    app: checkout
+  - app_id: app-payment
+    app: payment
+    statuses: [waiting_for_next_batch]
+change_orders:
+  - id: co-x1
+    app: billing
+  - id: co-c1
+    reason: found by hand too
+";
+
+#[test]
+fn a_selector_over_two_applications_and_an_explicit_id_is_planned_frozen_and_applied_exactly() {
+    let sim = selector_sim();
+    let workspace = Workspace::new(0);
+    std::fs::write(workspace.path("edas-rollback.yaml"), SELECTOR_CONFIG).unwrap();
+    let endpoint = sim.endpoint();
+
+    let plan = run(workspace.command(&endpoint, &["plan", "--out", "plan.json"]));
+    assert_exit(&plan, 0);
+    let plan_file: Value =
+        serde_json::from_str(&std::fs::read_to_string(workspace.path("plan.json")).unwrap())
+            .unwrap();
+    let planned: Vec<(&str, &str)> = plan_file["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|action| {
+            (
+                action["change_order_id"].as_str().unwrap(),
+                action["app"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    // Explicit ids first (co-c1 found twice, planned once, as declared), then what the
+    // selectors found: checkout's abortable ones, payment's waiting one.
+    assert_eq!(
+        planned,
+        [
+            ("co-x1", "billing"),
+            ("co-c1", ""),
+            ("co-c2", "checkout"),
+            ("co-p1", "payment")
+        ],
+        "{}",
+        text(&plan.stdout)
+    );
+    assert!(
+        plan_file["actions"][2]["app_id"] == "app-checkout",
+        "{plan_file}"
+    );
+    let stats = sim.stats();
+    assert!(
+        stats
+            .change_orders
+            .values()
+            .all(|counts| counts.aborts_received == 0),
+        "planning sends nothing"
+    );
+
+    // The plan is frozen: apply sends exactly those four and never lists again.
+    let requests_before = sim.stats().totals.requests;
+    let apply = run(workspace.command(&endpoint, &["apply", "plan.json"]));
+    assert_exit(&apply, 0);
+    let stats = sim.stats();
+    assert_eq!(
+        stats.totals.requests - requests_before,
+        4,
+        "four aborts and nothing else (no ListRecentChangeOrder at apply)"
+    );
+    for id in ["co-x1", "co-c1", "co-c2", "co-p1"] {
+        assert_eq!(stats.change_orders[id].aborts_committed, 1, "{id}");
+    }
+    for id in ["co-c3", "co-p2", "co-s1"] {
+        assert_eq!(stats.change_orders[id].aborts_received, 0, "{id}");
+    }
+}
+
+#[test]
+fn selectors_need_credentials_at_plan_time_and_apply_without_a_plan_file_refuses_them() {
+    let sim = selector_sim();
+    let workspace = Workspace::new(0);
+    std::fs::write(workspace.path("edas-rollback.yaml"), SELECTOR_CONFIG).unwrap();
+    let mut command = Command::new(BINARY);
+    command
+        .current_dir(workspace.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", workspace.dir.path())
+        .env("NO_COLOR", "1")
+        .args(["--endpoint", &sim.endpoint(), "plan"])
+        .stdin(Stdio::null());
+    let output = run(command);
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("selectors need EDAS read access"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("edas:ReadApplication"), "{stderr}");
+
+    let apply = run(workspace.command(&sim.endpoint(), &["apply", "--auto-approve"]));
+    assert_exit(&apply, 1);
+    assert!(
+        text(&apply.stderr)
+            .contains("`apply` without a plan file would act on change orders nobody reviewed"),
+        "{}",
+        text(&apply.stderr)
+    );
+    assert_eq!(sim.stats().totals.aborts_received, 0);
+}

@@ -906,6 +906,7 @@ proptest! {
 
 fn seed_plan() -> Plan {
     let desired = DesiredState {
+        selectors: Vec::new(),
         version: 1,
         provider: Provider {
             region: "cn-hangzhou".into(),

@@ -64,6 +64,8 @@ pub struct DesiredState {
     pub apply: ApplySettings,
     /// `state:` as written, relative to the config file's directory.
     pub state: Option<PathBuf>,
+    /// `select:`: resolved by `plan` through ListRecentChangeOrder.
+    pub selectors: Vec<crate::plan::select::SelectorSpec>,
     pub change_orders: Vec<ChangeOrderSpec>,
 }
 

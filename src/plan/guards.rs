@@ -76,6 +76,7 @@ mod tests {
 
     fn plan_of(count: usize) -> Plan {
         let desired = DesiredState {
+            selectors: Vec::new(),
             version: 1,
             provider: Provider {
                 region: "cn-hangzhou".to_string(),

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 fn desired(ids: &[&str]) -> DesiredState {
     DesiredState {
+        selectors: Vec::new(),
         version: 1,
         provider: Provider {
             region: "cn-hangzhou".to_string(),

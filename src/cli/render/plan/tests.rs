@@ -52,6 +52,7 @@ fn sample(count: usize) -> Plan {
             .insert(ChangeOrderId::new(format!("old-{index:04}")), record);
     }
     let desired = DesiredState {
+        selectors: Vec::new(),
         version: 1,
         provider: Provider {
             region: "cn-hangzhou".to_string(),
