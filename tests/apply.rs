@@ -1142,19 +1142,64 @@ fn a_selector_over_two_applications_and_an_explicit_id_is_planned_frozen_and_app
         "planning sends nothing"
     );
 
-    // The plan is frozen: apply sends exactly those four and never lists again.
-    let requests_before = sim.stats().totals.requests;
+    let shown = text(&plan.stdout);
+    assert!(
+        shown.contains(
+            "By application: billing: 1 change order, co-c1: 1, checkout: 1, payment: 1."
+        ) || shown.contains("By application: billing: 1 change order"),
+        "{shown}"
+    );
+    let markdown = run(workspace.command(&endpoint, &["plan", "--format", "markdown"]));
+    assert_exit(&markdown, 0);
+    assert!(
+        text(&markdown.stdout).contains(
+            "**By application:** billing: 1 change order, (no application): 1, checkout: 1, payment: 1."
+        ),
+        "{}",
+        text(&markdown.stdout)
+    );
+    assert_eq!(plan_file["actions"][2]["selected_by"]["selector"], 0);
+    assert_eq!(plan_file["actions"][2]["selected_by"]["status"], 8);
+    assert_eq!(
+        plan_file["actions"][2]["selected_by"]["create_time"],
+        "2026-11-30 19:10:00"
+    );
+    assert_eq!(plan_file["actions"][3]["selected_by"]["selector"], 1);
+    assert!(plan_file["actions"][0].get("selected_by").is_none());
+
+    // The service moves on after the plan: someone stops co-c2 by other means, so a fresh
+    // listing would no longer select it.
+    std::fs::write(
+        workspace.path("other.yaml"),
+        "version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n  - id: co-c2\n",
+    )
+    .unwrap();
+    let other = run(workspace.command(&endpoint, &["-c", "other.yaml", "apply", "--auto-approve"]));
+    assert_exit(&other, 0);
+
+    // The plan is frozen: apply sends exactly its four aborts and never lists again (co-c2
+    // is found already stopped, which confirms it).
+    let before = sim.stats().totals;
     let apply = run(workspace.command(&endpoint, &["apply", "plan.json"]));
     assert_exit(&apply, 0);
     let stats = sim.stats();
+    let aborts = stats.totals.aborts_received - before.aborts_received;
+    let infos = stats.totals.info_requests - before.info_requests;
+    assert_eq!(aborts, 4, "exactly the frozen four");
     assert_eq!(
-        stats.totals.requests - requests_before,
-        4,
-        "four aborts and nothing else (no ListRecentChangeOrder at apply)"
+        stats.totals.requests - before.requests,
+        aborts + infos,
+        "nothing but aborts and status checks: no ListRecentChangeOrder at apply"
     );
-    for id in ["co-x1", "co-c1", "co-c2", "co-p1"] {
+    for id in ["co-x1", "co-c1", "co-p1"] {
+        assert_eq!(stats.change_orders[id].aborts_received, 1, "{id}");
         assert_eq!(stats.change_orders[id].aborts_committed, 1, "{id}");
     }
+    assert_eq!(
+        stats.change_orders["co-c2"].aborts_received, 2,
+        "sent as frozen"
+    );
+    assert_eq!(stats.change_orders["co-c2"].aborts_committed, 1);
     for id in ["co-c3", "co-p2", "co-s1"] {
         assert_eq!(stats.change_orders[id].aborts_received, 0, "{id}");
     }

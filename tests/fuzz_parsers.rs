@@ -925,6 +925,7 @@ fn seed_plan() -> Plan {
                 reason: Some("INC-2042 — \"quoted\"".into()),
                 operation: Default::default(),
                 app_id: None,
+                selected_by: None,
             })
             .collect(),
     };

@@ -880,6 +880,7 @@ fn desired_state() -> impl Strategy<Value = DesiredState> {
                     reason,
                     operation: Default::default(),
                     app_id: None,
+                    selected_by: None,
                 })
                 .collect(),
         })

@@ -164,6 +164,7 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                     reason: change_order.reason,
                     operation: change_order.operation.unwrap_or_default(),
                     app_id: change_order.app_id,
+                    selected_by: None,
                 });
             }
         }

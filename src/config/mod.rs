@@ -137,6 +137,8 @@ pub struct ChangeOrderSpec {
     pub operation: RollbackOperation,
     /// The application id, for ListRecentChangeOrder.
     pub app_id: Option<String>,
+    /// Set on change orders a selector found (never by the config loader).
+    pub selected_by: Option<crate::plan::SelectedBy>,
 }
 
 #[cfg(test)]

@@ -57,6 +57,7 @@ fn a_complete_config_parses_into_the_desired_state() {
                     reason: Some("broke checkout".to_string()),
                     operation: Default::default(),
                     app_id: None,
+                    selected_by: None,
                 },
                 ChangeOrderSpec {
                     id: ChangeOrderId::new("B2"),
@@ -64,6 +65,7 @@ fn a_complete_config_parses_into_the_desired_state() {
                     reason: None,
                     operation: Default::default(),
                     app_id: None,
+                    selected_by: None,
                 },
             ],
         }

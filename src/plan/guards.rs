@@ -94,6 +94,7 @@ mod tests {
                     reason: None,
                     operation: Default::default(),
                     app_id: None,
+                    selected_by: None,
                 })
                 .collect(),
         };

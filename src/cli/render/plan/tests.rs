@@ -41,6 +41,7 @@ fn sample(count: usize) -> Plan {
                 reason: (index % 3 == 0).then(|| "release 2026-11-27 broke <checkout>".to_string()),
                 operation: Default::default(),
                 app_id: None,
+                selected_by: None,
             }
         })
         .collect();
