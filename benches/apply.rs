@@ -327,7 +327,8 @@ fn http_run(simulator: &SimulatorProcess, count: usize, parallelism: u32, rate: 
 }
 
 /// The same apply with the state in a local file and in PostgreSQL (a throwaway cluster on a
-/// unix socket, fsync on), same simulator and settings; three runs each, best and median.
+/// unix socket, fsync on), same simulator settings (a fresh simulator process per run) and
+/// engine settings; three runs each, best and median.
 fn state_backends(counts: &[usize], latency: &str) {
     let cluster = pg_cluster::PgCluster::start();
     let simulator_args: Vec<&str> = if latency.is_empty() {
@@ -335,12 +336,13 @@ fn state_backends(counts: &[usize], latency: &str) {
     } else {
         vec!["--latency", latency]
     };
-    let simulator = SimulatorProcess::start(&simulator_args);
     let url = cluster.url("");
     for &count in counts {
         let mut local = Vec::new();
         let mut postgres = Vec::new();
         for round in 0..3 {
+            // A fresh simulator for each run: the same ids aborted once cannot be again.
+            let simulator = SimulatorProcess::start(&simulator_args);
             let run = http_run(&simulator, count, 20, 1_000_000);
             assert_eq!(run.aborted, count);
             local.push(run.wall.as_secs_f64());
@@ -349,6 +351,7 @@ fn state_backends(counts: &[usize], latency: &str) {
                 edas_rollback::state::postgres::location::parse(&url, &name, &|_| None, None)
                     .expect("the URL");
             let store = edas_rollback::state::postgres::PgStore::open(&location).expect("PG");
+            let simulator = SimulatorProcess::start(&simulator_args);
             let run = run_on(&store, &simulator, count, 20, 1_000_000);
             assert_eq!(run.aborted, count);
             postgres.push(run.wall.as_secs_f64());

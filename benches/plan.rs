@@ -66,6 +66,7 @@ fn inputs(count: usize) -> (DesiredState, State) {
             endpoint: None,
             profile: None,
             signature_algorithm: Default::default(),
+            endpoint_type: Default::default(),
         },
         apply: ApplySettings::default(),
         state: None,

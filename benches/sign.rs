@@ -1,5 +1,6 @@
 //! Build + sign one request, the per-attempt CPU cost of the client before any I/O
-//! (issue 3: under 5 µs). Run with `cargo bench --bench sign`; prints ns per request.
+//! (issue 3: under 5 µs), with signature V3 (the default) and ROA v1. Run with
+//! `cargo bench --bench sign`; prints ns per request.
 //!
 //! The machine this runs on may be shared, so besides wall time it reports on-CPU time from
 //! `/proc/thread-self/schedstat` (Linux): time spent waiting for a core is not our cost.
@@ -8,7 +9,7 @@ use edas_rollback::edas::credentials::Credentials;
 use edas_rollback::edas::endpoint::Endpoint;
 use edas_rollback::edas::request::{Operation, build_request};
 use edas_rollback::edas::secret::Secret;
-use edas_rollback::edas::signer::{RequestSigner, RoaV1Signer};
+use edas_rollback::edas::signer::{Acs3Signer, RequestSigner, RoaV1Signer};
 use edas_rollback::ids::ChangeOrderId;
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
@@ -77,7 +78,40 @@ fn main() {
         }),
     );
     report(
-        "build + sign (STS, PUT abort)",
+        "V3: build + sign (STS, PUT abort)",
+        measure(|| {
+            let mut request = build_request(
+                Operation::AbortAndRollback,
+                black_box(&id),
+                "cn-hangzhou",
+                &endpoint,
+            )
+            .unwrap();
+            let text = Acs3Signer
+                .sign(&mut request, &credentials, date, black_box(&nonce))
+                .unwrap();
+            black_box((text, request));
+        }),
+    );
+    report(
+        "V3: build + sign + fresh nonce (what the client does per attempt)",
+        measure(|| {
+            let mut request = build_request(
+                Operation::AbortAndRollback,
+                black_box(&id),
+                "cn-hangzhou",
+                &endpoint,
+            )
+            .unwrap();
+            let nonce = uuid::Uuid::new_v4().to_string();
+            let text = Acs3Signer
+                .sign(&mut request, &credentials, SystemTime::now(), &nonce)
+                .unwrap();
+            black_box((text, request));
+        }),
+    );
+    report(
+        "v1: build + sign (STS, PUT abort)",
         measure(|| {
             let mut request = build_request(
                 Operation::AbortAndRollback,
@@ -93,7 +127,7 @@ fn main() {
         }),
     );
     report(
-        "build + sign + fresh nonce (what the client does per attempt)",
+        "v1: build + sign + fresh nonce",
         measure(|| {
             let mut request = build_request(
                 Operation::AbortAndRollback,

@@ -128,8 +128,8 @@ def main():
         abort(acs, args.sts_endpoint, "sdk-interop-sts-missing")
         check("an abort without the STS token is refused", False, "accepted")
     except ServerException as error:
-        check("an abort without the STS token is refused",
-              error.get_error_code() == "InvalidSecurityToken.MisMatch", error.get_error_code())
+        check("an abort without the STS token is refused with MissingSecurityToken",
+              error.get_error_code() == "MissingSecurityToken", error.get_error_code())
 
     passed = sum(results)
     failed = len(results) - passed

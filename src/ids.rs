@@ -20,9 +20,22 @@ impl ChangeOrderId {
         &self.0
     }
 
-    /// True when the id matches `[A-Za-z0-9-]+`, the form the CLI accepts in a config.
+    /// True when the id is letters and digits in groups joined by single `-`
+    /// (`[A-Za-z0-9]+(-[A-Za-z0-9]+)*`), the form the CLI accepts in a config. EDAS ids are UUIDs (`6b55106c-c7f2-40f7-a1d4-0928700aaaaa`); an id of only
+    /// `-`, or with a leading, trailing or doubled `-`, names no change order and is refused
+    /// rather than sent. docs/CONFIG.md ("Change order ids").
     pub fn is_well_formed(id: &str) -> bool {
-        !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        !id.is_empty()
+            && id
+                .split('-')
+                .all(|group| !group.is_empty() && group.bytes().all(|b| b.is_ascii_alphanumeric()))
+    }
+
+    /// The key two ids are compared by: ASCII lowercase. EDAS ids are UUIDs, which compare
+    /// without regard to case (RFC 9562), so `6B55…` and `6b55…` are the same change order:
+    /// a config or plan declaring both is refused as a duplicate. docs/CONFIG.md.
+    pub fn comparison_key(id: &str) -> String {
+        id.to_ascii_lowercase()
     }
 }
 
@@ -51,5 +64,13 @@ mod tests {
         assert!(!ChangeOrderId::is_well_formed("id with space"));
         assert!(!ChangeOrderId::is_well_formed("a_b"));
         assert!(!ChangeOrderId::is_well_formed("é"));
+    }
+
+    #[test]
+    fn ids_of_dashes_or_with_stray_dashes_are_meaningless() {
+        for id in ["-", "---", "-abc", "abc-", "ab--cd"] {
+            assert!(!ChangeOrderId::is_well_formed(id), "{id}");
+        }
+        assert!(ChangeOrderId::is_well_formed("co1"));
     }
 }

@@ -217,7 +217,8 @@ fn collect_long_flags(command: &clap::Command, flags: &mut Vec<String>) {
             flags.push(long.to_owned());
         }
     }
-    for subcommand in command.get_subcommands() {
+    // Hidden commands (`sign-debug`) are outside the contract and the man page.
+    for subcommand in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {
         collect_long_flags(subcommand, flags);
     }
 }
@@ -325,20 +326,35 @@ fn the_github_workflow_parses_and_runs_only_real_commands_with_real_flags() {
     let parsed = parse_all(file, &scripts);
     assert_the_reviewed_plan_flow(file, &parsed);
 
-    // The apply job, and only it, gets the credentials, from repository secrets.
+    // No stored keys: the apply job, and only it, may ask GitHub for an OIDC token and passes
+    // the role's ARNs from repository variables; the token goes to a file for the chain.
+    let text = std::fs::read_to_string(repository().join(file)).unwrap();
+    assert!(
+        !text.contains("ALIBABA_CLOUD_ACCESS_KEY_") && !text.contains("secrets.ALIBABA"),
+        "{file}: stored keys"
+    );
+    assert_eq!(jobs["apply"]["permissions"]["id-token"], "write");
+    assert!(jobs["plan"]["permissions"].get("id-token").is_none());
     let apply_env = &jobs["apply"]["env"];
-    for variable in [
-        "ALIBABA_CLOUD_ACCESS_KEY_ID",
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-    ] {
-        let value = apply_env[variable].as_str().unwrap_or_default();
-        assert_eq!(value, format!("${{{{ secrets.{variable} }}}}"));
+    for variable in ["ALIBABA_CLOUD_ROLE_ARN", "ALIBABA_CLOUD_OIDC_PROVIDER_ARN"] {
+        assert_eq!(
+            apply_env[variable].as_str().unwrap_or_default(),
+            format!("${{{{ vars.{variable} }}}}")
+        );
         assert!(
             jobs["plan"]
                 .get("env")
                 .is_none_or(|env| env.get(variable).is_none())
         );
     }
+    assert!(
+        scripts
+            .iter()
+            .any(|script| script.contains("ACTIONS_ID_TOKEN_REQUEST_URL")
+                && script.contains("ALIBABA_CLOUD_OIDC_TOKEN_FILE=")
+                && script.contains("$GITHUB_ENV")),
+        "{file}: no step writes the OIDC token to a file for ALIBABA_CLOUD_OIDC_TOKEN_FILE"
+    );
     // Two applies never race on the committed state.
     assert_eq!(jobs["apply"]["concurrency"]["cancel-in-progress"], false);
 }
@@ -371,6 +387,21 @@ fn the_gitlab_pipeline_parses_and_runs_only_real_commands_with_real_flags() {
     );
     // Applies queue one at a time on the committed state.
     assert!(jobs["apply"]["resource_group"].is_string());
+    // No stored keys: the apply job's `id_tokens:` token, written to the file the chain reads.
+    let text = std::fs::read_to_string(repository().join(file)).unwrap();
+    assert!(
+        !text.contains("ALIBABA_CLOUD_ACCESS_KEY_"),
+        "{file}: stored keys"
+    );
+    assert!(jobs["apply"]["id_tokens"]["ALIBABA_CLOUD_OIDC_TOKEN"]["aud"].is_string());
+    assert!(jobs["plan"].get("id_tokens").is_none());
+    assert!(
+        scripts
+            .iter()
+            .any(|line| line.contains("ALIBABA_CLOUD_OIDC_TOKEN_FILE=")
+                && line.contains("\"$ALIBABA_CLOUD_OIDC_TOKEN\"")),
+        "{file}: the token is never written to ALIBABA_CLOUD_OIDC_TOKEN_FILE"
+    );
 }
 
 #[test]

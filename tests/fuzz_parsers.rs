@@ -29,7 +29,7 @@ use edas_rollback::config::duration::parse_duration;
 use edas_rollback::config::{
     self, ApplySettings, ChangeOrderSpec, ConfigErrors, DesiredState, Provider,
 };
-use edas_rollback::edas::credentials::resolve_credentials;
+use edas_rollback::edas::credentials::{ChainFiles, ChainOutcome, Source, resolve_chain};
 use edas_rollback::edas::endpoint::Endpoint;
 use edas_rollback::edas::outcome::{
     InfoOutcome, Outcome, RawResponse, classify_abort, classify_info,
@@ -802,17 +802,24 @@ fn aliyun_config_seed() -> String {
     )
 }
 
-/// `resolve_credentials` on a profile file of these bytes: an error names the file and never
+/// `resolve_chain` on a profile file of these bytes: an error names the file and never
 /// holds the secret or the token, whatever the damage around them.
 fn check_aliyun_config(bytes: &[u8], profile: Option<&str>) {
     let path = Path::new("/home/oncall/.aliyun/config.json");
     let text = String::from_utf8_lossy(bytes);
     let no_environment = |_: &str| None;
-    match resolve_credentials(&no_environment, Some((path, &text)), profile) {
-        Ok(credentials) => {
-            assert!(!credentials.access_key_id.trim().is_empty());
-            assert!(!credentials.access_key_secret.is_empty());
+    let files = ChainFiles {
+        aliyun_config: Some((path, &text)),
+        ..ChainFiles::none()
+    };
+    match resolve_chain(&no_environment, &files, profile) {
+        Ok(ChainOutcome::Found(resolved)) => {
+            if let Source::Static(credentials) = resolved.source {
+                assert!(!credentials.access_key_id.trim().is_empty());
+                assert!(!credentials.access_key_secret.is_empty());
+            }
         }
+        Ok(ChainOutcome::Remote { .. }) => panic!("a profile file present is never skipped"),
         Err(error) => {
             let message = format!("{error} {error:?}");
             assert!(message.contains(&path.display().to_string()), "{message}");
@@ -905,6 +912,7 @@ fn seed_plan() -> Plan {
             endpoint: None,
             profile: None,
             signature_algorithm: Default::default(),
+            endpoint_type: Default::default(),
         },
         apply: ApplySettings::default(),
         state: None,

@@ -587,3 +587,328 @@ fn endless_input_files_are_refused_fast_naming_the_limit() {
     }
     assert_eq!(sim.stats().totals.requests, 0);
 }
+
+// ---- 4. Files, plan contents, server text and ids ----
+
+#[test]
+fn plan_out_refuses_the_config_state_backup_journal_and_lock_and_any_non_plan_file() {
+    let sim = Sim::any_id(Faults::default(), 13);
+    let workspace = Workspace::new(2);
+    assert_exit(
+        &run(workspace.command(&sim.endpoint(), &["apply", "--auto-approve"])),
+        0,
+    );
+    let state_before = std::fs::read(workspace.state_path()).unwrap();
+    let config_before = std::fs::read(workspace.path("edas-rollback.yaml")).unwrap();
+    std::fs::write(workspace.path("notes.txt"), "my incident notes\n").unwrap();
+    for (out, what) in [
+        ("edas-rollback.state.json", "it is the state"),
+        ("./edas-rollback.yaml", "it is the config"),
+        (
+            "edas-rollback.state.json.backup",
+            "it is the state's backup",
+        ),
+        (
+            "edas-rollback.state.json.journal",
+            "it is the state's journal",
+        ),
+        (
+            "edas-rollback.state.json.lock",
+            "it is the state's lock file",
+        ),
+        ("notes.txt", "it exists and is not a plan file"),
+    ] {
+        let output = run(workspace.command(&sim.endpoint(), &["plan", "--out", out]));
+        assert_exit(&output, 1);
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains(what), "{out}: {stderr}");
+    }
+    assert_eq!(std::fs::read(workspace.state_path()).unwrap(), state_before);
+    assert_eq!(
+        std::fs::read(workspace.path("edas-rollback.yaml")).unwrap(),
+        config_before
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.path("notes.txt")).unwrap(),
+        "my incident notes\n"
+    );
+    assert!(!workspace.journal_path().exists());
+    // A previous plan is replaced, as before.
+    for _ in 0..2 {
+        assert_exit(
+            &run(workspace.command(&sim.endpoint(), &["plan", "--out", "plan.json"])),
+            0,
+        );
+    }
+}
+
+/// Rewrites the plan file at `path` with `edit` applied and its checksum recomputed, as a
+/// hand merge with a careful author would.
+fn edit_plan_resealed(path: &std::path::Path, edit: impl FnOnce(&mut edas_rollback::plan::Plan)) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut plan: edas_rollback::plan::Plan = serde_json::from_str(&text).unwrap();
+    edit(&mut plan);
+    let encoded = edas_rollback::plan::file::seal_and_encode(&mut plan);
+    std::fs::write(path, encoded).unwrap();
+}
+
+#[test]
+fn a_plan_listing_a_change_order_twice_is_refused_even_with_a_recomputed_checksum() {
+    let sim = Sim::any_id(Faults::default(), 14);
+    let workspace = Workspace::new(2);
+    for uppercase in [false, true] {
+        assert_exit(
+            &run(workspace.command(&sim.endpoint(), &["plan", "--out", "plan.json"])),
+            0,
+        );
+        edit_plan_resealed(&workspace.path("plan.json"), |plan| {
+            let mut copy = plan.actions[0].clone();
+            if uppercase {
+                copy.change_order_id = edas_rollback::ids::ChangeOrderId::new(
+                    copy.change_order_id.as_str().to_uppercase(),
+                );
+            }
+            plan.actions.push(copy);
+        });
+        let output = run(workspace.command(&sim.endpoint(), &["apply", "plan.json"]));
+        assert_exit(&output, 1);
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("twice (actions 1 and 3)"), "{stderr}");
+        let shown = run(workspace.command(&sim.endpoint(), &["show", "plan.json"]));
+        assert_exit(&shown, 1);
+    }
+    assert_eq!(sim.stats().totals.requests, 0, "nothing was sent");
+    assert!(workspace.read_state().is_none());
+}
+
+#[test]
+fn server_text_with_terminal_escapes_is_shown_escaped() {
+    // The service's Message, RequestId and Code reach the screen: an `ESC]0;` retitled the
+    // terminal, and other sequences can recolour, hide or overwrite lines.
+    let workspace = Workspace::new(1);
+    let server = HostileServer::start(|head, stream, _| {
+        if head.contains("change_order_info") {
+            respond(stream, "500 Internal Server Error", "", "{}");
+        } else {
+            respond(
+                stream,
+                "200 OK",
+                "",
+                r#"{"Code":500,"Message":"nope\u001b]0;pwned\u0007\r\u001b[8mhidden","RequestId":"req\u001b[2J","TraceId":"t","ErrorCode":"\u009b31m"}"#,
+            );
+        }
+    });
+    let output = run(workspace.command(&server.endpoint(), &["apply", "--auto-approve"]));
+    assert_exit(&output, 1);
+    for (name, bytes) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+        let shown = text(bytes);
+        assert!(
+            !bytes.iter().any(|byte| matches!(byte, 0x1b | 0x07 | b'\r')),
+            "raw control bytes on {name}: {shown:?}"
+        );
+        assert!(!shown.contains('\u{9b}'), "raw C1 CSI on {name}: {shown:?}");
+    }
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains(r"nope\u{1b}]0;pwned\u{7}\r\u{1b}[8mhidden"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(r"req\u{1b}[2J"), "{stdout}");
+}
+
+#[test]
+fn ids_of_only_dashes_or_with_stray_dashes_are_refused() {
+    for id in ["-", "---", "-6b55106c", "6b55106c-", "6b55106c--c7f2"] {
+        let workspace = Workspace::new(0);
+        std::fs::write(
+            workspace.path("edas-rollback.yaml"),
+            format!(
+                "version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n  - id: '{id}'\n"
+            ),
+        )
+        .unwrap();
+        let output = run(workspace.bare_command(&["validate"]));
+        assert_exit(&output, 1);
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("invalid change order id"), "{id}: {stderr}");
+    }
+}
+
+#[test]
+fn ids_that_differ_only_in_case_are_the_same_change_order_and_refused_as_a_duplicate() {
+    let workspace = Workspace::new(0);
+    std::fs::write(
+        workspace.path("edas-rollback.yaml"),
+        "version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n  \
+         - id: 6b55106c-c7f2-40f7-a1d4-0928700aaaaa\n  \
+         - id: 6B55106C-C7F2-40F7-A1D4-0928700AAAAA\n",
+    )
+    .unwrap();
+    let output = run(workspace.bare_command(&["validate"]));
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("declared twice: line 5 and line 6"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("differ only in case"), "{stderr}");
+}
+
+// ---- 5. What a runbook user hits ----
+
+/// Runs the binary with `args` in the workspace under a pseudo-terminal (`script`), so
+/// stdout and stderr are a terminal as for a person at a shell; returns what the terminal
+/// showed. The credentials are the simulator's; NO_COLOR keeps the text plain.
+fn on_a_terminal(workspace: &Workspace, args: &[&str]) -> (Option<i32>, String) {
+    let quoted: Vec<String> = std::iter::once(support::BINARY)
+        .chain(args.iter().copied())
+        .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
+        .collect();
+    let output = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &quoted.join(" "), "/dev/null"])
+        .current_dir(workspace.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", workspace.dir.path())
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .env(
+            "ALIBABA_CLOUD_ACCESS_KEY_ID",
+            edas_rollback::sim::DEFAULT_ACCESS_KEY_ID,
+        )
+        .env(
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            edas_rollback::sim::DEFAULT_ACCESS_KEY_SECRET,
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (output.status.code(), text(&output.stdout))
+}
+
+#[test]
+fn on_a_terminal_each_result_line_prints_above_the_progress_bar() {
+    // Before the fix a terminal showed only the summary: the aborted lines were swallowed by
+    // the progress bar, unlike docs/RUNBOOK.md's transcript.
+    let sim = Sim::any_id(Faults::default(), 15);
+    let workspace = Workspace::new(3);
+    let endpoint = sim.endpoint();
+    let (code, shown) = on_a_terminal(
+        &workspace,
+        &["--endpoint", &endpoint, "apply", "--auto-approve"],
+    );
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains("Aborting 3 change orders"), "{shown}");
+    for id in &workspace.ids {
+        assert!(
+            shown.contains(&format!("{id}: aborted [RequestId ")),
+            "{id} missing from the terminal:\n{shown}"
+        );
+    }
+    assert!(shown.contains("Apply complete! Aborted: 3"), "{shown}");
+}
+
+#[test]
+fn plan_refresh_shows_progress_on_a_terminal() {
+    // Before the fix `plan --refresh` showed nothing for seconds while it asked.
+    let sim = Sim::any_id(
+        Faults {
+            latency: Latency::Fixed(Duration::from_millis(100)),
+            ..Faults::default()
+        },
+        16,
+    );
+    let workspace = Workspace::with(10, None, "requests_per_second: 5\nparallelism: 2");
+    let endpoint = sim.endpoint();
+    let (code, shown) = on_a_terminal(&workspace, &["--endpoint", &endpoint, "plan", "--refresh"]);
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains("Asking GetChangeOrderInfo"), "{shown}");
+    assert!(shown.contains("/10"), "{shown}");
+}
+
+#[test]
+fn every_run_hint_repeats_the_config_state_and_endpoint_flags_and_the_copied_command_works() {
+    // Before the fix the hint said `edas-rollback apply FILE`, which in this directory reads
+    // another config (or none) and fails or refuses.
+    let sim = Sim::any_id(Faults::default(), 17);
+    let workspace = Workspace::new(2);
+    std::fs::rename(
+        workspace.path("edas-rollback.yaml"),
+        workspace.path("incident 42.yaml"),
+    )
+    .unwrap();
+    let endpoint = sim.endpoint();
+    let output = run(workspace.command(
+        &endpoint,
+        &[
+            "-c",
+            "incident 42.yaml",
+            "--state",
+            "runs.state.json",
+            "plan",
+            "--out",
+            "p.json",
+        ],
+    ));
+    assert_exit(&output, 0);
+    let stdout = text(&output.stdout);
+    let expected = format!(
+        "run: edas-rollback -c 'incident 42.yaml' --state runs.state.json --endpoint {endpoint} apply p.json"
+    );
+    assert!(stdout.contains(&expected), "{stdout}");
+    // The hint, copied into a shell, carries out the plan.
+    let hint = stdout
+        .lines()
+        .find_map(|line| line.split("run: ").nth(1))
+        .unwrap()
+        .to_string();
+    let mut command = workspace.bare_command(&[]);
+    command
+        .env(
+            "ALIBABA_CLOUD_ACCESS_KEY_ID",
+            edas_rollback::sim::DEFAULT_ACCESS_KEY_ID,
+        )
+        .env(
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            edas_rollback::sim::DEFAULT_ACCESS_KEY_SECRET,
+        );
+    let shell = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(hint.replacen("edas-rollback", &format!("'{}'", support::BINARY), 1))
+        .current_dir(workspace.dir.path())
+        .envs(
+            command
+                .get_envs()
+                .filter_map(|(key, value)| Some((key, value?))),
+        )
+        .output()
+        .unwrap();
+    assert_exit(&shell, 0);
+    assert_eq!(
+        workspace.state_path().file_name().unwrap(),
+        "edas-rollback.state.json"
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(workspace.path("runs.state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["change_orders"].as_object().unwrap().len(), 2);
+    // The markdown hint too.
+    let output = run(workspace.command(
+        &endpoint,
+        &[
+            "-c",
+            "incident 42.yaml",
+            "show",
+            "p.json",
+            "--format",
+            "markdown",
+        ],
+    ));
+    assert!(
+        text(&output.stdout).contains(&format!(
+            "`edas-rollback -c 'incident 42.yaml' --endpoint {endpoint} apply p.json`"
+        )),
+        "{}",
+        text(&output.stdout)
+    );
+}

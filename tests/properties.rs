@@ -866,6 +866,7 @@ fn desired_state() -> impl Strategy<Value = DesiredState> {
                 endpoint: None,
                 profile: None,
                 signature_algorithm: Default::default(),
+                endpoint_type: Default::default(),
             },
             apply: ApplySettings::default(),
             state: None,

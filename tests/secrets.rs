@@ -417,3 +417,226 @@ fn a_postgresql_password_never_leaves_the_url_it_was_given_in() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Temporary credentials (docs/credentials.md): the keys and tokens STS, the metadata service, a
+// credentials URI or an external process hand out, the OIDC token, the metadata token and the
+// long-lived keys a role is assumed with never show in any output or file either.
+
+mod temporary {
+    use super::support::fake_sts::*;
+    use super::support::*;
+    use std::process::{Command, Output};
+
+    fn forbidden() -> Vec<String> {
+        let mut pieces = Vec::new();
+        for whole in [TEMP_SECRET, TEMP_TOKEN, OIDC_TOKEN, BASE_SECRET, IMDS_TOKEN] {
+            for start in 0..=whole.len() - 8 {
+                pieces.push(whole[start..start + 8].to_string());
+            }
+        }
+        pieces
+    }
+
+    fn assert_clean(what: &str, bytes: &[u8]) {
+        let haystack = String::from_utf8_lossy(bytes);
+        for piece in forbidden() {
+            assert!(
+                !haystack.contains(&piece),
+                "`{piece}` (from a temporary secret or token) appears in {what}:\n{haystack}"
+            );
+        }
+    }
+
+    /// The input files that hold secrets by design.
+    const INPUTS: [&str; 4] = [
+        ".aliyun/config.json",
+        "oidc-token",
+        "print-creds.sh",
+        "credentials.ini",
+    ];
+
+    #[derive(Clone, Copy, Debug)]
+    enum Setup {
+        OidcEnvironment,
+        RamRoleArnProfile,
+        EcsMetadata,
+        CredentialsUri,
+        External,
+        CredentialsFile,
+    }
+
+    fn configure(setup: Setup, workspace: &Workspace, cloud: &FakeCloud, command: &mut Command) {
+        let home = workspace.dir.path();
+        match setup {
+            Setup::OidcEnvironment => {
+                command
+                    .env("ALIBABA_CLOUD_ROLE_ARN", ROLE_ARN)
+                    .env("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", OIDC_PROVIDER_ARN)
+                    .env("ALIBABA_CLOUD_OIDC_TOKEN_FILE", write_token(workspace));
+            }
+            Setup::RamRoleArnProfile => write_aliyun_config(
+                home,
+                "ops",
+                vec![aliyun_profile(
+                    "ops",
+                    "RamRoleArn",
+                    serde_json::json!({
+                        "access_key_id": BASE_ID, "access_key_secret": BASE_SECRET,
+                        "ram_role_arn": ROLE_ARN,
+                    }),
+                )],
+            ),
+            Setup::EcsMetadata => {
+                command.env_remove("ALIBABA_CLOUD_ECS_METADATA_DISABLED");
+            }
+            Setup::CredentialsUri => {
+                command.env(
+                    "ALIBABA_CLOUD_CREDENTIALS_URI",
+                    format!("{}/creds", cloud.url()),
+                );
+            }
+            Setup::External => {
+                let script = write_external(workspace);
+                write_aliyun_config(
+                    home,
+                    "vault",
+                    vec![aliyun_profile(
+                        "vault",
+                        "External",
+                        serde_json::json!({"process_command": format!("/bin/sh {script}")}),
+                    )],
+                );
+            }
+            Setup::CredentialsFile => {
+                let path = workspace.path("credentials.ini");
+                std::fs::write(
+                    &path,
+                    format!(
+                        "[default]\ntype = ram_role_arn\naccess_key_id = {BASE_ID}\naccess_key_secret = {BASE_SECRET}\nrole_arn = {ROLE_ARN}\n"
+                    ),
+                )
+                .unwrap();
+                command.env("ALIBABA_CLOUD_CREDENTIALS_FILE", &path);
+            }
+        }
+    }
+
+    fn run_all(setup: Setup) {
+        let cloud = FakeCloud::start();
+        let sim = Sim::start(FakeCloud::sim_config());
+        let workspace = Workspace::new(6);
+        let mut outputs: Vec<(String, Output)> = Vec::new();
+        let mut expect = |args: &[&str], code: i32| {
+            let mut command = workspace.bare_command(args);
+            command
+                .env("EDAS_ENDPOINT", sim.endpoint())
+                .env("ALIBABA_CLOUD_STS_ENDPOINT", cloud.url())
+                .env("ALIBABA_CLOUD_IMDS_ENDPOINT", cloud.url());
+            configure(setup, &workspace, &cloud, &mut command);
+            let output = run(command);
+            assert_eq!(
+                output.status.code(),
+                Some(code),
+                "{setup:?} {args:?}: {}",
+                describe(&output)
+            );
+            outputs.push((format!("{setup:?} {args:?}"), output));
+        };
+        expect(&["-vv", "credentials", "--verify"], 0);
+        expect(&["-vv", "plan", "--refresh", "--out", "plan.json"], 0);
+        expect(&["show", "plan.json", "--format", "json"], 0);
+        expect(&["-vv", "apply", "plan.json"], 0);
+        expect(&["-vv", "show", "--format", "json"], 0);
+        expect(&["-vv", "state", "list"], 0);
+        expect(&["-v", "apply", "--auto-approve", "--json"], 0);
+        assert_eq!(sim.stats().totals.aborts_committed, 6);
+        for (what, output) in &outputs {
+            assert_clean(&format!("the stdout of {what}"), &output.stdout);
+            assert_clean(&format!("the stderr of {what}"), &output.stderr);
+        }
+        let files: Vec<_> = files_under(workspace.dir.path())
+            .into_iter()
+            .filter(|path| !INPUTS.iter().any(|input| path.ends_with(input)))
+            .collect();
+        assert!(
+            files
+                .iter()
+                .any(|path| path.ends_with("edas-rollback.state.json")),
+            "{files:?}"
+        );
+        for path in files {
+            assert_clean(&path.display().to_string(), &std::fs::read(&path).unwrap());
+        }
+        // The scan does recognise a secret: an input it skips holds one.
+        let recognised = files_under(workspace.dir.path())
+            .into_iter()
+            .filter(|path| INPUTS.iter().any(|input| path.ends_with(input)))
+            .filter(|input| {
+                let bytes = std::fs::read(input).unwrap();
+                std::panic::catch_unwind(|| assert_clean("an input", &bytes)).is_err()
+            })
+            .count();
+        assert!(
+            recognised > 0 || matches!(setup, Setup::EcsMetadata | Setup::CredentialsUri),
+            "{setup:?}: no input holds a secret the scan knows"
+        );
+    }
+
+    #[test]
+    fn temporary_credentials_from_every_source_stay_out_of_every_output_and_file() {
+        for setup in [
+            Setup::OidcEnvironment,
+            Setup::RamRoleArnProfile,
+            Setup::EcsMetadata,
+            Setup::CredentialsUri,
+            Setup::External,
+            Setup::CredentialsFile,
+        ] {
+            run_all(setup);
+        }
+    }
+
+    #[test]
+    fn a_failing_or_garbled_external_process_never_has_its_output_shown() {
+        let sim = Sim::start(FakeCloud::sim_config());
+        let workspace = Workspace::new(2);
+        for (name, script) in [
+            (
+                "fails",
+                format!(
+                    "echo '{{\"access_key_secret\":\"{TEMP_SECRET}\"}}'; echo {TEMP_TOKEN} >&2; exit 3"
+                ),
+            ),
+            (
+                "garbled",
+                format!("echo 'not json {TEMP_SECRET} {TEMP_TOKEN}'"),
+            ),
+        ] {
+            let path = workspace.path(&format!("{name}.sh"));
+            std::fs::write(&path, script).unwrap();
+            write_aliyun_config(
+                workspace.dir.path(),
+                "vault",
+                vec![aliyun_profile(
+                    "vault",
+                    "External",
+                    serde_json::json!({"process_command": format!("/bin/sh {}", path.display())}),
+                )],
+            );
+            let mut command = workspace.bare_command(&["-vv", "apply", "--auto-approve"]);
+            command.env("EDAS_ENDPOINT", sim.endpoint());
+            let output = run(command);
+            assert_exit(&output, 1);
+            let stderr = text(&output.stderr);
+            assert!(
+                stderr.contains("External") || stderr.contains("process"),
+                "{stderr}"
+            );
+            assert!(stderr.contains("aliyun CLI profile `vault`"), "{stderr}");
+            assert_clean(&format!("the stderr of {name}"), &output.stderr);
+            assert_clean(&format!("the stdout of {name}"), &output.stdout);
+        }
+        assert_eq!(sim.stats().totals.requests, 0);
+    }
+}

@@ -401,6 +401,7 @@ fn the_github_actions_example_runs_end_to_end_against_the_simulator() {
             "plan: edas-rollback plan --out plan.json --detailed-exitcode",
             "plan: edas-rollback show plan.json --format markdown",
             "plan: edas-rollback rehearse",
+            "apply: edas-rollback credentials",
             "apply: edas-rollback show plan.json",
             "apply: edas-rollback apply plan.json",
         ]

@@ -38,7 +38,8 @@ pub struct GlobalArgs {
     /// Never colour the output (also: the NO_COLOR environment variable).
     #[arg(long, global = true)]
     pub no_color: bool,
-    /// Log requests, strings to sign, statuses and RequestIds to stderr (-vv for more).
+    /// Log requests, canonical requests (V3) or strings to sign (v1), statuses and RequestIds
+    /// to stderr (-vv for more).
     /// Secrets are never logged.
     #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -59,6 +60,9 @@ pub enum Command {
     State(StateCommand),
     /// Remove a lock whose holder is gone.
     ForceUnlock(ForceUnlockArgs),
+    /// Show which credentials a run would use (source, AccessKey id, role, expiry; never a
+    /// secret); `--verify` asks STS who they belong to.
+    Credentials(CredentialsArgs),
     /// Run the EDAS simulator.
     Simulate(SimulateArgs),
     /// Plan and apply against an embedded simulator into a scratch state; nothing leaves the
@@ -80,6 +84,21 @@ pub enum Command {
     /// Read it with `edas-rollback man | man -l -`, or install it with
     /// `edas-rollback man > /usr/local/share/man/man1/edas-rollback.1`.
     Man,
+    /// Hidden, not part of the CLI contract: print randomly generated requests signed with
+    /// signature V3 under generated throwaway keys, as JSON lines, for the CI cross-check
+    /// against the official SDK's own V3 util (scripts/sdk-interop.sh).
+    #[command(hide = true)]
+    SignDebug(SignDebugArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SignDebugArgs {
+    /// How many requests.
+    #[arg(long, default_value_t = 300)]
+    pub count: u32,
+    /// Seeds every random choice, so a failure can be reproduced.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -206,6 +225,13 @@ pub enum StateCommand {
         #[arg(long, value_parser = duration, default_value = "0s")]
         lock_timeout: Duration,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct CredentialsArgs {
+    /// Ask STS `GetCallerIdentity` whether the credentials work and whose they are.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,9 +2,29 @@
 //! given, so a copied command acts on the same config and state.
 
 use crate::cli::args::GlobalArgs;
+use std::sync::OnceLock;
 
-/// `-c FILE --state FILE ` as given to this run (with a trailing space), or nothing for the
-/// defaults. Paths that need it are quoted for a POSIX shell.
+/// This run's location flags, remembered once at start (`cli::run`), for renderers that
+/// print a command to run next without being handed the arguments.
+static REMEMBERED: OnceLock<String> = OnceLock::new();
+
+/// Remembers `global`'s location flags for [`command`].
+pub fn remember(global: &GlobalArgs) {
+    let _ = REMEMBERED.set(location_flags(global));
+}
+
+/// `edas-rollback <flags>REST`: a command to run next, with the `-c`, `--state`,
+/// `--state-name` and `--endpoint` flags this run was given.
+pub fn command(rest: &str) -> String {
+    let flags = REMEMBERED.get().map(String::as_str).unwrap_or_default();
+    format!("edas-rollback {flags}{rest}")
+}
+
+/// `-c FILE --state FILE --state-name NAME --endpoint URL ` as given to this run (with a
+/// trailing space), or nothing for the defaults. `--endpoint` is repeated only when it was
+/// given as a flag (not through `EDAS_ENDPOINT`): `apply PLAN` refuses an endpoint other
+/// than the plan's, so the copied command must name the same one. Values that need it are
+/// quoted for a POSIX shell.
 pub fn location_flags(global: &GlobalArgs) -> String {
     let mut flags = String::new();
     if global.config.as_os_str() != crate::config::DEFAULT_CONFIG_FILE {
@@ -18,6 +38,15 @@ pub fn location_flags(global: &GlobalArgs) -> String {
             "--state {} ",
             shell_quoted(&state.display().to_string())
         ));
+    }
+    if let Some(name) = &global.state_name {
+        flags.push_str(&format!("--state-name {} ", shell_quoted(name)));
+    }
+    if let Some(endpoint) = &global.endpoint {
+        let from_env = std::env::var("EDAS_ENDPOINT").is_ok_and(|env| env == *endpoint);
+        if !from_env && !endpoint.trim().is_empty() {
+            flags.push_str(&format!("--endpoint {} ", shell_quoted(endpoint)));
+        }
     }
     flags
 }

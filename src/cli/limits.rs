@@ -28,11 +28,11 @@ const RESERVED_FILES: u64 = 64;
 pub fn read_bounded(path: &Path, limit: u64, what: &str) -> anyhow::Result<Vec<u8>> {
     let shown = path.display();
     let file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {what} `{shown}`"))?;
+        std::fs::File::open(path).with_context(|| format!("could not read {what} `{shown}`"))?;
     let mut bytes = Vec::new();
     file.take(limit + 1)
         .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {what} `{shown}`"))?;
+        .with_context(|| format!("could not read {what} `{shown}`"))?;
     if bytes.len() as u64 > limit {
         return Err(Hinted::new(
             anyhow!(

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod hints;
 pub mod limits;
 pub mod logging;
+pub mod out_file;
 pub mod render;
 pub mod saved_plan;
 pub mod settings;
@@ -44,6 +45,7 @@ pub fn run() -> ExitCode {
         anstream::ColorChoice::Never.write_global();
     }
     logging::init_logging(cli.global.verbose);
+    hints::remember(&cli.global);
     let result = match &cli.command {
         Command::Validate => commands::validate::run(&cli.global),
         Command::Plan(args) => commands::plan::run(&cli.global, args),
@@ -51,10 +53,12 @@ pub fn run() -> ExitCode {
         Command::Show(args) => commands::show::run(&cli.global, args),
         Command::State(command) => commands::state::run(&cli.global, command),
         Command::ForceUnlock(args) => commands::force_unlock::run(&cli.global, args),
+        Command::Credentials(args) => commands::credentials::run(&cli.global, args),
         Command::Simulate(args) => commands::simulate::run(&cli.global, args),
         Command::Rehearse(args) => commands::rehearse::run(&cli.global, args),
         Command::Completions { shell } => commands::completions::run(*shell),
         Command::Man => commands::man::run(),
+        Command::SignDebug(args) => commands::sign_debug::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

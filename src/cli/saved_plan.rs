@@ -57,6 +57,7 @@ fn run_settings(
         global.endpoint.as_deref(),
         provider.endpoint.as_deref(),
         &provider.region,
+        provider.endpoint_type,
     )?;
     let config_path = config.path.display().to_string();
     Ok(RunSettings {

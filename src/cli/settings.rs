@@ -212,7 +212,7 @@ pub fn open_store_at(
 ) -> anyhow::Result<crate::state::store::AnyStore> {
     use crate::state::postgres::{PgStore, is_postgres_url, location};
     use crate::state::store::{AnyStore, LocalStore};
-    let keys = std::fs::read_to_string(&global.config)
+    let keys = read_bounded_text(&global.config, MAX_CONFIG_BYTES, "config file")
         .ok()
         .and_then(|text| serde_saphyr::from_str::<StateKeyOnly>(&text).ok());
     let (configured, configured_name) = match keys {

@@ -105,7 +105,8 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
     });
 
     let mut change_orders = Vec::with_capacity(raw.change_orders.len());
-    let mut first_declared: HashMap<String, Location> =
+    // By comparison key: where each id was first declared, and how it was written there.
+    let mut first_declared: HashMap<String, (Location, String)> =
         HashMap::with_capacity(raw.change_orders.len());
     for change_order in raw.change_orders {
         let id = change_order.id;
@@ -114,14 +115,17 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                 &id,
                 &id.value,
                 format!("invalid change order id `{}`", id.value),
-                "expected letters, digits and `-` only ([A-Za-z0-9-]+)",
+                "expected letters and digits joined by single `-` ([A-Za-z0-9]+(-[A-Za-z0-9]+)*)",
             );
             continue;
         }
-        match first_declared.entry(id.value.clone()) {
+        // Ids compare without regard to case, as UUIDs do (`ChangeOrderId::comparison_key`).
+        match first_declared.entry(ChangeOrderId::comparison_key(&id.value)) {
             Entry::Occupied(first) => {
-                let first_width = width_of(first.get(), &id.value);
-                let first = position_of(first.get());
+                let (first_location, first_written) = first.get();
+                let case_only = *first_written != id.value;
+                let first_width = width_of(first_location, first_written);
+                let first = position_of(first_location);
                 let second = position_of(&id.referenced);
                 let width = width_of(&id.referenced, &id.value);
                 checker.errors.push(
@@ -130,8 +134,15 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                         second,
                         width,
                         format!(
-                            "`{}` is declared twice: line {} and line {}",
-                            id.value, first.line, second.line
+                            "`{}` is declared twice: line {} and line {}{}",
+                            id.value,
+                            first.line,
+                            second.line,
+                            if case_only {
+                                " (ids that differ only in case are the same change order)"
+                            } else {
+                                ""
+                            }
                         ),
                         "expected each change order id once; remove one of them",
                     )
@@ -144,7 +155,7 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                 );
             }
             Entry::Vacant(vacant) => {
-                vacant.insert(id.referenced);
+                vacant.insert((id.referenced, id.value.clone()));
                 change_orders.push(ChangeOrderSpec {
                     id: ChangeOrderId::new(id.value),
                     app: change_order.app,
@@ -211,6 +222,7 @@ fn check_provider(checker: &mut Checker<'_>, raw: RawProvider) -> Provider {
         endpoint,
         profile,
         signature_algorithm: raw.signature_algorithm.unwrap_or_default(),
+        endpoint_type: raw.endpoint_type.unwrap_or_default(),
     }
 }
 

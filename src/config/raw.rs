@@ -4,6 +4,7 @@
 //! what editors accept and what the loader accepts cannot drift apart. Nothing here checks
 //! meaning; `config::check` turns these into a `DesiredState`.
 
+use crate::edas::endpoint::EndpointType;
 use crate::edas::request::RollbackOperation;
 use crate::edas::signer::SignatureAlgorithm;
 use schemars::JsonSchema;
@@ -12,7 +13,7 @@ use serde_saphyr::Spanned;
 
 /// Regular expressions the schema publishes. The loader checks the same rules in Rust (see
 /// `config::check`); a test runs every example through both.
-pub const ID_PATTERN: &str = "^[A-Za-z0-9-]+$";
+pub const ID_PATTERN: &str = "^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$";
 pub const REGION_PATTERN: &str = "^[a-z0-9-]+$";
 pub const ENDPOINT_PATTERN: &str = "^https?://[^/?#@\\s]+/?$";
 pub const DURATION_PATTERN: &str = "^([0-9]+(ms|s|m|h))+$";
@@ -63,6 +64,11 @@ pub struct RawProvider {
     /// SDKs send; the default) or `HMAC-SHA1` (ROA signature v1, legacy). See `docs/wire.md`.
     #[schemars(extend("default" = "ACS3-HMAC-SHA256"))]
     pub signature_algorithm: Option<SignatureAlgorithm>,
+    /// Which network the endpoint derived from `region` is on: `public` (the default) or
+    /// `vpc` (`edas-vpc.<region>.aliyuncs.com`, from inside an Alibaba Cloud VPC). Ignored when
+    /// `endpoint` is given.
+    #[schemars(extend("default" = "public"))]
+    pub endpoint_type: Option<EndpointType>,
 }
 
 /// Defaults for `apply`. Each is overridden by its command-line flag.

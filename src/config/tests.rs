@@ -39,6 +39,7 @@ fn a_complete_config_parses_into_the_desired_state() {
                 endpoint: Some("https://edas.cn-hangzhou.aliyuncs.com".to_string()),
                 profile: Some("oncall".to_string()),
                 signature_algorithm: Default::default(),
+                endpoint_type: Default::default(),
             },
             apply: ApplySettings {
                 parallelism: Some(10),
@@ -347,7 +348,7 @@ fn the_schema_lists_every_key_and_pattern() {
     }
 }
 
-const ID_PATTERN_JSON: &str = "\"pattern\": \"^[A-Za-z0-9-]+$\"";
+const ID_PATTERN_JSON: &str = "\"pattern\": \"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$\"";
 
 #[test]
 fn a_file_full_of_bad_ids_keeps_every_error_and_renders_the_first_two_hundred() {

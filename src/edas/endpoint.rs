@@ -22,6 +22,10 @@ pub enum EndpointError {
     HasPath { endpoint: String },
     #[error("the region is empty; set `provider.region` in the config")]
     EmptyRegion,
+    #[error(
+        "region `{region}` has no VPC endpoint in the official endpoint list; remove `provider.endpoint_type: vpc` or set `provider.endpoint`"
+    )]
+    NoVpcEndpoint { region: String },
 }
 
 impl Endpoint {
@@ -101,32 +105,68 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// The regions served by the central endpoint instead of their own.
-const CENTRAL_REGIONS: &[&str] = &["cn-huhehaote", "cn-chengdu", "cn-wuhan"];
-/// The regions served from Tokyo.
-const TOKYO_SERVED_REGIONS: &[&str] = &[
-    "ap-south-1",
-    "ap-southeast-3",
-    "ap-southeast-5",
-    "us-west-1",
-    "eu-west-1",
-    "me-east-1",
+/// The official SDK's endpoint table for EDAS: `EndpointData.endpoint_map` in
+/// `aliyunsdkedas/endpoint.py` of the PyPI package `aliyun-python-sdk-edas` 3.26.9 (a copy is
+/// kept in `tests/data/aliyun-python-sdk-edas-3.26.9-endpoint.py`, and a test checks this
+/// table against it), sorted by region. The SDK's resolver (`aliyunsdkcore` 2.16.1,
+/// `EndpointResolverRules`) uses it for the regions it lists and
+/// `edas.<region>.aliyuncs.com` for every other ("regional").
+pub const SDK_ENDPOINT_TABLE: &[(&str, &str)] = &[
+    ("ap-northeast-2-pop", "edas.ap-northeast-1.aliyuncs.com"),
+    ("ap-south-1", "edas.ap-northeast-1.aliyuncs.com"),
+    ("ap-southeast-3", "edas.ap-northeast-1.aliyuncs.com"),
+    ("ap-southeast-5", "edas.ap-northeast-1.aliyuncs.com"),
+    ("cn-beijing-finance-1", "edas.aliyuncs.com"),
+    ("cn-beijing-finance-pop", "edas.aliyuncs.com"),
+    ("cn-beijing-gov-1", "edas.aliyuncs.com"),
+    ("cn-beijing-nu16-b01", "edas.aliyuncs.com"),
+    ("cn-chengdu", "edas.aliyuncs.com"),
+    ("cn-edge-1", "edas.aliyuncs.com"),
+    ("cn-fujian", "edas.aliyuncs.com"),
+    ("cn-haidian-cm12-c01", "edas.aliyuncs.com"),
+    ("cn-hangzhou-bj-b01", "edas.aliyuncs.com"),
+    ("cn-hangzhou-finance", "edas.aliyuncs.com"),
+    ("cn-hangzhou-internal-prod-1", "edas.aliyuncs.com"),
+    ("cn-hangzhou-internal-test-1", "edas.aliyuncs.com"),
+    ("cn-hangzhou-internal-test-2", "edas.aliyuncs.com"),
+    ("cn-hangzhou-internal-test-3", "edas.aliyuncs.com"),
+    ("cn-hangzhou-test-306", "edas.aliyuncs.com"),
+    ("cn-hongkong-finance-pop", "edas.aliyuncs.com"),
+    ("cn-huhehaote", "edas.aliyuncs.com"),
+    ("cn-qingdao-nebula", "edas.aliyuncs.com"),
+    ("cn-shanghai-et15-b01", "edas.aliyuncs.com"),
+    ("cn-shanghai-et2-b01", "edas.aliyuncs.com"),
+    ("cn-shanghai-finance-1", "edas.aliyuncs.com"),
+    ("cn-shanghai-inner", "edas.aliyuncs.com"),
+    ("cn-shanghai-internal-test-1", "edas.aliyuncs.com"),
+    ("cn-shenzhen-finance-1", "edas.aliyuncs.com"),
+    ("cn-shenzhen-inner", "edas.aliyuncs.com"),
+    ("cn-shenzhen-st4-d01", "edas.aliyuncs.com"),
+    ("cn-shenzhen-su18-b01", "edas.aliyuncs.com"),
+    ("cn-wuhan", "edas.aliyuncs.com"),
+    ("cn-yushanfang", "edas.aliyuncs.com"),
+    ("cn-zhangbei-na61-b01", "edas.aliyuncs.com"),
+    ("cn-zhangjiakou-na62-a01", "edas.aliyuncs.com"),
+    ("cn-zhengzhou-nebula-1", "edas.aliyuncs.com"),
+    ("eu-west-1", "edas.ap-northeast-1.aliyuncs.com"),
+    ("eu-west-1-oxs", "edas.ap-northeast-1.aliyuncs.com"),
+    ("me-east-1", "edas.ap-northeast-1.aliyuncs.com"),
+    ("rus-west-1-pop", "edas.ap-northeast-1.aliyuncs.com"),
+    ("us-west-1", "edas.ap-northeast-1.aliyuncs.com"),
 ];
 
-/// The endpoint DESIGN 5's table gives for a region.
-pub fn endpoint_for_region(region: &str) -> Endpoint {
+/// The host the official SDK resolves for a region's public endpoint.
+pub fn public_host_for_region(region: &str) -> String {
     let region = region.trim().to_ascii_lowercase();
-    let host = if CENTRAL_REGIONS.contains(&region.as_str())
-        || region.contains("-finance")
-        || region.contains("-gov")
-    {
-        "edas.aliyuncs.com".to_string()
-    } else if TOKYO_SERVED_REGIONS.contains(&region.as_str()) {
-        "edas.ap-northeast-1.aliyuncs.com".to_string()
-    } else {
-        format!("edas.{region}.aliyuncs.com")
-    };
-    match Endpoint::parse(&format!("https://{host}")) {
+    match SDK_ENDPOINT_TABLE.binary_search_by(|(listed, _)| (*listed).cmp(region.as_str())) {
+        Ok(index) => SDK_ENDPOINT_TABLE[index].1.to_string(),
+        Err(_) => format!("edas.{region}.aliyuncs.com"),
+    }
+}
+
+/// The endpoint the official SDK resolves for a region (DESIGN 5).
+pub fn endpoint_for_region(region: &str) -> Endpoint {
+    match Endpoint::parse(&format!("https://{}", public_host_for_region(region))) {
         Ok(endpoint) => endpoint,
         // A region with characters no host may hold cannot name a real endpoint; fall back to
         // the central one rather than panic. Config validation rejects such regions earlier.
@@ -137,21 +177,62 @@ pub fn endpoint_for_region(region: &str) -> Endpoint {
     }
 }
 
+/// `provider.endpoint_type`: which network the derived endpoint is on.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointType {
+    /// The public endpoint: the official SDK's table, else `edas.<region>.aliyuncs.com`.
+    #[default]
+    Public,
+    /// The VPC endpoint, `edas-vpc.<region>.aliyuncs.com`, for hosts inside an Alibaba Cloud
+    /// VPC (`docs/wire.md` cites the official endpoint list).
+    Vpc,
+}
+
+/// Regions the official endpoint list shows with no VPC endpoint
+/// (https://www.alibabacloud.com/help/en/edas/developer-reference/api-edas-2017-08-01-endpoint):
+/// asking for one there is refused rather than sent to a host that does not exist.
+pub const REGIONS_WITHOUT_VPC_ENDPOINT: &[&str] =
+    &["ap-southeast-3", "ap-southeast-5", "cn-huhehaote"];
+
+/// The VPC endpoint of a region: `edas-vpc.<region>.aliyuncs.com`, the host pattern of the
+/// official endpoint list, and what the official SDK's resolver builds for the `vpc` network
+/// (`<product>-vpc.<region>.aliyuncs.com`, never from the public table).
+pub fn vpc_endpoint_for_region(region: &str) -> Result<Endpoint, EndpointError> {
+    let region = region.trim().to_ascii_lowercase();
+    if REGIONS_WITHOUT_VPC_ENDPOINT.contains(&region.as_str()) {
+        return Err(EndpointError::NoVpcEndpoint { region });
+    }
+    Endpoint::parse(&format!("https://edas-vpc.{region}.aliyuncs.com"))
+}
+
 /// `--endpoint` / `EDAS_ENDPOINT` (already merged by clap) wins, then the config's
-/// `provider.endpoint`, then the region table.
+/// `provider.endpoint`, then the region's endpoint of `endpoint_type`.
 pub fn resolve_endpoint(
     flag_or_env: Option<&str>,
     config: Option<&str>,
     region: &str,
+    endpoint_type: EndpointType,
 ) -> Result<Endpoint, EndpointError> {
     let explicit = [flag_or_env, config]
         .into_iter()
         .flatten()
         .find(|value| !value.trim().is_empty());
-    match explicit {
-        Some(value) => Endpoint::parse(value),
-        None if region.trim().is_empty() => Err(EndpointError::EmptyRegion),
-        None => Ok(endpoint_for_region(region)),
+    match (explicit, endpoint_type) {
+        (Some(value), _) => Endpoint::parse(value),
+        (None, _) if region.trim().is_empty() => Err(EndpointError::EmptyRegion),
+        (None, EndpointType::Public) => Ok(endpoint_for_region(region)),
+        (None, EndpointType::Vpc) => vpc_endpoint_for_region(region),
     }
 }
 
@@ -159,29 +240,76 @@ pub fn resolve_endpoint(
 mod tests {
     use super::*;
 
+    /// Every region of the official SDK's own endpoint data (the copy in `tests/data`, from
+    /// the PyPI package `aliyun-python-sdk-edas` 3.26.9, `aliyunsdkedas/endpoint.py`)
+    /// resolves to the host the SDK gives it, and this table holds nothing else.
     #[test]
-    fn the_region_table_matches_the_design() {
-        let table = [
+    fn every_region_resolves_as_the_official_sdk_endpoint_data_says() {
+        let data = include_str!("../../tests/data/aliyun-python-sdk-edas-3.26.9-endpoint.py");
+        let sdk: Vec<(&str, &str)> = data
+            .lines()
+            .filter_map(|line| {
+                let line = line.trim().strip_suffix(',')?;
+                let (region, host) = line.split_once(": ")?;
+                Some((
+                    region.strip_prefix('"')?.strip_suffix('"')?,
+                    host.strip_prefix('"')?.strip_suffix('"')?,
+                ))
+            })
+            .collect();
+        assert_eq!(sdk.len(), 41, "the SDK lists 41 regions");
+        assert_eq!(sdk.len(), SDK_ENDPOINT_TABLE.len());
+        for (region, host) in &sdk {
+            assert_eq!(
+                endpoint_for_region(region).to_string(),
+                format!("https://{host}"),
+                "{region}"
+            );
+        }
+        // The SDK's "regional" rule for everything else.
+        assert!(data.contains("self.endpoint_regional = \"regional\""));
+        for region in [
+            "cn-beijing",
+            "cn-shanghai",
+            "eu-central-1",
+            "us-east-1",
+            "ap-southeast-1",
+            "cn-hongkong",
+        ] {
+            assert!(!sdk.iter().any(|(listed, _)| *listed == region));
+            assert_eq!(
+                endpoint_for_region(region).to_string(),
+                format!("https://edas.{region}.aliyuncs.com")
+            );
+        }
+    }
+
+    #[test]
+    fn the_table_is_sorted_so_it_can_be_searched() {
+        assert!(
+            SDK_ENDPOINT_TABLE
+                .windows(2)
+                .all(|pair| pair[0].0 < pair[1].0)
+        );
+    }
+
+    #[test]
+    fn listed_regions_use_the_table_and_others_their_own_host() {
+        for (region, expected) in [
             ("cn-hangzhou", "https://edas.cn-hangzhou.aliyuncs.com"),
-            ("cn-shanghai", "https://edas.cn-shanghai.aliyuncs.com"),
             ("ap-northeast-1", "https://edas.ap-northeast-1.aliyuncs.com"),
+            (
+                "ap-northeast-2-pop",
+                "https://edas.ap-northeast-1.aliyuncs.com",
+            ),
+            ("eu-west-1-oxs", "https://edas.ap-northeast-1.aliyuncs.com"),
             ("cn-huhehaote", "https://edas.aliyuncs.com"),
-            ("cn-chengdu", "https://edas.aliyuncs.com"),
-            ("cn-wuhan", "https://edas.aliyuncs.com"),
-            ("cn-hangzhou-finance", "https://edas.aliyuncs.com"),
-            ("cn-shanghai-finance-1", "https://edas.aliyuncs.com"),
-            ("cn-shenzhen-finance-1", "https://edas.aliyuncs.com"),
-            ("cn-north-2-gov-1", "https://edas.aliyuncs.com"),
-            ("ap-south-1", "https://edas.ap-northeast-1.aliyuncs.com"),
-            ("ap-southeast-3", "https://edas.ap-northeast-1.aliyuncs.com"),
-            ("ap-southeast-5", "https://edas.ap-northeast-1.aliyuncs.com"),
-            ("us-west-1", "https://edas.ap-northeast-1.aliyuncs.com"),
-            ("eu-west-1", "https://edas.ap-northeast-1.aliyuncs.com"),
-            ("me-east-1", "https://edas.ap-northeast-1.aliyuncs.com"),
-            ("ap-southeast-1", "https://edas.ap-southeast-1.aliyuncs.com"),
-            ("eu-central-1", "https://edas.eu-central-1.aliyuncs.com"),
-        ];
-        for (region, expected) in table {
+            (
+                "cn-north-2-gov-1",
+                "https://edas.cn-north-2-gov-1.aliyuncs.com",
+            ),
+            ("CN-Chengdu", "https://edas.aliyuncs.com"),
+        ] {
             assert_eq!(
                 endpoint_for_region(region).to_string(),
                 expected,
@@ -196,18 +324,56 @@ mod tests {
             Some("http://127.0.0.1:8080"),
             Some("https://edas.example.com"),
             "cn-hangzhou",
+            EndpointType::Public,
         );
         assert_eq!(both.unwrap().to_string(), "http://127.0.0.1:8080");
-        let config = resolve_endpoint(None, Some("https://edas.example.com/"), "cn-hangzhou");
+        let config = resolve_endpoint(
+            None,
+            Some("https://edas.example.com/"),
+            "cn-hangzhou",
+            EndpointType::Public,
+        );
         assert_eq!(config.unwrap().to_string(), "https://edas.example.com");
-        let table = resolve_endpoint(Some("  "), None, "cn-beijing");
+        let table = resolve_endpoint(Some("  "), None, "cn-beijing", EndpointType::Public);
         assert_eq!(
             table.unwrap().to_string(),
             "https://edas.cn-beijing.aliyuncs.com"
         );
         assert_eq!(
-            resolve_endpoint(None, None, ""),
+            resolve_endpoint(None, None, "", EndpointType::Public),
             Err(EndpointError::EmptyRegion)
+        );
+    }
+
+    #[test]
+    fn the_vpc_endpoint_follows_the_official_pattern_and_refuses_regions_without_one() {
+        let vpc = |region| resolve_endpoint(None, None, region, EndpointType::Vpc);
+        assert_eq!(
+            vpc("cn-hangzhou").unwrap().to_string(),
+            "https://edas-vpc.cn-hangzhou.aliyuncs.com"
+        );
+        // Not the public table: the SDK's `vpc` network never reads it either.
+        assert_eq!(
+            vpc("cn-chengdu").unwrap().to_string(),
+            "https://edas-vpc.cn-chengdu.aliyuncs.com"
+        );
+        assert_eq!(
+            vpc("cn-huhehaote"),
+            Err(EndpointError::NoVpcEndpoint {
+                region: "cn-huhehaote".to_string()
+            })
+        );
+        // An explicit endpoint wins over the type.
+        assert_eq!(
+            resolve_endpoint(
+                Some("http://127.0.0.1:1"),
+                None,
+                "cn-huhehaote",
+                EndpointType::Vpc
+            )
+            .unwrap()
+            .to_string(),
+            "http://127.0.0.1:1"
         );
     }
 

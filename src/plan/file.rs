@@ -10,9 +10,11 @@
 
 use super::{PLAN_FORMAT_VERSION, Plan};
 use crate::edas::signer::SignatureAlgorithm;
+use crate::ids::ChangeOrderId;
 use crate::state::State;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -48,6 +50,19 @@ pub enum PlanFileError {
         path: PathBuf,
         recorded: String,
         computed: String,
+    },
+    /// A plan lists every change order once; a hand-merged file (even with a recomputed
+    /// checksum) that lists one twice would send it twice. Ids compare as
+    /// [`ChangeOrderId::comparison_key`] does (case does not matter).
+    #[error(
+        "`{path}` lists change order `{change_order_id}` twice (actions {first} and {second}); a plan names each change order once: make a new plan with `edas-rollback plan --out`",
+        path = path.display()
+    )]
+    DuplicateChangeOrder {
+        path: PathBuf,
+        change_order_id: String,
+        first: usize,
+        second: usize,
     },
 }
 
@@ -265,7 +280,25 @@ pub fn decode(path: &Path, text: &str) -> Result<Plan, PlanFileError> {
         });
     }
     plan.checksum = recorded;
+    refuse_duplicates(path, &plan)?;
     Ok(plan)
+}
+
+/// Refuses a plan that lists one change order twice (actions numbered from 1).
+fn refuse_duplicates(path: &Path, plan: &Plan) -> Result<(), PlanFileError> {
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(plan.actions.len());
+    for (index, action) in plan.actions.iter().enumerate() {
+        let key = ChangeOrderId::comparison_key(action.change_order_id.as_str());
+        if let Some(first) = seen.insert(key, index + 1) {
+            return Err(PlanFileError::DuplicateChangeOrder {
+                path: path.to_path_buf(),
+                change_order_id: action.change_order_id.to_string(),
+                first,
+                second: index + 1,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn newer_format(path: &Path, text: &str) -> Option<PlanFileError> {

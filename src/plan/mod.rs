@@ -257,8 +257,8 @@ pub struct Plan {
     pub region: String,
     pub endpoint: String,
     /// `provider.signature_algorithm` when the plan was made; apply signs with it and refuses
-    /// the plan if the config now says otherwise. Plans written before it existed were
-    /// signed with neither pin and read as the default.
+    /// the plan if the config now says otherwise. A plan written before the field existed
+    /// parses, but fails its checksum (the re-encoding holds the field): make it again.
     #[serde(default)]
     pub signature_algorithm: SignatureAlgorithm,
     /// Declared change orders in config order, then the no-longer-declared ones by id.

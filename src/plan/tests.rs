@@ -11,6 +11,7 @@ fn desired(ids: &[&str]) -> DesiredState {
             endpoint: None,
             profile: None,
             signature_algorithm: Default::default(),
+            endpoint_type: Default::default(),
         },
         apply: ApplySettings::default(),
         state: None,

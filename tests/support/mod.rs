@@ -4,6 +4,8 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod fake_sts;
+
 use edas_rollback::sim::{Faults, SimConfig, SimStats, Simulator};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -242,6 +244,9 @@ impl Workspace {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
+            // Nothing may leave the machine: the chain's last resort would ask the ECS
+            // metadata service at 100.100.100.200. Tests of that source remove this.
+            .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
             .env("NO_COLOR", "1")
             .args(args)
             .stdin(Stdio::null());

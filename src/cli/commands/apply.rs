@@ -24,7 +24,7 @@ use crate::cli::render::{Hinted, print_error};
 use crate::cli::saved_plan;
 use crate::cli::settings::{load_config, open_store};
 use crate::edas::client::{ClientSettings, EdasClient};
-use crate::edas::credentials::{Credentials, load_credentials};
+use crate::edas::credentials::{Credentials, CredentialsProvider, load_provider};
 use crate::edas::endpoint::resolve_endpoint;
 use crate::plan::file::check_applicable;
 use crate::plan::{Action, Plan, PlanInputs, plan};
@@ -82,6 +82,7 @@ pub async fn execute(
                 global.endpoint.as_deref(),
                 desired.provider.endpoint.as_deref(),
                 &desired.provider.region,
+                desired.provider.endpoint_type,
             )?,
             desired.provider.region.clone(),
         ),
@@ -163,9 +164,9 @@ pub async fn execute(
         .or(desired.apply.requests_per_second)
         .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
     crate::cli::limits::ensure_open_files(parallelism)?;
-    let credentials = match credentials {
-        Some(credentials) => credentials,
-        None => load_credentials(desired.provider.profile.as_deref())?,
+    let credentials: CredentialsProvider = match credentials {
+        Some(credentials) => credentials.into(),
+        None => load_provider(desired.provider.profile.as_deref()).await?,
     };
     let endpoint_used = endpoint.to_string();
     let mut client_settings =

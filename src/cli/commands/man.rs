@@ -246,8 +246,17 @@ fn render_fixed_sections(roff: &mut Roff) {
              ALICLOUD_SECURITY_TOKEN). Secrets never appear in any output, file or log.",
         ),
         (
+            "ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE",
+            "OIDC: STS AssumeRoleWithOIDC with the token in the file (CI without stored keys). \
+             The whole chain and every variable: docs/credentials.md.",
+        ),
+        (
             "ALIBABA_CLOUD_PROFILE",
             "The aliyun CLI profile in ~/.aliyun/config.json, when no key is in the environment.",
+        ),
+        (
+            "ALIBABA_CLOUD_STS_ENDPOINT, ALIBABA_CLOUD_IMDS_ENDPOINT",
+            "Where STS and the ECS metadata service are (a proxy, or a loopback fake in tests).",
         ),
         (
             "EDAS_ENDPOINT",

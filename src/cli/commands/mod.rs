@@ -3,11 +3,13 @@
 
 pub mod apply;
 pub mod completions;
+pub mod credentials;
 pub mod force_unlock;
 pub mod man;
 pub mod plan;
 pub mod rehearse;
 pub mod show;
+pub mod sign_debug;
 pub mod simulate;
 pub mod state;
 pub mod validate;

@@ -21,7 +21,7 @@ use crate::cli::render::plan as render;
 use crate::cli::settings::{LoadedConfig, read_config};
 use crate::config::DesiredState;
 use crate::edas::client::{ClientSettings, EdasClient};
-use crate::edas::credentials::load_credentials;
+use crate::edas::credentials::load_provider;
 use crate::edas::endpoint::{Endpoint, resolve_endpoint};
 use crate::ids::ChangeOrderId;
 use crate::plan::file::encode;
@@ -38,7 +38,11 @@ use tokio::task::JoinSet;
 
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     let (config, prefetched) = load_config_reading_state(global)?;
-    let loaded = match crate::cli::settings::open_store(global)? {
+    let opened = crate::cli::settings::open_store(global)?;
+    if let Some(out) = &args.out {
+        refuse_overwriting(out, &config, &opened)?;
+    }
+    let loaded = match opened {
         AnyStore::Local(store) => store.load_recovering_prefetched(
             prefetched,
             "plan",
@@ -53,6 +57,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         global.endpoint.as_deref(),
         config.desired.provider.endpoint.as_deref(),
         &config.desired.provider.region,
+        config.desired.provider.endpoint_type,
     )?;
     let inputs = PlanInputs {
         created_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
@@ -100,6 +105,25 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// `plan --out FILE` must not replace the config or a local state's files
+/// ([`crate::cli::out_file`]).
+fn refuse_overwriting(out: &Path, config: &LoadedConfig, store: &AnyStore) -> anyhow::Result<()> {
+    let mut protected = vec![("config", config.path.clone())];
+    if let AnyStore::Local(store) = store {
+        protected.extend([
+            ("state", store.state_path().to_path_buf()),
+            ("state's backup", store.backup_path()),
+            ("state's journal", store.journal_path()),
+            ("state's lock file", store.lock_path()),
+        ]);
+    }
+    let protected: Vec<(&str, &Path)> = protected
+        .iter()
+        .map(|(what, path)| (*what, path.as_path()))
+        .collect();
+    crate::cli::out_file::check_plan_out(out, &protected)
 }
 
 /// Reads the config and, while its YAML parses (most of the time on a large runbook), reads
@@ -185,35 +209,56 @@ fn refresh(desired: &DesiredState, endpoint: &Endpoint, planned: Plan) -> anyhow
         .requests_per_second
         .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
     crate::cli::limits::ensure_open_files(parallelism)?;
-    let credentials = load_credentials(desired.provider.profile.as_deref())?;
-    let mut settings = ClientSettings::new(
-        endpoint.clone(),
-        desired.provider.region.clone(),
-        credentials,
-        parallelism as usize,
-    );
-    if let Some(timeout) = desired.apply.request_timeout {
-        settings.read_timeout = timeout;
-    }
-    settings.signature_algorithm = desired.provider.signature_algorithm;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let live = runtime.block_on(async {
+        let credentials = load_provider(desired.provider.profile.as_deref()).await?;
+        let mut settings = ClientSettings::new(
+            endpoint.clone(),
+            desired.provider.region.clone(),
+            credentials,
+            parallelism as usize,
+        );
+        if let Some(timeout) = desired.apply.request_timeout {
+            settings.read_timeout = timeout;
+        }
+        settings.signature_algorithm = desired.provider.signature_algorithm;
         // reqwest's client must be built inside the runtime it runs on.
         let client = EdasClient::new(settings)?;
-        live_statuses(
+        let progress = refresh_progress(pending.len());
+        let live = live_statuses(
             Arc::new(client),
             pending,
             parallelism,
             requests_per_second,
             RetryPolicy::default(),
+            &progress,
         )
-        .await
-        .map_err(refresh_error)
+        .await;
+        progress.finish_and_clear();
+        live.map_err(refresh_error)
     })?;
     Ok(refreshed(planned, &live))
+}
+
+/// A progress bar on stderr while `--refresh` asks (a large plan takes seconds at the rate
+/// limit); hidden when stderr is not a terminal, so pipes and CI logs stay clean.
+fn refresh_progress(total: usize) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "Asking GetChangeOrderInfo {bar:30} {pos}/{len} ({elapsed})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 /// Why `--refresh` could not be completed.
@@ -245,7 +290,8 @@ fn refresh_error(failure: RefreshFailure) -> anyhow::Error {
             reason,
         } => Hinted::new(
             anyhow::anyhow!(
-                "could not ask `GetChangeOrderInfo` about `{change_order_id}` after {attempts} attempts: {reason}"
+                "could not ask `GetChangeOrderInfo` about `{change_order_id}` after {attempts} attempts: {}",
+                crate::cli::render::apply::safe(&reason)
             ),
             retry_hint,
         )
@@ -264,6 +310,7 @@ async fn live_statuses<T: Transport>(
     parallelism: u32,
     requests_per_second: u32,
     retry: RetryPolicy,
+    progress: &indicatif::ProgressBar,
 ) -> Result<HashMap<ChangeOrderId, LiveStatus>, RefreshFailure> {
     let pacer = Arc::new(Pacer::new(requests_per_second));
     let in_flight = Arc::new(Semaphore::new(parallelism.max(1) as usize));
@@ -325,6 +372,7 @@ async fn live_statuses<T: Transport>(
     while let Some(joined) = running.join_next().await {
         // Only a bug panics a task; the JoinSet is drained either way.
         let Ok((id, answer)) = joined else { continue };
+        progress.inc(1);
         match answer {
             Some(Ok(status)) => {
                 live.insert(id, status);
@@ -441,6 +489,7 @@ mod tests {
             10,
             20,
             RetryPolicy::default(),
+            &indicatif::ProgressBar::hidden(),
         )
         .await
         .unwrap_or_else(|_| panic!("the refresh failed"));
@@ -462,6 +511,7 @@ mod tests {
             3,
             1_000,
             RetryPolicy::default(),
+            &indicatif::ProgressBar::hidden(),
         )
         .await
         .unwrap_or_else(|_| panic!("the refresh failed"));
@@ -487,6 +537,7 @@ mod tests {
             10,
             2,
             RetryPolicy::default(),
+            &indicatif::ProgressBar::hidden(),
         )
         .await
         .unwrap_or_else(|_| panic!("the refresh failed"));
@@ -506,6 +557,7 @@ mod tests {
             10,
             20,
             RetryPolicy::default(),
+            &indicatif::ProgressBar::hidden(),
         )
         .await
         .err()
@@ -556,6 +608,7 @@ mod tests {
             1,
             20,
             RetryPolicy::default(),
+            &indicatif::ProgressBar::hidden(),
         )
         .await
         .err()

@@ -109,18 +109,26 @@ fn failed_fields(failed: &FailedChange) -> Value {
 
 /// A service message on one line: `SignatureDoesNotMatch` messages carry the server's whole
 /// string to sign, which is shown once, on its own, where it is useful (`fatal_error`).
-pub fn one_line(message: &str) -> &str {
+/// Control characters are escaped ([`safe`]).
+pub fn one_line(message: &str) -> String {
     let message = match message.find("server string to sign is:") {
         Some(at) => &message[..at],
         None => message,
     };
-    message.lines().next().unwrap_or("").trim()
+    safe(message.lines().next().unwrap_or("").trim())
+}
+
+/// Server text (`Message`, `RequestId`, `Code`) made safe for a terminal: every control
+/// character, ESC included, is shown escaped (`\u{1b}`), so a hostile or broken server cannot
+/// retitle the terminal (`ESC]0;`), recolour or hide lines, or move the cursor.
+pub fn safe(text: &str) -> String {
+    super::plan::one_line(text)
 }
 
 fn fatal_summary(fatal: &FatalError) -> String {
     format!(
         "the service rejected the credentials: `{}`: {}",
-        fatal.details.code.as_deref().unwrap_or("unknown"),
+        safe(fatal.details.code.as_deref().unwrap_or("unknown")),
         one_line(fatal.details.message.as_deref().unwrap_or("no message"))
     )
 }
@@ -130,10 +138,10 @@ fn fatal_summary(fatal: &FatalError) -> String {
 pub fn fatal_error(fatal: &FatalError) -> String {
     let mut text = format!(
         "the service rejected the credentials (`{}`",
-        fatal.details.code.as_deref().unwrap_or("unknown")
+        safe(fatal.details.code.as_deref().unwrap_or("unknown"))
     );
     if let Some(request_id) = &fatal.details.request_id {
-        let _ = write!(text, ", RequestId `{request_id}`");
+        let _ = write!(text, ", RequestId `{}`", safe(request_id));
     }
     text.push_str("), so nothing new was started");
     if let Some(message) = &fatal.details.message {
@@ -145,7 +153,7 @@ pub fn fatal_error(fatal: &FatalError) -> String {
             "\n  the service's string to sign (compare with ours, shown by `-v`):"
         );
         for line in server.lines() {
-            let _ = write!(text, "\n    {line}");
+            let _ = write!(text, "\n    {}", safe(line));
         }
     }
     text
@@ -201,7 +209,8 @@ impl<W: Write> Reporter for JsonLines<W> {
                 "error",
                 format!(
                     "{}: outcome unknown: {}",
-                    unknown.change_order_id, unknown.message
+                    unknown.change_order_id,
+                    safe(&unknown.message)
                 ),
                 "apply_errored",
                 json!({
@@ -218,7 +227,7 @@ impl<W: Write> Reporter for JsonLines<W> {
                 reason,
             } => self.diagnostic(
                 "warning",
-                format!("{change_order_id}: retrying: {reason}"),
+                format!("{change_order_id}: retrying: {}", safe(reason)),
                 json!({
                     "change_order_id": change_order_id,
                     "attempt": attempt,
@@ -231,7 +240,10 @@ impl<W: Write> Reporter for JsonLines<W> {
                 reason,
             } => self.diagnostic(
                 "warning",
-                format!("{change_order_id}: outcome unknown ({reason}); asking GetChangeOrderInfo"),
+                format!(
+                    "{change_order_id}: outcome unknown ({}); asking GetChangeOrderInfo",
+                    safe(reason)
+                ),
                 json!({ "change_order_id": change_order_id }),
             ),
             ApplyEvent::Resending {
@@ -370,7 +382,7 @@ fn human_line(event: &ApplyEvent) -> Option<(String, bool)> {
                 aborted
                     .request_id
                     .as_deref()
-                    .map(|id| format!(" [RequestId {id}]"))
+                    .map(|id| format!(" [RequestId {}]", safe(id)))
                     .unwrap_or_default()
             ),
             false,
@@ -379,7 +391,8 @@ fn human_line(event: &ApplyEvent) -> Option<(String, bool)> {
         ApplyEvent::ChangeUnknown(unknown) => (
             format!(
                 "{}: outcome unknown: {}",
-                unknown.change_order_id, unknown.message
+                unknown.change_order_id,
+                safe(&unknown.message)
             ),
             false,
         ),
@@ -391,7 +404,8 @@ fn human_line(event: &ApplyEvent) -> Option<(String, bool)> {
             ..
         } => (
             format!(
-                "warning: {change_order_id}: {reason}; attempt {attempt} in {}",
+                "warning: {change_order_id}: {}; attempt {attempt} in {}",
+                safe(reason),
                 seconds(*after)
             ),
             true,
@@ -401,8 +415,9 @@ fn human_line(event: &ApplyEvent) -> Option<(String, bool)> {
             reason,
         } => (
             format!(
-                "warning: {change_order_id}: outcome unknown ({reason}); asking \
-                 GetChangeOrderInfo before anything else"
+                "warning: {change_order_id}: outcome unknown ({}); asking \
+                 GetChangeOrderInfo before anything else",
+                safe(reason)
             ),
             true,
         ),
@@ -464,11 +479,11 @@ fn human_line(event: &ApplyEvent) -> Option<(String, bool)> {
 fn failed_line(failed: &FailedChange) -> String {
     let mut line = format!("{}: failed", failed.change_order_id);
     if let Some(code) = &failed.code {
-        let _ = write!(line, ": `{code}`");
+        let _ = write!(line, ": `{}`", safe(code));
     }
     let _ = write!(line, ": {}", one_line(&failed.message));
     if let Some(request_id) = &failed.request_id {
-        let _ = write!(line, " [RequestId {request_id}]");
+        let _ = write!(line, " [RequestId {}]", safe(request_id));
     }
     line
 }
@@ -514,7 +529,13 @@ impl ProgressReporter {
 impl Reporter for ProgressReporter {
     fn on_event(&mut self, event: &ApplyEvent) {
         match event {
-            ApplyEvent::ChangeAborted(_) => self.bar.inc(1),
+            // Each result prints above the bar, as the runbook's transcript shows it.
+            ApplyEvent::ChangeAborted(_) => {
+                self.bar.inc(1);
+                if let Some((line, _)) = human_line(event) {
+                    self.bar.println(line);
+                }
+            }
             ApplyEvent::ChangeFailed(_) | ApplyEvent::ChangeUnknown(_) => {
                 self.failures += 1;
                 self.bar.inc(1);
@@ -524,7 +545,7 @@ impl Reporter for ProgressReporter {
                 }
             }
             ApplyEvent::Summary { .. } => self.bar.finish_and_clear(),
-            ApplyEvent::RunStarted { .. } | ApplyEvent::ChangeStarted { .. } => {}
+            ApplyEvent::ChangeStarted { .. } => {}
             other => {
                 if let Some((line, _)) = human_line(other) {
                     self.bar.println(line);
@@ -566,7 +587,12 @@ pub fn summary(report: &ApplyReport) -> String {
             "\nOutcome unknown (the next plan asks GetChangeOrderInfo before sending anything):"
         );
         for unknown in &report.unknown {
-            let _ = writeln!(text, "  {}: {}", unknown.change_order_id, unknown.message);
+            let _ = writeln!(
+                text,
+                "  {}: {}",
+                unknown.change_order_id,
+                safe(&unknown.message)
+            );
         }
     }
     if !report.not_started.is_empty() {

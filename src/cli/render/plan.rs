@@ -184,11 +184,19 @@ pub fn text(plan: &Plan, saved_as: Option<&Path>) -> String {
     {
         let _ = writeln!(
             out,
-            "\nTo carry out exactly this plan, run: edas-rollback apply {}",
-            path.display()
+            "\nTo carry out exactly this plan, run: {}",
+            apply_command(path)
         );
     }
     out
+}
+
+/// `edas-rollback [-c …] [--state …] apply PATH`, with the flags this run was given.
+fn apply_command(path: &Path) -> String {
+    crate::cli::hints::command(&format!(
+        "apply {}",
+        crate::cli::hints::shell_quoted(&path.display().to_string())
+    ))
 }
 
 fn kind_index(kind: ActionKind) -> usize {
@@ -521,8 +529,8 @@ pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
     {
         let _ = writeln!(
             foot,
-            "\nApply exactly this plan with `edas-rollback apply {}`.",
-            cell(&path.display().to_string())
+            "\nApply exactly this plan with `{}`.",
+            cell(&apply_command(path))
         );
     }
 
@@ -578,7 +586,13 @@ pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
         },
     ];
     let see_all = match saved_as {
-        Some(path) => format!("`edas-rollback show {}`", cell(&path.display().to_string())),
+        Some(path) => format!(
+            "`{}`",
+            cell(&crate::cli::hints::command(&format!(
+                "show {}",
+                crate::cli::hints::shell_quoted(&path.display().to_string())
+            )))
+        ),
         None => {
             "`edas-rollback plan --out plan.json` then `edas-rollback show plan.json`".to_string()
         }

@@ -58,6 +58,7 @@ fn sample(count: usize) -> Plan {
             endpoint: None,
             profile: None,
             signature_algorithm: Default::default(),
+            endpoint_type: Default::default(),
         },
         apply: ApplySettings::default(),
         state: None,

@@ -1,21 +1,32 @@
-//! Credentials and where they come from (DESIGN 5), first found wins:
-//! `ALIBABA_CLOUD_ACCESS_KEY_ID` / `ALIBABA_CLOUD_ACCESS_KEY_SECRET` /
-//! `ALIBABA_CLOUD_SECURITY_TOKEN`, then `ALICLOUD_ACCESS_KEY` / `ALICLOUD_SECRET_KEY` /
-//! `ALICLOUD_SECURITY_TOKEN`, then the aliyun CLI profile file `~/.aliyun/config.json`
-//! (profile from the config, else `ALIBABA_CLOUD_PROFILE`, else the file's `current`).
+//! Credentials and where they come from (DESIGN 5; docs/credentials.md): the official default
+//! chain ([`chain`]), the aliyun CLI profiles ([`profile`]) and credentials file ([`ini`]),
+//! STS and the other remote sources ([`fetch`]), the RPC signer STS needs ([`rpc`]), and the
+//! [`CredentialsProvider`] that hands every request credentials valid at that moment,
+//! refreshing temporary ones before they expire ([`provider`]).
 //!
-//! [`resolve_credentials`] is pure (the environment and the file's text are arguments);
-//! [`load_credentials`] is the thin shell that reads them. Secrets are held in [`Secret`] and
-//! never leave this type except through the signer: no error here quotes a value from the
-//! environment or the file (not even a JSON parser's message, which may quote one).
+//! Deciding the source is pure (the environment and the files' text are arguments); the
+//! shell [`load_provider`] reads them and fetches. Secrets are held in [`Secret`] and never
+//! leave it except through a signer: no error here quotes a value from the environment, a
+//! file, a server's answer or a process's output.
+
+pub mod chain;
+pub mod fetch;
+pub mod ini;
+pub mod profile;
+pub mod provider;
+pub mod rpc;
+pub mod source;
+pub mod sts_endpoint;
+
+pub use chain::{ChainFiles, ChainOutcome, resolve_chain};
+pub use provider::{CredentialsProvider, ProviderClock, SystemProviderClock};
+pub use source::{Origin, Resolved, Source};
 
 use super::secret::Secret;
-use serde::Deserialize;
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// An access key, optionally with an STS security token.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
     pub access_key_id: String,
     pub access_key_secret: Secret,
@@ -44,28 +55,24 @@ pub const ENV_ALICLOUD_ACCESS_KEY: &str = "ALICLOUD_ACCESS_KEY";
 pub const ENV_ALICLOUD_SECRET_KEY: &str = "ALICLOUD_SECRET_KEY";
 pub const ENV_ALICLOUD_SECURITY_TOKEN: &str = "ALICLOUD_SECURITY_TOKEN";
 pub const ENV_PROFILE: &str = "ALIBABA_CLOUD_PROFILE";
+pub const ENV_ROLE_ARN: &str = "ALIBABA_CLOUD_ROLE_ARN";
+pub const ENV_OIDC_PROVIDER_ARN: &str = "ALIBABA_CLOUD_OIDC_PROVIDER_ARN";
+pub const ENV_OIDC_TOKEN_FILE: &str = "ALIBABA_CLOUD_OIDC_TOKEN_FILE";
+pub const ENV_ROLE_SESSION_NAME: &str = "ALIBABA_CLOUD_ROLE_SESSION_NAME";
+pub const ENV_CLI_PROFILE_DISABLED: &str = "ALIBABA_CLOUD_CLI_PROFILE_DISABLED";
+pub const ENV_CREDENTIALS_FILE: &str = "ALIBABA_CLOUD_CREDENTIALS_FILE";
+pub const ENV_ECS_METADATA: &str = "ALIBABA_CLOUD_ECS_METADATA";
+pub const ENV_ECS_METADATA_DISABLED: &str = "ALIBABA_CLOUD_ECS_METADATA_DISABLED";
+pub const ENV_IMDSV1_DISABLED: &str = "ALIBABA_CLOUD_IMDSV1_DISABLED";
+pub const ENV_CREDENTIALS_URI: &str = "ALIBABA_CLOUD_CREDENTIALS_URI";
+/// The credentials file of the official libraries, relative to the home directory.
+pub const CREDENTIALS_FILE_RELATIVE_PATH: &str = ".alibabacloud/credentials";
+/// The name the official Python library looks for instead, tried second.
+pub const CREDENTIALS_INI_RELATIVE_PATH: &str = ".alibabacloud/credentials.ini";
+/// The role session name when the configuration names none (the STS audit log shows it).
+pub const DEFAULT_SESSION_NAME: &str = "edas-rollback";
 /// Where the aliyun CLI keeps its profiles, relative to the home directory.
 pub const ALIYUN_CONFIG_RELATIVE_PATH: &str = ".aliyun/config.json";
-
-/// One environment-variable family: id, secret, token.
-struct EnvFamily {
-    id: &'static str,
-    secret: &'static str,
-    token: &'static str,
-}
-
-const ENV_FAMILIES: [EnvFamily; 2] = [
-    EnvFamily {
-        id: ENV_ACCESS_KEY_ID,
-        secret: ENV_ACCESS_KEY_SECRET,
-        token: ENV_SECURITY_TOKEN,
-    },
-    EnvFamily {
-        id: ENV_ALICLOUD_ACCESS_KEY,
-        secret: ENV_ALICLOUD_SECRET_KEY,
-        token: ENV_ALICLOUD_SECURITY_TOKEN,
-    },
-];
 
 /// One place searched for credentials, for the "none found" error.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,7 +120,7 @@ pub enum CredentialsError {
         available: Vec<String>,
     },
     #[error(
-        "profile `{profile}` in `{}` uses mode `{mode}`, which is not supported yet; use an `AK` or `StsToken` profile, or set `{ENV_ACCESS_KEY_ID}` and `{ENV_ACCESS_KEY_SECRET}`",
+        "profile `{profile}` in `{}` uses mode `{mode}`, which edas-rollback does not know; use one of AK, StsToken, RamRoleArn, ChainableRamRoleArn, EcsRamRole, OIDC, CredentialsURI, External (docs/credentials.md)",
         path.display()
     )]
     UnsupportedMode {
@@ -121,6 +128,41 @@ pub enum CredentialsError {
         profile: String,
         mode: String,
     },
+    #[error(
+        "profile `{profile}` in `{}` uses mode `{mode}`, which needs a browser sign-in that a non-interactive run cannot do; sign in with the aliyun CLI and export temporary credentials as `{ENV_ACCESS_KEY_ID}`, `{ENV_ACCESS_KEY_SECRET}` and `{ENV_SECURITY_TOKEN}`, or use a profile in mode RamRoleArn, OIDC, EcsRamRole or External (docs/credentials.md)",
+        path.display()
+    )]
+    InteractiveMode {
+        path: PathBuf,
+        profile: String,
+        mode: String,
+    },
+    #[error("profile `{profile}` in `{}` has `{field}` that is not {expected}", path.display())]
+    InvalidField {
+        path: PathBuf,
+        profile: String,
+        field: &'static str,
+        expected: &'static str,
+    },
+    #[error(
+        "profile `{profile}` in `{}` is part of a `source_profile` cycle (or a chain deeper than 8)",
+        path.display()
+    )]
+    ProfileCycle { path: PathBuf, profile: String },
+    #[error("cannot read the credentials file `{}`", path.display())]
+    ReadCredentialsFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A configured source could not give credentials (first fetch).
+    #[error("cannot get credentials from {origin}: {reason}")]
+    Fetch { origin: String, reason: String },
+    /// Temporary credentials could not be renewed during a run.
+    #[error(
+        "cannot refresh the temporary credentials from {origin} before they expire: {reason}; the run stops rather than sign with expired credentials"
+    )]
+    Refresh { origin: String, reason: String },
     #[error("profile `{profile}` in `{}` has no `{field}`", path.display())]
     MissingField {
         path: PathBuf,
@@ -147,197 +189,91 @@ fn render_names(names: &[String]) -> String {
         .join(", ")
 }
 
-/// The parts of the aliyun CLI's `config.json` this tool reads. Unknown keys are ignored: the
-/// CLI adds fields between versions.
-#[derive(Deserialize)]
-struct AliyunConfig {
-    #[serde(default)]
-    current: Option<String>,
-    #[serde(default)]
-    profiles: Vec<AliyunProfile>,
-}
-
-#[derive(Deserialize)]
-struct AliyunProfile {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    mode: Option<String>,
-    #[serde(default)]
-    access_key_id: Option<String>,
-    #[serde(default)]
-    access_key_secret: Option<String>,
-    #[serde(default)]
-    sts_token: Option<String>,
-}
-
-// A hand-written Debug so a future `{:?}` of the parsed file cannot print a secret.
-impl fmt::Debug for AliyunProfile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AliyunProfile")
-            .field("name", &self.name)
-            .field("mode", &self.mode)
-            .finish_non_exhaustive()
-    }
-}
-
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.filter(|value| !value.trim().is_empty())
-}
-
-/// Resolves credentials from the environment (`env` looks a variable up) and the aliyun CLI
-/// profile file (its path and text, `None` when there is no file). `profile` is the config's
+/// Reads the real environment and files, walks the chain and fetches the first credentials
+/// (so a broken source fails before anything is sent). `profile` is the config's
 /// `provider.profile`.
-pub fn resolve_credentials(
-    env: &dyn Fn(&str) -> Option<String>,
-    aliyun_config: Option<(&Path, &str)>,
-    profile: Option<&str>,
-) -> Result<Credentials, CredentialsError> {
-    let lookup = |name: &str| non_empty(env(name));
-    let mut looked_at = Vec::new();
-    for family in &ENV_FAMILIES {
-        match (lookup(family.id), lookup(family.secret)) {
-            (Some(id), Some(secret)) => {
-                let credentials = Credentials::new(id.trim(), Secret::new(secret));
-                return Ok(match lookup(family.token) {
-                    Some(token) => credentials.with_security_token(Secret::new(token)),
-                    None => credentials,
-                });
-            }
-            (Some(_), None) => {
-                return Err(CredentialsError::IncompleteEnvironment {
-                    present: family.id,
-                    missing: family.secret,
-                });
-            }
-            (None, Some(_)) => {
-                return Err(CredentialsError::IncompleteEnvironment {
-                    present: family.secret,
-                    missing: family.id,
-                });
-            }
-            (None, None) => looked_at.push(PlaceLookedAt {
-                place: format!(
-                    "environment variables `{}` and `{}`",
-                    family.id, family.secret
-                ),
-                found: "not set".to_string(),
-                fix: format!("export both (and `{}` for STS credentials)", family.token),
-            }),
-        }
-    }
-
-    let explicit_profile = profile
-        .map(str::to_string)
-        .map(|name| (name, "from `provider.profile` in the config"))
-        .or_else(|| lookup(ENV_PROFILE).map(|name| (name, "from `ALIBABA_CLOUD_PROFILE`")));
-
-    let Some((path, text)) = aliyun_config else {
-        let found = match &explicit_profile {
-            Some((name, chosen_by)) => {
-                format!("no such file, so profile `{name}` ({chosen_by}) cannot be read")
-            }
-            None => "no such file".to_string(),
-        };
-        looked_at.push(PlaceLookedAt {
-            place: format!("the aliyun CLI profile file `~/{ALIYUN_CONFIG_RELATIVE_PATH}`"),
-            found,
-            fix: "run `aliyun configure --mode AK` (or `--mode StsToken`) to create a profile"
-                .to_string(),
-        });
-        return Err(CredentialsError::NotFound { looked_at });
-    };
-
-    let config: AliyunConfig =
-        serde_json::from_str(text).map_err(|error| CredentialsError::Malformed {
-            path: path.to_path_buf(),
-            kind: match error.classify() {
-                serde_json::error::Category::Io => "unreadable",
-                serde_json::error::Category::Syntax => "a JSON syntax error",
-                serde_json::error::Category::Data => "an unexpected value",
-                serde_json::error::Category::Eof => "the text ends too early",
-            },
-            line: error.line(),
-            column: error.column(),
-        })?;
-
-    let (name, chosen_by) = match explicit_profile {
-        Some(choice) => choice,
-        None => match non_empty(config.current.clone()) {
-            Some(current) => (current, "the file's `current`"),
-            None => (
-                "default".to_string(),
-                "the default, as the file names no `current`",
-            ),
-        },
-    };
-    let available: Vec<String> = config.profiles.iter().map(|p| p.name.clone()).collect();
-    let Some(chosen) = config.profiles.into_iter().find(|p| p.name == name) else {
-        return Err(CredentialsError::ProfileNotFound {
-            path: path.to_path_buf(),
-            profile: name,
-            chosen_by,
-            available,
-        });
-    };
-    // The aliyun CLI writes `AK` for profiles created before modes existed as an empty mode.
-    let mode = non_empty(chosen.mode.clone()).unwrap_or_else(|| "AK".to_string());
-    let wants_token = match mode.as_str() {
-        "AK" => false,
-        "StsToken" => true,
-        _ => {
-            return Err(CredentialsError::UnsupportedMode {
-                path: path.to_path_buf(),
-                profile: name,
-                mode,
-            });
-        }
-    };
-    let missing = |field: &'static str| CredentialsError::MissingField {
-        path: path.to_path_buf(),
-        profile: name.clone(),
-        field,
-    };
-    let id = non_empty(chosen.access_key_id).ok_or_else(|| missing("access_key_id"))?;
-    let secret = non_empty(chosen.access_key_secret).ok_or_else(|| missing("access_key_secret"))?;
-    let credentials = Credentials::new(id.trim(), Secret::new(secret));
-    if wants_token {
-        let token = non_empty(chosen.sts_token).ok_or_else(|| missing("sts_token"))?;
-        Ok(credentials.with_security_token(Secret::new(token)))
-    } else {
-        Ok(credentials)
-    }
-}
-
-/// Reads the real environment and `~/.aliyun/config.json`, then [`resolve_credentials`].
-pub fn load_credentials(profile: Option<&str>) -> Result<Credentials, CredentialsError> {
+pub async fn load_provider(profile: Option<&str>) -> Result<CredentialsProvider, CredentialsError> {
     let env = |name: &str| std::env::var(name).ok();
     let home = std::env::var_os("HOME")
         .or_else(|| std::env::var_os("USERPROFILE"))
         .map(PathBuf::from);
-    let file = match home {
-        Some(home) => {
-            let path = home.join(ALIYUN_CONFIG_RELATIVE_PATH);
-            match std::fs::read_to_string(&path) {
-                Ok(text) => Some((path, text)),
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-                Err(source) => return Err(CredentialsError::Read { path, source }),
-            }
-        }
+    let aliyun_config = match &home {
+        Some(home) => read_optional(home.join(ALIYUN_CONFIG_RELATIVE_PATH))
+            .map_err(|(path, source)| CredentialsError::Read { path, source })?,
         None => None,
     };
-    resolve_credentials(
-        &env,
-        file.as_ref()
+    let credentials_file_path = match profile::non_empty(env(ENV_CREDENTIALS_FILE)) {
+        Some(path) => Some(PathBuf::from(path)),
+        None => home
+            .as_ref()
+            .map(|home| home.join(CREDENTIALS_FILE_RELATIVE_PATH)),
+    };
+    let mut credentials_file = match &credentials_file_path {
+        Some(path) => read_optional(path.clone())
+            .map_err(|(path, source)| CredentialsError::ReadCredentialsFile { path, source })?,
+        None => None,
+    };
+    // The Python library's default name for the same file, when ours is absent.
+    if credentials_file.is_none()
+        && profile::non_empty(env(ENV_CREDENTIALS_FILE)).is_none()
+        && let Some(home) = &home
+    {
+        credentials_file = read_optional(home.join(CREDENTIALS_INI_RELATIVE_PATH))
+            .map_err(|(path, source)| CredentialsError::ReadCredentialsFile { path, source })?;
+    }
+    let credentials_file_path = match &credentials_file {
+        Some((path, _)) => Some(path.clone()),
+        None => credentials_file_path,
+    };
+    let files = ChainFiles {
+        aliyun_config: aliyun_config
+            .as_ref()
             .map(|(path, text)| (path.as_path(), text.as_str())),
-        profile,
-    )
+        credentials_file_path: credentials_file_path.as_deref(),
+        credentials_file: credentials_file.as_ref().map(|(_, text)| text.as_str()),
+    };
+    let outcome = resolve_chain(&env, &files, profile)?;
+    CredentialsProvider::from_chain(outcome, std::sync::Arc::new(SystemProviderClock)).await
 }
 
+/// A file's text, `None` when it does not exist.
+fn read_optional(path: PathBuf) -> Result<Option<(PathBuf, String)>, (PathBuf, std::io::Error)> {
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some((path, text))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err((path, error)),
+    }
+}
+
+/// `true`, in any case, means true (as the official libraries read their switches).
+pub(crate) fn is_true(value: Option<String>) -> bool {
+    value.is_some_and(|value| value.trim().eq_ignore_ascii_case("true"))
+}
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use std::path::Path;
+
+    /// The chain's answer for static sources, as the keys (tests of the local chain).
+    fn resolve_credentials(
+        env: &dyn Fn(&str) -> Option<String>,
+        aliyun_config: Option<(&Path, &str)>,
+        profile: Option<&str>,
+    ) -> Result<Credentials, CredentialsError> {
+        let files = ChainFiles {
+            aliyun_config,
+            ..ChainFiles::none()
+        };
+        match resolve_chain(env, &files, profile)? {
+            ChainOutcome::Found(Resolved {
+                source: Source::Static(credentials),
+                ..
+            }) => Ok(credentials),
+            ChainOutcome::Found(other) => panic!("not static: {other:?}"),
+            ChainOutcome::Remote { looked_at, .. } => Err(CredentialsError::NotFound { looked_at }),
+        }
+    }
 
     const SECRET: &str = "RecognisableSecretValue123";
     const TOKEN: &str = "RecognisableStsToken456";
@@ -485,9 +421,9 @@ mod tests {
     }
 
     #[test]
-    fn other_modes_are_refused_naming_the_profile_and_mode() {
+    fn unknown_modes_are_refused_naming_the_profile_and_mode() {
         let profile = format!(
-            r#"{{"name": "role", "mode": "RamRoleArn", "access_key_id": "AKID", "access_key_secret": "{SECRET}", "ram_role_arn": "acs:ram::1:role/x"}}"#
+            r#"{{"name": "role", "mode": "RsaKeyPair", "access_key_id": "AKID", "access_key_secret": "{SECRET}", "ram_role_arn": "acs:ram::1:role/x"}}"#
         );
         let file = file_with(&profile, "role");
         let error = resolve_credentials(&env_of(&[]), Some((Path::new("/c.json"), &file)), None)
@@ -495,7 +431,7 @@ mod tests {
         let shown = error.to_string();
         assert!(
             shown.starts_with(
-                "profile `role` in `/c.json` uses mode `RamRoleArn`, which is not supported yet"
+                "profile `role` in `/c.json` uses mode `RsaKeyPair`, which edas-rollback does not know"
             ),
             "{shown}"
         );
@@ -523,7 +459,7 @@ mod tests {
         let shown = error.to_string();
         assert_eq!(
             shown,
-            "no Alibaba Cloud credentials found; looked in:\n  - environment variables `ALIBABA_CLOUD_ACCESS_KEY_ID` and `ALIBABA_CLOUD_ACCESS_KEY_SECRET`: not set; export both (and `ALIBABA_CLOUD_SECURITY_TOKEN` for STS credentials)\n  - environment variables `ALICLOUD_ACCESS_KEY` and `ALICLOUD_SECRET_KEY`: not set; export both (and `ALICLOUD_SECURITY_TOKEN` for STS credentials)\n  - the aliyun CLI profile file `~/.aliyun/config.json`: no such file; run `aliyun configure --mode AK` (or `--mode StsToken`) to create a profile"
+            "no Alibaba Cloud credentials found; looked in:\n  - environment variables `ALIBABA_CLOUD_ACCESS_KEY_ID` and `ALIBABA_CLOUD_ACCESS_KEY_SECRET`: not set; export both (and `ALIBABA_CLOUD_SECURITY_TOKEN` for STS credentials)\n  - environment variables `ALICLOUD_ACCESS_KEY` and `ALICLOUD_SECRET_KEY`: not set; export both (and `ALICLOUD_SECURITY_TOKEN` for STS credentials)\n  - OIDC environment variables: not set; in CI, set all three (docs/CI.md)\n  - the aliyun CLI profile file `~/.aliyun/config.json`: no such file; run `aliyun configure` (any mode but CloudSSO/OAuth) to create a profile\n  - the credentials file `~/.alibabacloud/credentials`: no such file; create it, or point `ALIBABA_CLOUD_CREDENTIALS_FILE` at one"
         );
     }
 
