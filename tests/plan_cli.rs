@@ -610,10 +610,14 @@ fn every_plan_field_in_the_output_is_documented_and_every_documented_field_exist
     );
     // Fields only `plan --refresh` writes; tests/workflows.rs checks them against a refreshed
     // plan from a live simulator.
+    // Likewise `selected_by`, written only for rows a selector found: tests/apply.rs checks it
+    // in a plan made against a simulator that models applications.
     let refresh_only = |path: &String| {
         path.starts_with("actions[].live_status")
             || path == "summary.already_stopped"
             || path == "summary.cannot_abort"
+            || path == "refreshed"
+            || path.starts_with("actions[].selected_by")
     };
     let missing: Vec<_> = documented
         .difference(&produced)
