@@ -46,7 +46,8 @@ fn incident() -> tempfile::TempDir {
         format!(
             "version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n  \
              - id: {FIRST}\n    app: checkout\n    reason: release 2026-11-27 broke checkout\n  \
-             - id: {SECOND}\n    app: payments\n  \
+             - id: {SECOND}\n    app: payments\n    operation: rollback\n    \
+             app_id: 3616cdca-4f92-4d28-9a52-8e0ea3f6b1a7\n  \
              - id: {THIRD}\n"
         ),
     )

@@ -705,9 +705,10 @@ fn a_state_file_deleted_mid_run_is_not_silently_replaced_and_nothing_is_lost() {
 
     // Every change order of the interrupted run is recorded aborted. The 50 records the
     // deleted file held are gone with it; their aborts are refused by the service (already
-    // stopped) and recorded failed, never sent twice.
+    // stopped), and the refusal is verified (issue 11): status 6, so they are recorded
+    // aborted (confirmed by status), never failed, and never committed twice.
     let next = apply(&workspace, &sim, &[]);
-    assert_exit(&next, 1);
+    assert_exit(&next, 0);
     assert_no_duplicates(&sim, &workspace.ids);
     assert_nothing_recorded_falsely(&workspace, &sim);
     let state = workspace.state();
@@ -715,7 +716,9 @@ fn a_state_file_deleted_mid_run_is_not_silently_replaced_and_nothing_is_lost() {
     for (index, id) in workspace.ids.iter().enumerate() {
         let record = &state["change_orders"][id];
         assert_eq!(commits[id], 1, "{id}");
-        let expected = if index < 50 { "failed" } else { "aborted" };
-        assert_eq!(record["status"], expected, "{id}: {record}");
+        assert_eq!(record["status"], "aborted", "{id}: {record}");
+        if index < 50 {
+            assert_eq!(record["confirmed_by_status"], true, "{id}: {record}");
+        }
     }
 }

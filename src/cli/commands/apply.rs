@@ -186,8 +186,25 @@ pub async fn execute(
     crate::cli::signals::install_stop_handler(cancel.clone());
     let mut reporter: Box<dyn Reporter> = match json.take() {
         Some(json) => Box::new(json),
+        None if bookkeeping_only => Box::new(WithoutRunLines(PlainLines::new(
+            std::io::stdout(),
+            std::io::stderr(),
+        ))),
         None => reporter(tasks.len()),
     };
+    if bookkeeping_only && !args.run.json {
+        print_stdout(&format!(
+            "No changes: nothing to send. By the plan's live statuses, {} already stopped and {} \
+             cannot be aborted; recording them in the state.{}\n",
+            plan.summary.already_stopped,
+            plan.summary.cannot_abort,
+            if args.run.wait {
+                " Watching the rollbacks an earlier run did not see end."
+            } else {
+                ""
+            }
+        ))?;
+    }
     let settings = RunSettings {
         engine: EngineConfig {
             halt_after_failures: desired
@@ -220,7 +237,9 @@ pub async fn execute(
         ..
     } = outcome;
     if !args.run.json {
-        print_stdout(&summary(&report))?;
+        if !bookkeeping_only {
+            print_stdout(&summary(&report))?;
+        }
         if let Some(wait) = &wait {
             print_stdout(&wait_summary(wait))?;
         }
@@ -280,6 +299,21 @@ fn approved(auto_approve: bool) -> anyhow::Result<bool> {
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")
+}
+
+/// Plain lines without the "Aborting 0 change orders" start and summary of a run that sends
+/// no abort (it only records a refreshed plan's statuses or watches earlier rollbacks).
+struct WithoutRunLines<R>(R);
+
+impl<R: Reporter> Reporter for WithoutRunLines<R> {
+    fn on_event(&mut self, event: &ApplyEvent) {
+        if !matches!(
+            event,
+            ApplyEvent::RunStarted { .. } | ApplyEvent::Summary { .. }
+        ) {
+            self.0.on_event(event);
+        }
+    }
 }
 
 fn reporter(total: usize) -> Box<dyn Reporter> {

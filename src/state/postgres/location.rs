@@ -94,23 +94,30 @@ pub fn parse(
         Some((base, query)) => (base, query),
         None => (url, ""),
     };
+    // The query is kept byte for byte (libpq decodes `%XX` but not `+`, unlike form
+    // encoding); only our own `schema=` is taken out.
     let mut schema = DEFAULT_SCHEMA.to_string();
-    let mut kept = form_urlencoded::Serializer::new(String::new());
+    let mut kept: Vec<&str> = Vec::new();
     let mut sslmode_given = false;
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        match key.as_ref() {
-            "schema" => schema = value.into_owned(),
+    for part in query.split('&').filter(|part| !part.is_empty()) {
+        let (key, value) = part.split_once('=').unwrap_or((part, ""));
+        match key {
+            "schema" => {
+                schema = form_urlencoded::parse(format!("v={value}").as_bytes())
+                    .next()
+                    .map(|(_, value)| value.into_owned())
+                    .unwrap_or_default();
+            }
             other => {
                 sslmode_given |= other == "sslmode";
-                kept.append_pair(&key, &value);
+                kept.push(part);
             }
         }
     }
-    let kept = kept.finish();
     let driver_url = if kept.is_empty() {
         base.to_string()
     } else {
-        format!("{base}?{kept}")
+        format!("{base}?{}", kept.join("&"))
     };
     if !valid_identifier(&schema) {
         return Err(bad(format!(
