@@ -1044,7 +1044,7 @@ fn a_lost_abort_answer_s_rollback_is_found_by_the_list_and_followed_and_without_
 {
     use edas_rollback::sim::{SimAppChangeOrder, SimApplication};
     let mut faults = Faults::default();
-    for name in ["co-lost", "co-noapp"] {
+    for name in ["co-lost", "co-noapp", "co-elsewhere"] {
         faults
             .scripted
             .insert(id(name), vec![edas_rollback::sim::ScriptedOutcome::Drop]);
@@ -1065,7 +1065,7 @@ fn a_lost_abort_answer_s_rollback_is_found_by_the_list_and_followed_and_without_
                 order("co-lost", "2020-01-02 00:00:00"),
             ],
         }],
-        change_orders: vec![(id("co-noapp"), 1)],
+        change_orders: vec![(id("co-noapp"), 1), (id("co-elsewhere"), 1)],
         rollback_duration: Duration::from_millis(300),
         faults,
         ..SimConfig::default()
@@ -1074,7 +1074,7 @@ fn a_lost_abort_answer_s_rollback_is_found_by_the_list_and_followed_and_without_
     std::fs::write(
         workspace.path("edas-rollback.yaml"),
         "version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n  - id: co-lost\n    \
-         app_id: app-checkout\n  - id: co-noapp\n",
+         app_id: app-checkout\n  - id: co-noapp\n  - id: co-elsewhere\n    app_id: app-other\n",
     )
     .unwrap();
     let output = run(workspace.command(
@@ -1117,8 +1117,19 @@ fn a_lost_abort_answer_s_rollback_is_found_by_the_list_and_followed_and_without_
         stdout.contains("co-noapp: aborted (confirmed by its status after a lost response), but its rollback change order could not be found, so it was not followed"),
         "{stdout}"
     );
+    // An application whose list does not hold the change order: said, not guessed.
+    let elsewhere = &state["change_orders"]["co-elsewhere"];
+    assert!(elsewhere.get("rollback_change_order_id").is_none());
+    assert!(
+        elsewhere["message"]
+            .as_str()
+            .unwrap()
+            .contains("`co-elsewhere` is not among its application's recent change orders (application `app-other`)"),
+        "{elsewhere}"
+    );
+    assert!(stdout.contains("co-elsewhere: aborted"), "{stdout}");
     assert!(stdout.contains("Rollbacks: 1 succeeded"), "{stdout}");
-    // Both aborts are done (DESIGN: 0 all done); a rollback that could not be followed is
+    // All aborts are done (DESIGN: 0 all done); a rollback that could not be followed is
     // reported, as before this lookup existed, not turned into a failure.
     assert_exit(&output, 0);
 }

@@ -601,6 +601,12 @@ fn json_response(
     response
 }
 
+/// `CreateTime` as ListRecentChangeOrder writes it: `2019-11-13 14:23:46` (UTC here).
+fn list_time(at: std::time::SystemTime) -> String {
+    let text = humantime::format_rfc3339_seconds(at).to_string();
+    text.replace('T', " ").chars().take(19).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,10 +622,4 @@ mod tests {
         assert!(window.insert("n-1", later));
         assert_eq!(window.seen.len(), window.order.len());
     }
-}
-
-/// `CreateTime` as ListRecentChangeOrder writes it: `2019-11-13 14:23:46` (UTC here).
-fn list_time(at: std::time::SystemTime) -> String {
-    let text = humantime::format_rfc3339_seconds(at).to_string();
-    text.replace('T', " ").chars().take(19).collect()
 }
