@@ -34,6 +34,7 @@ fn inputs(count: usize) -> (DesiredState, State) {
             reason: Some("release 2026-11-27 broke checkout".to_string()),
             operation: Default::default(),
             app_id: None,
+            selected_by: None,
         })
         .collect();
     let mut state = State::new_empty("5f0c1d2e-7a0b-4c3d-8e9f-0123456789ab", "0.1.0");
@@ -60,6 +61,7 @@ fn inputs(count: usize) -> (DesiredState, State) {
         state.change_orders.insert(ChangeOrderId::new(key), record);
     }
     let desired = DesiredState {
+        selectors: Vec::new(),
         version: 1,
         provider: Provider {
             region: "cn-hangzhou".to_string(),

@@ -1133,3 +1133,207 @@ fn a_lost_abort_answer_s_rollback_is_found_by_the_list_and_followed_and_without_
     // reported, as before this lookup existed, not turned into a failure.
     assert_exit(&output, 0);
 }
+
+// --- selectors (docs/CONFIG.md "Selectors") -----------------------------------------------
+
+fn app_order(id: &str, status: i32, create_time: &str) -> edas_rollback::sim::SimAppChangeOrder {
+    edas_rollback::sim::SimAppChangeOrder {
+        id: edas_rollback::ids::ChangeOrderId::new(id),
+        status,
+        create_time: create_time.to_string(),
+    }
+}
+
+fn selector_sim() -> Sim {
+    use edas_rollback::sim::SimApplication;
+    Sim::start(SimConfig {
+        change_orders: vec![(edas_rollback::ids::ChangeOrderId::new("co-x1"), 1)],
+        applications: vec![
+            SimApplication {
+                app_id: "app-checkout".to_string(),
+                name: "checkout".to_string(),
+                change_orders: vec![
+                    app_order("co-c1", 1, "2026-11-30 19:00:00"),
+                    app_order("co-c2", 8, "2026-11-30 19:10:00"),
+                    app_order("co-c3", 2, "2026-11-30 18:00:00"),
+                ],
+            },
+            SimApplication {
+                app_id: "app-payment".to_string(),
+                name: "payment".to_string(),
+                change_orders: vec![
+                    app_order("co-p1", 9, "2026-11-30 19:20:00"),
+                    app_order("co-p2", 6, "2026-11-30 19:30:00"),
+                ],
+            },
+            SimApplication {
+                app_id: "app-search".to_string(),
+                name: "search".to_string(),
+                change_orders: vec![app_order("co-s1", 1, "2026-11-30 19:40:00")],
+            },
+        ],
+        ..SimConfig::default()
+    })
+}
+
+const SELECTOR_CONFIG: &str = "version: 1
+provider:
+  region: cn-hangzhou
+select:
+  - app_id: app-checkout
+    app: checkout
+  - app_id: app-payment
+    app: payment
+    statuses: [waiting_for_next_batch]
+change_orders:
+  - id: co-x1
+    app: billing
+  - id: co-c1
+    reason: found by hand too
+";
+
+#[test]
+fn a_selector_over_two_applications_and_an_explicit_id_is_planned_frozen_and_applied_exactly() {
+    let sim = selector_sim();
+    let workspace = Workspace::new(0);
+    std::fs::write(workspace.path("edas-rollback.yaml"), SELECTOR_CONFIG).unwrap();
+    let endpoint = sim.endpoint();
+
+    let plan = run(workspace.command(&endpoint, &["plan", "--out", "plan.json"]));
+    assert_exit(&plan, 0);
+    let plan_file: Value =
+        serde_json::from_str(&std::fs::read_to_string(workspace.path("plan.json")).unwrap())
+            .unwrap();
+    let planned: Vec<(&str, &str)> = plan_file["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|action| {
+            (
+                action["change_order_id"].as_str().unwrap(),
+                action["app"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    // Explicit ids first (co-c1 found twice, planned once, as declared), then what the
+    // selectors found: checkout's abortable ones, payment's waiting one.
+    assert_eq!(
+        planned,
+        [
+            ("co-x1", "billing"),
+            ("co-c1", ""),
+            ("co-c2", "checkout"),
+            ("co-p1", "payment")
+        ],
+        "{}",
+        text(&plan.stdout)
+    );
+    assert!(
+        plan_file["actions"][2]["app_id"] == "app-checkout",
+        "{plan_file}"
+    );
+    let stats = sim.stats();
+    assert!(
+        stats
+            .change_orders
+            .values()
+            .all(|counts| counts.aborts_received == 0),
+        "planning sends nothing"
+    );
+
+    let shown = text(&plan.stdout);
+    assert!(
+        shown.contains(
+            "By application: billing: 1 change order, co-c1: 1, checkout: 1, payment: 1."
+        ) || shown.contains("By application: billing: 1 change order"),
+        "{shown}"
+    );
+    let markdown = run(workspace.command(&endpoint, &["plan", "--format", "markdown"]));
+    assert_exit(&markdown, 0);
+    assert!(
+        text(&markdown.stdout).contains(
+            "**By application:** billing: 1 change order, (no application): 1, checkout: 1, payment: 1."
+        ),
+        "{}",
+        text(&markdown.stdout)
+    );
+    assert_eq!(plan_file["actions"][2]["selected_by"]["selector"], 0);
+    assert_eq!(plan_file["actions"][2]["selected_by"]["status"], 8);
+    assert_eq!(
+        plan_file["actions"][2]["selected_by"]["create_time"],
+        "2026-11-30 19:10:00"
+    );
+    assert_eq!(plan_file["actions"][3]["selected_by"]["selector"], 1);
+    assert!(plan_file["actions"][0].get("selected_by").is_none());
+
+    // The service moves on after the plan: someone stops co-c2 by other means, so a fresh
+    // listing would no longer select it.
+    std::fs::write(
+        workspace.path("other.yaml"),
+        "version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n  - id: co-c2\n",
+    )
+    .unwrap();
+    let other = run(workspace.command(&endpoint, &["-c", "other.yaml", "apply", "--auto-approve"]));
+    assert_exit(&other, 0);
+
+    // The plan is frozen: apply sends exactly its four aborts and never lists again (co-c2
+    // is found already stopped, which confirms it).
+    let before = sim.stats().totals;
+    let apply = run(workspace.command(&endpoint, &["apply", "plan.json"]));
+    assert_exit(&apply, 0);
+    let stats = sim.stats();
+    let aborts = stats.totals.aborts_received - before.aborts_received;
+    let infos = stats.totals.info_requests - before.info_requests;
+    assert_eq!(aborts, 4, "exactly the frozen four");
+    assert_eq!(
+        stats.totals.requests - before.requests,
+        aborts + infos,
+        "nothing but aborts and status checks: no ListRecentChangeOrder at apply"
+    );
+    for id in ["co-x1", "co-c1", "co-p1"] {
+        assert_eq!(stats.change_orders[id].aborts_received, 1, "{id}");
+        assert_eq!(stats.change_orders[id].aborts_committed, 1, "{id}");
+    }
+    assert_eq!(
+        stats.change_orders["co-c2"].aborts_received, 2,
+        "sent as frozen"
+    );
+    assert_eq!(stats.change_orders["co-c2"].aborts_committed, 1);
+    for id in ["co-c3", "co-p2", "co-s1"] {
+        assert_eq!(stats.change_orders[id].aborts_received, 0, "{id}");
+    }
+}
+
+#[test]
+fn selectors_need_credentials_at_plan_time_and_apply_without_a_plan_file_refuses_them() {
+    let sim = selector_sim();
+    let workspace = Workspace::new(0);
+    std::fs::write(workspace.path("edas-rollback.yaml"), SELECTOR_CONFIG).unwrap();
+    let mut command = Command::new(BINARY);
+    command
+        .current_dir(workspace.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", workspace.dir.path())
+        .env("NO_COLOR", "1")
+        .args(["--endpoint", &sim.endpoint(), "plan"])
+        .stdin(Stdio::null());
+    let output = run(command);
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("selectors need EDAS read access"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("edas:ReadApplication"), "{stderr}");
+
+    let apply = run(workspace.command(&sim.endpoint(), &["apply", "--auto-approve"]));
+    assert_exit(&apply, 1);
+    assert!(
+        text(&apply.stderr)
+            .contains("`apply` without a plan file would act on change orders nobody reviewed"),
+        "{}",
+        text(&apply.stderr)
+    );
+    assert_eq!(sim.stats().totals.aborts_received, 0);
+}

@@ -906,6 +906,7 @@ proptest! {
 
 fn seed_plan() -> Plan {
     let desired = DesiredState {
+        selectors: Vec::new(),
         version: 1,
         provider: Provider {
             region: "cn-hangzhou".into(),
@@ -924,6 +925,7 @@ fn seed_plan() -> Plan {
                 reason: Some("INC-2042 — \"quoted\"".into()),
                 operation: Default::default(),
                 app_id: None,
+                selected_by: None,
             })
             .collect(),
     };

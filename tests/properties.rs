@@ -860,6 +860,7 @@ fn desired_state() -> impl Strategy<Value = DesiredState> {
             )
         })
         .prop_map(|(indices, labels)| DesiredState {
+            selectors: Vec::new(),
             version: 1,
             provider: Provider {
                 region: "cn-hangzhou".into(),
@@ -879,6 +880,7 @@ fn desired_state() -> impl Strategy<Value = DesiredState> {
                     reason,
                     operation: Default::default(),
                     app_id: None,
+                    selected_by: None,
                 })
                 .collect(),
         })

@@ -3,7 +3,7 @@
 //! not one error per run). Pure: given the path and text for messages, never reads files.
 
 use super::error::{ConfigError, ConfigErrors, Position, SourceText};
-use super::raw::{RawApply, RawConfig, RawProvider, RawThreshold};
+use super::raw::{RawApply, RawConfig, RawProvider, RawSelector, RawThreshold};
 use super::{
     ApplySettings, ChangeOrderSpec, DesiredState, FailureThreshold, Provider, SUPPORTED_VERSION,
 };
@@ -164,13 +164,21 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                     reason: change_order.reason,
                     operation: change_order.operation.unwrap_or_default(),
                     app_id: change_order.app_id,
+                    selected_by: None,
                 });
             }
         }
     }
 
+    let selectors = raw
+        .select
+        .into_iter()
+        .filter_map(|selector| check_selector(&mut checker, selector))
+        .collect();
+
     if checker.errors.is_empty() {
         Ok(DesiredState {
+            selectors,
             version: SUPPORTED_VERSION,
             provider,
             apply,
@@ -296,6 +304,76 @@ fn check_apply(checker: &mut Checker<'_>, raw: RawApply) -> ApplySettings {
         halt_after_failures,
         require_refresh: raw.require_refresh.unwrap_or(false),
     }
+}
+
+/// One `select:` entry: a well-formed application id, known status names, a duration.
+fn check_selector(
+    checker: &mut Checker<'_>,
+    raw: RawSelector,
+) -> Option<crate::plan::select::SelectorSpec> {
+    use crate::plan::select::{STATUS_NAMES, status_by_name};
+    let mut valid = true;
+    if !ChangeOrderId::is_well_formed(&raw.app_id.value) {
+        checker.fail(
+            &raw.app_id,
+            &raw.app_id.value,
+            format!("invalid app_id `{}`", raw.app_id.value),
+            "expected an EDAS application id: letters and digits joined by single `-`",
+        );
+        valid = false;
+    }
+    let statuses = raw.statuses.map(|names| {
+        names
+            .iter()
+            .filter_map(|name| {
+                let status = status_by_name(&name.value);
+                if status.is_none() {
+                    checker.fail(
+                        name,
+                        &name.value,
+                        format!("unknown selector status `{}`", name.value),
+                        &format!(
+                            "expected one of {} (only abortable statuses can be selected)",
+                            STATUS_NAMES.map(|name| format!("`{name}`")).join(", ")
+                        ),
+                    );
+                    valid = false;
+                }
+                status
+            })
+            .collect::<Vec<_>>()
+    });
+    if statuses.as_ref().is_some_and(Vec::is_empty) && valid {
+        checker.fail(
+            &raw.app_id,
+            &raw.app_id.value,
+            "empty `statuses` would select nothing".to_string(),
+            "expected at least one status, or no `statuses:` for every abortable one",
+        );
+        valid = false;
+    }
+    let created_within =
+        raw.created_within
+            .and_then(|window| match parse_config_duration(&window.value) {
+                Ok(duration) => Some(duration),
+                Err(expected) => {
+                    checker.fail(
+                        &window,
+                        &window.value,
+                        format!("invalid created_within `{}`", window.value),
+                        &expected,
+                    );
+                    valid = false;
+                    None
+                }
+            });
+    valid.then(|| crate::plan::select::SelectorSpec {
+        app_id: raw.app_id.value,
+        app: raw.app,
+        statuses,
+        created_within,
+        operation: raw.operation.unwrap_or_default(),
+    })
 }
 
 /// `apply.halt_after_failures`: a whole number from 1, or `N%` with N from 1 to 100.

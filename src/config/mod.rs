@@ -64,6 +64,8 @@ pub struct DesiredState {
     pub apply: ApplySettings,
     /// `state:` as written, relative to the config file's directory.
     pub state: Option<PathBuf>,
+    /// `select:`: resolved by `plan` through ListRecentChangeOrder.
+    pub selectors: Vec<crate::plan::select::SelectorSpec>,
     pub change_orders: Vec<ChangeOrderSpec>,
 }
 
@@ -135,6 +137,8 @@ pub struct ChangeOrderSpec {
     pub operation: RollbackOperation,
     /// The application id, for ListRecentChangeOrder.
     pub app_id: Option<String>,
+    /// Set on change orders a selector found (never by the config loader).
+    pub selected_by: Option<crate::plan::SelectedBy>,
 }
 
 #[cfg(test)]

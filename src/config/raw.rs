@@ -40,8 +40,46 @@ pub struct RawConfig {
     /// the config file's stem. `--state-name` overrides it.
     #[schemars(with = "Option<String>", length(min = 1))]
     pub state_name: Option<Spanned<String>>,
+    /// Selectors: `plan` asks EDAS (ListRecentChangeOrder) for each application's change
+    /// orders and plans those that match, beside `change_orders`; the saved plan pins what
+    /// was found. Needs EDAS read access at plan time. docs/CONFIG.md, "Selectors".
+    #[serde(default)]
+    pub select: Vec<RawSelector>,
     /// The change orders to abort and roll back. `[]` is valid: nothing to do.
     pub change_orders: Vec<RawChangeOrder>,
+}
+
+/// One selector: every change order of an application in the given statuses.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Selector")]
+pub struct RawSelector {
+    /// The EDAS application id whose change orders are selected.
+    #[schemars(with = "String", regex(pattern = ID_PATTERN))]
+    pub app_id: Spanned<String>,
+    /// A label shown in plans for this application's rows (default: the application id).
+    pub app: Option<String>,
+    /// Which statuses are selected, by name: `ready`, `running`, `waiting_for_manual_batch`,
+    /// `waiting_for_next_batch`. Default: all four (every abortable status: 0, 1, 8, 9).
+    #[schemars(with = "Option<Vec<SelectorStatus>>", length(min = 1))]
+    pub statuses: Option<Vec<Spanned<String>>>,
+    /// Only change orders created at most this long before the plan was made, e.g. `2h`.
+    #[schemars(with = "Option<String>", regex(pattern = DURATION_PATTERN))]
+    pub created_within: Option<Spanned<String>>,
+    /// Which EDAS call rolls the selected change orders back, as on a change order.
+    #[schemars(extend("default" = "abort_and_rollback"))]
+    pub operation: Option<RollbackOperation>,
+}
+
+/// The status names a selector accepts (the schema's view; the loader checks the same).
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum SelectorStatus {
+    Ready,
+    Running,
+    WaitingForManualBatch,
+    WaitingForNextBatch,
 }
 
 /// The EDAS region and how to reach it. Credentials are never read from the config.

@@ -33,6 +33,7 @@ fn a_complete_config_parses_into_the_desired_state() {
     assert_eq!(
         desired,
         DesiredState {
+            selectors: Vec::new(),
             version: 1,
             provider: Provider {
                 region: "cn-hangzhou".to_string(),
@@ -56,6 +57,7 @@ fn a_complete_config_parses_into_the_desired_state() {
                     reason: Some("broke checkout".to_string()),
                     operation: Default::default(),
                     app_id: None,
+                    selected_by: None,
                 },
                 ChangeOrderSpec {
                     id: ChangeOrderId::new("B2"),
@@ -63,6 +65,7 @@ fn a_complete_config_parses_into_the_desired_state() {
                     reason: None,
                     operation: Default::default(),
                     app_id: None,
+                    selected_by: None,
                 },
             ],
         }
@@ -554,4 +557,54 @@ fn a_percentage_threshold_rounds_up_and_is_at_least_one() {
     assert_eq!(FailureThreshold::Percent(100).failures_for(7), 7);
     assert_eq!(FailureThreshold::Percent(50).failures_for(0), 1);
     assert_eq!(FailureThreshold::Count(4).failures_for(2), 4);
+}
+
+#[test]
+fn selectors_parse_with_defaults_and_status_names() {
+    let desired = parse_ok(&format!(
+        "{HEADER}select:\n  - app_id: 3616cdca-4f92\n  - app_id: app-2\n    app: payment\n    statuses: [running, waiting_for_manual_batch]\n    created_within: 2h\n    operation: rollback\nchange_orders: []\n"
+    ));
+    assert_eq!(desired.selectors.len(), 2);
+    let first = &desired.selectors[0];
+    assert_eq!(first.app_id, "3616cdca-4f92");
+    assert_eq!(first.statuses, None);
+    assert_eq!(first.created_within, None);
+    let second = &desired.selectors[1];
+    assert_eq!(
+        second.statuses,
+        Some(vec![
+            crate::edas::wire::ChangeOrderStatus::Running,
+            crate::edas::wire::ChangeOrderStatus::WaitingForManualConfirmation
+        ])
+    );
+    assert_eq!(second.created_within, Some(Duration::from_secs(7200)));
+    assert_eq!(second.operation, RollbackOperation::Rollback);
+    assert_eq!(second.app.as_deref(), Some("payment"));
+    assert!(
+        parse_ok(&format!("{HEADER}change_orders: []\n"))
+            .selectors
+            .is_empty()
+    );
+}
+
+#[test]
+fn bad_selectors_are_refused_at_their_line() {
+    let rendered = report(&format!(
+        "{HEADER}select:\n  - app_id: app-1\n    statuses: [running, succeeded]\n    created_within: 2\n  - app_id: 'bad id'\nchange_orders: []\n"
+    ));
+    assert!(
+        rendered.contains("unknown selector status `succeeded`")
+            && rendered.contains("`waiting_for_next_batch`"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("invalid created_within `2`"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("invalid app_id `bad id`"), "{rendered}");
+    assert!(rendered.contains(":6:"), "{rendered}");
+    let unknown = report(&format!(
+        "{HEADER}select:\n  - app_id: app-1\n    status: running\nchange_orders: []\n"
+    ));
+    assert!(unknown.contains("status"), "{unknown}");
 }

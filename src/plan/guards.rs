@@ -76,6 +76,7 @@ mod tests {
 
     fn plan_of(count: usize) -> Plan {
         let desired = DesiredState {
+            selectors: Vec::new(),
             version: 1,
             provider: Provider {
                 region: "cn-hangzhou".to_string(),
@@ -93,6 +94,7 @@ mod tests {
                     reason: None,
                     operation: Default::default(),
                     app_id: None,
+                    selected_by: None,
                 })
                 .collect(),
         };

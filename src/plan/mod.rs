@@ -115,6 +115,22 @@ pub struct PlannedAction {
     /// plan made without it (and in plan files written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_status: Option<LiveStatus>,
+    /// Set when a selector (not an explicit `change_orders:` entry) put it in the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_by: Option<SelectedBy>,
+}
+
+/// Which selector of `select:` found a change order, and what EDAS listed about it at plan
+/// time; frozen into the plan (and its checksum) so reviewers see why a row is there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectedBy {
+    /// The selector's index in `select:` (0-based).
+    pub selector: usize,
+    /// Its status in the ListRecentChangeOrder answer.
+    pub status: ChangeOrderStatus,
+    /// Its `CreateTime`, as EDAS wrote it.
+    pub create_time: String,
 }
 
 /// How a planned action reads to a person; derived, never stored.
@@ -357,6 +373,7 @@ fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
             app_id: spec.app_id.clone(),
             last_error,
             live_status: None,
+            selected_by: spec.selected_by.clone(),
         };
         summary.count(planned.kind());
         actions.push(planned);
@@ -380,6 +397,7 @@ fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) 
                 app_id: None,
                 last_error: None,
                 live_status: None,
+                selected_by: None,
             });
         }
     }

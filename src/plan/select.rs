@@ -177,6 +177,11 @@ pub fn combine(explicit: &[ChangeOrderSpec], selected: &[Selected]) -> Vec<Chang
             reason: None,
             operation: found.operation,
             app_id: Some(found.app_id.clone()),
+            selected_by: Some(crate::plan::SelectedBy {
+                selector: found.selector,
+                status: found.status,
+                create_time: found.create_time.clone(),
+            }),
         });
     }
     combined
@@ -436,6 +441,7 @@ mod tests {
             reason: Some("by hand".to_string()),
             operation: RollbackOperation::default(),
             app_id: None,
+            selected_by: None,
         }];
         let listing = vec![
             listed("CO-A", 1, "2026-11-30 19:00:00"),

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 fn desired(ids: &[&str]) -> DesiredState {
     DesiredState {
+        selectors: Vec::new(),
         version: 1,
         provider: Provider {
             region: "cn-hangzhou".to_string(),
@@ -23,6 +24,7 @@ fn desired(ids: &[&str]) -> DesiredState {
                 reason: Some("incident 42".to_string()),
                 operation: Default::default(),
                 app_id: None,
+                selected_by: None,
             })
             .collect(),
     }
@@ -620,5 +622,10 @@ fn only_abort_actions_are_refreshed() {
     let planned = plan(&desired(&["done"]), Some(&recorded), &inputs());
     let answers = HashMap::from([(ChangeOrderId::new("done"), live(Some(1)))]);
     let refreshed = refreshed(planned.clone(), &answers);
-    assert_eq!(refreshed, planned);
+    assert_eq!(refreshed.actions, planned.actions);
+    assert_eq!(refreshed.summary, planned.summary);
+    // The plan still says it was refreshed (apply.require_refresh reads it), and the
+    // checksum covers that.
+    assert!(refreshed.refreshed && !planned.refreshed);
+    assert_ne!(refreshed.checksum, planned.checksum);
 }

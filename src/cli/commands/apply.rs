@@ -69,6 +69,16 @@ pub async fn execute(
         Some(path) => Some(saved_plan::load_reviewed(path, global, &config)?),
         None => None,
     };
+    if saved.is_none() && !desired.selectors.is_empty() {
+        // A selector's result must be reviewed before it runs: it is frozen into a saved
+        // plan, which apply carries out exactly (docs/CONFIG.md, "Selectors").
+        anyhow::bail!(Hinted::new(
+            anyhow!(
+                "the config has `select:` selectors, and `apply` without a plan file would act on change orders nobody reviewed; nothing was sent"
+            ),
+            "run `edas-rollback plan --out FILE`, review the change orders it found, and run `edas-rollback apply FILE`",
+        ));
+    }
     let store = open_store(global)?;
     // The lock is held for the whole run: until the run ends (or this function returns).
     let run = Run::start(&store, "apply", args.lock_timeout, TOOL_VERSION)

@@ -25,6 +25,7 @@ use crate::edas::credentials::load_provider;
 use crate::edas::endpoint::{Endpoint, resolve_endpoint};
 use crate::ids::ChangeOrderId;
 use crate::plan::file::encode;
+use crate::plan::select;
 use crate::plan::{Action, LiveStatus, Plan, PlanInputs, plan, plan_encoded, refreshed};
 use crate::state::store::{AnyStore, LocalStore, PrefetchedState, StateStore};
 use anyhow::Context;
@@ -37,7 +38,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
-    let (config, prefetched) = load_config_reading_state(global)?;
+    let (mut config, prefetched) = load_config_reading_state(global)?;
     let opened = crate::cli::settings::open_store(global)?;
     if let Some(out) = &args.out {
         refuse_overwriting(out, &config, &opened)?;
@@ -59,8 +60,15 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         &config.desired.provider.region,
         config.desired.provider.endpoint_type,
     )?;
+    let plan_time = SystemTime::now();
+    if !config.desired.selectors.is_empty() {
+        // Selectors become concrete change orders here, once; the plan pins them, and
+        // `apply PLAN` never asks again (docs/CONFIG.md, "Selectors").
+        let selected = resolve_selectors(&config.desired, &endpoint, plan_time)?;
+        config.desired.change_orders = select::combine(&config.desired.change_orders, &selected);
+    }
     let inputs = PlanInputs {
-        created_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        created_at: humantime::format_rfc3339_seconds(plan_time).to_string(),
         config_path: config.path.display().to_string(),
         config_sha256: config.sha256.clone(),
         endpoint: endpoint.to_string(),
@@ -195,6 +203,105 @@ fn write_plan_file(path: &Path, text: &str) -> anyhow::Result<()> {
         })
         .context("the plan was not saved")?;
     Ok(())
+}
+
+/// `CreateTime` has no zone; EDAS consoles show China Standard Time (UTC+8), which is how
+/// it is read (docs/CONFIG.md, "Selectors").
+const SERVICE_UTC_OFFSET: std::time::Duration = std::time::Duration::from_secs(8 * 3600);
+
+/// Asks ListRecentChangeOrder for each selector's application, one request at a time with
+/// apply's retry policy, and resolves each listing with the pure [`select::resolve`].
+fn resolve_selectors(
+    desired: &DesiredState,
+    endpoint: &Endpoint,
+    plan_time: SystemTime,
+) -> anyhow::Result<Vec<select::Selected>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let credentials = load_provider(desired.provider.profile.as_deref())
+            .await
+            .map_err(|error| {
+                Hinted::new(
+                    anyhow::Error::new(error).context(
+                        "the config has `select:` selectors, and selectors need EDAS read access \
+                         at plan time (ListRecentChangeOrder), but no credentials were found",
+                    ),
+                    "set credentials with read access (RAM action edas:ReadApplication), or list \
+                     the change orders under `change_orders:` instead of selecting them",
+                )
+            })?;
+        let mut settings = ClientSettings::new(
+            endpoint.clone(),
+            desired.provider.region.clone(),
+            credentials,
+            1,
+        );
+        if let Some(timeout) = desired.apply.request_timeout {
+            settings.read_timeout = timeout;
+        }
+        settings.signature_algorithm = desired.provider.signature_algorithm;
+        let client = EdasClient::new(settings)?;
+        let retry = RetryPolicy::default();
+        let mut selected = Vec::new();
+        for (index, selector) in desired.selectors.iter().enumerate() {
+            let listing = list_with_retries(&client, &selector.app_id, retry).await?;
+            selected.extend(
+                select::resolve(index, selector, &listing, plan_time, SERVICE_UTC_OFFSET)
+                    .map_err(anyhow::Error::new)?,
+            );
+        }
+        Ok(selected)
+    })
+}
+
+async fn list_with_retries(
+    client: &EdasClient,
+    app_id: &str,
+    retry: RetryPolicy,
+) -> anyhow::Result<Vec<crate::edas::wire::ListedChangeOrder>> {
+    use crate::edas::outcome::Outcome;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let (details, after, why) = match client.list_recent_change_orders(app_id).await {
+            Outcome::Done { answer, .. } => return Ok(answer),
+            Outcome::Retry {
+                details,
+                after,
+                reason,
+                ..
+            } => (details, after, reason),
+            Outcome::Verify { details, reason } => (details, None, reason),
+            Outcome::Failed { details } | Outcome::Fatal { details, .. } => {
+                anyhow::bail!(Hinted::new(
+                    anyhow::anyhow!(
+                        "ListRecentChangeOrder for application `{app_id}` was refused: {}{}",
+                        details.message.as_deref().unwrap_or("no message"),
+                        details
+                            .request_id
+                            .as_deref()
+                            .map(|id| format!(" [RequestId {id}]"))
+                            .unwrap_or_default()
+                    ),
+                    "check the application id and that the credentials may read it \
+                     (RAM action edas:ReadApplication); nothing was planned",
+                ));
+            }
+        };
+        if retry.exhausted(attempts) {
+            anyhow::bail!(
+                "ListRecentChangeOrder for application `{app_id}` did not answer after {attempts} \
+                 attempts: {why} (HTTP {}); nothing was planned",
+                details
+                    .http_status
+                    .map_or_else(|| "none".to_string(), |status| status.to_string())
+            );
+        }
+        tokio::time::sleep(retry.backoff(attempts, fastrand::f64(), after)).await;
+    }
 }
 
 /// `--refresh`: asks `GetChangeOrderInfo` about every change order `planned` would abort and

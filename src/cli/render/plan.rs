@@ -176,6 +176,9 @@ pub fn text(plan: &Plan, saved_as: Option<&Path>) -> String {
     } else {
         let _ = writeln!(out, "{BOLD}Plan:{BOLD:#} {}", summary_sentence(plan));
     }
+    if let Some(groups) = by_application(plan) {
+        let _ = writeln!(out, "By application: {groups}.");
+    }
     for warning in warnings(plan) {
         let _ = writeln!(out, "{WARN}warning:{WARN:#} {warning}");
     }
@@ -189,6 +192,51 @@ pub fn text(plan: &Plan, saved_as: Option<&Path>) -> String {
         );
     }
     out
+}
+
+/// The change orders that will be sent, counted by application in first-seen order:
+/// `checkout: 3 change orders, payment: 2`. Only for plans with selected rows (a selector
+/// names applications, so the reviewer checks the blast radius per application); the label
+/// is the row's `app`, else its application id.
+fn by_application(plan: &Plan) -> Option<String> {
+    if !plan
+        .actions
+        .iter()
+        .any(|action| action.selected_by.is_some())
+    {
+        return None;
+    }
+    let mut groups: Vec<(String, usize)> = Vec::new();
+    for action in plan
+        .actions
+        .iter()
+        .filter(|action| action.action == crate::plan::Action::Abort)
+    {
+        let label = action
+            .app
+            .as_deref()
+            .or(action.app_id.as_deref())
+            .map_or_else(|| "(no application)".to_string(), one_line);
+        match groups.iter_mut().find(|(name, _)| *name == label) {
+            Some((_, count)) => *count += 1,
+            None => groups.push((label, 1)),
+        }
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .enumerate()
+        .map(|(index, (name, count))| {
+            if index == 0 {
+                format!(
+                    "{name}: {}",
+                    plural(*count, "change order", "change orders")
+                )
+            } else {
+                format!("{name}: {count}")
+            }
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// `edas-rollback [-c …] [--state …] apply PATH`, with the flags this run was given.
@@ -491,6 +539,9 @@ pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
         }
     }
     let _ = writeln!(head, "| **will be sent** | **{}** |\n", summary.will_send());
+    if let Some(groups) = by_application(plan) {
+        let _ = writeln!(head, "**By application:** {}.\n", cell(&groups));
+    }
     let warnings = warnings(plan);
     for warning in &warnings {
         let _ = writeln!(head, "> **Warning:** {}", cell(warning));

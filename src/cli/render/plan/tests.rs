@@ -41,6 +41,7 @@ fn sample(count: usize) -> Plan {
                 reason: (index % 3 == 0).then(|| "release 2026-11-27 broke <checkout>".to_string()),
                 operation: Default::default(),
                 app_id: None,
+                selected_by: None,
             }
         })
         .collect();
@@ -52,6 +53,7 @@ fn sample(count: usize) -> Plan {
             .insert(ChangeOrderId::new(format!("old-{index:04}")), record);
     }
     let desired = DesiredState {
+        selectors: Vec::new(),
         version: 1,
         provider: Provider {
             region: "cn-hangzhou".to_string(),
