@@ -244,12 +244,14 @@ mod tests {
             listed("co-unknown", 42, "2026-11-30 19:45:00"),
         ];
         let hours = |h: u64| Some(Duration::from_secs(h * 3600));
-        let cases: Vec<(
-            &str,
+        // (name, statuses, created_within, expected ids)
+        type Case<'a> = (
+            &'a str,
             Option<Vec<ChangeOrderStatus>>,
             Option<Duration>,
-            Vec<&str>,
-        )> = vec![
+            Vec<&'a str>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "default: every abortable status",
                 None,
