@@ -23,6 +23,10 @@ impl Transport for EdasClient {
     fn info(&self, id: &ChangeOrderId) -> impl Future<Output = InfoOutcome> + Send {
         self.change_order_info(id)
     }
+
+    fn list(&self, app_id: &str) -> impl Future<Output = crate::edas::outcome::ListOutcome> + Send {
+        self.list_recent_change_orders(app_id)
+    }
 }
 
 /// The store's journal (a file, or rows in PostgreSQL), plus every record appended, in order

@@ -220,6 +220,8 @@ pub struct WaitReport {
     /// Aborted change orders whose rollback change order id is not known (their abort was
     /// confirmed by their status after a lost response), so they could not be watched.
     pub without_rollback_id: usize,
+    /// Of those, each one's id and why ListRecentChangeOrder did not name its rollback.
+    pub not_followed: Vec<(ChangeOrderId, String)>,
 }
 
 impl WaitReport {
@@ -480,6 +482,82 @@ impl<T: Transport, C: Clock, S: JournalSink> Engine<T, C, S> {
     /// `--wait`: polls each rollback change order every `poll_interval` (on the same pacer)
     /// until it reaches a final status (2 succeeded; 7 partially succeeded; 3, 6, 10 failed)
     /// or until `timeout`; records the result in the journal.
+    /// Finds, with ListRecentChangeOrder, the rollback change order of each abort confirmed by
+    /// its status after a lost answer (`apply::rollback_id`), sets it on `aborted` and journals
+    /// it (or why it was not found) on the change order's record. `app_ids` maps a change order
+    /// to the configured `app_id`. Returns those not found, with the reason.
+    pub async fn find_rollback_ids(
+        &self,
+        aborted: &mut [super::AbortedChange],
+        app_ids: &std::collections::HashMap<ChangeOrderId, String>,
+        cancel: &CancelToken,
+    ) -> Vec<(ChangeOrderId, String)> {
+        use super::rollback_id::{Listed, find_rollback, list_app};
+        let mut rng = fastrand::Rng::with_seed(task_seed(self.config.seed ^ 0x4c49_5354, 0));
+        let mut not_found = Vec::new();
+        for change in aborted.iter_mut().filter(|change| {
+            change.confirmed_by_status && change.rollback_change_order_id.is_none()
+        }) {
+            let id = change.change_order_id.clone();
+            let found = match app_ids.get(&id) {
+                // GetChangeOrderInfo's ChangeOrderInfo has no AppId (official API reference and
+                // Go SDK), so the config is the only source.
+                None => Err(
+                    "no `app_id` is configured for it (GetChangeOrderInfo does not give one)"
+                        .to_string(),
+                ),
+                Some(app_id) => match list_app(
+                    &self.shared.transport,
+                    &self.shared.pacer,
+                    self.shared.retry,
+                    cancel,
+                    app_id,
+                    &mut rng,
+                )
+                .await
+                {
+                    Listed::Rows(rows) => find_rollback(&rows, &id)
+                        .map_err(|why| format!("{why} (application `{app_id}`)")),
+                    Listed::Failed(why) => Err(format!("ListRecentChangeOrder failed: {why}")),
+                    Listed::Fatal(fatal) => Err(format!(
+                        "ListRecentChangeOrder failed: {}",
+                        fatal.details.message.as_deref().unwrap_or(fatal.hint())
+                    )),
+                    Listed::Stopped => {
+                        Err("the run stopped before ListRecentChangeOrder answered".to_string())
+                    }
+                },
+            };
+            let message = match &found {
+                Ok(rollback) => format!(
+                    "`GetChangeOrderInfo` shows status 6 (stopped); rollback change order                      `{rollback}` found with ListRecentChangeOrder"
+                ),
+                Err(why) => format!(
+                    "`GetChangeOrderInfo` shows status 6 (stopped); the rollback change order                      could not be found: {why}"
+                ),
+            };
+            let _ = self.shared.journal.append(JournalRecord::Response {
+                change_order_id: id.clone(),
+                at: self.shared.now(),
+                status: RecordStatus::Aborted,
+                http_status: None,
+                request_id: change.request_id.clone(),
+                trace_id: None,
+                code: None,
+                error_code: None,
+                message: Some(message),
+                rollback_change_order_id: found.as_ref().ok().cloned(),
+                confirmed_by_status: true,
+                change_order_status: Some(ChangeOrderStatus::Stopped),
+            });
+            match found {
+                Ok(rollback) => change.rollback_change_order_id = Some(rollback),
+                Err(why) => not_found.push((id, why)),
+            }
+        }
+        not_found
+    }
+
     pub async fn wait_for_rollbacks<R: Reporter>(
         &self,
         targets: Vec<RollbackTarget>,

@@ -13,6 +13,7 @@ pub mod event;
 pub mod journal_writer;
 pub mod pacing;
 pub mod retry;
+pub mod rollback_id;
 pub mod run;
 pub mod status;
 
@@ -21,7 +22,9 @@ pub use event::{ApplyEvent, Reporter};
 pub use retry::RetryPolicy;
 pub use status::{Asked, StatusAsker};
 
-use crate::edas::outcome::{AbortOutcome, FatalKind, InfoOutcome, ResponseDetails};
+use crate::edas::outcome::{
+    AbortOutcome, FatalKind, InfoOutcome, ListOutcome, Outcome, ResponseDetails,
+};
 use crate::edas::request::RollbackOperation;
 use crate::ids::ChangeOrderId;
 use crate::state::journal::JournalRecord;
@@ -47,6 +50,18 @@ pub trait Transport: Send + Sync + 'static {
     ) -> impl Future<Output = AbortOutcome> + Send;
     /// One `GetChangeOrderInfo` attempt. Read only: a `Verify` answer is simply asked again.
     fn info(&self, id: &ChangeOrderId) -> impl Future<Output = InfoOutcome> + Send;
+    /// One `ListRecentChangeOrder` attempt for an application (finding a rollback change
+    /// order, [`rollback_id`]). A transport that cannot list refuses.
+    fn list(&self, _app_id: &str) -> impl Future<Output = ListOutcome> + Send {
+        async {
+            Outcome::Failed {
+                details: ResponseDetails {
+                    message: Some("this transport cannot list change orders".to_string()),
+                    ..ResponseDetails::default()
+                },
+            }
+        }
+    }
 }
 
 /// Where journal records go: the store's journal file in production. `append` may buffer;

@@ -141,9 +141,18 @@ impl<'s, S: StateStore> Run<'s, S> {
             .iter()
             .map(|task| task.change_order_id.clone())
             .collect();
-        let report = engine.abort_all(tasks, reporter, cancel).await;
+        let app_ids: std::collections::HashMap<_, _> = tasks
+            .iter()
+            .filter_map(|task| Some((task.change_order_id.clone(), task.app_id.clone()?)))
+            .collect();
+        let mut report = engine.abort_all(tasks, reporter, cancel).await;
         let wait = match settings.wait {
             Some(wait) if !report.interrupted && report.fatal.is_none() => {
+                // Aborts confirmed by status after a lost answer: their rollback change
+                // order is looked up so it can be followed too (docs/APPLY.md).
+                let not_followed = engine
+                    .find_rollback_ids(&mut report.aborted, &app_ids, cancel)
+                    .await;
                 let mut targets = rollback_targets(&report);
                 let without_rollback_id = report.aborted.len() - targets.len();
                 // Rollbacks an earlier run never saw end: `apply --wait` resumes them.
@@ -152,6 +161,7 @@ impl<'s, S: StateStore> Run<'s, S> {
                     .wait_for_rollbacks(targets, wait.poll_interval, wait.timeout, reporter, cancel)
                     .await;
                 watched.without_rollback_id = without_rollback_id;
+                watched.not_followed = not_followed;
                 Some(watched)
             }
             _ => None,

@@ -293,6 +293,9 @@ pub struct ListedChangeOrder {
     pub create_time: String,
     /// `CoType`, e.g. `Application Scale Out`; shown, never filtered on.
     pub co_type: Option<String>,
+    /// `CoTypeCode`, e.g. `CoDeploy`, `CoRollback`: finds the rollback change order of a lost
+    /// abort answer (`apply::rollback_id`).
+    pub co_type_code: Option<String>,
 }
 
 /// `ListRecentChangeOrder`'s body (`POST /pop/v5/changeorder/change_order_list`, query
@@ -328,6 +331,8 @@ pub struct ListedChangeOrderWire {
     pub create_time: Option<String>,
     #[serde(rename = "CoType", default)]
     pub co_type: Option<String>,
+    #[serde(rename = "CoTypeCode", default)]
+    pub co_type_code: Option<String>,
     #[serde(rename = "AppId", default)]
     pub app_id: Option<String>,
 }
@@ -345,6 +350,7 @@ impl ChangeOrderListResponse {
                     status: row.status?,
                     create_time: row.create_time.clone().unwrap_or_default(),
                     co_type: row.co_type.clone(),
+                    co_type_code: row.co_type_code.clone(),
                 })
             })
             .collect()

@@ -203,6 +203,7 @@ mod tests {
             status: ChangeOrderStatus::from_code(status),
             create_time: create_time.to_string(),
             co_type: Some("Application Deploy".to_string()),
+            co_type_code: Some("CoDeploy".to_string()),
         }
     }
 

@@ -205,6 +205,14 @@ impl ChangeOrders {
         self.orders.get(id).map(|order| order.status_at(now))
     }
 
+    /// Whether `id` is a rollback change order this simulator created (listed with
+    /// `CoTypeCode: CoRollback`).
+    pub(crate) fn is_rollback(&self, id: &str) -> bool {
+        self.orders
+            .get(id)
+            .is_some_and(|order| order.stats.rollback_of.is_some())
+    }
+
     pub(crate) fn stats(&self, now: Instant) -> impl Iterator<Item = (String, ChangeOrderStats)> {
         self.orders.iter().map(move |(id, order)| {
             let mut stats = order.stats.clone();

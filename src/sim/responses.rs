@@ -39,14 +39,27 @@ pub(crate) fn change_order_list(request_id: &str, trace_id: &str, rows: Vec<Valu
 
 /// One `ChangeOrderList.ChangeOrder` row, with the fields of the official API reference's
 /// example that this simulator can fill.
-pub(crate) fn listed_change_order(id: &str, status: i32, create_time: &str, app_id: &str) -> Value {
+/// A rollback change order is listed with `CoTypeCode: CoRollback` (the official reference's
+/// code for "rolls back the application").
+pub(crate) fn listed_change_order(
+    id: &str,
+    status: i32,
+    create_time: &str,
+    app_id: &str,
+    rollback: bool,
+) -> Value {
+    let (co_type, co_type_code) = if rollback {
+        ("Application Rollback", "CoRollback")
+    } else {
+        ("Application Deploy", "CoDeploy")
+    };
     json!({
         "ChangeOrderId": id,
         "Status": status,
         "CreateTime": create_time,
         "AppId": app_id,
-        "CoType": "Application Deploy",
-        "CoTypeCode": "CoDeploy",
+        "CoType": co_type,
+        "CoTypeCode": co_type_code,
         "Source": "pop",
         "BatchCount": 1,
         "BatchType": "Automatic",

@@ -395,6 +395,7 @@ fn decide(
                         status,
                         &order.create_time,
                         &application.app_id,
+                        inner.orders.is_rollback(order.id.as_str()),
                     )
                 })
             })
@@ -513,6 +514,21 @@ fn decide(
                     rollback_change_order_id,
                 } => {
                     inner.totals.aborts_committed += 1;
+                    // As EDAS does, the rollback change order joins the aborted one's
+                    // application, so ListRecentChangeOrder shows it (a lost answer's
+                    // rollback id is found there).
+                    let created = list_time(std::time::SystemTime::now());
+                    if let Some(application) = inner.applications.iter_mut().find(|app| {
+                        app.change_orders
+                            .iter()
+                            .any(|order| order.id.as_str() == id)
+                    }) {
+                        application.change_orders.push(super::SimAppChangeOrder {
+                            id: crate::ids::ChangeOrderId::new(rollback_change_order_id.clone()),
+                            status: super::status::RUNNING,
+                            create_time: created,
+                        });
+                    }
                     responses::abort_accepted(request_id, &trace_id, &rollback_change_order_id)
                 }
                 AbortResult::NotAbortable { status } => responses::business_error(
@@ -583,6 +599,12 @@ fn json_response(
         );
     }
     response
+}
+
+/// `CreateTime` as ListRecentChangeOrder writes it: `2019-11-13 14:23:46` (UTC here).
+fn list_time(at: std::time::SystemTime) -> String {
+    let text = humantime::format_rfc3339_seconds(at).to_string();
+    text.replace('T', " ").chars().take(19).collect()
 }
 
 #[cfg(test)]

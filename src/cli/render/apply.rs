@@ -643,12 +643,11 @@ pub fn wait_summary(report: &WaitReport) -> String {
             target.change_order_id, target.rollback_change_order_id
         );
     }
-    if report.without_rollback_id > 0 {
+    for (id, why) in &report.not_followed {
         let _ = writeln!(
             text,
-            "  {} aborted change order(s) were confirmed by their status after a lost response; \
-             their rollback change order id is not known, so they were not watched",
-            report.without_rollback_id
+            "  {id}: aborted (confirmed by its status after a lost response), but its rollback \
+             change order could not be found, so it was not followed: {why}"
         );
     }
     for target in &report.timed_out {
