@@ -931,23 +931,6 @@ impl PgStore {
             .await
         })
     }
-
-    fn loaded_from_read(on_disk: Option<State>, tool_version: &str) -> LoadedState {
-        match on_disk {
-            Some(state) => LoadedState {
-                state,
-                existed: true,
-                recovered: None,
-                live_journal: None,
-            },
-            None => LoadedState {
-                state: State::new_empty(uuid::Uuid::new_v4().to_string(), tool_version),
-                existed: false,
-                recovered: None,
-                live_journal: None,
-            },
-        }
-    }
 }
 
 impl StateStore for PgStore {
@@ -1004,14 +987,14 @@ impl StateStore for PgStore {
                     return loaded;
                 }
                 Err(StoreError::Locked { info, .. }) => {
-                    let mut loaded = Self::loaded_from_read(self.read()?, tool_version);
+                    let mut loaded = LoadedState::from_read(self.read()?, tool_version);
                     loaded.live_journal = info.map(|info| *info);
                     return Ok(loaded);
                 }
                 Err(error) => return Err(error),
             }
         }
-        Ok(Self::loaded_from_read(self.read()?, tool_version))
+        Ok(LoadedState::from_read(self.read()?, tool_version))
     }
 
     fn begin_journal(&self, lock: &PgLock, begin: &JournalRecord) -> Result<PgJournal, StoreError> {

@@ -423,31 +423,14 @@ impl LocalStore {
             Some(prefetched)
                 if prefetched.state_path == self.state_path && !self.journal_path().exists() =>
             {
-                Ok(Self::loaded_from_read(prefetched.read?, tool_version))
+                Ok(LoadedState::from_read(prefetched.read?, tool_version))
             }
             _ => self.load_recovering(operation, lock_timeout, tool_version),
         }
     }
 
     fn load_without_journal(&self, tool_version: &str) -> Result<LoadedState, StoreError> {
-        Ok(Self::loaded_from_read(self.read()?, tool_version))
-    }
-
-    fn loaded_from_read(on_disk: Option<State>, tool_version: &str) -> LoadedState {
-        match on_disk {
-            Some(state) => LoadedState {
-                state,
-                existed: true,
-                recovered: None,
-                live_journal: None,
-            },
-            None => LoadedState {
-                state: State::new_empty(uuid::Uuid::new_v4().to_string(), tool_version),
-                existed: false,
-                recovered: None,
-                live_journal: None,
-            },
-        }
+        Ok(LoadedState::from_read(self.read()?, tool_version))
     }
 
     /// Saves `new_state` over what was loaded, only if the file still holds the serial that

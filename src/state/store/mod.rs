@@ -32,6 +32,27 @@ pub struct LoadedState {
     pub live_journal: Option<LockInfo>,
 }
 
+impl LoadedState {
+    /// What every backend loads when no journal is to be folded: the stored state, or a new
+    /// empty one (serial 0, fresh lineage) when there is none yet.
+    pub fn from_read(on_disk: Option<State>, tool_version: &str) -> LoadedState {
+        match on_disk {
+            Some(state) => LoadedState {
+                state,
+                existed: true,
+                recovered: None,
+                live_journal: None,
+            },
+            None => LoadedState {
+                state: State::new_empty(uuid::Uuid::new_v4().to_string(), tool_version),
+                existed: false,
+                recovered: None,
+                live_journal: None,
+            },
+        }
+    }
+}
+
 /// What folding a leftover journal did; enough for a one-line message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Recovery {
