@@ -220,11 +220,24 @@ fn resolve_selectors(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let credentials = load_provider(desired.provider.profile.as_deref())
-            .await
-            .map_err(|error| {
-                Hinted::new(
+    runtime.block_on(resolve_selectors_with(desired, endpoint, plan_time, None))
+}
+
+/// [`resolve_selectors`] inside a runtime; `credentials` replaces the credentials chain
+/// (`rehearse` passes the embedded simulator's, docs/SIMULATOR.md).
+pub(crate) async fn resolve_selectors_with(
+    desired: &DesiredState,
+    endpoint: &Endpoint,
+    plan_time: SystemTime,
+    credentials: Option<crate::edas::credentials::Credentials>,
+) -> anyhow::Result<Vec<select::Selected>> {
+    {
+        let credentials: crate::edas::credentials::CredentialsProvider = match credentials {
+            Some(credentials) => credentials.into(),
+            None => load_provider(desired.provider.profile.as_deref())
+                .await
+                .map_err(|error| {
+                    Hinted::new(
                     anyhow::Error::new(error).context(
                         "the config has `select:` selectors, and selectors need EDAS read access \
                          at plan time (ListRecentChangeOrder), but no credentials were found",
@@ -232,7 +245,8 @@ fn resolve_selectors(
                     "set credentials with read access (RAM action edas:ReadApplication), or list \
                      the change orders under `change_orders:` instead of selecting them",
                 )
-            })?;
+                })?,
+        };
         let mut settings = ClientSettings::new(
             endpoint.clone(),
             desired.provider.region.clone(),
@@ -273,7 +287,7 @@ fn resolve_selectors(
             );
         }
         Ok(selected)
-    })
+    }
 }
 
 /// ListApplication with the same retry policy and refusal wording as [`list_with_retries`].
