@@ -466,7 +466,8 @@ fn human_line(event: &ApplyEvent) -> Option<(String, bool)> {
                 "{change_order_id}: rollback {rollback_change_order_id} {}{}",
                 rollback_word(*status),
                 service_status
-                    .map(|status| format!(" (status {status})"))
+                    // The word already names the meaning; the number is what EDAS's console shows.
+                    .map(|status| format!(" (status {})", status.code()))
                     .unwrap_or_default()
             ),
             false,
@@ -478,7 +479,9 @@ fn human_line(event: &ApplyEvent) -> Option<(String, bool)> {
 
 fn failed_line(failed: &FailedChange) -> String {
     let mut line = format!("{}: failed", failed.change_order_id);
-    if let Some(code) = &failed.code {
+    // A change order found finished by GetChangeOrderInfo carries that call's `200`: a success
+    // code is no reason for a failure, so only error codes are shown.
+    if let Some(code) = failed.code.as_deref().filter(|code| *code != "200") {
         let _ = write!(line, ": `{}`", safe(code));
     }
     let _ = write!(line, ": {}", one_line(&failed.message));
