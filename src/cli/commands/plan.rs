@@ -231,13 +231,12 @@ pub(crate) async fn resolve_selectors_with(
     plan_time: SystemTime,
     credentials: Option<crate::edas::credentials::Credentials>,
 ) -> anyhow::Result<Vec<select::Selected>> {
-    {
-        let credentials: crate::edas::credentials::CredentialsProvider = match credentials {
-            Some(credentials) => credentials.into(),
-            None => load_provider(desired.provider.profile.as_deref())
-                .await
-                .map_err(|error| {
-                    Hinted::new(
+    let credentials: crate::edas::credentials::CredentialsProvider = match credentials {
+        Some(credentials) => credentials.into(),
+        None => load_provider(desired.provider.profile.as_deref())
+            .await
+            .map_err(|error| {
+                Hinted::new(
                     anyhow::Error::new(error).context(
                         "the config has `select:` selectors, and selectors need EDAS read access \
                          at plan time (ListRecentChangeOrder), but no credentials were found",
@@ -245,49 +244,48 @@ pub(crate) async fn resolve_selectors_with(
                     "set credentials with read access (RAM action edas:ReadApplication), or list \
                      the change orders under `change_orders:` instead of selecting them",
                 )
-                })?,
-        };
-        let mut settings = ClientSettings::new(
-            endpoint.clone(),
-            desired.provider.region.clone(),
-            credentials,
-            1,
-        );
-        if let Some(timeout) = desired.apply.request_timeout {
-            settings.read_timeout = timeout;
-        }
-        settings.signature_algorithm = desired.provider.signature_algorithm;
-        let client = EdasClient::new(settings)?;
-        let retry = RetryPolicy::default();
-        // One ListApplication for every selector given by name: the whole region's list,
-        // asked only when a selector needs it.
-        let applications = if desired
-            .selectors
-            .iter()
-            .any(|selector| selector.app_name.is_some())
-        {
-            list_applications_with_retries(&client, &desired.provider.region, retry).await?
-        } else {
-            Vec::new()
-        };
-        let mut selected = Vec::new();
-        for (index, selector) in desired.selectors.iter().enumerate() {
-            let mut selector = selector.clone();
-            if let Some(name) = &selector.app_name {
-                selector.app_id = select::resolve_app_name(index, name, &applications)
-                    .map_err(anyhow::Error::new)?;
-                // Plans label the rows with the name the runbook used.
-                selector.app.get_or_insert_with(|| name.clone());
-            }
-            let selector = &selector;
-            let listing = list_with_retries(&client, &selector.app_id, retry).await?;
-            selected.extend(
-                select::resolve(index, selector, &listing, plan_time, SERVICE_UTC_OFFSET)
-                    .map_err(anyhow::Error::new)?,
-            );
-        }
-        Ok(selected)
+            })?,
+    };
+    let mut settings = ClientSettings::new(
+        endpoint.clone(),
+        desired.provider.region.clone(),
+        credentials,
+        1,
+    );
+    if let Some(timeout) = desired.apply.request_timeout {
+        settings.read_timeout = timeout;
     }
+    settings.signature_algorithm = desired.provider.signature_algorithm;
+    let client = EdasClient::new(settings)?;
+    let retry = RetryPolicy::default();
+    // One ListApplication for every selector given by name: the whole region's list,
+    // asked only when a selector needs it.
+    let applications = if desired
+        .selectors
+        .iter()
+        .any(|selector| selector.app_name.is_some())
+    {
+        list_applications_with_retries(&client, &desired.provider.region, retry).await?
+    } else {
+        Vec::new()
+    };
+    let mut selected = Vec::new();
+    for (index, selector) in desired.selectors.iter().enumerate() {
+        let mut selector = selector.clone();
+        if let Some(name) = &selector.app_name {
+            selector.app_id =
+                select::resolve_app_name(index, name, &applications).map_err(anyhow::Error::new)?;
+            // Plans label the rows with the name the runbook used.
+            selector.app.get_or_insert_with(|| name.clone());
+        }
+        let selector = &selector;
+        let listing = list_with_retries(&client, &selector.app_id, retry).await?;
+        selected.extend(
+            select::resolve(index, selector, &listing, plan_time, SERVICE_UTC_OFFSET)
+                .map_err(anyhow::Error::new)?,
+        );
+    }
+    Ok(selected)
 }
 
 /// ListApplication with the same retry policy and refusal wording as [`list_with_retries`].
