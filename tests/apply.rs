@@ -1340,3 +1340,102 @@ fn selectors_need_credentials_at_plan_time_and_apply_without_a_plan_file_refuses
     );
     assert_eq!(sim.stats().totals.aborts_received, 0);
 }
+
+#[test]
+fn a_selector_by_app_name_is_resolved_planned_frozen_and_applied_and_bad_names_are_refused() {
+    use edas_rollback::sim::SimApplication;
+    let web = |app_id: &str, order: &str| SimApplication {
+        app_id: app_id.to_string(),
+        name: "web".to_string(),
+        change_orders: vec![app_order(order, 1, "2026-11-30 19:00:00")],
+    };
+    let sim = Sim::start(SimConfig {
+        applications: vec![
+            SimApplication {
+                app_id: "app-payment".to_string(),
+                name: "payment".to_string(),
+                change_orders: vec![
+                    app_order("co-p1", 9, "2026-11-30 19:20:00"),
+                    app_order("co-p2", 6, "2026-11-30 19:30:00"),
+                ],
+            },
+            SimApplication {
+                app_id: "app-payments-v2".to_string(),
+                name: "payments-v2".to_string(),
+                change_orders: vec![app_order("co-q1", 1, "2026-11-30 19:20:00")],
+            },
+            web("app-web-a", "co-w1"),
+            web("app-web-b", "co-w2"),
+        ],
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(0);
+    let endpoint = sim.endpoint();
+    let config = |selector: &str| {
+        format!(
+            "version: 1\nprovider:\n  region: cn-hangzhou\nselect:\n  - {selector}\nchange_orders: []\n"
+        )
+    };
+
+    std::fs::write(
+        workspace.path("edas-rollback.yaml"),
+        config("app_name: payment"),
+    )
+    .unwrap();
+    let plan = run(workspace.command(&endpoint, &["plan", "--out", "plan.json"]));
+    assert_exit(&plan, 0);
+    let plan_file: Value =
+        serde_json::from_str(&std::fs::read_to_string(workspace.path("plan.json")).unwrap())
+            .unwrap();
+    let actions = plan_file["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 1, "{plan_file}");
+    assert_eq!(actions[0]["change_order_id"], "co-p1");
+    assert_eq!(
+        actions[0]["app_id"], "app-payment",
+        "the id found is frozen"
+    );
+    assert_eq!(actions[0]["app"], "payment", "labelled with the name given");
+    let apply = run(workspace.command(&endpoint, &["apply", "plan.json"]));
+    assert_exit(&apply, 0);
+    let stats = sim.stats();
+    assert_eq!(stats.change_orders["co-p1"].aborts_committed, 1);
+    for id in ["co-p2", "co-q1", "co-w1", "co-w2"] {
+        assert_eq!(stats.change_orders[id].aborts_received, 0, "{id}");
+    }
+
+    // An unknown name: refused naming the closest names with their ids; no plan file.
+    std::fs::write(
+        workspace.path("edas-rollback.yaml"),
+        config("app_name: paymnt"),
+    )
+    .unwrap();
+    let unknown = run(workspace.command(&endpoint, &["plan", "--out", "unknown.json"]));
+    assert_exit(&unknown, 1);
+    let stderr = text(&unknown.stderr);
+    assert!(
+        stderr.contains("no application is named `paymnt`")
+            && stderr.contains(
+                "the closest names: `payment` (app-payment), `payments-v2` (app-payments-v2)"
+            ),
+        "{stderr}"
+    );
+    assert!(!workspace.path("unknown.json").exists());
+
+    // A name two applications share: refused naming both ids.
+    std::fs::write(
+        workspace.path("edas-rollback.yaml"),
+        config("app_name: web"),
+    )
+    .unwrap();
+    let ambiguous = run(workspace.command(&endpoint, &["plan", "--out", "ambiguous.json"]));
+    assert_exit(&ambiguous, 1);
+    let stderr = text(&ambiguous.stderr);
+    assert!(
+        stderr.contains("2 applications are named `web` (ids `app-web-a`, `app-web-b`)"),
+        "{stderr}"
+    );
+    assert!(!workspace.path("ambiguous.json").exists());
+    let stats = sim.stats();
+    assert_eq!(stats.change_orders["co-w1"].aborts_received, 0);
+    assert_eq!(stats.change_orders["co-w2"].aborts_received, 0);
+}

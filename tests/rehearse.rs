@@ -103,3 +103,111 @@ fn a_broken_scenario_is_refused_before_anything_runs() {
     );
     assert!(output.stdout.is_empty());
 }
+
+const SELECTOR_SCENARIO: &str = "\
+applications:
+  - id: app-checkout
+    name: checkout
+    change_orders:
+      - {id: co-c1, status: 1, create_time: \"2026-11-30 19:00:00\"}
+      - {id: co-c2, status: 8, create_time: \"2026-11-30 19:10:00\"}
+      - {id: co-c3, status: 2, create_time: \"2026-11-30 18:00:00\"}
+  - id: app-payment
+    name: payment
+    change_orders:
+      - {id: co-p1, status: 9, create_time: \"2026-11-30 19:20:00\"}
+      - {id: co-p2, status: 6, create_time: \"2026-11-30 19:30:00\"}
+      - {id: co-p3, status: 1, create_time: \"2026-11-30 19:40:00\"}
+";
+
+/// `rehearse` with no cloud account at all: no credentials in the environment, an empty
+/// HOME, so only the embedded simulator can answer.
+fn rehearse_without_account(
+    directory: &Path,
+    config: &Path,
+    scenario: &Path,
+) -> std::process::Output {
+    Command::cargo_bin("edas-rollback")
+        .unwrap()
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", directory)
+        .env("NO_COLOR", "1")
+        .arg("-c")
+        .arg(config)
+        .arg("rehearse")
+        .arg("--scenario")
+        .arg(scenario)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_config_with_selectors_is_rehearsed_against_the_scenarios_applications_with_no_account() {
+    let directory = tempfile::tempdir().unwrap();
+    let config = directory.path().join("incident-by-app.yaml");
+    std::fs::write(
+        &config,
+        "version: 1
+provider:
+  region: cn-hangzhou
+select:
+  - app_name: checkout
+  - app_id: app-payment
+    statuses: [waiting_for_next_batch]
+change_orders:
+  - id: co-x1
+",
+    )
+    .unwrap();
+    let scenario = directory.path().join("scenario.yaml");
+    std::fs::write(&scenario, SELECTOR_SCENARIO).unwrap();
+    let output = rehearse_without_account(directory.path(), &config, &scenario);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    // co-x1 (explicit), checkout's abortable co-c1 and co-c2, payment's waiting co-p1; not
+    // the finished co-c3 and co-p2, nor co-p3 (running, but not a status asked for).
+    assert!(
+        stderr.contains("The selectors found 3 change order(s)")
+            && stderr.contains("co-c1, co-c2, co-p1"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("Plan: 4 to abort"), "{stdout}");
+    for id in ["co-x1", "co-c1", "co-c2", "co-p1"] {
+        assert!(stdout.contains(&format!("{id}: aborted")), "{id}: {stdout}");
+    }
+    for id in ["co-c3", "co-p2", "co-p3"] {
+        assert!(
+            !stdout.contains(&format!("{id}: aborted")),
+            "{id}: {stdout}"
+        );
+    }
+    assert!(stderr.contains("4 aborts committed"), "{stderr}");
+    assert!(
+        stderr.contains("No change order was aborted twice."),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_rehearsal_selector_naming_no_scenario_application_is_refused_with_the_closest() {
+    let directory = tempfile::tempdir().unwrap();
+    let config = directory.path().join("edas-rollback.yaml");
+    std::fs::write(
+        &config,
+        "version: 1\nprovider:\n  region: cn-hangzhou\nselect:\n  - app_name: chekout\nchange_orders: []\n",
+    )
+    .unwrap();
+    let scenario = directory.path().join("scenario.yaml");
+    std::fs::write(&scenario, SELECTOR_SCENARIO).unwrap();
+    let output = rehearse_without_account(directory.path(), &config, &scenario);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no application is named `chekout`")
+            && stderr.contains("`checkout` (app-checkout)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("aborts committed"), "{stderr}");
+}

@@ -309,18 +309,59 @@ fn check_apply(checker: &mut Checker<'_>, raw: RawApply) -> ApplySettings {
 /// One `select:` entry: a well-formed application id, known status names, a duration.
 fn check_selector(
     checker: &mut Checker<'_>,
-    raw: RawSelector,
+    spanned: Spanned<RawSelector>,
 ) -> Option<crate::plan::select::SelectorSpec> {
     use crate::plan::select::{STATUS_NAMES, status_by_name};
+    let raw = spanned.value;
     let mut valid = true;
-    if !ChangeOrderId::is_well_formed(&raw.app_id.value) {
-        checker.fail(
-            &raw.app_id,
-            &raw.app_id.value,
-            format!("invalid app_id `{}`", raw.app_id.value),
-            "expected an EDAS application id: letters and digits joined by single `-`",
-        );
-        valid = false;
+    // Where errors about the selector as a whole point: its application, however given.
+    let anchor: Spanned<String> = match (&raw.app_id, &raw.app_name) {
+        (Some(app_id), _) => app_id.clone(),
+        (None, Some(app_name)) => app_name.clone(),
+        (None, None) => Spanned {
+            value: String::new(),
+            referenced: spanned.referenced,
+            defined: spanned.defined,
+        },
+    };
+    match (&raw.app_id, &raw.app_name) {
+        (Some(app_id), _) if !ChangeOrderId::is_well_formed(&app_id.value) => {
+            checker.fail(
+                app_id,
+                &app_id.value,
+                format!("invalid app_id `{}`", app_id.value),
+                "expected an EDAS application id: letters and digits joined by single `-`",
+            );
+            valid = false;
+        }
+        (Some(_), Some(app_name)) => {
+            checker.fail(
+                app_name,
+                &app_name.value,
+                "a selector has both `app_id` and `app_name`".to_string(),
+                "expected one of them: `app_id` or `app_name`",
+            );
+            valid = false;
+        }
+        (None, None) => {
+            checker.fail(
+                &anchor,
+                "",
+                "a selector names no application".to_string(),
+                "expected `app_id: <application id>` or `app_name: <application name>`",
+            );
+            valid = false;
+        }
+        (None, Some(app_name)) if app_name.value.trim().is_empty() => {
+            checker.fail(
+                app_name,
+                &app_name.value,
+                "empty `app_name`".to_string(),
+                "expected the EDAS application's name",
+            );
+            valid = false;
+        }
+        _ => {}
     }
     let statuses = raw.statuses.map(|names| {
         names
@@ -345,8 +386,8 @@ fn check_selector(
     });
     if statuses.as_ref().is_some_and(Vec::is_empty) && valid {
         checker.fail(
-            &raw.app_id,
-            &raw.app_id.value,
+            &anchor,
+            &anchor.value,
             "empty `statuses` would select nothing".to_string(),
             "expected at least one status, or no `statuses:` for every abortable one",
         );
@@ -368,7 +409,8 @@ fn check_selector(
                 }
             });
     valid.then(|| crate::plan::select::SelectorSpec {
-        app_id: raw.app_id.value,
+        app_id: raw.app_id.map(|app_id| app_id.value).unwrap_or_default(),
+        app_name: raw.app_name.map(|app_name| app_name.value),
         app: raw.app,
         statuses,
         created_within,

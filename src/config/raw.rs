@@ -44,19 +44,27 @@ pub struct RawConfig {
     /// orders and plans those that match, beside `change_orders`; the saved plan pins what
     /// was found. Needs EDAS read access at plan time. docs/CONFIG.md, "Selectors".
     #[serde(default)]
-    pub select: Vec<RawSelector>,
+    #[schemars(with = "Vec<RawSelector>")]
+    pub select: Vec<Spanned<RawSelector>>,
     /// The change orders to abort and roll back. `[]` is valid: nothing to do.
     pub change_orders: Vec<RawChangeOrder>,
 }
 
-/// One selector: every change order of an application in the given statuses.
+/// One selector: every change order of an application in the given statuses. The
+/// application is given by `app_id`, or by `app_name` (exactly one of them).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Selector")]
+#[schemars(extend("oneOf" = [{"required": ["app_id"]}, {"required": ["app_name"]}]))]
 pub struct RawSelector {
     /// The EDAS application id whose change orders are selected.
-    #[schemars(with = "String", regex(pattern = ID_PATTERN))]
-    pub app_id: Spanned<String>,
+    #[schemars(with = "Option<String>", regex(pattern = ID_PATTERN))]
+    pub app_id: Option<Spanned<String>>,
+    /// The EDAS application's name, instead of `app_id`: `plan` looks it up with
+    /// ListApplication (exact match; unknown or shared names are refused) and the plan
+    /// freezes the id found.
+    #[schemars(with = "Option<String>", length(min = 1))]
+    pub app_name: Option<Spanned<String>>,
     /// A label shown in plans for this application's rows (default: the application id).
     pub app: Option<String>,
     /// Which statuses are selected, by name: `ready`, `running`, `waiting_for_manual_batch`,

@@ -608,3 +608,33 @@ fn bad_selectors_are_refused_at_their_line() {
     ));
     assert!(unknown.contains("status"), "{unknown}");
 }
+
+#[test]
+fn a_selector_names_its_application_by_id_or_by_name_exactly_once() {
+    let desired = parse_ok(&format!(
+        "{HEADER}select:\n  - app_name: checkout\n    statuses: [running]\nchange_orders: []\n"
+    ));
+    let selector = &desired.selectors[0];
+    assert_eq!(selector.app_name.as_deref(), Some("checkout"));
+    assert_eq!(selector.app_id, "", "the id is found at plan time");
+
+    let both = report(&format!(
+        "{HEADER}select:\n  - app_id: app-1\n    app_name: checkout\nchange_orders: []\n"
+    ));
+    assert!(
+        both.contains("a selector has both `app_id` and `app_name`"),
+        "{both}"
+    );
+    let neither = report(&format!(
+        "{HEADER}select:\n  - statuses: [running]\nchange_orders: []\n"
+    ));
+    assert!(
+        neither.contains("a selector names no application"),
+        "{neither}"
+    );
+    assert!(neither.contains(":5:"), "{neither}");
+    let empty = report(&format!(
+        "{HEADER}select:\n  - app_name: ' '\nchange_orders: []\n"
+    ));
+    assert!(empty.contains("empty `app_name`"), "{empty}");
+}

@@ -12,11 +12,13 @@
 use super::credentials::{CredentialsError, CredentialsProvider};
 use super::endpoint::Endpoint;
 use super::outcome::{
-    AbortOutcome, FatalKind, InfoOutcome, ListOutcome, Outcome, RawResponse, ResponseDetails,
-    TransportError, classify_abort, classify_info, classify_list,
+    AbortOutcome, AppListOutcome, FatalKind, InfoOutcome, ListOutcome, Outcome, RawResponse,
+    ResponseDetails, TransportError, classify_abort, classify_app_list, classify_info,
+    classify_list,
 };
 use super::request::{
-    Operation, RequestError, RollbackOperation, build_list_request, build_request,
+    Operation, RequestError, RollbackOperation, build_app_list_request, build_list_request,
+    build_request,
 };
 use super::signer::{RequestSigner, SignError, SignatureAlgorithm};
 use super::wire;
@@ -212,6 +214,31 @@ impl EdasClient {
         match sent {
             Ok(response) => classify_list(Ok(&response)),
             Err(AttemptError::Transport(error)) => classify_list(Err(&error)),
+            Err(local) => Outcome::Fatal {
+                details: local_details(&local),
+                kind: FatalKind::Connection,
+                server_string_to_sign: None,
+            },
+        }
+    }
+
+    /// One `ListApplication` attempt (the client's region), classified.
+    pub async fn list_applications(&self) -> AppListOutcome {
+        let inner = &self.inner;
+        let sent = match build_app_list_request(&inner.region, &inner.endpoint) {
+            Ok(request) => {
+                self.send(
+                    Operation::ListApplication,
+                    request,
+                    &ChangeOrderId::new(inner.region.as_str()),
+                )
+                .await
+            }
+            Err(error) => Err(error.into()),
+        };
+        match sent {
+            Ok(response) => classify_app_list(Ok(&response)),
+            Err(AttemptError::Transport(error)) => classify_app_list(Err(&error)),
             Err(local) => Outcome::Fatal {
                 details: local_details(&local),
                 kind: FatalKind::Connection,

@@ -19,3 +19,6 @@ pub const INFO_PATH: &str = "/pop/v5/changeorder/change_order_info";
 pub const ROLLBACK_PATH: &str = "/pop/v5/oam/changeorder/rollback";
 /// `ListRecentChangeOrder`: `POST`, query `AppId`.
 pub const LIST_PATH: &str = "/pop/v5/changeorder/change_order_list";
+/// `ListApplication`: `POST`, no query but `RegionId` (every application of the region, so a
+/// name can be matched exactly here and an unknown one answered with the closest names).
+pub const APP_LIST_PATH: &str = "/pop/v5/app/app_list";

@@ -163,6 +163,8 @@ pub type AbortOutcome = Outcome<Accepted>;
 pub type InfoOutcome = Outcome<ChangeOrderStatus>;
 /// The outcome of a `ListRecentChangeOrder` call: the rows a selector can judge.
 pub type ListOutcome = Outcome<Vec<crate::edas::wire::ListedChangeOrder>>;
+/// The outcome of a `ListApplication` call: the applications a name is matched against.
+pub type AppListOutcome = Outcome<Vec<crate::edas::wire::ListedApplication>>;
 
 impl<T> Outcome<T> {
     /// What the service said, whatever the outcome.
@@ -292,6 +294,37 @@ pub fn classify_list(response: Result<&RawResponse, &TransportError>) -> ListOut
         Err(error) => return from_decision(transport_decision(error), transport_details),
     };
     let parsed: Option<crate::edas::wire::ChangeOrderListResponse> =
+        serde_json::from_slice(&response.body).ok();
+    let mut details = details_from(
+        response,
+        parsed.as_ref().map(|body| Envelope {
+            code: body.code.as_ref(),
+            message: body.message.as_deref(),
+            request_id: body.request_id.as_deref(),
+            trace_id: None,
+            error_code: None,
+        }),
+    );
+    if is_2xx(response.status)
+        && let Some(body) = &parsed
+        && body.code.as_ref().is_some_and(Code::is_success)
+    {
+        return Outcome::Done {
+            answer: body.listed(),
+            details,
+        };
+    }
+    let decision = response_decision(response, parsed.is_some(), &mut details);
+    from_decision(decision, |_| details)
+}
+
+/// Classifies one `ListApplication` attempt as [`classify_list`] does.
+pub fn classify_app_list(response: Result<&RawResponse, &TransportError>) -> AppListOutcome {
+    let response = match response {
+        Ok(response) => response,
+        Err(error) => return from_decision(transport_decision(error), transport_details),
+    };
+    let parsed: Option<crate::edas::wire::ApplicationListResponse> =
         serde_json::from_slice(&response.body).ok();
     let mut details = details_from(
         response,

@@ -3,7 +3,7 @@
 //! ([`crate::edas::signer`]) and sending the one after ([`crate::edas::client`]).
 
 use super::endpoint::Endpoint;
-use super::{ABORT_PATH, API_VERSION, INFO_PATH, LIST_PATH, ROLLBACK_PATH};
+use super::{ABORT_PATH, API_VERSION, APP_LIST_PATH, INFO_PATH, LIST_PATH, ROLLBACK_PATH};
 use crate::ids::ChangeOrderId;
 use http::header::{ACCEPT, HeaderValue};
 
@@ -88,13 +88,18 @@ pub enum Operation {
     /// `POST LIST_PATH`, query `AppId`: an application's recent change orders (selectors).
     /// Built by [`build_list_request`], never by [`build_request`].
     ListRecentChangeOrder,
+    /// `POST APP_LIST_PATH`: the region's applications (selectors by `app_name`). Built by
+    /// [`build_app_list_request`].
+    ListApplication,
 }
 
 impl Operation {
     pub fn method(self) -> http::Method {
         match self {
             Operation::AbortAndRollback | Operation::Rollback => http::Method::PUT,
-            Operation::GetChangeOrderInfo | Operation::ListRecentChangeOrder => http::Method::POST,
+            Operation::GetChangeOrderInfo
+            | Operation::ListRecentChangeOrder
+            | Operation::ListApplication => http::Method::POST,
         }
     }
 
@@ -104,6 +109,7 @@ impl Operation {
             Operation::Rollback => ROLLBACK_PATH,
             Operation::GetChangeOrderInfo => INFO_PATH,
             Operation::ListRecentChangeOrder => LIST_PATH,
+            Operation::ListApplication => APP_LIST_PATH,
         }
     }
 
@@ -114,6 +120,7 @@ impl Operation {
             Operation::Rollback => "RollbackChangeOrder",
             Operation::GetChangeOrderInfo => "GetChangeOrderInfo",
             Operation::ListRecentChangeOrder => "ListRecentChangeOrder",
+            Operation::ListApplication => "ListApplication",
         }
     }
 }
@@ -146,7 +153,7 @@ pub fn build_request(
 ) -> Result<http::Request<()>, RequestError> {
     build(
         operation,
-        ("ChangeOrderId", change_order_id.as_str()),
+        Some(("ChangeOrderId", change_order_id.as_str())),
         change_order_id,
         region,
         endpoint,
@@ -162,7 +169,7 @@ pub fn build_list_request(
 ) -> Result<http::Request<()>, RequestError> {
     build(
         Operation::ListRecentChangeOrder,
-        ("AppId", app_id),
+        Some(("AppId", app_id)),
         // Errors name the subject of the request; for a list, the application.
         &ChangeOrderId::new(app_id),
         region,
@@ -170,9 +177,25 @@ pub fn build_list_request(
     )
 }
 
+/// Builds the unsigned `ListApplication` request: query `RegionId` only. The optional
+/// `AppName` filter is not sent: the whole list lets an unknown name be answered with the
+/// closest ones (docs/CONFIG.md, "Selectors").
+pub fn build_app_list_request(
+    region: &str,
+    endpoint: &Endpoint,
+) -> Result<http::Request<()>, RequestError> {
+    build(
+        Operation::ListApplication,
+        None,
+        &ChangeOrderId::new(region),
+        region,
+        endpoint,
+    )
+}
+
 fn build(
     operation: Operation,
-    (name, value): (&str, &str),
+    parameter: Option<(&str, &str)>,
     change_order_id: &ChangeOrderId,
     region: &str,
     endpoint: &Endpoint,
@@ -183,10 +206,11 @@ fn build(
     let mut path_and_query = String::with_capacity(operation.path().len() + 96);
     path_and_query.push_str(operation.path());
     path_and_query.push('?');
-    let query = form_urlencoded::Serializer::new(String::with_capacity(96))
-        .append_pair(name, value)
-        .append_pair("RegionId", region)
-        .finish();
+    let mut query = form_urlencoded::Serializer::new(String::with_capacity(96));
+    if let Some((name, value)) = parameter {
+        query.append_pair(name, value);
+    }
+    let query = query.append_pair("RegionId", region).finish();
     path_and_query.push_str(&query);
     let build_error = |source| RequestError::Build {
         action: operation.action(),
@@ -274,6 +298,15 @@ mod tests {
             Some("ChangeOrderId=co-1&RegionId=cn-beijing")
         );
         assert_eq!(request.headers()["x-acs-action"], "GetChangeOrderInfo");
+    }
+
+    #[test]
+    fn the_app_list_request_is_a_post_to_the_app_list_path_with_the_region_only() {
+        let request = build_app_list_request("cn-hangzhou", &endpoint()).unwrap();
+        assert_eq!(request.method(), http::Method::POST);
+        assert_eq!(request.uri().path(), "/pop/v5/app/app_list");
+        assert_eq!(request.uri().query(), Some("RegionId=cn-hangzhou"));
+        assert_eq!(request.headers()["x-acs-action"], "ListApplication");
     }
 
     #[test]

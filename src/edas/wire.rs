@@ -357,6 +357,58 @@ impl ChangeOrderListResponse {
     }
 }
 
+/// `ListApplication`'s answer (`POST /pop/v5/app/app_list`), the fields name resolution
+/// reads: `ApplicationList.Application[]` with `AppId` and `Name`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct ApplicationListResponse {
+    #[serde(rename = "Code", default)]
+    pub code: Option<Code>,
+    #[serde(rename = "Message", default)]
+    pub message: Option<String>,
+    #[serde(rename = "RequestId", default)]
+    pub request_id: Option<String>,
+    #[serde(rename = "ApplicationList", default)]
+    pub application_list: Option<ApplicationList>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct ApplicationList {
+    #[serde(rename = "Application", default)]
+    pub application: Vec<ApplicationWire>,
+}
+
+/// One `Application` of the list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct ApplicationWire {
+    #[serde(rename = "AppId", default)]
+    pub app_id: Option<String>,
+    #[serde(rename = "Name", default)]
+    pub name: Option<String>,
+}
+
+/// An application as name resolution sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedApplication {
+    pub app_id: String,
+    pub name: String,
+}
+
+impl ApplicationListResponse {
+    /// The applications with both an id and a name (a row without either cannot be matched).
+    pub fn listed(&self) -> Vec<ListedApplication> {
+        self.application_list
+            .iter()
+            .flat_map(|list| &list.application)
+            .filter_map(|row| {
+                Some(ListedApplication {
+                    app_id: row.app_id.clone()?,
+                    name: row.name.clone()?,
+                })
+            })
+            .collect()
+    }
+}
+
 /// The gateway's error body for a non-2xx status (signature, credentials, throttling, 5xx).
 /// `Message` of a `SignatureDoesNotMatch` ends with `server string to sign is:<text>`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -473,6 +525,23 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn an_application_list_yields_ids_and_names() {
+        let body = r#"{"Code": 200, "Message": "success", "RequestId": "r-1",
+            "ApplicationList": {"Application": [
+                {"AppId": "a-1", "Name": "shop", "RegionId": "cn-hangzhou", "Instances": 2},
+                {"AppId": "a-2"},
+                {"Name": "orphan"}]}}"#;
+        let parsed: ApplicationListResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            parsed.listed(),
+            vec![ListedApplication {
+                app_id: "a-1".into(),
+                name: "shop".into()
+            }]
+        );
+    }
 
     #[test]
     fn the_documented_abort_example_parses() {

@@ -10,7 +10,7 @@
 use crate::config::ChangeOrderSpec;
 use crate::edas::request::RollbackOperation;
 use crate::edas::wire::ChangeOrderStatus;
-pub use crate::edas::wire::ListedChangeOrder;
+pub use crate::edas::wire::{ListedApplication, ListedChangeOrder};
 use crate::ids::ChangeOrderId;
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
@@ -18,7 +18,11 @@ use std::time::{Duration, SystemTime};
 /// A selector of the config, as resolution needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SelectorSpec {
+    /// The application id; empty until [`resolve_app_name`] fills it when the config gave
+    /// `app_name:` instead.
     pub app_id: String,
+    /// `app_name:` of the config: the application is looked up by exact name (ListApplication).
+    pub app_name: Option<String>,
     /// The label of the application in plans (its name when the config gave one).
     pub app: Option<String>,
     /// Which statuses it picks; `None`: every abortable one (0, 1, 8, 9).
@@ -60,6 +64,102 @@ pub enum SelectError {
         app_id: String,
         change_order_id: String,
     },
+    #[error(
+        "selector {selector}: no application is named `{name}` in this region{}; nothing was planned",
+        closest_text(.closest)
+    )]
+    UnknownAppName {
+        selector: usize,
+        name: String,
+        /// The closest names with their ids, `name (id)`, closest first.
+        closest: Vec<String>,
+    },
+    #[error(
+        "selector {selector}: {} applications are named `{name}` (ids {}); give the one meant as `app_id:`; nothing was planned",
+        .app_ids.len(),
+        .app_ids.iter().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(", ")
+    )]
+    AmbiguousAppName {
+        selector: usize,
+        name: String,
+        app_ids: Vec<String>,
+    },
+}
+
+fn closest_text(closest: &[String]) -> String {
+    if closest.is_empty() {
+        " (the region lists no applications)".to_string()
+    } else {
+        format!("; the closest names: {}", closest.join(", "))
+    }
+}
+
+/// How many of the closest names an unknown name's error offers.
+const CLOSEST_NAMES: usize = 3;
+
+/// The id of the one application named exactly `name` in `applications` (the
+/// ListApplication listing). Names are matched exactly, case included: a near match is a
+/// different application. Unknown: an error with the closest names by edit distance;
+/// several: an error with their ids (EDAS does not make names unique).
+pub fn resolve_app_name(
+    index: usize,
+    name: &str,
+    applications: &[ListedApplication],
+) -> Result<String, SelectError> {
+    let mut matched: Vec<&str> = applications
+        .iter()
+        .filter(|application| application.name == name)
+        .map(|application| application.app_id.as_str())
+        .collect();
+    matched.dedup();
+    match matched.as_slice() {
+        [one] => Ok((*one).to_string()),
+        [] => {
+            let wanted = name.to_lowercase();
+            let mut ranked: Vec<(usize, &ListedApplication)> = applications
+                .iter()
+                .map(|application| {
+                    (
+                        edit_distance(&wanted, &application.name.to_lowercase()),
+                        application,
+                    )
+                })
+                .collect();
+            ranked.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
+            Err(SelectError::UnknownAppName {
+                selector: index,
+                name: name.to_string(),
+                closest: ranked
+                    .into_iter()
+                    .take(CLOSEST_NAMES)
+                    .map(|(_, application)| {
+                        format!("`{}` ({})", application.name, application.app_id)
+                    })
+                    .collect(),
+            })
+        }
+        several => Err(SelectError::AmbiguousAppName {
+            selector: index,
+            name: name.to_string(),
+            app_ids: several.iter().map(|id| (*id).to_string()).collect(),
+        }),
+    }
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = Vec::with_capacity(b.len() + 1);
+        current.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 /// The status a name in `statuses:` stands for. Only abortable statuses can be selected: an
@@ -210,11 +310,82 @@ mod tests {
     fn selector() -> SelectorSpec {
         SelectorSpec {
             app_id: "app-1".to_string(),
+            app_name: None,
             app: Some("checkout".to_string()),
             statuses: None,
             created_within: None,
             operation: RollbackOperation::default(),
         }
+    }
+
+    fn app(app_id: &str, name: &str) -> ListedApplication {
+        ListedApplication {
+            app_id: app_id.to_string(),
+            name: name.to_string(),
+        }
+    }
+
+    #[test]
+    fn an_app_name_resolves_to_the_one_application_named_exactly_so() {
+        let apps = [
+            app("a-1", "checkout"),
+            app("a-2", "Checkout"),
+            app("a-3", "payment"),
+        ];
+        assert_eq!(resolve_app_name(0, "checkout", &apps).unwrap(), "a-1");
+        assert_eq!(resolve_app_name(0, "Checkout", &apps).unwrap(), "a-2");
+    }
+
+    #[test]
+    fn an_unknown_app_name_names_the_closest_candidates() {
+        let apps = [
+            app("a-1", "checkout"),
+            app("a-2", "payment"),
+            app("a-3", "checkout-v2"),
+            app("a-4", "inventory"),
+            app("a-5", "zzzzzzzzzzzzzz"),
+        ];
+        let error = resolve_app_name(2, "chekout", &apps).unwrap_err();
+        assert_eq!(
+            error,
+            SelectError::UnknownAppName {
+                selector: 2,
+                name: "chekout".into(),
+                closest: vec![
+                    "`checkout` (a-1)".into(),
+                    "`checkout-v2` (a-3)".into(),
+                    "`payment` (a-2)".into()
+                ],
+            }
+        );
+        let text = error.to_string();
+        assert!(text.contains("no application is named `chekout`"), "{text}");
+        assert!(text.contains("`checkout` (a-1)"), "{text}");
+        let empty = resolve_app_name(0, "x", &[]).unwrap_err().to_string();
+        assert!(empty.contains("lists no applications"), "{empty}");
+    }
+
+    #[test]
+    fn an_app_name_shared_by_several_applications_is_refused_with_their_ids() {
+        let apps = [app("a-1", "web"), app("a-2", "api"), app("a-3", "web")];
+        let error = resolve_app_name(1, "web", &apps).unwrap_err();
+        assert_eq!(
+            error,
+            SelectError::AmbiguousAppName {
+                selector: 1,
+                name: "web".into(),
+                app_ids: vec!["a-1".into(), "a-3".into()],
+            }
+        );
+        let text = error.to_string();
+        assert!(text.contains("`a-1`, `a-3`"), "{text}");
+    }
+
+    #[test]
+    fn edit_distance_counts_single_character_edits() {
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
     }
 
     fn ids(selected: &[Selected]) -> Vec<&str> {

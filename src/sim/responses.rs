@@ -37,6 +37,31 @@ pub(crate) fn change_order_list(request_id: &str, trace_id: &str, rows: Vec<Valu
     })
 }
 
+/// HTTP 200 from `ListApplication`: `ApplicationList.Application` holds the list.
+pub(crate) fn application_list(request_id: &str, rows: Vec<Value>) -> Value {
+    json!({
+        "Code": 200,
+        "Message": "success",
+        "RequestId": request_id,
+        "ApplicationList": { "Application": rows },
+    })
+}
+
+/// One `ApplicationList.Application` row, with the official SDK's fields this simulator can
+/// fill.
+pub(crate) fn listed_application(app_id: &str, name: &str, region: &str) -> Value {
+    json!({
+        "AppId": app_id,
+        "Name": name,
+        "RegionId": region,
+        "ApplicationType": "War",
+        "ClusterType": 2,
+        "Instances": 1,
+        "RunningInstanceCount": 1,
+        "State": "RUNNING",
+    })
+}
+
 /// One `ChangeOrderList.ChangeOrder` row, with the fields of the official API reference's
 /// example that this simulator can fill.
 /// A rollback change order is listed with `CoTypeCode: CoRollback` (the official reference's

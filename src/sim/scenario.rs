@@ -18,11 +18,16 @@
 //! deny_permission: 401   # every request: HTTP 200, body Code 401 (no RAM permission)
 //! ecs: [6b55106c-c7f2-40f7-a1d4-0928700aaaab]   # in an ECS cluster: RollbackChangeOrder
 //! abort_delay: 1s        # accepted aborts take effect (status 6) this much later
+//! applications:          # for selectors (ListApplication, ListRecentChangeOrder)
+//!   - id: app-checkout
+//!     name: checkout
+//!     change_orders:
+//!       - {id: co-c1, status: 1, create_time: "2026-11-30 19:00:00"}
 //! ```
 //!
 //! Pure: text in, a scenario out; [`Scenario::configure`] applies it to a [`SimConfig`].
 
-use super::{Latency, ScriptedOutcome, SimConfig};
+use super::{Latency, ScriptedOutcome, SimAppChangeOrder, SimApplication, SimConfig};
 use crate::config::duration::parse_duration;
 use crate::ids::ChangeOrderId;
 use serde::Deserialize;
@@ -54,6 +59,27 @@ struct RawScenario {
     ecs: Vec<String>,
     /// Accepted aborts take effect this long after they are answered.
     abort_delay: Option<String>,
+    /// Applications and their change orders, for a config's selectors.
+    #[serde(default)]
+    applications: Vec<RawApplication>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApplication {
+    id: String,
+    name: String,
+    #[serde(default)]
+    change_orders: Vec<RawAppChangeOrder>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAppChangeOrder {
+    id: String,
+    status: i32,
+    /// As ListRecentChangeOrder answers it: `2026-11-30 19:00:00` (UTC+8 wall time).
+    create_time: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -85,6 +111,7 @@ pub struct Scenario {
     pub deny_permission: Option<u16>,
     pub ecs: Vec<ChangeOrderId>,
     pub abort_delay: Option<Duration>,
+    pub applications: Vec<SimApplication>,
 }
 
 impl Scenario {
@@ -104,6 +131,30 @@ impl Scenario {
                     "status {status} of `{id}` is not an EDAS change order status \
                      (expected one of 0, 1, 2, 3, 6, 7, 8, 9, 10)"
                 )));
+            }
+        }
+        for application in &raw.applications {
+            if !ChangeOrderId::is_well_formed(&application.id) {
+                return Err(invalid(format!(
+                    "application id `{}` is not letters and digits joined by single `-`",
+                    application.id
+                )));
+            }
+            for order in &application.change_orders {
+                if !ChangeOrderId::is_well_formed(&order.id) {
+                    return Err(invalid(format!(
+                        "change order id `{}` of application `{}` is not letters and digits \
+                         joined by single `-`",
+                        order.id, application.id
+                    )));
+                }
+                if !super::status::ALL.contains(&order.status) {
+                    return Err(invalid(format!(
+                        "status {} of `{}` (application `{}`) is not an EDAS change order \
+                         status (expected one of 0, 1, 2, 3, 6, 7, 8, 9, 10)",
+                        order.status, order.id, application.id
+                    )));
+                }
             }
         }
         for (name, rate) in [
@@ -165,6 +216,23 @@ impl Scenario {
             deny_permission: raw.deny_permission,
             ecs: raw.ecs.into_iter().map(ChangeOrderId::new).collect(),
             abort_delay: duration("abort_delay", raw.abort_delay.as_deref())?,
+            applications: raw
+                .applications
+                .into_iter()
+                .map(|application| SimApplication {
+                    app_id: application.id,
+                    name: application.name,
+                    change_orders: application
+                        .change_orders
+                        .into_iter()
+                        .map(|order| SimAppChangeOrder {
+                            id: ChangeOrderId::new(order.id),
+                            status: order.status,
+                            create_time: order.create_time,
+                        })
+                        .collect(),
+                })
+                .collect(),
         })
     }
 
@@ -196,6 +264,7 @@ impl Scenario {
         if let Some(delay) = self.abort_delay {
             config.abort_delay = delay;
         }
+        config.applications = self.applications.clone();
     }
 }
 
@@ -218,6 +287,11 @@ seed: 7
 rollback_duration: 2s
 ecs: [co-a]
 abort_delay: 500ms
+applications:
+  - id: app-1
+    name: checkout
+    change_orders:
+      - {id: co-s1, status: 8, create_time: \"2026-11-30 19:00:00\"}
 ";
 
     #[test]
@@ -252,6 +326,18 @@ abort_delay: 500ms
                 .contains(&ChangeOrderId::new("co-a"))
         );
         assert_eq!(config.abort_delay, Duration::from_millis(500));
+        assert_eq!(
+            config.applications,
+            vec![SimApplication {
+                app_id: "app-1".into(),
+                name: "checkout".into(),
+                change_orders: vec![SimAppChangeOrder {
+                    id: ChangeOrderId::new("co-s1"),
+                    status: 8,
+                    create_time: "2026-11-30 19:00:00".into(),
+                }],
+            }]
+        );
     }
 
     #[test]
@@ -272,6 +358,18 @@ abort_delay: 500ms
             ("rollback_duration: 10", "rollback_duration"),
             ("deny_permission: 500", "deny_permission"),
             ("surprise: 1", "surprise"),
+            (
+                "applications: [{id: a, name: n, change_orders: [{id: c, status: 5, create_time: x}]}]",
+                "status 5 of `c`",
+            ),
+            (
+                "applications: [{id: 'bad id', name: n}]",
+                "application id `bad id`",
+            ),
+            (
+                "applications: [{id: a, name: n, change_orders: [{id: c, status: 1}]}]",
+                "create_time",
+            ),
             ("faults: {scripted: {a: [explode]}}", "s.yaml"),
         ] {
             let error = Scenario::parse(Path::new("s.yaml"), text).unwrap_err();

@@ -376,6 +376,21 @@ fn decide(
         SignatureKind::RoaV1 => inner.totals.signed_roa_v1 += 1,
     }
     let id = verified.id.as_str();
+    if verified.operation == Operation::Apps {
+        // Every application the simulator holds, whatever the region asked (one region).
+        let rows: Vec<serde_json::Value> = inner
+            .applications
+            .iter()
+            .map(|application| {
+                responses::listed_application(&application.app_id, &application.name, id)
+            })
+            .collect();
+        return Decision::Respond {
+            status: StatusCode::OK,
+            body: responses::application_list(request_id, rows),
+            retry_after: None,
+        };
+    }
     if verified.operation == Operation::List {
         // The application's change orders with their current status (an abort moves one
         // on); an application the simulator does not hold lists none.
@@ -408,7 +423,7 @@ fn decide(
     }
     let mut info = None;
     let exists = match verified.operation {
-        Operation::Abort | Operation::List => {
+        Operation::Abort | Operation::List | Operation::Apps => {
             inner.totals.aborts_received += 1;
             inner
                 .orders
@@ -489,7 +504,7 @@ fn decide(
                 retry_after: None,
             }
         }
-        Operation::Abort | Operation::Rollback | Operation::List => {
+        Operation::Abort | Operation::Rollback | Operation::List | Operation::Apps => {
             let call = match verified.operation {
                 Operation::Rollback => RollbackCall::Rollback,
                 _ => RollbackCall::AbortAndRollback,

@@ -18,7 +18,7 @@ use crate::edas::secret::Secret;
 use crate::edas::signer::{
     self, ACS3_ALGORITHM, HEADER_ACS3_DATE, HEADER_CONTENT_SHA256, HEADER_SECURITY_TOKEN, QueryPair,
 };
-use crate::edas::{ABORT_PATH, API_VERSION, INFO_PATH, LIST_PATH, ROLLBACK_PATH};
+use crate::edas::{ABORT_PATH, API_VERSION, APP_LIST_PATH, INFO_PATH, LIST_PATH, ROLLBACK_PATH};
 use http::{HeaderMap, Method, StatusCode};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, SystemTime};
@@ -34,14 +34,17 @@ pub(crate) enum Operation {
     Rollback,
     /// `ListRecentChangeOrder`, `POST LIST_PATH`, query `AppId`.
     List,
+    /// `ListApplication`, `POST APP_LIST_PATH`, query `RegionId` only.
+    Apps,
 }
 
 impl Operation {
-    const ALL: [Operation; 4] = [
+    const ALL: [Operation; 5] = [
         Operation::Abort,
         Operation::Info,
         Operation::Rollback,
         Operation::List,
+        Operation::Apps,
     ];
 
     pub(crate) fn action(self) -> &'static str {
@@ -50,13 +53,14 @@ impl Operation {
             Operation::Info => "GetChangeOrderInfo",
             Operation::Rollback => "RollbackChangeOrder",
             Operation::List => "ListRecentChangeOrder",
+            Operation::Apps => "ListApplication",
         }
     }
 
     fn method(self) -> Method {
         match self {
             Operation::Abort | Operation::Rollback => Method::PUT,
-            Operation::Info | Operation::List => Method::POST,
+            Operation::Info | Operation::List | Operation::Apps => Method::POST,
         }
     }
 
@@ -66,13 +70,16 @@ impl Operation {
             Operation::Info => INFO_PATH,
             Operation::Rollback => ROLLBACK_PATH,
             Operation::List => LIST_PATH,
+            Operation::Apps => APP_LIST_PATH,
         }
     }
 
-    /// The query parameter that names what the call is about.
+    /// The query parameter that names what the call is about (for ListApplication, the
+    /// region whose applications are listed).
     fn id_parameter(self) -> &'static str {
         match self {
             Operation::List => "AppId",
+            Operation::Apps => "RegionId",
             _ => "ChangeOrderId",
         }
     }

@@ -51,17 +51,27 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(execute(global, args, None))
+    runtime.block_on(execute(global, args, None, None))
 }
 
 /// The whole of `apply`, inside a tokio runtime. `credentials` replaces the credentials chain
 /// (`rehearse` passes the embedded simulator's); `None` reads the chain of DESIGN 5.
+/// `selected`: what the config's selectors found, resolved by the caller against the same
+/// endpoint (`rehearse` does, against its embedded simulator); they are combined with the
+/// explicit change orders exactly as `plan` freezes them. `None`: a config with selectors
+/// needs a saved plan.
 pub async fn execute(
     global: &GlobalArgs,
     args: &ApplyArgs,
     credentials: Option<Credentials>,
+    selected: Option<&[crate::plan::select::Selected]>,
 ) -> anyhow::Result<u8> {
-    let config = load_config(&global.config)?;
+    let mut config = load_config(&global.config)?;
+    if let Some(selected) = selected {
+        config.desired.change_orders =
+            crate::plan::select::combine(&config.desired.change_orders, selected);
+    }
+    let config = config;
     let desired = &config.desired;
     // A saved plan is checked against this run's endpoint, region and config before the
     // lock is taken or anything is sent: it is carried out as reviewed, or not at all.
@@ -69,7 +79,7 @@ pub async fn execute(
         Some(path) => Some(saved_plan::load_reviewed(path, global, &config)?),
         None => None,
     };
-    if saved.is_none() && !desired.selectors.is_empty() {
+    if saved.is_none() && selected.is_none() && !desired.selectors.is_empty() {
         // A selector's result must be reviewed before it runs: it is frozen into a saved
         // plan, which apply carries out exactly (docs/CONFIG.md, "Selectors").
         anyhow::bail!(Hinted::new(

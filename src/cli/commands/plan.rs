@@ -220,8 +220,20 @@ fn resolve_selectors(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let credentials = load_provider(desired.provider.profile.as_deref())
+    runtime.block_on(resolve_selectors_with(desired, endpoint, plan_time, None))
+}
+
+/// [`resolve_selectors`] inside a runtime; `credentials` replaces the credentials chain
+/// (`rehearse` passes the embedded simulator's, docs/SIMULATOR.md).
+pub(crate) async fn resolve_selectors_with(
+    desired: &DesiredState,
+    endpoint: &Endpoint,
+    plan_time: SystemTime,
+    credentials: Option<crate::edas::credentials::Credentials>,
+) -> anyhow::Result<Vec<select::Selected>> {
+    let credentials: crate::edas::credentials::CredentialsProvider = match credentials {
+        Some(credentials) => credentials.into(),
+        None => load_provider(desired.provider.profile.as_deref())
             .await
             .map_err(|error| {
                 Hinted::new(
@@ -232,29 +244,96 @@ fn resolve_selectors(
                     "set credentials with read access (RAM action edas:ReadApplication), or list \
                      the change orders under `change_orders:` instead of selecting them",
                 )
-            })?;
-        let mut settings = ClientSettings::new(
-            endpoint.clone(),
-            desired.provider.region.clone(),
-            credentials,
-            1,
-        );
-        if let Some(timeout) = desired.apply.request_timeout {
-            settings.read_timeout = timeout;
+            })?,
+    };
+    let mut settings = ClientSettings::new(
+        endpoint.clone(),
+        desired.provider.region.clone(),
+        credentials,
+        1,
+    );
+    if let Some(timeout) = desired.apply.request_timeout {
+        settings.read_timeout = timeout;
+    }
+    settings.signature_algorithm = desired.provider.signature_algorithm;
+    let client = EdasClient::new(settings)?;
+    let retry = RetryPolicy::default();
+    // One ListApplication for every selector given by name: the whole region's list,
+    // asked only when a selector needs it.
+    let applications = if desired
+        .selectors
+        .iter()
+        .any(|selector| selector.app_name.is_some())
+    {
+        list_applications_with_retries(&client, &desired.provider.region, retry).await?
+    } else {
+        Vec::new()
+    };
+    let mut selected = Vec::new();
+    for (index, selector) in desired.selectors.iter().enumerate() {
+        let mut selector = selector.clone();
+        if let Some(name) = &selector.app_name {
+            selector.app_id =
+                select::resolve_app_name(index, name, &applications).map_err(anyhow::Error::new)?;
+            // Plans label the rows with the name the runbook used.
+            selector.app.get_or_insert_with(|| name.clone());
         }
-        settings.signature_algorithm = desired.provider.signature_algorithm;
-        let client = EdasClient::new(settings)?;
-        let retry = RetryPolicy::default();
-        let mut selected = Vec::new();
-        for (index, selector) in desired.selectors.iter().enumerate() {
-            let listing = list_with_retries(&client, &selector.app_id, retry).await?;
-            selected.extend(
-                select::resolve(index, selector, &listing, plan_time, SERVICE_UTC_OFFSET)
-                    .map_err(anyhow::Error::new)?,
+        let selector = &selector;
+        let listing = list_with_retries(&client, &selector.app_id, retry).await?;
+        selected.extend(
+            select::resolve(index, selector, &listing, plan_time, SERVICE_UTC_OFFSET)
+                .map_err(anyhow::Error::new)?,
+        );
+    }
+    Ok(selected)
+}
+
+/// ListApplication with the same retry policy and refusal wording as [`list_with_retries`].
+async fn list_applications_with_retries(
+    client: &EdasClient,
+    region: &str,
+    retry: RetryPolicy,
+) -> anyhow::Result<Vec<crate::edas::wire::ListedApplication>> {
+    use crate::edas::outcome::Outcome;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let (details, after, why) = match client.list_applications().await {
+            Outcome::Done { answer, .. } => return Ok(answer),
+            Outcome::Retry {
+                details,
+                after,
+                reason,
+                ..
+            } => (details, after, reason),
+            Outcome::Verify { details, reason } => (details, None, reason),
+            Outcome::Failed { details } | Outcome::Fatal { details, .. } => {
+                anyhow::bail!(Hinted::new(
+                    anyhow::anyhow!(
+                        "ListApplication in region `{region}` (to find selectors' `app_name`) was refused: {}{}",
+                        details.message.as_deref().unwrap_or("no message"),
+                        details
+                            .request_id
+                            .as_deref()
+                            .map(|id| format!(" [RequestId {id}]"))
+                            .unwrap_or_default()
+                    ),
+                    "check that the credentials may list applications (RAM action \
+                     edas:ReadApplication), or give the selectors `app_id:`; nothing was planned",
+                ));
+            }
+        };
+        if retry.exhausted(attempts) {
+            anyhow::bail!(
+                "ListApplication in region `{region}` did not answer after {attempts} attempts: \
+                 {why} (HTTP {}); nothing was planned",
+                details
+                    .http_status
+                    .map_or_else(|| "none".to_string(), |status| status.to_string())
             );
         }
-        Ok(selected)
-    })
+        tokio::time::sleep(retry.backoff(attempts, fastrand::f64(), after)).await;
+    }
 }
 
 async fn list_with_retries(

@@ -2,12 +2,16 @@
 //! orders (status 1, or a `--scenario FILE` of statuses and faults), into a scratch state in a
 //! temporary directory. It runs the same `apply` path production uses, with only the endpoint,
 //! the credentials and the state path replaced, so a rehearsal exercises exactly what an
-//! incident will: nothing leaves the machine and no real state is touched.
+//! incident will: nothing leaves the machine and no real state is touched. A config's
+//! selectors are resolved against the embedded simulator, seeded with the scenario's
+//! `applications:` (docs/SIMULATOR.md), and frozen into the rehearsed plan as `plan` freezes
+//! them.
 
 use crate::cli::args::{ApplyArgs, GlobalArgs, RehearseArgs};
-use crate::cli::commands::apply;
+use crate::cli::commands::{apply, plan};
 use crate::cli::limits::{MAX_SCENARIO_BYTES, read_bounded_text};
 use crate::cli::settings::load_config;
+use crate::edas::endpoint::resolve_endpoint;
 use crate::edas::request::RollbackOperation;
 use crate::sim::scenario::Scenario;
 use crate::sim::{SimConfig, SimStats, Simulator};
@@ -34,7 +38,7 @@ async fn rehearse(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8
         }
         None => Scenario::default(),
     };
-    let declared: Vec<_> = config
+    let mut declared: Vec<_> = config
         .desired
         .change_orders
         .iter()
@@ -42,6 +46,30 @@ async fn rehearse(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8
         .collect();
     let mut sim_config = SimConfig::default();
     scenario.configure(&mut sim_config, &declared);
+    // A selector whose change orders are rolled back with RollbackChangeOrder puts its
+    // application's change orders in ECS clusters, as for an explicit id.
+    for selector in config
+        .desired
+        .selectors
+        .iter()
+        .filter(|selector| selector.operation == RollbackOperation::Rollback)
+    {
+        let ids: Vec<_> = sim_config
+            .applications
+            .iter()
+            .filter(|application| match &selector.app_name {
+                Some(name) => &application.name == name,
+                None => application.app_id == selector.app_id,
+            })
+            .flat_map(|application| {
+                application
+                    .change_orders
+                    .iter()
+                    .map(|order| order.id.clone())
+            })
+            .collect();
+        sim_config.ecs_change_orders.extend(ids);
+    }
     // The embedded simulator puts each change order in the kind of cluster its `operation`
     // is for, so a rehearsal of a correct config succeeds.
     sim_config.ecs_change_orders.extend(
@@ -90,7 +118,51 @@ async fn rehearse(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8
         run: args.run.clone(),
         lock_timeout: std::time::Duration::ZERO,
     };
-    let result = apply::execute(&rehearsal, &apply_args, Some(credentials)).await;
+    let selected = if config.desired.selectors.is_empty() {
+        None
+    } else {
+        // As `plan` does, against the embedded simulator: what the selectors find is
+        // combined with the explicit ids and applied (a rehearsal is its own review).
+        let endpoint = resolve_endpoint(
+            Some(&simulator.endpoint()),
+            None,
+            &config.desired.provider.region,
+            config.desired.provider.endpoint_type,
+        )?;
+        let found = plan::resolve_selectors_with(
+            &config.desired,
+            &endpoint,
+            std::time::SystemTime::now(),
+            Some(credentials.clone()),
+        )
+        .await;
+        match found {
+            Ok(found) => Some(found),
+            Err(error) => {
+                simulator.shutdown().await;
+                return Err(error.context("the rehearsal's selectors could not be resolved"));
+            }
+        }
+    };
+    if let Some(selected) = &selected {
+        declared.extend(selected.iter().map(|found| found.change_order_id.clone()));
+        eprintln!(
+            "The selectors found {} change order(s) in the rehearsal scenario's applications: {}",
+            selected.len(),
+            selected
+                .iter()
+                .map(|found| found.change_order_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let result = apply::execute(
+        &rehearsal,
+        &apply_args,
+        Some(credentials),
+        selected.as_deref(),
+    )
+    .await;
     let stats = simulator.stats();
     simulator.shutdown().await;
     if !args.run.json {
