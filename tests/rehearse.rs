@@ -211,3 +211,52 @@ fn a_rehearsal_selector_naming_no_scenario_application_is_refused_with_the_close
     );
     assert!(!stderr.contains("aborts committed"), "{stderr}");
 }
+
+/// The shipped by-application runbook sets `apply.require_refresh: true`; a rehearsal plans
+/// against its embedded simulator the instant before sending, so the guard must not refuse
+/// it (it did: the runbook could not be rehearsed at all).
+#[test]
+fn the_shipped_by_application_runbook_with_require_refresh_is_rehearsed_with_its_scenario() {
+    let directory = tempfile::tempdir().unwrap();
+    let config = directory.path().join("incident-by-app.yaml");
+    std::fs::copy(repository_file("examples/incident-by-app.yaml"), &config).unwrap();
+    let output = rehearse_without_account(
+        directory.path(),
+        &config,
+        &repository_file("examples/scenarios/incident-by-app.yaml"),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    // Selected: checkout's running and waiting ones, payment's waiting one (its selector names
+    // the waiting statuses only); never the finished, the too-old or payment's running one.
+    for selected in [
+        "0c9a1d2e-1111-4a5b-8c6d-000000000001",
+        "0c9a1d2e-1111-4a5b-8c6d-000000000002",
+        "0c9a1d2e-2222-4a5b-8c6d-000000000001",
+    ] {
+        assert!(stdout.contains(&format!("{selected}: aborted")), "{stdout}");
+    }
+    for untouched in [
+        "0c9a1d2e-1111-4a5b-8c6d-000000000003",
+        "0c9a1d2e-1111-4a5b-8c6d-000000000004",
+        "0c9a1d2e-2222-4a5b-8c6d-000000000002",
+    ] {
+        assert!(!stdout.contains(untouched), "{stdout}");
+    }
+    assert!(
+        stdout.contains("0c9a1d2e-2222-4a5b-8c6d-000000000001  payment  [RollbackChangeOrder]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("By application: config-center: 1 change order, checkout: 2, payment: 1."),
+        "{stdout}"
+    );
+    assert!(stderr.contains("4 aborts committed"), "{stderr}");
+    assert!(
+        stderr.contains("No change order was aborted twice."),
+        "{stderr}"
+    );
+    // Nothing is written beside the runbook: the state lives in the scratch directory.
+    assert!(!directory.path().join("inc-2077.state.json").exists());
+}

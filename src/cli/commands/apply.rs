@@ -51,22 +51,35 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(execute(global, args, None, None))
+    runtime.block_on(execute(global, args, None))
 }
 
-/// The whole of `apply`, inside a tokio runtime. `credentials` replaces the credentials chain
-/// (`rehearse` passes the embedded simulator's); `None` reads the chain of DESIGN 5.
-/// `selected`: what the config's selectors found, resolved by the caller against the same
-/// endpoint (`rehearse` does, against its embedded simulator); they are combined with the
-/// explicit change orders exactly as `plan` freezes them. `None`: a config with selectors
-/// needs a saved plan.
+/// What `rehearse` hands to apply: the embedded simulator's credentials instead of the chain
+/// of docs/credentials.md, and what the config's selectors found in the simulator (combined
+/// with the explicit change orders exactly as `plan` freezes them).
+pub struct Rehearsal<'a> {
+    pub credentials: Credentials,
+    pub selected: Option<&'a [crate::plan::select::Selected]>,
+}
+
+/// The whole of `apply`, inside a tokio runtime. Without a rehearsal, a config with selectors
+/// needs a saved plan and credentials come from the chain.
 pub async fn execute(
     global: &GlobalArgs,
     args: &ApplyArgs,
-    credentials: Option<Credentials>,
-    selected: Option<&[crate::plan::select::Selected]>,
+    rehearsal: Option<Rehearsal<'_>>,
 ) -> anyhow::Result<u8> {
+    let rehearsing = rehearsal.is_some();
+    let (credentials, selected) = match rehearsal {
+        Some(rehearsal) => (Some(rehearsal.credentials), rehearsal.selected),
+        None => (None, None),
+    };
     let mut config = load_config(&global.config)?;
+    if rehearsing {
+        // A rehearsal plans against the embedded simulator the instant before it sends, so no
+        // status it acts on can be stale: `apply.require_refresh` guards real runs only.
+        config.desired.apply.require_refresh = false;
+    }
     if let Some(selected) = selected {
         config.desired.change_orders =
             crate::plan::select::combine(&config.desired.change_orders, selected);

@@ -159,8 +159,10 @@ async fn rehearse(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8
     let result = apply::execute(
         &rehearsal,
         &apply_args,
-        Some(credentials),
-        selected.as_deref(),
+        Some(apply::Rehearsal {
+            credentials,
+            selected: selected.as_deref(),
+        }),
     )
     .await;
     let stats = simulator.stats();
