@@ -260,3 +260,32 @@ fn the_shipped_by_application_runbook_with_require_refresh_is_rehearsed_with_its
     // Nothing is written beside the runbook: the state lives in the scratch directory.
     assert!(!directory.path().join("inc-2077.state.json").exists());
 }
+
+/// A selector that matches nothing is said out loud (a wrong app id or window, at 3 a.m.,
+/// must not plan silently without its change orders); the explicit ids still run.
+#[test]
+fn a_selector_that_matches_nothing_is_a_warning_naming_it() {
+    let directory = tempfile::tempdir().unwrap();
+    let config = directory.path().join("incident-by-app.yaml");
+    std::fs::copy(repository_file("examples/incident-by-app.yaml"), &config).unwrap();
+    // The bad-day scenario seeds no applications: both selectors find nothing.
+    let output = rehearse_without_account(
+        directory.path(),
+        &config,
+        &repository_file("examples/scenarios/bad-day.yaml"),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for (index, app) in [(1, "checkout"), (2, "payment")] {
+        assert!(
+            stderr.contains(&format!(
+                "Warning: selector {index} (app `{app}`) matched no change order: EDAS listed 0"
+            )),
+            "{stderr}"
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("6b55106c-c7f2-40f7-a1d4-0928700bbbbb: aborted"),
+        "{stdout}"
+    );
+}

@@ -280,10 +280,20 @@ pub(crate) async fn resolve_selectors_with(
         }
         let selector = &selector;
         let listing = list_with_retries(&client, &selector.app_id, retry).await?;
-        selected.extend(
-            select::resolve(index, selector, &listing, plan_time, SERVICE_UTC_OFFSET)
-                .map_err(anyhow::Error::new)?,
-        );
+        let found = select::resolve(index, selector, &listing, plan_time, SERVICE_UTC_OFFSET)
+            .map_err(anyhow::Error::new)?;
+        if found.is_empty() {
+            // At 3 a.m. an empty match is more often a wrong app id or window than a calm app:
+            // say so instead of planning silently without it.
+            eprintln!(
+                "Warning: selector {} (app `{}`) matched no change order: EDAS listed {} for \
+                 this application, none in the selected statuses and window.",
+                index + 1,
+                selector.app.as_deref().unwrap_or(&selector.app_id),
+                listing.len()
+            );
+        }
+        selected.extend(found);
     }
     Ok(selected)
 }
