@@ -289,59 +289,67 @@ pub fn classify_info(response: Result<&RawResponse, &TransportError>) -> InfoOut
 /// with `Code` 200 is the list (a missing list is an empty one, as the service answers an
 /// application without change orders); anything else by the same rules as every call.
 pub fn classify_list(response: Result<&RawResponse, &TransportError>) -> ListOutcome {
-    let response = match response {
-        Ok(response) => response,
-        Err(error) => return from_decision(transport_decision(error), transport_details),
-    };
-    let parsed: Option<crate::edas::wire::ChangeOrderListResponse> =
-        serde_json::from_slice(&response.body).ok();
-    let mut details = details_from(
+    classify_listing(
         response,
-        parsed.as_ref().map(|body| Envelope {
-            code: body.code.as_ref(),
-            message: body.message.as_deref(),
-            request_id: body.request_id.as_deref(),
-            trace_id: None,
-            error_code: None,
-        }),
-    );
-    if is_2xx(response.status)
-        && let Some(body) = &parsed
-        && body.code.as_ref().is_some_and(Code::is_success)
-    {
-        return Outcome::Done {
-            answer: body.listed(),
-            details,
-        };
-    }
-    let decision = response_decision(response, parsed.is_some(), &mut details);
-    from_decision(decision, |_| details)
+        |body: &crate::edas::wire::ChangeOrderListResponse| {
+            (
+                body.code.as_ref(),
+                body.message.as_deref(),
+                body.request_id.as_deref(),
+            )
+        },
+        crate::edas::wire::ChangeOrderListResponse::listed,
+    )
 }
 
 /// Classifies one `ListApplication` attempt as [`classify_list`] does.
 pub fn classify_app_list(response: Result<&RawResponse, &TransportError>) -> AppListOutcome {
+    classify_listing(
+        response,
+        |body: &crate::edas::wire::ApplicationListResponse| {
+            (
+                body.code.as_ref(),
+                body.message.as_deref(),
+                body.request_id.as_deref(),
+            )
+        },
+        crate::edas::wire::ApplicationListResponse::listed,
+    )
+}
+
+/// A list body's `Code`, `Message` and `RequestId`.
+type ListEnvelope<'a> = (Option<&'a Code>, Option<&'a str>, Option<&'a str>);
+
+/// The one shape of both list reads: a body with `Code`, `Message`, `RequestId` and a list.
+fn classify_listing<B: serde::de::DeserializeOwned, T>(
+    response: Result<&RawResponse, &TransportError>,
+    envelope: fn(&B) -> ListEnvelope<'_>,
+    listed: fn(&B) -> T,
+) -> Outcome<T> {
     let response = match response {
         Ok(response) => response,
         Err(error) => return from_decision(transport_decision(error), transport_details),
     };
-    let parsed: Option<crate::edas::wire::ApplicationListResponse> =
-        serde_json::from_slice(&response.body).ok();
+    let parsed: Option<B> = serde_json::from_slice(&response.body).ok();
     let mut details = details_from(
         response,
-        parsed.as_ref().map(|body| Envelope {
-            code: body.code.as_ref(),
-            message: body.message.as_deref(),
-            request_id: body.request_id.as_deref(),
-            trace_id: None,
-            error_code: None,
+        parsed.as_ref().map(|body| {
+            let (code, message, request_id) = envelope(body);
+            Envelope {
+                code,
+                message,
+                request_id,
+                trace_id: None,
+                error_code: None,
+            }
         }),
     );
     if is_2xx(response.status)
         && let Some(body) = &parsed
-        && body.code.as_ref().is_some_and(Code::is_success)
+        && envelope(body).0.is_some_and(Code::is_success)
     {
         return Outcome::Done {
-            answer: body.listed(),
+            answer: listed(body),
             details,
         };
     }
