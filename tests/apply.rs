@@ -1244,21 +1244,58 @@ fn a_selector_over_two_applications_and_an_explicit_id_is_planned_frozen_and_app
         "planning sends nothing"
     );
 
+    // `plan --out` prints the saved plan grouped by application, the explicit id without
+    // an application last.
     let shown = text(&plan.stdout);
     assert!(
         shown.contains(
-            "By application: billing: 1 change order, co-c1: 1, checkout: 1, payment: 1."
-        ) || shown.contains("By application: billing: 1 change order"),
+            "By application: billing: 1 change order, checkout: 1, payment: 1, (no application): 1."
+        ),
+        "{shown}"
+    );
+    let grouped: Vec<&str> = shown
+        .lines()
+        .filter(|line| line.starts_with("  # ") || line.starts_with("  - abort"))
+        .map(|line| line.split("  [").next().unwrap_or(line))
+        .collect();
+    assert_eq!(
+        grouped,
+        [
+            "  # billing: 1 change order",
+            "  - abort co-x1  billing",
+            "  # checkout: 1 change order",
+            "  - abort co-c2  checkout",
+            "  # payment: 1 change order",
+            "  - abort co-p1  payment",
+            "  # (no application): 1 change order",
+            "  - abort co-c1  \"found by hand too\"",
+        ],
         "{shown}"
     );
     let markdown = run(workspace.command(&endpoint, &["plan", "--format", "markdown"]));
     assert_exit(&markdown, 0);
+    let markdown = text(&markdown.stdout);
     assert!(
-        text(&markdown.stdout).contains(
-            "**By application:** billing: 1 change order, (no application): 1, checkout: 1, payment: 1."
+        markdown.contains(
+            "**By application:** billing: 1 change order, checkout: 1, payment: 1, (no application): 1."
         ),
-        "{}",
-        text(&markdown.stdout)
+        "{markdown}"
+    );
+    let headings: Vec<&str> = markdown
+        .lines()
+        .filter(|line| {
+            line.starts_with("**") && line.ends_with("**") && line.contains(": 1 change order")
+        })
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            "**billing: 1 change order**",
+            "**checkout: 1 change order**",
+            "**payment: 1 change order**",
+            "**(no application): 1 change order**",
+        ],
+        "{markdown}"
     );
     assert_eq!(plan_file["actions"][2]["selected_by"]["selector"], 0);
     assert_eq!(plan_file["actions"][2]["selected_by"]["status"], 8);
