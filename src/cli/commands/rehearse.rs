@@ -134,6 +134,7 @@ async fn rehearse(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8
             &endpoint,
             std::time::SystemTime::now(),
             Some(credentials.clone()),
+            &plan::Pacing::configured(&config.desired.apply),
         )
         .await;
         match found {

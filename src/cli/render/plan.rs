@@ -279,6 +279,9 @@ fn application_labels(plan: &Plan) -> std::collections::HashMap<&str, &str> {
     labels
 }
 
+/// One application's rows: its label (`None`: the rows that name none) and the rows.
+type Group<'p, T> = (Option<String>, Vec<(&'p PlannedAction, T)>);
+
 /// Rows grouped by application for review: groups in the order their first row appears,
 /// rows in plan order within each, and the rows that name no application (label `None`) in
 /// one group at the end. A row's application is its `app`, else its `app_id`'s label from
@@ -286,8 +289,8 @@ fn application_labels(plan: &Plan) -> std::collections::HashMap<&str, &str> {
 fn group_by_application<'p, T>(
     rows: Vec<(&'p PlannedAction, T)>,
     labels: &std::collections::HashMap<&str, &str>,
-) -> Vec<(Option<String>, Vec<(&'p PlannedAction, T)>)> {
-    let mut groups: Vec<(Option<String>, Vec<(&'p PlannedAction, T)>)> = Vec::new();
+) -> Vec<Group<'p, T>> {
+    let mut groups: Vec<Group<'p, T>> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut unnamed = Vec::new();
     for (action, extra) in rows {
