@@ -344,7 +344,8 @@ pub(crate) async fn resolve_selectors_with(
                 .await,
             &format!("ListApplication in region `{region}` (to find selectors' `app_name`)"),
             "check that the credentials may list applications (RAM action \
-             edas:ReadApplication), or give the selectors `app_id:`; nothing was planned",
+             edas:ReadApplication on all resources, `\"Resource\": \"*\"`, docs/CI.md), or \
+             give the selectors `app_id:`; nothing was planned",
         )?
     } else {
         Vec::new()
