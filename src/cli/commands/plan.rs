@@ -10,20 +10,17 @@ use super::state::{announce, print_stdout};
 use crate::apply::paced_read::{PacedReader, Read};
 use crate::apply::pacing::Pacer;
 use crate::apply::status::Quietly;
-use crate::apply::{
-    Asked, CancelToken, DEFAULT_PARALLELISM, DEFAULT_REQUESTS_PER_SECOND, FatalError, RetryPolicy,
-    StatusAsker, Transport,
-};
+use crate::apply::{Asked, CancelToken, FatalError, RetryPolicy, StatusAsker, Transport};
 use crate::cli::args::{GlobalArgs, OutputFormat, PlanArgs};
 use crate::cli::exit;
 use crate::cli::render::Hinted;
 use crate::cli::render::apply::fatal_error;
 use crate::cli::render::plan as render;
-use crate::cli::settings::{LoadedConfig, read_config};
+use crate::cli::settings::{LoadedConfig, RunTuning, read_config};
 use crate::config::DesiredState;
-use crate::edas::client::{ClientSettings, EdasClient};
+use crate::edas::client::EdasClient;
 use crate::edas::credentials::load_provider;
-use crate::edas::endpoint::{Endpoint, resolve_endpoint};
+use crate::edas::endpoint::Endpoint;
 use crate::edas::wire::ListedChangeOrder;
 use crate::ids::ChangeOrderId;
 use crate::plan::file::encode;
@@ -56,15 +53,10 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     }
     .map_err(crate::cli::render::store_error_to_anyhow)?;
     announce(&loaded);
-    let endpoint = resolve_endpoint(
-        global.endpoint.as_deref(),
-        config.desired.provider.endpoint.as_deref(),
-        &config.desired.provider.region,
-        config.desired.provider.endpoint_type,
-    )?;
+    let endpoint = crate::cli::settings::endpoint(global, &config.desired)?;
     let plan_time = SystemTime::now();
     // One pace for every request this plan makes: the selectors' listings, then `--refresh`.
-    let pacing = Pacing::configured(&config.desired.apply);
+    let pacing = Pacing::configured(&config.desired);
     if !config.desired.selectors.is_empty() {
         // Selectors become concrete change orders here, once; the plan pins them, and
         // `apply PLAN` never asks again (docs/CONFIG.md, "Selectors").
@@ -214,35 +206,29 @@ fn write_plan_file(path: &Path, text: &str) -> anyhow::Result<()> {
 const SERVICE_UTC_OFFSET: std::time::Duration = std::time::Duration::from_secs(8 * 3600);
 
 /// The pace of every request `plan` makes (the selectors' listings and `--refresh`'s
-/// questions), as apply paces its own: one [`Pacer`] at the configured `requests_per_second`
+/// questions), as apply paces its own: one [`Pacer`] at the run's `requests_per_second`
 /// (slowed down for everyone when the service throttles), at most `parallelism` requests in
-/// flight, apply's [`RetryPolicy`].
+/// flight, apply's [`RetryPolicy`]; the values come from [`RunTuning`].
 pub(crate) struct Pacing {
     pacer: Arc<Pacer>,
     in_flight: Arc<Semaphore>,
-    parallelism: u32,
+    tuning: RunTuning,
     retry: RetryPolicy,
 }
 
 impl Pacing {
-    pub(crate) fn new(parallelism: u32, requests_per_second: u32, retry: RetryPolicy) -> Self {
+    pub(crate) fn new(tuning: RunTuning, retry: RetryPolicy) -> Self {
         Self {
-            pacer: Arc::new(Pacer::new(requests_per_second)),
-            in_flight: Arc::new(Semaphore::new(parallelism.max(1) as usize)),
-            parallelism: parallelism.max(1),
+            pacer: Arc::new(Pacer::new(tuning.requests_per_second)),
+            in_flight: Arc::new(Semaphore::new(tuning.parallelism.max(1) as usize)),
+            tuning,
             retry,
         }
     }
 
-    /// The config's `apply.parallelism` and `apply.requests_per_second`, or apply's defaults.
-    pub(crate) fn configured(apply: &crate::config::ApplySettings) -> Self {
-        Self::new(
-            apply.parallelism.unwrap_or(DEFAULT_PARALLELISM),
-            apply
-                .requests_per_second
-                .unwrap_or(DEFAULT_REQUESTS_PER_SECOND),
-            RetryPolicy::default(),
-        )
+    /// `plan`'s pace: the config's `apply:` values, else the defaults (it has no flags).
+    pub(crate) fn configured(desired: &DesiredState) -> Self {
+        Self::new(RunTuning::resolve(None, desired), RetryPolicy::default())
     }
 
     fn reader<'a>(&'a self, stop: &'a CancelToken) -> PacedReader<'a> {
@@ -253,27 +239,22 @@ impl Pacing {
             in_flight: Some(&self.in_flight),
         }
     }
-}
 
-/// The client for `plan`'s requests, with room for `parallelism` connections; built inside
-/// the runtime it runs on (reqwest's requirement).
-fn plan_client(
-    desired: &DesiredState,
-    endpoint: &Endpoint,
-    credentials: crate::edas::credentials::CredentialsProvider,
-    parallelism: u32,
-) -> anyhow::Result<EdasClient> {
-    let mut settings = ClientSettings::new(
-        endpoint.clone(),
-        desired.provider.region.clone(),
-        credentials,
-        parallelism as usize,
-    );
-    if let Some(timeout) = desired.apply.request_timeout {
-        settings.read_timeout = timeout;
+    /// The client for these requests, with room for `parallelism` connections; built inside
+    /// the runtime it runs on (reqwest's requirement).
+    fn client(
+        &self,
+        desired: &DesiredState,
+        endpoint: &Endpoint,
+        credentials: crate::edas::credentials::CredentialsProvider,
+    ) -> anyhow::Result<EdasClient> {
+        Ok(EdasClient::new(self.tuning.client_settings(
+            endpoint.clone(),
+            desired.provider.region.clone(),
+            credentials,
+            desired.provider.signature_algorithm,
+        ))?)
     }
-    settings.signature_algorithm = desired.provider.signature_algorithm;
-    Ok(EdasClient::new(settings)?)
 }
 
 /// Asks ListRecentChangeOrder for each selector's application through the plan's
@@ -284,7 +265,7 @@ fn resolve_selectors(
     plan_time: SystemTime,
     pacing: &Pacing,
 ) -> anyhow::Result<Vec<select::Selected>> {
-    crate::cli::limits::ensure_open_files(pacing.parallelism)?;
+    crate::cli::limits::ensure_open_files(pacing.tuning.parallelism)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -321,12 +302,7 @@ pub(crate) async fn resolve_selectors_with(
                 )
             })?,
     };
-    let client = Arc::new(plan_client(
-        desired,
-        endpoint,
-        credentials,
-        pacing.parallelism,
-    )?);
+    let client = Arc::new(pacing.client(desired, endpoint, credentials)?);
     let stop = CancelToken::new();
     let mut rng = fastrand::Rng::new();
     // One ListApplication for every selector given by name: the whole region's list,
@@ -524,14 +500,14 @@ fn refresh(
         // Nothing to ask: the plan is as fresh as it can be, and says so.
         return Ok(refreshed(planned, &HashMap::new()));
     }
-    crate::cli::limits::ensure_open_files(pacing.parallelism)?;
+    crate::cli::limits::ensure_open_files(pacing.tuning.parallelism)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let live = runtime.block_on(async {
         let credentials = load_provider(desired.provider.profile.as_deref()).await?;
-        let client = plan_client(desired, endpoint, credentials, pacing.parallelism)?;
+        let client = pacing.client(desired, endpoint, credentials)?;
         let progress = refresh_progress(pending.len());
         let live = live_statuses(Arc::new(client), pending, pacing, &progress).await;
         progress.finish_and_clear();
@@ -780,7 +756,7 @@ mod tests {
         let live = live_statuses(
             Arc::clone(&transport),
             ids(&["a", "b"]),
-            &Pacing::new(10, 20, RetryPolicy::default()),
+            &paced(10, 20),
             &indicatif::ProgressBar::hidden(),
         )
         .await
@@ -800,7 +776,7 @@ mod tests {
         let live = live_statuses(
             Arc::clone(&transport),
             names.iter().map(ChangeOrderId::new).collect(),
-            &Pacing::new(3, 1_000, RetryPolicy::default()),
+            &paced(3, 1_000),
             &indicatif::ProgressBar::hidden(),
         )
         .await
@@ -824,7 +800,7 @@ mod tests {
         live_statuses(
             Arc::clone(&transport),
             ids(&["a", "b", "c", "d", "e"]),
-            &Pacing::new(10, 2, RetryPolicy::default()),
+            &paced(10, 2),
             &indicatif::ProgressBar::hidden(),
         )
         .await
@@ -842,7 +818,7 @@ mod tests {
         let failure = live_statuses(
             Arc::clone(&transport),
             ids(&["ok", "down"]),
-            &Pacing::new(10, 20, RetryPolicy::default()),
+            &paced(10, 20),
             &indicatif::ProgressBar::hidden(),
         )
         .await
@@ -891,7 +867,7 @@ mod tests {
         let failure = live_statuses(
             Arc::clone(&transport),
             ids(&names),
-            &Pacing::new(1, 20, RetryPolicy::default()),
+            &paced(1, 20),
             &indicatif::ProgressBar::hidden(),
         )
         .await
@@ -940,6 +916,18 @@ mod tests {
         }
     }
 
+    /// The plan's pace with these two values and the defaults for the rest.
+    fn paced(parallelism: u32, requests_per_second: u32) -> Pacing {
+        Pacing::new(
+            RunTuning {
+                parallelism,
+                requests_per_second,
+                ..RunTuning::resolve(None, &desired_with(Vec::new()))
+            },
+            RetryPolicy::default(),
+        )
+    }
+
     fn desired_with(selectors: Vec<select::SelectorSpec>) -> DesiredState {
         DesiredState {
             version: 1,
@@ -962,7 +950,7 @@ mod tests {
         desired: &DesiredState,
         pacing: &Pacing,
     ) -> anyhow::Result<Vec<select::Selected>> {
-        let endpoint = resolve_endpoint(
+        let endpoint = crate::edas::endpoint::resolve_endpoint(
             Some(&simulator.endpoint()),
             None,
             "cn-hangzhou",
@@ -990,13 +978,9 @@ mod tests {
             .collect();
         // A second selector over app-3 is answered from the same listing.
         selectors.push(selector("app-3", None));
-        let selected = resolve_against(
-            &simulator,
-            &desired_with(selectors),
-            &Pacing::new(4, 10, RetryPolicy::default()),
-        )
-        .await
-        .unwrap();
+        let selected = resolve_against(&simulator, &desired_with(selectors), &paced(4, 10))
+            .await
+            .unwrap();
         let found: Vec<&str> = selected
             .iter()
             .map(|found| found.change_order_id.as_str())
@@ -1019,7 +1003,7 @@ mod tests {
             .map(|index| selector(&format!("app-{index}"), None))
             .collect();
         selectors.push(selector("", Some("name-5")));
-        let pacing = Pacing::new(6, 100, RetryPolicy::default());
+        let pacing = paced(6, 100);
         let selected = resolve_against(&simulator, &desired_with(selectors), &pacing)
             .await
             .unwrap();
@@ -1051,7 +1035,7 @@ mod tests {
         let error = resolve_against(
             &simulator,
             &desired_with(vec![selector("app-0", None)]),
-            &Pacing::new(4, 10, RetryPolicy::default()),
+            &paced(4, 10),
         )
         .await
         .unwrap_err();
