@@ -1476,3 +1476,141 @@ fn a_selector_by_app_name_is_resolved_planned_frozen_and_applied_and_bad_names_a
     assert_eq!(stats.change_orders["co-w1"].aborts_received, 0);
     assert_eq!(stats.change_orders["co-w2"].aborts_received, 0);
 }
+
+/// Compiles a checked-in schema from `schemas/` with boon.
+fn checked_in_schema(name: &str) -> (boon::Schemas, boon::SchemaIndex) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(name);
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.add_resource(name, schema).unwrap();
+    let index = compiler.compile(name, &mut schemas).unwrap();
+    (schemas, index)
+}
+
+/// The typed machine output (docs/json-output.md): every line of a real `apply --json` run
+/// that retries (throttled and 503), verifies a lost answer by status, fails a change order
+/// that already ended, and follows rollbacks with `--wait`, is valid against the checked-in
+/// `schemas/apply-events.schema.json`; `plan --format json` is valid against
+/// `schemas/plan-output.schema.json`. A line with a `null` anywhere, an unknown `type` or a
+/// missing required field fails.
+#[test]
+fn json_output_is_valid_against_the_checked_in_schemas() {
+    use edas_rollback::sim::ScriptedOutcome::{Drop, Fail503, Throttle};
+    let mut faults = Faults::default();
+    faults
+        .scripted
+        .insert(id("co-throttled"), vec![Throttle, Throttle]);
+    faults.scripted.insert(id("co-unavailable"), vec![Fail503]);
+    faults.scripted.insert(id("co-lost"), vec![Drop]);
+    let sim = Sim::start(SimConfig {
+        change_orders: vec![
+            (id("co-throttled"), 1),
+            (id("co-unavailable"), 1),
+            (id("co-lost"), 1),
+            (id("co-done"), 2),
+            (id("co-plain"), 1),
+        ],
+        rollback_duration: Duration::from_millis(300),
+        faults,
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(0);
+    write_mixed_config(
+        &workspace,
+        &[
+            "co-throttled",
+            "co-unavailable",
+            "co-lost",
+            "co-done",
+            "co-plain",
+        ],
+        &[],
+    );
+    let endpoint = sim.endpoint();
+
+    let (plans, plan_index) = checked_in_schema("plan-output.schema.json");
+    let plan = run(workspace.command(&endpoint, &["plan", "--format", "json"]));
+    assert_exit(&plan, 0);
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    if let Err(error) = plans.validate(&plan, plan_index) {
+        panic!("plan --format json fails its schema: {error:#}\n{plan:#}");
+    }
+
+    let (events, event_index) = checked_in_schema("apply-events.schema.json");
+    let output = run(workspace.command(
+        &endpoint,
+        &[
+            "apply",
+            "--auto-approve",
+            "--json",
+            "--wait",
+            "--wait-timeout",
+            "30s",
+        ],
+    ));
+    assert_exit(&output, 1);
+    let mut types = std::collections::BTreeSet::new();
+    let mut details = std::collections::BTreeSet::new();
+    let mut complete = None;
+    for line in text(&output.stdout).lines() {
+        let line: Value = serde_json::from_str(line).expect("every stdout line is JSON");
+        if line["type"] == "apply_complete" {
+            complete = Some(line.clone());
+        }
+        if let Err(error) = events.validate(&line, event_index) {
+            panic!("an apply --json line fails its schema: {error:#}\n{line}");
+        }
+        types.insert(line["type"].as_str().unwrap().to_string());
+        for key in line["diagnostic"]["detail"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(key, _)| key)
+        {
+            details.insert(key.clone());
+        }
+    }
+    // The run really produced what the schema is checked on.
+    for kind in [
+        "version",
+        "planned_change",
+        "apply_start",
+        "apply_complete",
+        "apply_errored",
+        "diagnostic",
+        "change_summary",
+    ] {
+        assert!(types.contains(kind), "no `{kind}` line in {types:?}");
+    }
+    for key in [
+        "attempt",
+        "throttled",
+        "rollback_status",
+        "rollback_change_order_id",
+    ] {
+        assert!(
+            details.contains(key),
+            "no diagnostic with `{key}` in {details:?}"
+        );
+    }
+    // And the schema refuses what the stream must never hold.
+    let complete = complete.unwrap();
+    for (key, value) in [
+        ("request_id", Value::Null),
+        ("type", Value::from("apply_finished")),
+        ("@level", Value::from("debug")),
+    ] {
+        let mut broken = complete.clone();
+        broken[key] = value;
+        assert!(
+            events.validate(&broken, event_index).is_err(),
+            "the schema accepts {broken}"
+        );
+    }
+    let mut missing = complete;
+    missing.as_object_mut().unwrap().remove("change_order_id");
+    assert!(events.validate(&missing, event_index).is_err());
+}
