@@ -8,7 +8,7 @@ use crate::cli::args::GlobalArgs;
 use crate::cli::limits::{MAX_PLAN_BYTES, read_bounded_text};
 use crate::cli::render::Hinted;
 use crate::cli::settings::LoadedConfig;
-use crate::edas::endpoint::{Endpoint, resolve_endpoint};
+use crate::edas::endpoint::Endpoint;
 use crate::plan::Plan;
 use crate::plan::file::{PinnedProvider, PlanMismatch, RunSettings, check_pinned, decode};
 use anyhow::Context;
@@ -53,12 +53,7 @@ fn run_settings(
     config: &LoadedConfig,
 ) -> anyhow::Result<RunSettings> {
     let provider = &config.desired.provider;
-    let endpoint = resolve_endpoint(
-        global.endpoint.as_deref(),
-        provider.endpoint.as_deref(),
-        &provider.region,
-        provider.endpoint_type,
-    )?;
+    let endpoint = crate::cli::settings::endpoint(global, &config.desired)?;
     let config_path = config.path.display().to_string();
     Ok(RunSettings {
         provider: PinnedProvider {

@@ -9,20 +9,17 @@
 use super::state::{announce, print_stdout};
 use crate::apply::pacing::Pacer;
 use crate::apply::status::Quietly;
-use crate::apply::{
-    Asked, CancelToken, DEFAULT_PARALLELISM, DEFAULT_REQUESTS_PER_SECOND, FatalError, RetryPolicy,
-    StatusAsker, Transport,
-};
+use crate::apply::{Asked, CancelToken, FatalError, RetryPolicy, StatusAsker, Transport};
 use crate::cli::args::{GlobalArgs, OutputFormat, PlanArgs};
 use crate::cli::exit;
 use crate::cli::render::Hinted;
 use crate::cli::render::apply::fatal_error;
 use crate::cli::render::plan as render;
-use crate::cli::settings::{LoadedConfig, read_config};
+use crate::cli::settings::{LoadedConfig, RunTuning, read_config};
 use crate::config::DesiredState;
-use crate::edas::client::{ClientSettings, EdasClient};
+use crate::edas::client::EdasClient;
 use crate::edas::credentials::load_provider;
-use crate::edas::endpoint::{Endpoint, resolve_endpoint};
+use crate::edas::endpoint::Endpoint;
 use crate::ids::ChangeOrderId;
 use crate::plan::file::encode;
 use crate::plan::select;
@@ -54,12 +51,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     }
     .map_err(crate::cli::render::store_error_to_anyhow)?;
     announce(&loaded);
-    let endpoint = resolve_endpoint(
-        global.endpoint.as_deref(),
-        config.desired.provider.endpoint.as_deref(),
-        &config.desired.provider.region,
-        config.desired.provider.endpoint_type,
-    )?;
+    let endpoint = crate::cli::settings::endpoint(global, &config.desired)?;
     let plan_time = SystemTime::now();
     if !config.desired.selectors.is_empty() {
         // Selectors become concrete change orders here, once; the plan pins them, and
@@ -246,17 +238,17 @@ pub(crate) async fn resolve_selectors_with(
                 )
             })?,
     };
-    let mut settings = ClientSettings::new(
+    // One listing at a time: a pool of one connection.
+    let tuning = RunTuning {
+        parallelism: 1,
+        ..RunTuning::resolve(None, desired)
+    };
+    let client = EdasClient::new(tuning.client_settings(
         endpoint.clone(),
         desired.provider.region.clone(),
         credentials,
-        1,
-    );
-    if let Some(timeout) = desired.apply.request_timeout {
-        settings.read_timeout = timeout;
-    }
-    settings.signature_algorithm = desired.provider.signature_algorithm;
-    let client = EdasClient::new(settings)?;
+        desired.provider.signature_algorithm,
+    ))?;
     let retry = RetryPolicy::default();
     // One ListApplication for every selector given by name: the whole region's list,
     // asked only when a selector needs it.
@@ -409,36 +401,27 @@ fn refresh(desired: &DesiredState, endpoint: &Endpoint, planned: Plan) -> anyhow
         // Nothing to ask: the plan is as fresh as it can be, and says so.
         return Ok(refreshed(planned, &HashMap::new()));
     }
-    let parallelism = desired.apply.parallelism.unwrap_or(DEFAULT_PARALLELISM);
-    let requests_per_second = desired
-        .apply
-        .requests_per_second
-        .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
-    crate::cli::limits::ensure_open_files(parallelism)?;
+    let tuning = RunTuning::resolve(None, desired);
+    crate::cli::limits::ensure_open_files(tuning.parallelism)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let live = runtime.block_on(async {
         let credentials = load_provider(desired.provider.profile.as_deref()).await?;
-        let mut settings = ClientSettings::new(
+        // reqwest's client must be built inside the runtime it runs on.
+        let client = EdasClient::new(tuning.client_settings(
             endpoint.clone(),
             desired.provider.region.clone(),
             credentials,
-            parallelism as usize,
-        );
-        if let Some(timeout) = desired.apply.request_timeout {
-            settings.read_timeout = timeout;
-        }
-        settings.signature_algorithm = desired.provider.signature_algorithm;
-        // reqwest's client must be built inside the runtime it runs on.
-        let client = EdasClient::new(settings)?;
+            desired.provider.signature_algorithm,
+        ))?;
         let progress = refresh_progress(pending.len());
         let live = live_statuses(
             Arc::new(client),
             pending,
-            parallelism,
-            requests_per_second,
+            tuning.parallelism,
+            tuning.requests_per_second,
             RetryPolicy::default(),
             &progress,
         )
