@@ -9,10 +9,7 @@ use crate::apply::event::ApplyEvent;
 use crate::apply::event::Reporter;
 use crate::apply::journal_writer::Durability;
 use crate::apply::run::{Run, RunError, RunOutcome, RunSettings, WaitSettings};
-use crate::apply::{
-    ApplyReport, CancelToken, DEFAULT_PARALLELISM, DEFAULT_REQUESTS_PER_SECOND, EngineConfig,
-    RetryPolicy,
-};
+use crate::apply::{ApplyReport, CancelToken, EngineConfig, RetryPolicy};
 use crate::cli::args::{ApplyArgs, GlobalArgs};
 use crate::cli::batched_stdout::ApplyStdout;
 use crate::cli::commands::state::{announce, print_stdout};
@@ -24,10 +21,9 @@ use crate::cli::render::plan as render_plan;
 use crate::cli::render::store_error_to_anyhow;
 use crate::cli::render::{Hinted, print_error};
 use crate::cli::saved_plan;
-use crate::cli::settings::{load_config, open_store};
-use crate::edas::client::{ClientSettings, EdasClient};
+use crate::cli::settings::{RunTuning, load_config, open_store};
+use crate::edas::client::EdasClient;
 use crate::edas::credentials::{Credentials, CredentialsProvider, load_provider};
-use crate::edas::endpoint::resolve_endpoint;
 use crate::plan::file::check_applicable;
 use crate::plan::{Action, Plan, PlanInputs, plan};
 use crate::state::State;
@@ -41,7 +37,7 @@ const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// How often `--wait` asks about each rollback change order.
 const WAIT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
-/// The question a person must answer `yes` to (issue 5).
+/// The question a person must answer `yes` to (docs/CONTRACT.md, "Semantics").
 pub const APPROVAL_PROMPT: &str =
     "Do you want to abort these change orders? Only 'yes' will be accepted:";
 
@@ -127,12 +123,7 @@ pub async fn execute(
     let (endpoint, region) = match &saved {
         Some(plan) => saved_plan::pinned_endpoint(plan)?,
         None => (
-            resolve_endpoint(
-                global.endpoint.as_deref(),
-                desired.provider.endpoint.as_deref(),
-                &desired.provider.region,
-                desired.provider.endpoint_type,
-            )?,
+            crate::cli::settings::endpoint(global, desired)?,
             desired.provider.region.clone(),
         ),
     };
@@ -210,30 +201,20 @@ pub async fn execute(
         return Ok(exit::ERROR);
     }
 
-    let parallelism = args
-        .run
-        .parallelism
-        .or(desired.apply.parallelism)
-        .unwrap_or(DEFAULT_PARALLELISM);
-    let requests_per_second = args
-        .run
-        .requests_per_second
-        .or(desired.apply.requests_per_second)
-        .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
-    crate::cli::limits::ensure_open_files(parallelism)?;
+    let tuning = RunTuning::resolve(Some(&args.run), desired);
+    crate::cli::limits::ensure_open_files(tuning.parallelism)?;
     let credentials: CredentialsProvider = match credentials {
         Some(credentials) => credentials.into(),
         None => load_provider(desired.provider.profile.as_deref()).await?,
     };
     let endpoint_used = endpoint.to_string();
-    let mut client_settings =
-        ClientSettings::new(endpoint, region, credentials, parallelism as usize);
-    if let Some(timeout) = desired.apply.request_timeout {
-        client_settings.read_timeout = timeout;
-    }
     // A saved plan's own algorithm (checked equal to the config's by `load_reviewed`).
-    client_settings.signature_algorithm = plan.signature_algorithm;
-    let client = EdasClient::new(client_settings)?;
+    let client = EdasClient::new(tuning.client_settings(
+        endpoint,
+        region,
+        credentials,
+        plan.signature_algorithm,
+    ))?;
 
     let cancel = CancelToken::new();
     crate::cli::signals::install_stop_handler(cancel.clone());
@@ -264,11 +245,7 @@ pub async fn execute(
                 .apply
                 .halt_after_failures
                 .map(|threshold| threshold.failures_for(tasks.len())),
-            ..engine_config(
-                parallelism,
-                requests_per_second,
-                desired.apply.verify_window,
-            )
+            ..engine_config(&tuning)
         },
         wait: args.run.wait.then_some(WaitSettings {
             poll_interval: WAIT_POLL_INTERVAL,
@@ -378,18 +355,14 @@ fn reporter(total: usize, stdout: ApplyStdout) -> Box<dyn Reporter + Send> {
     }
 }
 
-fn engine_config(
-    parallelism: u32,
-    requests_per_second: u32,
-    verify_window: Option<Duration>,
-) -> EngineConfig {
-    let mut settle = SettlePolicy::default();
-    if let Some(window) = verify_window {
-        settle.window = window;
-    }
+fn engine_config(tuning: &RunTuning) -> EngineConfig {
+    let settle = SettlePolicy {
+        window: tuning.verify_window,
+        ..SettlePolicy::default()
+    };
     EngineConfig {
-        parallelism,
-        requests_per_second,
+        parallelism: tuning.parallelism,
+        requests_per_second: tuning.requests_per_second,
         retry: RetryPolicy::default(),
         settle,
         seed: fastrand::u64(..),
