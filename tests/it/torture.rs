@@ -269,9 +269,18 @@ fn throttling_at_5_20_and_100_requests_per_second_slows_the_run_and_fails_nothin
         );
         let workspace = Workspace::new(count);
         let start = Instant::now();
+        // Ten times the server's limit: at 200/s against a limit of 100/s, a machine loaded by
+        // other builds sometimes never went over the limit, and the throttling path went
+        // untested.
+        let client_rate = (u32::from(limit) * 10).to_string();
         let output = run(workspace.command(
             &sim.endpoint(),
-            &["apply", "--auto-approve", "--requests-per-second", "200"],
+            &[
+                "apply",
+                "--auto-approve",
+                "--requests-per-second",
+                &client_rate,
+            ],
         ));
         assert_exit(&output, 0);
         assert_all_aborted_exactly_once(&workspace, &sim);
