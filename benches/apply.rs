@@ -45,7 +45,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 use std::time::{Duration, Instant};
 
-#[path = "../tests/pg_cluster/mod.rs"]
+// The tests' throwaway cluster; this bench uses only part of it.
+#[allow(dead_code)]
+#[path = "../tests/it/support/pg_cluster.rs"]
 mod pg_cluster;
 
 /// User + system CPU time of this process so far.

@@ -1,0 +1,372 @@
+//! The harness of the integration tests (one test binary, `tests/it`): the simulator on its
+//! own runtime (so a test can block on child processes, and stop and restart it on the same
+//! port), a temp workspace holding a config, and the real binary run in it with a clean
+//! environment. Its modules: [`fake_sts`] (loopback STS, metadata service and credentials
+//! URI), [`pg_cluster`] (a throwaway PostgreSQL cluster) and [`docs`] (commands and JSON
+//! paths read out of the docs).
+
+pub mod docs;
+pub mod fake_sts;
+pub mod pg_cluster;
+
+use edas_rollback::sim::{Faults, SimConfig, SimStats, Simulator};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_edas-rollback");
+
+/// The simulator on its own runtime. `stop` and `restart` let a test take the service away
+/// mid-run; `history` keeps the counters of every stopped instance so nothing is forgotten.
+pub struct Sim {
+    runtime: tokio::runtime::Runtime,
+    simulator: Option<Simulator>,
+    addr: SocketAddr,
+    config: SimConfig,
+    /// Counters of the instances stopped so far.
+    history: Vec<SimStats>,
+}
+
+impl Sim {
+    pub fn start(config: SimConfig) -> Sim {
+        Sim::start_on("127.0.0.1:0".parse().unwrap(), config)
+    }
+
+    fn start_on(listen: SocketAddr, config: SimConfig) -> Sim {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let simulator = runtime
+            .block_on(Simulator::start(listen, config.clone()))
+            .unwrap();
+        Sim {
+            addr: simulator.local_addr(),
+            runtime,
+            simulator: Some(simulator),
+            config,
+            history: Vec::new(),
+        }
+    }
+
+    pub fn any_id(faults: Faults, seed: u64) -> Sim {
+        Sim::start(SimConfig {
+            any_id: true,
+            faults,
+            seed,
+            ..SimConfig::default()
+        })
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The live instance's counters (empty when stopped).
+    pub fn stats(&self) -> SimStats {
+        self.simulator
+            .as_ref()
+            .map(Simulator::stats)
+            .unwrap_or_default()
+    }
+
+    /// Stops answering: in-flight requests finish, then the port is closed.
+    pub fn stop(&mut self) {
+        if let Some(simulator) = self.simulator.take() {
+            let stats = self.runtime.block_on(simulator.shutdown_with_stats());
+            self.history.push(stats);
+        }
+    }
+
+    /// A new instance on the same port, carrying over every change order's status, so an
+    /// aborted one (status 6) stays stopped as it would on the real service.
+    pub fn restart(&mut self, faults: Faults) {
+        self.stop();
+        let carried: Vec<_> = self
+            .all_change_orders()
+            .into_iter()
+            .map(|(id, status)| (edas_rollback::ids::ChangeOrderId::new(id), status))
+            .collect();
+        let config = SimConfig {
+            change_orders: carried,
+            faults,
+            seed: self.config.seed.wrapping_add(self.history.len() as u64),
+            ..self.config.clone()
+        };
+        // The old listener is closed; binding can still race the kernel for a moment.
+        let start = Instant::now();
+        let simulator = loop {
+            match self
+                .runtime
+                .block_on(Simulator::start(self.addr, config.clone()))
+            {
+                Ok(simulator) => break simulator,
+                Err(error) if start.elapsed() < Duration::from_secs(10) => {
+                    eprintln!("rebinding {}: {error}", self.addr);
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(error) => panic!("cannot restart the simulator on {}: {error}", self.addr),
+            }
+        };
+        self.simulator = Some(simulator);
+    }
+
+    /// Latest known status of every change order, over all instances.
+    fn all_change_orders(&self) -> BTreeMap<String, i32> {
+        let mut statuses = BTreeMap::new();
+        for stats in self.history.iter().chain(std::iter::once(&self.stats())) {
+            for (id, counts) in &stats.change_orders {
+                statuses.insert(id.clone(), counts.status);
+            }
+        }
+        statuses
+    }
+
+    /// Aborts committed per change order, summed over every instance this test ran.
+    pub fn commits(&self) -> BTreeMap<String, u64> {
+        let mut commits = BTreeMap::new();
+        for stats in self.history.iter().chain(std::iter::once(&self.stats())) {
+            for (id, counts) in &stats.change_orders {
+                *commits.entry(id.clone()).or_insert(0) += counts.aborts_committed;
+            }
+        }
+        commits
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(simulator) = self.simulator.take() {
+            self.runtime.block_on(simulator.shutdown());
+        }
+    }
+}
+
+/// A temp dir holding `edas-rollback.yaml` with `count` change orders.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    pub ids: Vec<String>,
+    /// Relative to the dir; `None` for the default beside the config.
+    state: Option<String>,
+    /// YAML under the config's `apply:` key.
+    apply: String,
+}
+
+impl Workspace {
+    pub fn new(count: usize) -> Workspace {
+        Workspace::with(count, None, "")
+    }
+
+    /// `state` is the config's `state:` (relative to the dir); `apply` is YAML put under the
+    /// config's `apply:` key (e.g. `request_timeout: 1s`).
+    pub fn with(count: usize, state: Option<&str>, apply: &str) -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        let ids: Vec<String> = (0..count)
+            .map(|index| format!("6b55106c-c7f2-40f7-a1d4-{index:012}"))
+            .collect();
+        let workspace = Workspace {
+            dir,
+            ids,
+            state: state.map(str::to_string),
+            apply: apply.to_string(),
+        };
+        workspace.write_config();
+        workspace
+    }
+
+    /// Declares `count` change orders from now on (the first ones stay the same).
+    pub fn declare(&mut self, count: usize) {
+        self.ids = (0..count)
+            .map(|index| format!("6b55106c-c7f2-40f7-a1d4-{index:012}"))
+            .collect();
+        self.write_config();
+    }
+
+    fn write_config(&self) {
+        let mut yaml = String::from("version: 1\nprovider:\n  region: cn-hangzhou\n");
+        if !self.apply.is_empty() {
+            yaml.push_str("apply:\n");
+            for line in self.apply.lines() {
+                yaml.push_str(&format!("  {line}\n"));
+            }
+        }
+        if let Some(state) = &self.state {
+            yaml.push_str(&format!("state: {state}\n"));
+        }
+        yaml.push_str("change_orders:\n");
+        for id in &self.ids {
+            yaml.push_str(&format!("  - id: {id}\n    app: checkout\n"));
+        }
+        std::fs::write(self.path("edas-rollback.yaml"), yaml).unwrap();
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        match &self.state {
+            Some(state) => self.path(state),
+            None => self.path("edas-rollback.state.json"),
+        }
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        let mut path = self.state_path().into_os_string();
+        path.push(".journal");
+        PathBuf::from(path)
+    }
+
+    /// The binary in this dir with the simulator's default test credentials and nothing else
+    /// from the environment that could pick other credentials.
+    pub fn command(&self, endpoint: &str, args: &[&str]) -> Command {
+        let mut command = self.bare_command(args);
+        command
+            .env(
+                "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                edas_rollback::sim::DEFAULT_ACCESS_KEY_ID,
+            )
+            .env(
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                edas_rollback::sim::DEFAULT_ACCESS_KEY_SECRET,
+            )
+            .arg("--endpoint")
+            .arg(endpoint);
+        command
+    }
+
+    /// The binary in this dir with a clean environment and no credentials.
+    pub fn bare_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BINARY);
+        command
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            // Nothing may leave the machine: the chain's last resort would ask the ECS
+            // metadata service at 100.100.100.200. Tests of that source remove this.
+            .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+            .env("NO_COLOR", "1")
+            .args(args)
+            .stdin(Stdio::null());
+        command
+    }
+
+    pub fn read_state(&self) -> Option<Value> {
+        let text = std::fs::read_to_string(self.state_path()).ok()?;
+        Some(serde_json::from_str(&text).unwrap())
+    }
+
+    pub fn state(&self) -> Value {
+        self.read_state()
+            .unwrap_or_else(|| panic!("no state file at {}", self.state_path().display()))
+    }
+
+    /// Lines in the journal of a run in progress (0 when there is none).
+    pub fn journal_lines(&self) -> usize {
+        std::fs::read_to_string(self.journal_path())
+            .map(|text| text.lines().count())
+            .unwrap_or(0)
+    }
+}
+
+pub fn run(mut command: Command) -> Output {
+    command.output().unwrap()
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+pub fn describe(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr)
+    )
+}
+
+pub fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "{}", describe(output));
+}
+
+/// No change order was committed twice, and none outside `declared` was committed at all.
+pub fn assert_no_duplicates(sim: &Sim, declared: &[String]) {
+    for (id, commits) in sim.commits() {
+        if declared.contains(&id) {
+            assert!(commits <= 1, "{id} was aborted {commits} times");
+        } else {
+            assert_eq!(commits, 0, "{id} was never declared but was aborted");
+        }
+    }
+}
+
+/// Nothing in the state says `aborted` unless the simulator committed that abort.
+pub fn assert_nothing_recorded_falsely(workspace: &Workspace, sim: &Sim) {
+    let Some(state) = workspace.read_state() else {
+        return;
+    };
+    let commits = sim.commits();
+    for (id, record) in state["change_orders"].as_object().unwrap() {
+        if record["status"] == "aborted" {
+            assert_eq!(
+                commits.get(id).copied().unwrap_or(0),
+                1,
+                "{id} is recorded aborted but the simulator did not commit it: {record}"
+            );
+        }
+    }
+}
+
+/// Every declared change order is aborted in state with a RequestId, the simulator committed
+/// exactly one abort for each and none for anything else, and the journal is gone.
+pub fn assert_all_aborted_exactly_once(workspace: &Workspace, sim: &Sim) {
+    let state = workspace.state();
+    let records = state["change_orders"].as_object().unwrap();
+    let commits = sim.commits();
+    for id in &workspace.ids {
+        let record = &records[id];
+        assert_eq!(record["status"], "aborted", "{id}: {record}");
+        assert!(record["request_id"].is_string(), "{id}: {record}");
+        assert_eq!(commits.get(id).copied().unwrap_or(0), 1, "{id}");
+    }
+    assert_no_duplicates(sim, &workspace.ids);
+    assert!(
+        !workspace.journal_path().exists(),
+        "the journal was folded and removed"
+    );
+}
+
+/// Waits until `condition` holds, or fails after `limit`.
+pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < limit, "gave up waiting after {limit:?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&next) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
