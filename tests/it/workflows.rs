@@ -18,7 +18,7 @@ use support::Sim;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_edas-rollback");
 
-/// DESIGN 3's statuses: abortable 0, 1, 8, 9; stopped 6; finished 2, 3, 7, 10.
+/// The statuses of docs/CONTRACT.md: abortable 0, 1, 8, 9; stopped 6; finished 2, 3, 7, 10.
 const EVERY_STATUS: [i32; 9] = [0, 1, 2, 3, 6, 7, 8, 9, 10];
 
 fn repository() -> PathBuf {
