@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod env;
 pub mod hints;
 pub mod limits;
 pub mod logging;
