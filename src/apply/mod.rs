@@ -11,6 +11,7 @@ pub mod adapters;
 pub mod engine;
 pub mod event;
 pub mod journal_writer;
+pub mod paced_read;
 pub mod pacing;
 pub mod retry;
 pub mod rollback_id;

@@ -89,11 +89,11 @@ impl Defaults {
 /// `2m`.
 pub fn duration_text(duration: Duration) -> String {
     let millis = duration.as_millis();
-    if millis > 0 && millis % 3_600_000 == 0 {
+    if millis > 0 && millis.is_multiple_of(3_600_000) {
         format!("{}h", millis / 3_600_000)
-    } else if millis > 0 && millis % 60_000 == 0 {
+    } else if millis > 0 && millis.is_multiple_of(60_000) {
         format!("{}m", millis / 60_000)
-    } else if millis % 1_000 == 0 {
+    } else if millis.is_multiple_of(1_000) {
         format!("{}s", millis / 1_000)
     } else {
         format!("{millis}ms")

@@ -38,6 +38,10 @@ pub struct Totals {
     pub aborts_committed: u64,
     /// Authenticated `GetChangeOrderInfo` requests.
     pub info_requests: u64,
+    /// Authenticated `ListRecentChangeOrder` requests (including throttled ones).
+    pub list_requests: u64,
+    /// Authenticated `ListApplication` requests (including throttled ones).
+    pub application_list_requests: u64,
     /// Requests naming a change order that does not exist.
     pub unknown_change_orders: u64,
     /// Authenticated requests signed with signature V3 (ACS3-HMAC-SHA256).

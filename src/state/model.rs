@@ -65,7 +65,7 @@ impl State {
 }
 
 /// What is known about one change order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordStatus {
     /// The service confirmed the abort (or its status shows it stopped).
@@ -93,7 +93,7 @@ impl RecordStatus {
 }
 
 /// How the rollback change order that an abort started ended (`apply --wait`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RollbackStatus {
     Running,

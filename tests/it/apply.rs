@@ -1060,21 +1060,58 @@ fn a_selector_over_two_applications_and_an_explicit_id_is_planned_frozen_and_app
         "planning sends nothing"
     );
 
+    // `plan --out` prints the saved plan grouped by application, the explicit id without
+    // an application last.
     let shown = text(&plan.stdout);
     assert!(
         shown.contains(
-            "By application: billing: 1 change order, co-c1: 1, checkout: 1, payment: 1."
-        ) || shown.contains("By application: billing: 1 change order"),
+            "By application: billing: 1 change order, checkout: 1, payment: 1, (no application): 1."
+        ),
+        "{shown}"
+    );
+    let grouped: Vec<&str> = shown
+        .lines()
+        .filter(|line| line.starts_with("  # ") || line.starts_with("  - abort"))
+        .map(|line| line.split("  [").next().unwrap_or(line))
+        .collect();
+    assert_eq!(
+        grouped,
+        [
+            "  # billing: 1 change order",
+            "  - abort co-x1  billing",
+            "  # checkout: 1 change order",
+            "  - abort co-c2  checkout",
+            "  # payment: 1 change order",
+            "  - abort co-p1  payment",
+            "  # (no application): 1 change order",
+            "  - abort co-c1  \"found by hand too\"",
+        ],
         "{shown}"
     );
     let markdown = run(workspace.command(&endpoint, &["plan", "--format", "markdown"]));
     assert_exit(&markdown, 0);
+    let markdown = text(&markdown.stdout);
     assert!(
-        text(&markdown.stdout).contains(
-            "**By application:** billing: 1 change order, (no application): 1, checkout: 1, payment: 1."
+        markdown.contains(
+            "**By application:** billing: 1 change order, checkout: 1, payment: 1, (no application): 1."
         ),
-        "{}",
-        text(&markdown.stdout)
+        "{markdown}"
+    );
+    let headings: Vec<&str> = markdown
+        .lines()
+        .filter(|line| {
+            line.starts_with("**") && line.ends_with("**") && line.contains(": 1 change order")
+        })
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            "**billing: 1 change order**",
+            "**checkout: 1 change order**",
+            "**payment: 1 change order**",
+            "**(no application): 1 change order**",
+        ],
+        "{markdown}"
     );
     assert_eq!(plan_file["actions"][2]["selected_by"]["selector"], 0);
     assert_eq!(plan_file["actions"][2]["selected_by"]["status"], 8);
@@ -1249,4 +1286,142 @@ fn a_selector_by_app_name_is_resolved_planned_frozen_and_applied_and_bad_names_a
     let stats = sim.stats();
     assert_eq!(stats.change_orders["co-w1"].aborts_received, 0);
     assert_eq!(stats.change_orders["co-w2"].aborts_received, 0);
+}
+
+/// Compiles a checked-in schema from `schemas/` with boon.
+fn checked_in_schema(name: &str) -> (boon::Schemas, boon::SchemaIndex) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(name);
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.add_resource(name, schema).unwrap();
+    let index = compiler.compile(name, &mut schemas).unwrap();
+    (schemas, index)
+}
+
+/// The typed machine output (docs/json-output.md): every line of a real `apply --json` run
+/// that retries (throttled and 503), verifies a lost answer by status, fails a change order
+/// that already ended, and follows rollbacks with `--wait`, is valid against the checked-in
+/// `schemas/apply-events.schema.json`; `plan --format json` is valid against
+/// `schemas/plan-output.schema.json`. A line with a `null` anywhere, an unknown `type` or a
+/// missing required field fails.
+#[test]
+fn json_output_is_valid_against_the_checked_in_schemas() {
+    use edas_rollback::sim::ScriptedOutcome::{Drop, Fail503, Throttle};
+    let mut faults = Faults::default();
+    faults
+        .scripted
+        .insert(id("co-throttled"), vec![Throttle, Throttle]);
+    faults.scripted.insert(id("co-unavailable"), vec![Fail503]);
+    faults.scripted.insert(id("co-lost"), vec![Drop]);
+    let sim = Sim::start(SimConfig {
+        change_orders: vec![
+            (id("co-throttled"), 1),
+            (id("co-unavailable"), 1),
+            (id("co-lost"), 1),
+            (id("co-done"), 2),
+            (id("co-plain"), 1),
+        ],
+        rollback_duration: Duration::from_millis(300),
+        faults,
+        ..SimConfig::default()
+    });
+    let workspace = Workspace::new(0);
+    write_mixed_config(
+        &workspace,
+        &[
+            "co-throttled",
+            "co-unavailable",
+            "co-lost",
+            "co-done",
+            "co-plain",
+        ],
+        &[],
+    );
+    let endpoint = sim.endpoint();
+
+    let (plans, plan_index) = checked_in_schema("plan-output.schema.json");
+    let plan = run(workspace.command(&endpoint, &["plan", "--format", "json"]));
+    assert_exit(&plan, 0);
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    if let Err(error) = plans.validate(&plan, plan_index) {
+        panic!("plan --format json fails its schema: {error:#}\n{plan:#}");
+    }
+
+    let (events, event_index) = checked_in_schema("apply-events.schema.json");
+    let output = run(workspace.command(
+        &endpoint,
+        &[
+            "apply",
+            "--auto-approve",
+            "--json",
+            "--wait",
+            "--wait-timeout",
+            "30s",
+        ],
+    ));
+    assert_exit(&output, 1);
+    let mut types = std::collections::BTreeSet::new();
+    let mut details = std::collections::BTreeSet::new();
+    let mut complete = None;
+    for line in text(&output.stdout).lines() {
+        let line: Value = serde_json::from_str(line).expect("every stdout line is JSON");
+        if line["type"] == "apply_complete" {
+            complete = Some(line.clone());
+        }
+        if let Err(error) = events.validate(&line, event_index) {
+            panic!("an apply --json line fails its schema: {error:#}\n{line}");
+        }
+        types.insert(line["type"].as_str().unwrap().to_string());
+        for key in line["diagnostic"]["detail"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(key, _)| key)
+        {
+            details.insert(key.clone());
+        }
+    }
+    // The run really produced what the schema is checked on.
+    for kind in [
+        "version",
+        "planned_change",
+        "apply_start",
+        "apply_complete",
+        "apply_errored",
+        "diagnostic",
+        "change_summary",
+    ] {
+        assert!(types.contains(kind), "no `{kind}` line in {types:?}");
+    }
+    for key in [
+        "attempt",
+        "throttled",
+        "rollback_status",
+        "rollback_change_order_id",
+    ] {
+        assert!(
+            details.contains(key),
+            "no diagnostic with `{key}` in {details:?}"
+        );
+    }
+    // And the schema refuses what the stream must never hold.
+    let complete = complete.unwrap();
+    for (key, value) in [
+        ("request_id", Value::Null),
+        ("type", Value::from("apply_finished")),
+        ("@level", Value::from("debug")),
+    ] {
+        let mut broken = complete.clone();
+        broken[key] = value;
+        assert!(
+            events.validate(&broken, event_index).is_err(),
+            "the schema accepts {broken}"
+        );
+    }
+    let mut missing = complete;
+    missing.as_object_mut().unwrap().remove("change_order_id");
+    assert!(events.validate(&missing, event_index).is_err());
 }

@@ -126,6 +126,10 @@ async fn rehearse(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8
             &endpoint,
             std::time::SystemTime::now(),
             Some(credentials.clone()),
+            &plan::Pacing::new(
+                crate::cli::settings::RunTuning::resolve(Some(&args.run), &config.desired),
+                crate::apply::RetryPolicy::default(),
+            ),
         )
         .await;
         match found {
