@@ -4,6 +4,7 @@
 
 use edas_rollback::sim::{Faults, Latency, SimConfig};
 use serde_json::Value;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -1328,7 +1329,7 @@ fn json_output_is_valid_against_the_checked_in_schemas() {
         faults,
         ..SimConfig::default()
     });
-    let workspace = Workspace::new(0);
+    let workspace = Workspace::new(0).against(&sim);
     write_mixed_config(
         &workspace,
         &[
@@ -1340,28 +1341,23 @@ fn json_output_is_valid_against_the_checked_in_schemas() {
         ],
         &[],
     );
-    let endpoint = sim.endpoint();
 
     let (plans, plan_index) = checked_in_schema("plan-output.schema.json");
-    let plan = run(workspace.command(&endpoint, &["plan", "--format", "json"]));
-    assert_exit(&plan, 0);
-    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let plan = workspace.plan(&["--format", "json"]).expect(0);
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
     if let Err(error) = plans.validate(&plan, plan_index) {
         panic!("plan --format json fails its schema: {error:#}\n{plan:#}");
     }
 
     let (events, event_index) = checked_in_schema("apply-events.schema.json");
-    let output = run(workspace.command(
-        &endpoint,
-        &[
-            "apply",
-            "--auto-approve",
-            "--json",
-            "--wait",
-            "--wait-timeout",
-            "30s",
-        ],
-    ));
+    let output = run(workspace.binary(&[
+        "apply",
+        "--auto-approve",
+        "--json",
+        "--wait",
+        "--wait-timeout",
+        "30s",
+    ]));
     assert_exit(&output, 1);
     let mut types = std::collections::BTreeSet::new();
     let mut details = std::collections::BTreeSet::new();
