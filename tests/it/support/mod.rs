@@ -164,16 +164,24 @@ pub struct Workspace {
     apply: String,
     /// Where [`Workspace::run`] points `--endpoint` (set by [`Workspace::against`]).
     endpoint: Option<String>,
+    /// Point runs at the endpoint through `EDAS_ENDPOINT` rather than `--endpoint`.
+    endpoint_in_env: bool,
 }
 
 impl Workspace {
     pub fn new(count: usize) -> Workspace {
+        Workspace::declaring(numbered_ids(count))
+    }
+
+    /// A workspace whose config declares exactly `ids` (each with `app: checkout`).
+    pub fn declaring(ids: Vec<String>) -> Workspace {
         let workspace = Workspace {
             dir: tempfile::tempdir().unwrap(),
-            ids: numbered_ids(count),
+            ids,
             state: None,
             apply: String::new(),
             endpoint: None,
+            endpoint_in_env: false,
         };
         workspace.write_config();
         workspace
@@ -199,6 +207,13 @@ impl Workspace {
         self
     }
 
+    /// Runs name the endpoint in `EDAS_ENDPOINT`, so their command lines are exactly the
+    /// ones a document shows.
+    pub fn endpoint_in_env(mut self) -> Workspace {
+        self.endpoint_in_env = true;
+        self
+    }
+
     /// The binary with these arguments, pointed at the simulator given to
     /// [`Workspace::against`], ready to spawn.
     pub fn binary(&self, args: &[&str]) -> Command {
@@ -206,7 +221,13 @@ impl Workspace {
             .endpoint
             .as_deref()
             .expect("Workspace::against(&sim) names the endpoint");
-        self.command(endpoint, args)
+        if self.endpoint_in_env {
+            let mut command = self.without_endpoint(args);
+            command.env("EDAS_ENDPOINT", endpoint);
+            command
+        } else {
+            self.command(endpoint, args)
+        }
     }
 
     /// Runs the binary to its end (see [`Workspace::binary`]).
@@ -304,6 +325,11 @@ impl Workspace {
             .args(args)
             .stdin(Stdio::null());
         command
+    }
+
+    /// A JSON file in the dir (a saved plan, a state).
+    pub fn json(&self, name: &str) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.path(name)).unwrap()).unwrap()
     }
 
     pub fn read_state(&self) -> Option<Value> {
