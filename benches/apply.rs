@@ -1,5 +1,5 @@
-//! Benchmarks of the apply engine (DESIGN 6, issue 5). Run with
-//! `cargo bench --bench apply` (all) or `cargo bench --bench apply -- NAME…`.
+//! Benchmarks of the apply engine (docs/CONTRACT.md, "Performance targets"; docs/BENCHMARKS.md).
+//! Run with `cargo bench --bench apply` (all) or `cargo bench --bench apply -- NAME…`.
 //!
 //! - `engine-memory`: the engine alone (pacing, scheduling, group-committed journal to a real
 //!   file with fdatasync) against an in-process zero-latency transport: CPU per change order.

@@ -1,5 +1,5 @@
-//! The command line (DESIGN 4), as clap structs only. Names and flags here are a contract:
-//! outside tests and runbooks drive the binary through them.
+//! The command line (docs/CONTRACT.md, "Commands"), as clap structs only. Names and flags here are
+//! a contract: outside tests and runbooks drive the binary through them.
 
 use crate::config::duration::parse_duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -17,7 +17,7 @@ use args::{Cli, Command};
 use clap::Parser as _;
 use std::process::ExitCode;
 
-/// Exit codes of DESIGN 4.
+/// Exit codes of docs/CONTRACT.md, "Commands".
 pub mod exit {
     pub const OK: u8 = 0;
     pub const ERROR: u8 = 1;

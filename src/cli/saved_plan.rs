@@ -1,8 +1,9 @@
-//! A saved plan on its way into `apply PLAN`: read it, then check that this run would carry
-//! it out as it was reviewed (DESIGN 3) — same endpoint, same region, same signature
-//! algorithm, same config file and content — before the lock is taken or anything is sent. The comparison itself is the pure
-//! [`check_pinned`]; this module resolves what the run would use and where each value came
-//! from (flags, environment, config), which only the CLI knows.
+//! A saved plan on its way into `apply PLAN`: read it, then check that this run would carry it out
+//! as it was reviewed (docs/APPLY.md, "A saved plan is carried out as reviewed") — same endpoint,
+//! same region, same signature algorithm, same config file and content — before the lock is taken
+//! or anything is sent. The comparison itself is the pure [`check_pinned`]; this module resolves
+//! what the run would use and where each value came from (flags, environment, config), which only
+//! the CLI knows.
 
 use crate::cli::args::GlobalArgs;
 use crate::cli::limits::{MAX_PLAN_BYTES, read_bounded_text};

@@ -29,7 +29,7 @@ pub struct LoadedConfig {
 }
 
 impl LoadedConfig {
-    /// The state file for this config (DESIGN 2): `--state`, else `state:`, else
+    /// The state file for this config (docs/CONTRACT.md, "Files"): `--state`, else `state:`, else
     /// `<config stem>.state.json` beside the config.
     pub fn state_path(&self, flag: Option<&Path>) -> PathBuf {
         state_path(&self.path, self.desired.state.as_deref(), flag)
@@ -176,8 +176,8 @@ fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> ConfigErrors {
     )
 }
 
-/// The state file path (DESIGN 2): `--state`, else the config's `state:` (relative to the
-/// config's directory), else `<config stem>.state.json` beside the config. Every command
+/// The state file path (docs/CONTRACT.md, "Files"): `--state`, else the config's `state:` (relative
+/// to the config's directory), else `<config stem>.state.json` beside the config. Every command
 /// (and `rehearse`'s scratch state) derives the path here and nowhere else.
 pub fn state_path(config_path: &Path, config_state: Option<&Path>, flag: Option<&Path>) -> PathBuf {
     if let Some(flag) = flag {

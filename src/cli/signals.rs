@@ -1,8 +1,8 @@
-//! Stopping a run by signal. SIGINT (Ctrl-C), SIGTERM (CI cancellation: GitLab sends it,
-//! GitHub sends SIGINT then SIGTERM) and SIGHUP (a dropped SSH session) all mean the same:
-//! the first one starts nothing new, lets the requests in flight finish and be journaled,
-//! saves the state and exits 130 (DESIGN 4's "interrupted", whichever signal it was, so CI
-//! sees one code); a second one of any of them exits 130 at once, since the journal already
+//! Stopping a run by signal. SIGINT (Ctrl-C), SIGTERM (CI cancellation: GitLab sends it, GitHub
+//! sends SIGINT then SIGTERM) and SIGHUP (a dropped SSH session) all mean the same: the first one
+//! starts nothing new, lets the requests in flight finish and be journaled, saves the state and
+//! exits 130 (the "interrupted" exit of docs/CONTRACT.md, "Commands", whichever signal it was, so
+//! CI sees one code); a second one of any of them exits 130 at once, since the journal already
 //! holds every intent that was sent. See docs/APPLY.md ("Stopping").
 
 use crate::apply::CancelToken;

@@ -63,7 +63,7 @@ pub struct ChangeOrderStats {
     /// Aborts that moved it to status 6: more than 1 means it was aborted twice.
     pub aborts_committed: u64,
     pub info_requests: u64,
-    /// Its status now (DESIGN 3).
+    /// Its status now (docs/CONTRACT.md, "Change order statuses").
     pub status: i32,
     /// The rollback change order created by its abort.
     #[serde(skip_serializing_if = "Option::is_none")]

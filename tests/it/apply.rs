@@ -927,7 +927,7 @@ fn a_lost_abort_answer_s_rollback_is_found_by_the_list_and_followed_and_without_
     );
     assert!(stdout.contains("co-elsewhere: aborted"), "{stdout}");
     assert!(stdout.contains("Rollbacks: 1 succeeded"), "{stdout}");
-    // All aborts are done (DESIGN: 0 all done); a rollback that could not be followed is
+    // All aborts are done (docs/CONTRACT.md: 0 all done); a rollback that could not be followed is
     // reported, as before this lookup existed, not turned into a failure.
     assert_exit(&output, 0);
 }

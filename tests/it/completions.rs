@@ -12,7 +12,7 @@ use edas_rollback::cli::args::{Cli, Command as Verb, OutputFormat};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// DESIGN 4's commands: the contract every generated artefact must cover.
+/// The commands of docs/CONTRACT.md, "Commands": the contract every generated artefact must cover.
 const DESIGN_COMMANDS: [&str; 8] = [
     "validate",
     "plan",
@@ -56,7 +56,7 @@ fn every_command() -> Vec<String> {
     for name in DESIGN_COMMANDS {
         assert!(
             names.iter().any(|known| known == name),
-            "DESIGN 4 names `{name}`, the CLI does not"
+            "docs/CONTRACT.md names `{name}`, the CLI does not"
         );
     }
     names.sort();

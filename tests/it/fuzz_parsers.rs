@@ -1,11 +1,11 @@
-//! Parser fuzzing on stable Rust (issue 7): arbitrary bytes and structured mutations of valid
-//! documents go into every parser that reads something a person or a crash could have damaged:
-//! the config (`config::parse` on text, `cli::settings::load_config` on a file for bytes that
-//! are not UTF-8), the plan file (`plan::file::decode`), the state file (`LocalStore::read`),
-//! the journal (`parse_journal_bytes`, `LocalStore::read_journal`), the aliyun CLI profile
-//! file (`resolve_credentials`), endpoints, durations and retry hints, the EDAS wire bodies
-//! (serde_json into the wire types) and the outcome policy (`classify_abort`, `classify_info`
-//! on any status, headers and body).
+//! Parser fuzzing on stable Rust (docs/RELIABILITY.md): arbitrary bytes and structured mutations of
+//! valid documents go into every parser that reads something a person or a crash could have
+//! damaged: the config (`config::parse` on text, `cli::settings::load_config` on a file for bytes
+//! that are not UTF-8), the plan file (`plan::file::decode`), the state file (`LocalStore::read`),
+//! the journal (`parse_journal_bytes`, `LocalStore::read_journal`), the aliyun CLI profile file
+//! (`resolve_credentials`), endpoints, durations and retry hints, the EDAS wire bodies (serde_json
+//! into the wire types) and the outcome policy (`classify_abort`, `classify_info` on any status,
+//! headers and body).
 //!
 //! The properties, for every input: no panic (a panic fails the test); an answer within a
 //! generous time bound (inputs are bounded in size, so a slow answer means a runaway parser);

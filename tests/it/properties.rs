@@ -1,9 +1,9 @@
-//! Property tests of the pure core (issue 7): the planner, the journal fold, the outcome
-//! policy and the signer. Each property states a promise the rest of the tool builds on: a state is the fold
-//! of its journal whatever the crash or the interleaving; a response is classified by the
-//! policy's rules and never by accident; a plan gives every declared change order exactly one
-//! action and never sends an aborted one again; a signature does not depend on the order in which a
-//! request was put together.
+//! Property tests of the pure core (docs/RELIABILITY.md): the planner, the journal fold, the
+//! outcome policy and the signer. Each property states a promise the rest of the tool builds on: a
+//! state is the fold of its journal whatever the crash or the interleaving; a response is
+//! classified by the policy's rules and never by accident; a plan gives every declared change order
+//! exactly one action and never sends an aborted one again; a signature does not depend on the
+//! order in which a request was put together.
 //!
 //! CI runs a few hundred cases per property. A long run, by hand:
 //!

@@ -1,7 +1,7 @@
-//! Secrets are never written (DESIGN 5, issue 7): every command, its failures and its `-v`
-//! and `-vv` logs, with a recognisable access key secret and STS token given through the
-//! environment and through an aliyun CLI profile, against a simulator that requires both.
-//! Every byte of stdout and stderr and every file written under the workspace is scanned for
+//! Secrets are never written (docs/credentials.md, docs/RELIABILITY.md): every command, its
+//! failures and its `-v` and `-vv` logs, with a recognisable access key secret and STS token given
+//! through the environment and through an aliyun CLI profile, against a simulator that requires
+//! both. Every byte of stdout and stderr and every file written under the workspace is scanned for
 //! the secret, the token, and every 8-character piece of either.
 
 use crate::support;

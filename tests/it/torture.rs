@@ -1,6 +1,6 @@
-//! The torture suite (issue 7): the real binary against the real simulator while the process
-//! is SIGKILLed at random points, the service misbehaves in every way the simulator can, and
-//! the disk fails under the state. Each test proves from the simulator's counters that no
+//! The torture suite (docs/RELIABILITY.md): the real binary against the real simulator while the
+//! process is SIGKILLed at random points, the service misbehaves in every way the simulator can,
+//! and the disk fails under the state. Each test proves from the simulator's counters that no
 //! change order was lost or aborted twice, and from the state file that nothing was recorded
 //! falsely.
 //!
@@ -704,7 +704,7 @@ fn a_state_file_deleted_mid_run_is_not_silently_replaced_and_nothing_is_lost() {
 
     // Every change order of the interrupted run is recorded aborted. The 50 records the
     // deleted file held are gone with it; their aborts are refused by the service (already
-    // stopped), and the refusal is verified (issue 11): status 6, so they are recorded
+    // stopped), and the refusal is verified (docs/APPLY.md): status 6, so they are recorded
     // aborted (confirmed by status), never failed, and never committed twice.
     let next = apply(&workspace, &sim, &[]);
     assert_exit(&next, 0);

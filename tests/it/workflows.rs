@@ -15,7 +15,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use support::{Run, Sim, Workspace, assert_cli_snapshot};
 
-/// DESIGN 3's statuses: abortable 0, 1, 8, 9; stopped 6; finished 2, 3, 7, 10.
+/// The statuses of docs/CONTRACT.md: abortable 0, 1, 8, 9; stopped 6; finished 2, 3, 7, 10.
 const EVERY_STATUS: [i32; 9] = [0, 1, 2, 3, 6, 7, 8, 9, 10];
 
 fn repository() -> PathBuf {

@@ -34,7 +34,7 @@ const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// How often `--wait` asks about each rollback change order.
 const WAIT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
-/// The question a person must answer `yes` to (issue 5).
+/// The question a person must answer `yes` to (docs/CONTRACT.md, "Semantics").
 pub const APPROVAL_PROMPT: &str =
     "Do you want to abort these change orders? Only 'yes' will be accepted:";
 

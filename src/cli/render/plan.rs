@@ -1,5 +1,5 @@
 //! Plans as people and machines read them: text in Terraform's spirit, the JSON of the plan
-//! file, and a pull-request comment in markdown (issue 6). Pure functions from a [`Plan`] to
+//! file, and a pull-request comment in markdown (docs/CI.md). Pure functions from a [`Plan`] to
 //! a `String`; the command decides where it goes. Text carries ANSI styles and must be
 //! printed through `anstream`, which drops them for `NO_COLOR`, `--no-color` and anything
 //! that is not a terminal. This file must not decide anything a plan does not already say.
@@ -567,10 +567,10 @@ pub fn json(plan: &Plan) -> String {
     file::encode(plan)
 }
 
-/// A pull-request comment (issue 6): a one-line verdict, a summary table, the actions, long
-/// sections folded, the checksum and state serial, never over [`MARKDOWN_LIMIT`].
-/// `saved_as` is the plan file, named in the command that applies it and in the note that
-/// says how to see rows left out.
+/// A pull-request comment (docs/CI.md, docs/CONTRACT.md "Commands"): a one-line verdict, a summary
+/// table, the actions, long sections folded, the checksum and state serial, never over
+/// [`MARKDOWN_LIMIT`]. `saved_as` is the plan file, named in the command that applies it and in the
+/// note that says how to see rows left out.
 pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
     let summary = &plan.summary;
     let mut head = String::new();

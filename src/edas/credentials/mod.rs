@@ -1,4 +1,4 @@
-//! Credentials and where they come from (DESIGN 5; docs/credentials.md): the official default
+//! Credentials and where they come from (docs/credentials.md): the official default
 //! chain ([`chain`]), the aliyun CLI profiles ([`profile`]) and credentials file ([`ini`]),
 //! STS and the other remote sources ([`fetch`]), the RPC signer STS needs ([`rpc`]), and the
 //! [`CredentialsProvider`] that hands every request credentials valid at that moment,
