@@ -1,6 +1,6 @@
 //! Unit tests of the engine's scheduling logic against an in-memory transport and journal,
 //! on tokio's paused clock so that timing is exact. The real client, store and simulator
-//! are exercised over loopback by `tests/apply.rs`.
+//! are exercised over loopback by `tests/it/apply.rs`.
 
 use super::engine::{RollbackTarget, WaitReport};
 use super::event::{ApplyEvent, Reporter};

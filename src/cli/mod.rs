@@ -5,6 +5,7 @@
 pub mod args;
 pub mod batched_stdout;
 pub mod commands;
+pub mod env;
 pub mod hints;
 pub mod limits;
 pub mod logging;

@@ -78,7 +78,7 @@ fn endpoint_source(global: &GlobalArgs, config: &LoadedConfig) -> String {
     if let Some(value) = flag_or_env {
         // clap merges the flag and the variable; the variable is the one a leftover shell
         // carries, so name it when it holds this very value.
-        let from_env = std::env::var("EDAS_ENDPOINT").is_ok_and(|env| env == value);
+        let from_env = crate::cli::env::var("EDAS_ENDPOINT").is_some_and(|env| env == value);
         return if from_env {
             "`EDAS_ENDPOINT`".to_string()
         } else {

@@ -300,8 +300,8 @@ pub fn open_store_at(
             .clone()
             .or(configured_name)
             .unwrap_or_else(|| config_stem(&global.config));
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        let location = location::parse(url, &name, &|key| std::env::var(key).ok(), home.as_deref())
+        let home = crate::cli::env::var_os("HOME").map(PathBuf::from);
+        let location = location::parse(url, &name, &crate::cli::env::var, home.as_deref())
             .map_err(crate::cli::render::store_error_to_anyhow)?;
         let store = PgStore::open(&location).map_err(crate::cli::render::store_error_to_anyhow)?;
         return Ok(AnyStore::Postgres(store));
@@ -342,7 +342,7 @@ mod tests {
         );
     }
 
-    /// The committed schema, which editors read and docs/CONFIG.md documents; tests/config.rs
+    /// The committed schema, which editors read and docs/CONFIG.md documents; tests/it/config.rs
     /// checks it is what the Rust types generate.
     fn committed_schema_default(definition: &str, key: &str) -> serde_json::Value {
         let schema: serde_json::Value =

@@ -21,6 +21,10 @@ pub fn received() -> Option<&'static str> {
 /// Watches for SIGINT, SIGTERM and SIGHUP from now on and cancels `cancel` on the first.
 /// Must be called inside a tokio runtime. The handlers are registered before this returns,
 /// so a signal that arrives at any later instant is caught rather than killing the process.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a second signal ends the process at once, by design (docs/APPLY.md, Stopping)"
+)]
 pub fn install_stop_handler(cancel: CancelToken) {
     #[cfg(unix)]
     {

@@ -205,7 +205,13 @@ pub async fn execute(
     crate::cli::limits::ensure_open_files(tuning.parallelism)?;
     let credentials: CredentialsProvider = match credentials {
         Some(credentials) => credentials.into(),
-        None => load_provider(desired.provider.profile.as_deref()).await?,
+        None => {
+            load_provider(
+                desired.provider.profile.as_deref(),
+                &crate::cli::env::credentials_environment(),
+            )
+            .await?
+        }
     };
     let endpoint_used = endpoint.to_string();
     // A saved plan's own algorithm (checked equal to the config's by `load_reviewed`).

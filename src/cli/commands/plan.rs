@@ -100,7 +100,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         // a thread, they are freed here instead.
         let _ = std::thread::Builder::new().spawn_scoped(scope, move || drop((config, loaded)));
         if let (Some(out), Some(encoded)) = (&args.out, &encoded) {
-            write_plan_file(out, encoded)?;
+            crate::cli::out_file::write_plan_file(out, encoded)?;
         }
         let saved_as = args.out.as_deref();
         match (args.format, &encoded) {
@@ -174,31 +174,6 @@ fn print_plain_stdout(text: &str) -> anyhow::Result<()> {
         }
         _ => Ok(()),
     }
-}
-
-/// Writes the plan beside its final name and renames it into place, so a reader (or a CI
-/// upload step) never sees half a plan.
-fn write_plan_file(path: &Path, text: &str) -> anyhow::Result<()> {
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let written = tempfile::NamedTempFile::new_in(directory).and_then(|mut temporary| {
-        temporary.write_all(text.as_bytes())?;
-        temporary.as_file().sync_all()?;
-        temporary.persist(path).map_err(|error| error.error)?;
-        Ok(())
-    });
-    written
-        .map_err(|error| {
-            Hinted::new(
-                anyhow::Error::new(error)
-                    .context(format!("could not write plan file `{}`", path.display())),
-                "check that the directory exists and is writable, or pass another `--out FILE`",
-            )
-        })
-        .context("the plan was not saved")?;
-    Ok(())
 }
 
 /// `CreateTime` has no zone; EDAS consoles show China Standard Time (UTC+8), which is how
@@ -289,18 +264,21 @@ pub(crate) async fn resolve_selectors_with(
 ) -> anyhow::Result<Vec<select::Selected>> {
     let credentials: crate::edas::credentials::CredentialsProvider = match credentials {
         Some(credentials) => credentials.into(),
-        None => load_provider(desired.provider.profile.as_deref())
-            .await
-            .map_err(|error| {
-                Hinted::new(
-                    anyhow::Error::new(error).context(
-                        "the config has `select:` selectors, and selectors need EDAS read access \
+        None => load_provider(
+            desired.provider.profile.as_deref(),
+            &crate::cli::env::credentials_environment(),
+        )
+        .await
+        .map_err(|error| {
+            Hinted::new(
+                anyhow::Error::new(error).context(
+                    "the config has `select:` selectors, and selectors need EDAS read access \
                          at plan time (ListRecentChangeOrder), but no credentials were found",
-                    ),
-                    "set credentials with read access (RAM action edas:ReadApplication), or list \
+                ),
+                "set credentials with read access (RAM action edas:ReadApplication), or list \
                      the change orders under `change_orders:` instead of selecting them",
-                )
-            })?,
+            )
+        })?,
     };
     let client = Arc::new(pacing.client(desired, endpoint, credentials)?);
     let stop = CancelToken::new();
@@ -506,7 +484,11 @@ fn refresh(
         .build()
         .context("cannot start the async runtime")?;
     let live = runtime.block_on(async {
-        let credentials = load_provider(desired.provider.profile.as_deref()).await?;
+        let credentials = load_provider(
+            desired.provider.profile.as_deref(),
+            &crate::cli::env::credentials_environment(),
+        )
+        .await?;
         let client = pacing.client(desired, endpoint, credentials)?;
         let progress = refresh_progress(pending.len());
         let live = live_statuses(Arc::new(client), pending, pacing, &progress).await;

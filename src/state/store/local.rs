@@ -8,6 +8,10 @@
 //! the pure `journal::fold`) before anything else reads the state. This is the I/O edge: it reads
 //! the clock only to stamp lock info, and makes the lineage UUID of a new state. It decides nothing
 //! about change orders.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the local store owns its state, backup, journal and lock files (docs/DECISIONS.md, Boundaries)"
+)]
 
 use super::atomic::{
     io_error, parent_dir, private, remove_and_sync_dir, sync_dir, write_atomically,
@@ -205,10 +209,7 @@ impl LocalStore {
         let info = LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             operation: operation.to_string(),
-            who: std::env::var("USER")
-                .ok()
-                .filter(|user| !user.is_empty())
-                .unwrap_or_else(|| "unknown".to_string()),
+            who: LockInfo::current_user(),
             pid: std::process::id(),
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
