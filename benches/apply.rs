@@ -305,6 +305,7 @@ fn run_on<S: StateStore>(
                 wait: None,
                 operation: "apply".into(),
                 endpoint: None,
+                durability: Default::default(),
             },
         )
         .await

@@ -3,6 +3,7 @@
 //! render. `anyhow` is used here and only here; the library modules return typed errors.
 
 pub mod args;
+pub mod batched_stdout;
 pub mod commands;
 pub mod env;
 pub mod hints;

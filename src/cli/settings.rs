@@ -342,7 +342,7 @@ mod tests {
         );
     }
 
-    /// The committed schema, which editors read and docs/CONFIG.md documents; tests/config.rs
+    /// The committed schema, which editors read and docs/CONFIG.md documents; tests/it/config.rs
     /// checks it is what the Rust types generate.
     fn committed_schema_default(definition: &str, key: &str) -> serde_json::Value {
         let schema: serde_json::Value =

@@ -48,6 +48,8 @@ pub fn install_stop_handler(cancel: CancelToken) {
                 let _ = RECEIVED.set(first);
                 cancel.cancel();
                 next().await;
+                // Lines held for their records' sync would be lost by the exit.
+                crate::cli::batched_stdout::write_all_pending();
                 std::process::exit(i32::from(exit::INTERRUPTED));
             });
             return;
@@ -61,6 +63,7 @@ pub fn install_stop_handler(cancel: CancelToken) {
         let _ = RECEIVED.set("SIGINT");
         cancel.cancel();
         if tokio::signal::ctrl_c().await.is_ok() {
+            crate::cli::batched_stdout::write_all_pending();
             std::process::exit(i32::from(exit::INTERRUPTED));
         }
     });

@@ -574,7 +574,7 @@ fn quoted_numbers_are_refused_where_a_number_is_expected() {
     insta::assert_snapshot!(rendered);
 }
 
-/// Regression (found by `tests/fuzz_parsers.rs`): the headline echoed a value in full and the
+/// Regression (found by `tests/it/fuzz_parsers.rs`): the headline echoed a value in full and the
 /// underline ran its whole width past the cropped source line, so a megabyte-long id printed
 /// two megabytes.
 #[test]
@@ -592,7 +592,7 @@ fn a_very_long_value_is_cropped_in_the_headline_and_the_underline() {
     }
 }
 
-/// Regression (found by `tests/fuzz_parsers.rs`): YAML ends a line at a lone `\r` too, so in
+/// Regression (found by `tests/it/fuzz_parsers.rs`): YAML ends a line at a lone `\r` too, so in
 /// a file with old Mac line endings the parser's line 3 was shown as an empty line (or, with
 /// a stray `\r` mid-file, as the wrong line).
 #[test]
@@ -607,7 +607,7 @@ fn a_lone_carriage_return_ends_a_line_as_the_parser_counts_it() {
     );
 }
 
-/// Regression (found by `tests/fuzz_parsers.rs`): a value holding a backtick shifted the
+/// Regression (found by `tests/it/fuzz_parsers.rs`): a value holding a backtick shifted the
 /// pairing of quotes, and the rest of a long value was echoed in full.
 #[test]
 fn a_long_value_holding_a_backtick_is_still_cropped() {

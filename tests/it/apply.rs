@@ -5,136 +5,15 @@
 use edas_rollback::sim::{Faults, Latency, SimConfig};
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support;
 
-use support::{BINARY, Sim};
-
-/// A temp dir holding `edas-rollback.yaml` with `count` change orders.
-struct Workspace {
-    dir: tempfile::TempDir,
-    ids: Vec<String>,
-}
-
-impl Workspace {
-    fn new(count: usize) -> Workspace {
-        let dir = tempfile::tempdir().unwrap();
-        let ids: Vec<String> = (0..count)
-            .map(|index| format!("6b55106c-c7f2-40f7-a1d4-{index:012}"))
-            .collect();
-        let mut yaml =
-            String::from("version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n");
-        for id in &ids {
-            yaml.push_str(&format!("  - id: {id}\n    app: checkout\n"));
-        }
-        std::fs::write(dir.path().join("edas-rollback.yaml"), yaml).unwrap();
-        Workspace { dir, ids }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn state_path(&self) -> PathBuf {
-        self.path("edas-rollback.state.json")
-    }
-
-    fn journal_path(&self) -> PathBuf {
-        self.path("edas-rollback.state.json.journal")
-    }
-
-    /// The binary in this dir, with the simulator's test credentials and nothing else from
-    /// the environment that could pick other credentials.
-    fn command(&self, endpoint: &str, args: &[&str]) -> Command {
-        self.command_with_secret(
-            endpoint,
-            args,
-            edas_rollback::sim::DEFAULT_ACCESS_KEY_SECRET,
-        )
-    }
-
-    fn command_with_secret(&self, endpoint: &str, args: &[&str], secret: &str) -> Command {
-        let mut command = Command::new(BINARY);
-        command
-            .current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .env(
-                "ALIBABA_CLOUD_ACCESS_KEY_ID",
-                edas_rollback::sim::DEFAULT_ACCESS_KEY_ID,
-            )
-            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret)
-            .arg("--endpoint")
-            .arg(endpoint)
-            .args(args)
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn state(&self) -> Value {
-        serde_json::from_str(&std::fs::read_to_string(self.state_path()).unwrap()).unwrap()
-    }
-
-    /// Lines in the journal of a run in progress (0 when there is none).
-    fn journal_lines(&self) -> usize {
-        std::fs::read_to_string(self.journal_path())
-            .map(|text| text.lines().count())
-            .unwrap_or(0)
-    }
-}
-
-fn run(mut command: Command) -> Output {
-    command.output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_exit(output: &Output, code: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-}
-
-/// Every declared change order is aborted in state, with a RequestId, and the simulator
-/// committed exactly one abort for each.
-fn assert_all_aborted_exactly_once(workspace: &Workspace, sim: &Sim) {
-    let state = workspace.state();
-    let records = state["change_orders"].as_object().unwrap();
-    let stats = sim.stats();
-    for id in &workspace.ids {
-        let record = &records[id];
-        assert_eq!(record["status"], "aborted", "{id}: {record}");
-        assert!(record["request_id"].is_string(), "{id}: {record}");
-        assert_eq!(
-            stats.change_orders[id].aborts_committed, 1,
-            "{id} was committed {} times",
-            stats.change_orders[id].aborts_committed
-        );
-    }
-    assert!(
-        !workspace.journal_path().exists(),
-        "the journal was folded and removed"
-    );
-}
-
-/// Waits until `condition` holds, or fails after `limit`.
-fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < limit, "gave up waiting after {limit:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use support::{
+    Run, Sim, Workspace, assert_all_aborted_exactly_once, assert_cli_snapshot, assert_exit, run,
+    text, wait_until,
+};
 
 fn signal(child: &Child, name: &str) {
     let status = Command::new("kill")
@@ -241,14 +120,11 @@ fn lost_responses_and_503s_are_verified_and_nothing_is_aborted_twice() {
 #[test]
 fn a_wrong_secret_stops_early_with_a_clear_error_and_a_consistent_state() {
     let sim = Sim::any_id(Faults::default(), 42);
-    let workspace = Workspace::new(200);
-    let output = run(workspace.command_with_secret(
-        &sim.endpoint(),
-        &["apply", "--auto-approve", "--parallelism", "4"],
-        "NotTheSecret",
-    ));
-    assert_exit(&output, 1);
-    let stderr = text(&output.stderr);
+    let workspace = Workspace::new(200).against(&sim);
+    let mut command = workspace.binary(&["apply", "--auto-approve", "--parallelism", "4"]);
+    command.env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "NotTheSecret");
+    let output = Run::from(run(command)).expect(1);
+    let stderr = &output.stderr;
     assert!(stderr.contains("SignatureDoesNotMatch"), "{stderr}");
     assert!(
         stderr.contains("hint:") && stderr.contains("access key secret"),
@@ -271,7 +147,7 @@ fn a_wrong_secret_stops_early_with_a_clear_error_and_a_consistent_state() {
         assert_eq!(record["code"], "SignatureDoesNotMatch");
     }
     assert!(!workspace.journal_path().exists());
-    assert!(text(&output.stdout).contains("not started"));
+    assert!(output.stdout.contains("not started"));
 }
 
 /// Issue 11: EDAS answers a RAM user without the permission with HTTP 200 and body `Code`
@@ -347,11 +223,10 @@ fn a_config_mixing_ack_and_ecs_change_orders_sends_each_its_call_and_records_all
             .collect(),
         ..SimConfig::default()
     });
-    let workspace = Workspace::new(0);
+    let workspace = Workspace::new(0).against(&sim);
     write_mixed_config(&workspace, &ack, &ecs);
-    let plan = run(workspace.command(&sim.endpoint(), &["plan", "--out", "plan.json"]));
-    assert_exit(&plan, 0);
-    let plan_stdout = text(&plan.stdout);
+    let plan = workspace.plan(&["--out", "plan.json"]).expect(0);
+    let plan_stdout = &plan.stdout;
     assert!(
         plan_stdout.contains("[RollbackChangeOrder]")
             && plan_stdout.contains("[AbortAndRollbackChangeOrder]"),
@@ -375,8 +250,7 @@ fn a_config_mixing_ack_and_ecs_change_orders_sends_each_its_call_and_records_all
             "rollback"
         ]
     );
-    let output = run(workspace.command(&sim.endpoint(), &["apply", "plan.json"]));
-    assert_exit(&output, 0);
+    workspace.run(&["apply", "plan.json"]).expect(0);
     let stats = sim.stats();
     for id in ack {
         let counts = &stats.change_orders[id];
@@ -420,11 +294,10 @@ fn an_ecs_change_order_declared_as_ack_fails_with_a_message_naming_operation_rol
             .collect(),
         ..SimConfig::default()
     });
-    let workspace = Workspace::new(0);
+    let workspace = Workspace::new(0).against(&sim);
     write_mixed_config(&workspace, &["ecs-0001"], &[]);
-    let output = run(workspace.command(&sim.endpoint(), &["apply", "--auto-approve"]));
-    assert_exit(&output, 1);
-    let shown = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    let output = workspace.apply(&[]).expect(1);
+    let shown = output.both();
     assert!(shown.contains("`operation: rollback`"), "{shown}");
     assert_eq!(sim.stats().change_orders["ecs-0001"].aborts_committed, 0);
     assert_eq!(
@@ -436,27 +309,19 @@ fn an_ecs_change_order_declared_as_ack_fails_with_a_message_naming_operation_rol
 #[test]
 fn a_saved_plan_applied_twice_is_refused_the_second_time_and_sends_nothing() {
     let sim = Sim::any_id(Faults::default(), 42);
-    let workspace = Workspace::new(5);
-    let endpoint = sim.endpoint();
-    assert_exit(
-        &run(workspace.command(&endpoint, &["plan", "--out", "plan.json"])),
-        0,
-    );
-    assert_exit(
-        &run(workspace.command(&endpoint, &["apply", "plan.json"])),
-        0,
-    );
+    let workspace = Workspace::new(5).against(&sim);
+    workspace.plan(&["--out", "plan.json"]).expect(0);
+    workspace.run(&["apply", "plan.json"]).expect(0);
     let requests = sim.stats().totals.requests;
     assert_eq!(requests, 5);
     // Signature V3 is the default.
     assert_eq!(sim.stats().totals.signed_v3, 5);
 
-    let again = run(workspace.command(&endpoint, &["apply", "plan.json"]));
-    assert_exit(&again, 1);
+    let again = workspace.run(&["apply", "plan.json"]).expect(1);
     assert!(
-        text(&again.stderr).contains("Saved plan is stale"),
+        again.stderr.contains("Saved plan is stale"),
         "{}",
-        text(&again.stderr)
+        again.stderr
     );
     assert_eq!(sim.stats().totals.requests, requests, "nothing was sent");
     assert_eq!(workspace.state()["serial"], 1);
@@ -465,8 +330,7 @@ fn a_saved_plan_applied_twice_is_refused_the_second_time_and_sends_nothing() {
 #[test]
 fn a_saved_plan_is_applied_with_its_signature_and_refused_when_the_config_changed_it() {
     let sim = Sim::any_id(Faults::default(), 43);
-    let workspace = Workspace::new(3);
-    let endpoint = sim.endpoint();
+    let workspace = Workspace::new(3).against(&sim);
     let config = workspace.path("edas-rollback.yaml");
     let v3 = std::fs::read_to_string(&config).unwrap();
     let legacy = v3.replace(
@@ -474,10 +338,7 @@ fn a_saved_plan_is_applied_with_its_signature_and_refused_when_the_config_change
         "  region: cn-hangzhou\n  signature_algorithm: HMAC-SHA1\n",
     );
     std::fs::write(&config, &legacy).unwrap();
-    assert_exit(
-        &run(workspace.command(&endpoint, &["plan", "--out", "plan.json"])),
-        0,
-    );
+    workspace.plan(&["--out", "plan.json"]).expect(0);
     let plan = std::fs::read_to_string(workspace.path("plan.json")).unwrap();
     assert!(
         plan.contains("\"signature_algorithm\": \"HMAC-SHA1\""),
@@ -486,23 +347,13 @@ fn a_saved_plan_is_applied_with_its_signature_and_refused_when_the_config_change
 
     // The config now says V3: the plan pinned v1, so apply refuses it and sends nothing.
     std::fs::write(&config, &v3).unwrap();
-    let refused = run(workspace.command(&endpoint, &["apply", "plan.json"]));
-    assert_exit(&refused, 1);
-    let stderr = text(&refused.stderr);
-    assert!(
-        stderr.contains("the plan was made to sign with `HMAC-SHA1`")
-            && stderr.contains("nothing was sent")
-            && stderr.contains("`ACS3-HMAC-SHA256`"),
-        "{stderr}"
-    );
+    let refused = workspace.run(&["apply", "plan.json"]).expect(1);
+    assert_cli_snapshot!(refused.stderr);
     assert_eq!(sim.stats().totals.requests, 0, "nothing was sent");
 
     // Back to the plan's setting: applied, signed the legacy way, and accepted.
     std::fs::write(&config, &legacy).unwrap();
-    assert_exit(
-        &run(workspace.command(&endpoint, &["apply", "plan.json"])),
-        0,
-    );
+    workspace.run(&["apply", "plan.json"]).expect(0);
     let stats = sim.stats();
     assert_eq!(stats.totals.aborts_committed, 3);
     assert_eq!(stats.totals.signature_failures, 0);
@@ -518,21 +369,16 @@ fn a_second_apply_fails_at_once_on_the_lock_naming_the_first() {
         },
         42,
     );
-    let workspace = Workspace::new(20);
-    let endpoint = sim.endpoint();
+    let workspace = Workspace::new(20).against(&sim);
     let mut first = workspace
-        .command(
-            &endpoint,
-            &["apply", "--auto-approve", "--parallelism", "1"],
-        )
+        .binary(&["apply", "--auto-approve", "--parallelism", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     wait_until(Duration::from_secs(20), || workspace.journal_lines() > 1);
-    let second = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
-    assert_exit(&second, 1);
-    let stderr = text(&second.stderr);
+    let second = workspace.apply(&[]).expect(1);
+    let stderr = &second.stderr;
     assert!(stderr.contains("locked"), "{stderr}");
     assert!(stderr.contains(&format!("pid {}", first.id())), "{stderr}");
     assert!(stderr.contains("operation `apply`"), "{stderr}");
@@ -549,13 +395,9 @@ fn ctrl_c_finishes_what_is_in_flight_exits_130_and_the_next_apply_finishes_the_r
         },
         42,
     );
-    let workspace = Workspace::new(200);
-    let endpoint = sim.endpoint();
+    let workspace = Workspace::new(200).against(&sim);
     let child = workspace
-        .command(
-            &endpoint,
-            &["apply", "--auto-approve", "--parallelism", "4"],
-        )
+        .binary(&["apply", "--auto-approve", "--parallelism", "4"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -587,8 +429,7 @@ fn ctrl_c_finishes_what_is_in_flight_exits_130_and_the_next_apply_finishes_the_r
     }
     assert_eq!(records.len(), committed.len());
 
-    let rest = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
-    assert_exit(&rest, 0);
+    workspace.apply(&[]).expect(0);
     assert_all_aborted_exactly_once(&workspace, &sim);
     for id in &workspace.ids {
         assert_eq!(sim.stats().change_orders[id].aborts_received, 1, "{id}");
@@ -604,7 +445,7 @@ fn a_killed_apply_is_recovered_from_the_journal_and_finished_with_no_duplicate_a
         },
         42,
     );
-    let workspace = Workspace::new(150);
+    let workspace = Workspace::new(150).against(&sim);
     let endpoint = sim.endpoint();
     // Kill at several points of successive runs: early, in the middle, late.
     for kill_after_lines in [5, 60, 120] {
@@ -628,13 +469,8 @@ fn a_killed_apply_is_recovered_from_the_journal_and_finished_with_no_duplicate_a
             "a SIGKILL leaves the journal"
         );
         // The next command, whatever it is, folds the leftover journal first.
-        let list = run(workspace.command(&endpoint, &["state", "list"]));
-        assert_exit(&list, 0);
-        assert!(
-            text(&list.stderr).contains("recovered"),
-            "{}",
-            text(&list.stderr)
-        );
+        let list = workspace.run(&["state", "list"]).expect(0);
+        assert!(list.stderr.contains("recovered"), "{}", list.stderr);
         assert!(!workspace.journal_path().exists());
         let stats = sim.stats();
         assert!(
@@ -645,8 +481,7 @@ fn a_killed_apply_is_recovered_from_the_journal_and_finished_with_no_duplicate_a
             "never aborted twice"
         );
     }
-    let rest = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
-    assert_exit(&rest, 0);
+    workspace.apply(&[]).expect(0);
     assert_all_aborted_exactly_once(&workspace, &sim);
 }
 
@@ -654,21 +489,19 @@ fn a_killed_apply_is_recovered_from_the_journal_and_finished_with_no_duplicate_a
 fn without_a_terminal_apply_needs_auto_approve_json_is_only_json_and_a_second_run_has_nothing_to_do()
  {
     let sim = Sim::any_id(Faults::default(), 42);
-    let workspace = Workspace::new(3);
-    let endpoint = sim.endpoint();
+    let workspace = Workspace::new(3).against(&sim);
 
-    let refused = run(workspace.command(&endpoint, &["apply"]));
-    assert_exit(&refused, 1);
+    let refused = workspace.run(&["apply"]).expect(1);
     assert!(
-        text(&refused.stderr).contains("--auto-approve"),
+        refused.stderr.contains("--auto-approve"),
         "{}",
-        text(&refused.stderr)
+        refused.stderr
     );
     assert_eq!(sim.stats().totals.requests, 0, "nothing was sent");
 
-    let json = run(workspace.command(&endpoint, &["apply", "--auto-approve", "--json"]));
-    assert_exit(&json, 0);
-    let lines: Vec<Value> = text(&json.stdout)
+    let json = workspace.apply(&["--json"]).expect(0);
+    let lines: Vec<Value> = json
+        .stdout
         .lines()
         .map(|line| serde_json::from_str(line).expect("every stdout line is a JSON object"))
         .collect();
@@ -688,13 +521,8 @@ fn without_a_terminal_apply_needs_auto_approve_json_is_only_json_and_a_second_ru
     assert_eq!(lines.last().unwrap()["changes"]["aborted"], 3);
     assert!(lines.iter().all(|line| line["@timestamp"].is_string()));
 
-    let again = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
-    assert_exit(&again, 0);
-    assert!(
-        text(&again.stdout).contains("No changes"),
-        "{}",
-        text(&again.stdout)
-    );
+    let again = workspace.apply(&[]).expect(0);
+    assert!(again.stdout.contains("No changes"), "{}", again.stdout);
     assert_eq!(sim.stats().totals.requests, 3);
 }
 
@@ -739,13 +567,11 @@ fn write_guarded_config(workspace: &Workspace, apply_section: &str, ids: &[Strin
 #[test]
 fn max_change_orders_refuses_a_bigger_plan_at_plan_and_at_apply_and_nothing_is_sent() {
     let sim = Sim::any_id(Faults::default(), 3);
-    let workspace = Workspace::new(5);
+    let workspace = Workspace::new(5).against(&sim);
     write_guarded_config(&workspace, "  max_change_orders: 3\n", &workspace.ids);
-    let endpoint = sim.endpoint();
 
-    let plan = run(workspace.command(&endpoint, &["plan", "--out", "plan.json"]));
-    assert_exit(&plan, 1);
-    let shown = text(&plan.stderr);
+    let plan = workspace.plan(&["--out", "plan.json"]).expect(1);
+    let shown = &plan.stderr;
     assert!(
         shown.contains(
             "the plan would abort 5 change orders, more than `apply.max_change_orders: 3` allows"
@@ -757,12 +583,11 @@ fn max_change_orders_refuses_a_bigger_plan_at_plan_and_at_apply_and_nothing_is_s
         "no plan file is written"
     );
 
-    let apply = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
-    assert_exit(&apply, 1);
+    let apply = workspace.apply(&[]).expect(1);
     assert!(
-        text(&apply.stderr).contains("would abort 5 change orders"),
+        apply.stderr.contains("would abort 5 change orders"),
         "{}",
-        text(&apply.stderr)
+        apply.stderr
     );
     let stats = sim.stats();
     assert!(
@@ -776,8 +601,7 @@ fn max_change_orders_refuses_a_bigger_plan_at_plan_and_at_apply_and_nothing_is_s
 
     // At the limit the same runbook runs.
     write_guarded_config(&workspace, "  max_change_orders: 5\n", &workspace.ids);
-    let apply = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
-    assert_exit(&apply, 0);
+    workspace.apply(&[]).expect(0);
     assert_all_aborted_exactly_once(&workspace, &sim);
 }
 
@@ -798,16 +622,14 @@ fn halt_after_failures_stops_starting_requests_and_leaves_the_rest_for_a_later_r
             .collect(),
         ..SimConfig::default()
     });
-    let workspace = Workspace::new(0);
+    let workspace = Workspace::new(0).against(&sim);
     write_guarded_config(
         &workspace,
         "  parallelism: 1\n  halt_after_failures: 30%\n",
         &ids,
     );
-    let endpoint = sim.endpoint();
-    let apply = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
-    assert_exit(&apply, 1);
-    let stdout = text(&apply.stdout);
+    let apply = workspace.apply(&[]).expect(1);
+    let stdout = &apply.stdout;
     assert!(
         stdout.contains("Aborted: 0, failed: 3, unknown: 0, not started: 7"),
         "{stdout}"
@@ -845,8 +667,7 @@ fn halt_after_failures_stops_starting_requests_and_leaves_the_rest_for_a_later_r
     // A later run without the breaker finishes what was left: the next two fail, the rest
     // are aborted.
     write_guarded_config(&workspace, "  parallelism: 1\n", &ids);
-    let again = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
-    assert_exit(&again, 1);
+    workspace.apply(&[]).expect(1);
     let state = workspace.state();
     for id in &ids[5..] {
         assert_eq!(state["change_orders"][id]["status"], "aborted", "{id}");
@@ -856,31 +677,15 @@ fn halt_after_failures_stops_starting_requests_and_leaves_the_rest_for_a_later_r
 #[test]
 fn require_refresh_applies_only_a_plan_made_with_refresh() {
     let sim = Sim::any_id(Faults::default(), 5);
-    let workspace = Workspace::new(3);
+    let workspace = Workspace::new(3).against(&sim);
     write_guarded_config(&workspace, "  require_refresh: true\n", &workspace.ids);
-    let endpoint = sim.endpoint();
 
-    let stale = run(workspace.command(&endpoint, &["plan", "--out", "stale.json"]));
-    assert_exit(&stale, 0);
-    assert!(
-        text(&stale.stderr).contains("`apply` will refuse this plan"),
-        "{}",
-        text(&stale.stderr)
-    );
-    let refused = run(workspace.command(&endpoint, &["apply", "stale.json"]));
-    assert_exit(&refused, 1);
-    assert!(
-        text(&refused.stderr).contains("this plan was made without `--refresh`"),
-        "{}",
-        text(&refused.stderr)
-    );
-    let direct = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
-    assert_exit(&direct, 1);
-    assert!(
-        text(&direct.stderr).contains("`apply` without a plan file cannot refresh"),
-        "{}",
-        text(&direct.stderr)
-    );
+    let stale = workspace.plan(&["--out", "stale.json"]).expect(0);
+    assert_cli_snapshot!("plan_without_refresh", stale.stderr);
+    let refused = workspace.run(&["apply", "stale.json"]).expect(1);
+    assert_cli_snapshot!("apply_a_plan_without_refresh", refused.stderr);
+    let direct = workspace.apply(&[]).expect(1);
+    assert_cli_snapshot!("apply_without_a_plan", direct.stderr);
     assert!(
         sim.stats()
             .change_orders
@@ -889,14 +694,14 @@ fn require_refresh_applies_only_a_plan_made_with_refresh() {
         "nothing was sent"
     );
 
-    let fresh = run(workspace.command(&endpoint, &["plan", "--refresh", "--out", "fresh.json"]));
-    assert_exit(&fresh, 0);
+    workspace
+        .plan(&["--refresh", "--out", "fresh.json"])
+        .expect(0);
     let plan_file: Value =
         serde_json::from_str(&std::fs::read_to_string(workspace.path("fresh.json")).unwrap())
             .unwrap();
     assert_eq!(plan_file["refreshed"], true);
-    let applied = run(workspace.command(&endpoint, &["apply", "fresh.json"]));
-    assert_exit(&applied, 0);
+    workspace.run(&["apply", "fresh.json"]).expect(0);
     assert_all_aborted_exactly_once(&workspace, &sim);
 }
 
@@ -912,20 +717,16 @@ fn a_finished_change_order_found_by_verification_is_recorded_and_the_plan_conver
         change_orders: vec![(id("co-running"), 1), (id("co-done"), 2)],
         ..SimConfig::default()
     });
-    let workspace = Workspace::new(0);
+    let workspace = Workspace::new(0).against(&sim);
     write_mixed_config(&workspace, &["co-running", "co-done"], &[]);
-    let endpoint = sim.endpoint();
-    let first = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
-    assert_exit(&first, 1);
+    workspace.apply(&[]).expect(1);
     let state = workspace.state();
     assert_eq!(state["change_orders"]["co-done"]["status"], "finished");
     assert_eq!(state["change_orders"]["co-done"]["change_order_status"], 2);
     assert_eq!(state["change_orders"]["co-running"]["status"], "aborted");
     let requests = sim.stats().totals.requests;
-    let plan = run(workspace.command(&endpoint, &["plan", "--detailed-exitcode"]));
-    assert_exit(&plan, 0);
-    let again = run(workspace.command(&endpoint, &["apply", "--auto-approve"]));
-    assert_exit(&again, 0);
+    workspace.plan(&["--detailed-exitcode"]).expect(0);
+    workspace.apply(&[]).expect(0);
     assert_eq!(
         sim.stats().totals.requests,
         requests,
@@ -941,15 +742,12 @@ fn a_finished_change_order_found_by_plan_refresh_is_recorded_when_the_plan_is_ap
         change_orders: vec![(id("co-partial"), 7), (id("co-stopped"), 6)],
         ..SimConfig::default()
     });
-    let workspace = Workspace::new(0);
+    let workspace = Workspace::new(0).against(&sim);
     write_mixed_config(&workspace, &["co-partial", "co-stopped"], &[]);
-    let endpoint = sim.endpoint();
-    assert_exit(
-        &run(workspace.command(&endpoint, &["plan", "--refresh", "--out", "plan.json"])),
-        0,
-    );
-    let applied = run(workspace.command(&endpoint, &["apply", "plan.json"]));
-    assert_exit(&applied, 0);
+    workspace
+        .plan(&["--refresh", "--out", "plan.json"])
+        .expect(0);
+    workspace.run(&["apply", "plan.json"]).expect(0);
     assert_eq!(sim.stats().totals.aborts_received, 0, "nothing is sent");
     let state = workspace.state();
     assert_eq!(state["change_orders"]["co-partial"]["status"], "finished");
@@ -958,10 +756,7 @@ fn a_finished_change_order_found_by_plan_refresh_is_recorded_when_the_plan_is_ap
         7
     );
     assert_eq!(state["change_orders"]["co-stopped"]["status"], "aborted");
-    assert_exit(
-        &run(workspace.command(&endpoint, &["plan", "--detailed-exitcode"])),
-        0,
-    );
+    workspace.plan(&["--detailed-exitcode"]).expect(0);
 }
 
 /// Issue 10: after `--wait` timed out, `apply --wait` said "nothing to do"; it now resumes
@@ -973,7 +768,7 @@ fn apply_wait_resumes_watching_rollbacks_after_a_timed_out_wait() {
         rollback_duration: Duration::from_secs(3),
         ..SimConfig::default()
     });
-    let workspace = Workspace::new(2);
+    let workspace = Workspace::new(2).against(&sim);
     let endpoint = sim.endpoint();
     let first = run(workspace.command(
         &endpoint,
@@ -988,12 +783,13 @@ fn apply_wait_resumes_watching_rollbacks_after_a_timed_out_wait() {
         assert_eq!(record["rollback_status"], "timed_out");
     }
     let aborts = sim.stats().totals.aborts_received;
-    let resumed = run(workspace.command(&endpoint, &["apply", "--wait", "--wait-timeout", "30s"]));
-    assert_exit(&resumed, 0);
+    let resumed = workspace
+        .run(&["apply", "--wait", "--wait-timeout", "30s"])
+        .expect(0);
     assert!(
-        text(&resumed.stdout).contains("Rollbacks: 2 succeeded"),
+        resumed.stdout.contains("Rollbacks: 2 succeeded"),
         "{}",
-        text(&resumed.stderr)
+        resumed.stderr
     );
     assert_eq!(
         sim.stats().totals.aborts_received,
@@ -1025,10 +821,9 @@ fn an_abort_applied_after_a_delay_behind_a_lost_response_is_recorded_aborted_wit
         faults,
         ..SimConfig::default()
     });
-    let workspace = Workspace::new(0);
+    let workspace = Workspace::new(0).against(&sim);
     write_mixed_config(&workspace, &["co-slow"], &[]);
-    let output = run(workspace.command(&sim.endpoint(), &["apply", "--auto-approve"]));
-    assert_exit(&output, 0);
+    workspace.apply(&[]).expect(0);
     let counts = &sim.stats().change_orders["co-slow"];
     assert_eq!(counts.aborts_received, 1, "never resent");
     assert_eq!(counts.aborts_committed, 1);
@@ -1347,34 +1142,20 @@ fn a_selector_over_two_applications_and_an_explicit_id_is_planned_frozen_and_app
 #[test]
 fn selectors_need_credentials_at_plan_time_and_apply_without_a_plan_file_refuses_them() {
     let sim = selector_sim();
-    let workspace = Workspace::new(0);
+    let workspace = Workspace::new(0).against(&sim);
     std::fs::write(workspace.path("edas-rollback.yaml"), SELECTOR_CONFIG).unwrap();
-    let mut command = Command::new(BINARY);
-    command
-        .current_dir(workspace.dir.path())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", workspace.dir.path())
-        .env("NO_COLOR", "1")
-        .args(["--endpoint", &sim.endpoint(), "plan"])
-        .stdin(Stdio::null());
-    let output = run(command);
-    assert_exit(&output, 1);
-    let stderr = text(&output.stderr);
-    assert!(
-        stderr.contains("selectors need EDAS read access"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("edas:ReadApplication"), "{stderr}");
+    // No credentials, and (as everywhere in these tests) no ECS metadata service: before,
+    // this run asked 100.100.100.200, off the machine.
+    let output = Run::from(run(workspace.bare_command(&[
+        "--endpoint",
+        &sim.endpoint(),
+        "plan",
+    ])))
+    .expect(1);
+    assert_cli_snapshot!("selectors_without_read_access_plan", output.stderr);
 
-    let apply = run(workspace.command(&sim.endpoint(), &["apply", "--auto-approve"]));
-    assert_exit(&apply, 1);
-    assert!(
-        text(&apply.stderr)
-            .contains("`apply` without a plan file would act on change orders nobody reviewed"),
-        "{}",
-        text(&apply.stderr)
-    );
+    let apply = workspace.apply(&[]).expect(1);
+    assert_cli_snapshot!("selectors_without_read_access_apply", apply.stderr);
     assert_eq!(sim.stats().totals.aborts_received, 0);
 }
 
@@ -1406,8 +1187,7 @@ fn a_selector_by_app_name_is_resolved_planned_frozen_and_applied_and_bad_names_a
         ],
         ..SimConfig::default()
     });
-    let workspace = Workspace::new(0);
-    let endpoint = sim.endpoint();
+    let workspace = Workspace::new(0).against(&sim);
     let config = |selector: &str| {
         format!(
             "version: 1\nprovider:\n  region: cn-hangzhou\nselect:\n  - {selector}\nchange_orders: []\n"
@@ -1419,8 +1199,7 @@ fn a_selector_by_app_name_is_resolved_planned_frozen_and_applied_and_bad_names_a
         config("app_name: payment"),
     )
     .unwrap();
-    let plan = run(workspace.command(&endpoint, &["plan", "--out", "plan.json"]));
-    assert_exit(&plan, 0);
+    workspace.plan(&["--out", "plan.json"]).expect(0);
     let plan_file: Value =
         serde_json::from_str(&std::fs::read_to_string(workspace.path("plan.json")).unwrap())
             .unwrap();
@@ -1432,8 +1211,7 @@ fn a_selector_by_app_name_is_resolved_planned_frozen_and_applied_and_bad_names_a
         "the id found is frozen"
     );
     assert_eq!(actions[0]["app"], "payment", "labelled with the name given");
-    let apply = run(workspace.command(&endpoint, &["apply", "plan.json"]));
-    assert_exit(&apply, 0);
+    workspace.run(&["apply", "plan.json"]).expect(0);
     let stats = sim.stats();
     assert_eq!(stats.change_orders["co-p1"].aborts_committed, 1);
     for id in ["co-p2", "co-q1", "co-w1", "co-w2"] {
@@ -1446,16 +1224,8 @@ fn a_selector_by_app_name_is_resolved_planned_frozen_and_applied_and_bad_names_a
         config("app_name: paymnt"),
     )
     .unwrap();
-    let unknown = run(workspace.command(&endpoint, &["plan", "--out", "unknown.json"]));
-    assert_exit(&unknown, 1);
-    let stderr = text(&unknown.stderr);
-    assert!(
-        stderr.contains("no application is named `paymnt`")
-            && stderr.contains(
-                "the closest names: `payment` (app-payment), `payments-v2` (app-payments-v2)"
-            ),
-        "{stderr}"
-    );
+    let unknown = workspace.plan(&["--out", "unknown.json"]).expect(1);
+    assert_cli_snapshot!("unknown_name", unknown.stderr);
     assert!(!workspace.path("unknown.json").exists());
 
     // A name two applications share: refused naming both ids.
@@ -1464,13 +1234,8 @@ fn a_selector_by_app_name_is_resolved_planned_frozen_and_applied_and_bad_names_a
         config("app_name: web"),
     )
     .unwrap();
-    let ambiguous = run(workspace.command(&endpoint, &["plan", "--out", "ambiguous.json"]));
-    assert_exit(&ambiguous, 1);
-    let stderr = text(&ambiguous.stderr);
-    assert!(
-        stderr.contains("2 applications are named `web` (ids `app-web-a`, `app-web-b`)"),
-        "{stderr}"
-    );
+    let ambiguous = workspace.plan(&["--out", "ambiguous.json"]).expect(1);
+    assert_cli_snapshot!("ambiguous_name", ambiguous.stderr);
     assert!(!workspace.path("ambiguous.json").exists());
     let stats = sim.stats();
     assert_eq!(stats.change_orders["co-w1"].aborts_received, 0);
@@ -1517,7 +1282,7 @@ fn json_output_is_valid_against_the_checked_in_schemas() {
         faults,
         ..SimConfig::default()
     });
-    let workspace = Workspace::new(0);
+    let workspace = Workspace::new(0).against(&sim);
     write_mixed_config(
         &workspace,
         &[
@@ -1529,28 +1294,23 @@ fn json_output_is_valid_against_the_checked_in_schemas() {
         ],
         &[],
     );
-    let endpoint = sim.endpoint();
 
     let (plans, plan_index) = checked_in_schema("plan-output.schema.json");
-    let plan = run(workspace.command(&endpoint, &["plan", "--format", "json"]));
-    assert_exit(&plan, 0);
-    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let plan = workspace.plan(&["--format", "json"]).expect(0);
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
     if let Err(error) = plans.validate(&plan, plan_index) {
         panic!("plan --format json fails its schema: {error:#}\n{plan:#}");
     }
 
     let (events, event_index) = checked_in_schema("apply-events.schema.json");
-    let output = run(workspace.command(
-        &endpoint,
-        &[
-            "apply",
-            "--auto-approve",
-            "--json",
-            "--wait",
-            "--wait-timeout",
-            "30s",
-        ],
-    ));
+    let output = run(workspace.binary(&[
+        "apply",
+        "--auto-approve",
+        "--json",
+        "--wait",
+        "--wait-timeout",
+        "30s",
+    ]));
     assert_exit(&output, 1);
     let mut types = std::collections::BTreeSet::new();
     let mut details = std::collections::BTreeSet::new();

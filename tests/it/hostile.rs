@@ -11,24 +11,9 @@ use std::time::{Duration, Instant};
 use crate::support;
 
 use support::{
-    Sim, Workspace, assert_all_aborted_exactly_once, assert_exit, run, text, wait_until,
+    Run, Sim, Workspace, assert_all_aborted_exactly_once, assert_cli_snapshot, assert_exit, run,
+    text, wait_until,
 };
-
-/// The binary with the simulator's credentials and no `--endpoint` flag, so the config or
-/// `EDAS_ENDPOINT` decides.
-fn without_endpoint_flag(workspace: &Workspace, args: &[&str]) -> std::process::Command {
-    let mut command = workspace.bare_command(args);
-    command
-        .env(
-            "ALIBABA_CLOUD_ACCESS_KEY_ID",
-            edas_rollback::sim::DEFAULT_ACCESS_KEY_ID,
-        )
-        .env(
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-            edas_rollback::sim::DEFAULT_ACCESS_KEY_SECRET,
-        );
-    command
-}
 
 // ---- 1. A reviewed plan goes only where it was reviewed ----
 
@@ -43,7 +28,7 @@ fn a_plan_reviewed_for_one_endpoint_is_refused_when_edas_endpoint_points_elsewhe
         &run(workspace.command(&production.endpoint(), &["plan", "--out", "plan.json"])),
         0,
     );
-    let mut apply = without_endpoint_flag(&workspace, &["apply", "plan.json"]);
+    let mut apply = workspace.without_endpoint(&["apply", "plan.json"]);
     apply.env("EDAS_ENDPOINT", leftover.endpoint());
     let output = run(apply);
     assert_exit(&output, 1);
@@ -63,64 +48,48 @@ fn a_plan_reviewed_for_one_endpoint_is_refused_when_edas_endpoint_points_elsewhe
 #[test]
 fn a_plan_made_with_endpoint_at_a_simulator_is_refused_against_the_configs_endpoint() {
     let sim = Sim::any_id(Faults::default(), 3);
-    let workspace = Workspace::new(2);
-    assert_exit(
-        &run(workspace.command(&sim.endpoint(), &["plan", "--out", "plan.json"])),
-        0,
-    );
-    let output = run(without_endpoint_flag(&workspace, &["apply", "plan.json"]));
+    let workspace = Workspace::new(2).against(&sim);
+    workspace.plan(&["--out", "plan.json"]).expect(0);
+    let output = run(workspace.without_endpoint(&["apply", "plan.json"]));
     assert_exit(&output, 1);
     let stderr = text(&output.stderr);
     assert!(stderr.contains(&sim.endpoint()), "{stderr}");
-    assert!(
-        stderr.contains("https://edas.cn-hangzhou.aliyuncs.com"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("nothing was sent"), "{stderr}");
+    assert_cli_snapshot!(stderr);
     assert!(workspace.read_state().is_none());
 }
 
 #[test]
 fn a_region_edited_after_review_is_refused() {
     let sim = Sim::any_id(Faults::default(), 4);
-    let workspace = Workspace::new(2);
-    assert_exit(
-        &run(workspace.command(&sim.endpoint(), &["plan", "--out", "plan.json"])),
-        0,
-    );
+    let workspace = Workspace::new(2).against(&sim);
+    workspace.plan(&["--out", "plan.json"]).expect(0);
     let config = workspace.path("edas-rollback.yaml");
     let edited = std::fs::read_to_string(&config)
         .unwrap()
         .replace("region: cn-hangzhou", "region: cn-shanghai");
     std::fs::write(&config, edited).unwrap();
-    let output = run(workspace.command(&sim.endpoint(), &["apply", "plan.json"]));
-    assert_exit(&output, 1);
-    let stderr = text(&output.stderr);
-    assert!(stderr.contains("`cn-hangzhou`"), "{stderr}");
-    assert!(stderr.contains("`cn-shanghai`"), "{stderr}");
+    let output = workspace.run(&["apply", "plan.json"]).expect(1);
+    let stderr = &output.stderr;
+    assert_cli_snapshot!(stderr);
     assert_eq!(sim.stats().totals.requests, 0);
 }
 
 #[test]
 fn a_plan_for_config_a_is_refused_with_dash_c_b_when_neither_state_exists() {
     let sim = Sim::any_id(Faults::default(), 5);
-    let workspace = Workspace::new(2);
+    let workspace = Workspace::new(2).against(&sim);
     // The same content under another name: another config, with another state file.
     std::fs::copy(
         workspace.path("edas-rollback.yaml"),
         workspace.path("other.yaml"),
     )
     .unwrap();
-    assert_exit(
-        &run(workspace.command(&sim.endpoint(), &["plan", "--out", "plan.json"])),
-        0,
-    );
-    let output =
-        run(workspace.command(&sim.endpoint(), &["-c", "other.yaml", "apply", "plan.json"]));
-    assert_exit(&output, 1);
-    let stderr = text(&output.stderr);
-    assert!(stderr.contains("`edas-rollback.yaml`"), "{stderr}");
-    assert!(stderr.contains("`other.yaml`"), "{stderr}");
+    workspace.plan(&["--out", "plan.json"]).expect(0);
+    let output = workspace
+        .run(&["-c", "other.yaml", "apply", "plan.json"])
+        .expect(1);
+    let stderr = &output.stderr;
+    assert_cli_snapshot!(stderr);
     assert_eq!(sim.stats().totals.requests, 0);
     assert!(!workspace.path("other.state.json").exists());
     assert!(!workspace.path("edas-rollback.state.json").exists());
@@ -129,11 +98,8 @@ fn a_plan_for_config_a_is_refused_with_dash_c_b_when_neither_state_exists() {
 #[test]
 fn a_plan_applied_where_it_was_reviewed_records_the_endpoint_of_each_outcome() {
     let sim = Sim::any_id(Faults::default(), 6);
-    let workspace = Workspace::new(3);
-    assert_exit(
-        &run(workspace.command(&sim.endpoint(), &["plan", "--out", "plan.json"])),
-        0,
-    );
+    let workspace = Workspace::new(3).against(&sim);
+    workspace.plan(&["--out", "plan.json"]).expect(0);
     // The same file through another spelling of its path is the same config.
     let output = run(workspace.command(
         &sim.endpoint(),
@@ -170,12 +136,9 @@ fn a_signal_stops_the_run_like_ctrl_c(signal: &str) {
         },
         7,
     );
-    let workspace = Workspace::new(200);
+    let workspace = Workspace::new(200).against(&sim);
     let child = workspace
-        .command(
-            &sim.endpoint(),
-            &["apply", "--auto-approve", "--parallelism", "4"],
-        )
+        .binary(&["apply", "--auto-approve", "--parallelism", "4"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -201,8 +164,7 @@ fn a_signal_stops_the_run_like_ctrl_c(signal: &str) {
     for (id, record) in records {
         assert_eq!(record["status"], "aborted", "{id}: {record}");
     }
-    let rest = run(workspace.command(&sim.endpoint(), &["apply", "--auto-approve"]));
-    assert_exit(&rest, 0);
+    workspace.apply(&[]).expect(0);
     assert_all_aborted_exactly_once(&workspace, &sim);
 }
 
@@ -226,12 +188,9 @@ fn a_second_sigterm_exits_at_once_and_the_journal_is_folded_by_the_next_apply() 
         },
         8,
     );
-    let workspace = Workspace::new(20);
+    let workspace = Workspace::new(20).against(&sim);
     let child = workspace
-        .command(
-            &sim.endpoint(),
-            &["apply", "--auto-approve", "--parallelism", "4"],
-        )
+        .binary(&["apply", "--auto-approve", "--parallelism", "4"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -247,8 +206,7 @@ fn a_second_sigterm_exits_at_once_and_the_journal_is_folded_by_the_next_apply() 
     assert!(took < Duration::from_millis(1500), "exited after {took:?}");
     // Whatever the second signal cut off is in the journal; the next apply finishes it
     // (verifying the unknown ones first) with nothing aborted twice.
-    let rest = run(workspace.command(&sim.endpoint(), &["apply", "--auto-approve"]));
-    assert_exit(&rest, 0);
+    workspace.apply(&[]).expect(0);
     assert_all_aborted_exactly_once(&workspace, &sim);
 }
 
@@ -354,7 +312,7 @@ fn a_server_trickling_its_body_cannot_hang_apply_past_the_attempt_deadline() {
     // Each byte comes within the 1 s read timeout, so only a deadline on the whole attempt
     // (5 s connect + 1 s) ends it. Before the fix the apply hung for as long as the body
     // lasted (here 100 s). The status question is answered at once: stopped (6).
-    let workspace = Workspace::with(1, None, "request_timeout: 1s");
+    let workspace = Workspace::new(1).apply_settings("request_timeout: 1s");
     let id = workspace.ids[0].clone();
     let server = HostileServer::start(move |head, stream, _| {
         use std::io::Write;
@@ -428,21 +386,20 @@ fn a_retry_after_of_thirty_years_is_capped_and_the_run_finishes() {
 fn an_absurd_request_timeout_is_refused_by_validate_with_the_maximum() {
     // It passed `validate` and then panicked every request ("overflow when adding duration
     // to instant"), leaving unknown change orders.
-    let workspace = Workspace::with(1, None, "request_timeout: 5124095576030431h");
+    let workspace = Workspace::new(1).apply_settings("request_timeout: 5124095576030431h");
     let output = run(workspace.bare_command(&["validate"]));
     assert_exit(&output, 1);
     let stderr = text(&output.stderr);
-    assert!(stderr.contains("request_timeout"), "{stderr}");
-    assert!(stderr.contains("maximum of 10m"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let workspace = Workspace::with(1, None, "request_timeout: 11m");
+    assert_cli_snapshot!(stderr);
+    let workspace = Workspace::new(1).apply_settings("request_timeout: 11m");
     assert_exit(&run(workspace.bare_command(&["validate"])), 1);
 }
 
 #[test]
 fn absurd_wait_and_lock_timeouts_are_refused_before_anything_is_sent() {
     let sim = Sim::any_id(Faults::default(), 9);
-    let workspace = Workspace::new(1);
+    let workspace = Workspace::new(1).against(&sim);
     for args in [
         &[
             "apply",
@@ -459,7 +416,7 @@ fn absurd_wait_and_lock_timeouts_are_refused_before_anything_is_sent() {
         ][..],
         &["plan", "--lock-timeout", "25h"][..],
     ] {
-        let output = run(workspace.command(&sim.endpoint(), args));
+        let output = run(workspace.binary(args));
         assert_exit(&output, 1);
         let stderr = text(&output.stderr);
         assert!(stderr.contains("maximum of 24h"), "{args:?}: {stderr}");
@@ -483,7 +440,7 @@ fn a_parallelism_over_the_cap_is_refused_and_nothing_is_sent() {
         "{}",
         text(&output.stderr)
     );
-    let config = Workspace::with(3, None, "parallelism: 100000");
+    let config = Workspace::new(3).apply_settings("parallelism: 100000");
     let output = run(config.bare_command(&["validate"]));
     assert_exit(&output, 1);
     assert!(
@@ -516,21 +473,11 @@ fn with_open_file_limit(command: &mut std::process::Command, files: u64) {
 fn a_parallelism_the_open_file_limit_cannot_hold_is_refused_naming_both_numbers() {
     // With 100 files and 500 connections, healthy requests failed with "too many open files".
     let sim = Sim::any_id(Faults::default(), 11);
-    let workspace = Workspace::new(600);
-    let mut command = workspace.command(
-        &sim.endpoint(),
-        &["apply", "--auto-approve", "--parallelism", "500"],
-    );
+    let workspace = Workspace::new(600).against(&sim);
+    let mut command = workspace.binary(&["apply", "--auto-approve", "--parallelism", "500"]);
     with_open_file_limit(&mut command, 100);
-    let output = run(command);
-    assert_exit(&output, 1);
-    let stderr = text(&output.stderr);
-    assert!(
-        stderr.contains("parallelism 500 needs about 564 open files"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("only 100"), "{stderr}");
-    assert!(stderr.contains("ulimit -n"), "{stderr}");
+    let output = Run::from(run(command)).expect(1);
+    assert_cli_snapshot!(output.stderr);
     assert_eq!(sim.stats().totals.requests, 0);
 }
 
@@ -555,7 +502,7 @@ fn with_memory_limit(command: &mut std::process::Command) {
 #[test]
 fn endless_input_files_are_refused_fast_naming_the_limit() {
     let sim = Sim::any_id(Faults::default(), 12);
-    let workspace = Workspace::new(1);
+    let workspace = Workspace::new(1).against(&sim);
     for (args, what) in [
         (
             &["-c", "/dev/zero", "validate"][..],
@@ -565,7 +512,7 @@ fn endless_input_files_are_refused_fast_naming_the_limit() {
         (&["apply", "/dev/zero"][..], "plan file `/dev/zero`"),
         (&["show", "/dev/zero"][..], "plan file `/dev/zero`"),
     ] {
-        let mut command = workspace.command(&sim.endpoint(), args);
+        let mut command = workspace.binary(args);
         with_memory_limit(&mut command);
         let start = Instant::now();
         let output = wait_or_kill(
@@ -593,11 +540,8 @@ fn endless_input_files_are_refused_fast_naming_the_limit() {
 #[test]
 fn plan_out_refuses_the_config_state_backup_journal_and_lock_and_any_non_plan_file() {
     let sim = Sim::any_id(Faults::default(), 13);
-    let workspace = Workspace::new(2);
-    assert_exit(
-        &run(workspace.command(&sim.endpoint(), &["apply", "--auto-approve"])),
-        0,
-    );
+    let workspace = Workspace::new(2).against(&sim);
+    workspace.apply(&[]).expect(0);
     let state_before = std::fs::read(workspace.state_path()).unwrap();
     let config_before = std::fs::read(workspace.path("edas-rollback.yaml")).unwrap();
     std::fs::write(workspace.path("notes.txt"), "my incident notes\n").unwrap();
@@ -618,9 +562,8 @@ fn plan_out_refuses_the_config_state_backup_journal_and_lock_and_any_non_plan_fi
         ),
         ("notes.txt", "it exists and is not a plan file"),
     ] {
-        let output = run(workspace.command(&sim.endpoint(), &["plan", "--out", out]));
-        assert_exit(&output, 1);
-        let stderr = text(&output.stderr);
+        let output = workspace.plan(&["--out", out]).expect(1);
+        let stderr = &output.stderr;
         assert!(stderr.contains(what), "{out}: {stderr}");
     }
     assert_eq!(std::fs::read(workspace.state_path()).unwrap(), state_before);
@@ -635,10 +578,7 @@ fn plan_out_refuses_the_config_state_backup_journal_and_lock_and_any_non_plan_fi
     assert!(!workspace.journal_path().exists());
     // A previous plan is replaced, as before.
     for _ in 0..2 {
-        assert_exit(
-            &run(workspace.command(&sim.endpoint(), &["plan", "--out", "plan.json"])),
-            0,
-        );
+        workspace.plan(&["--out", "plan.json"]).expect(0);
     }
 }
 
@@ -655,12 +595,9 @@ fn edit_plan_resealed(path: &std::path::Path, edit: impl FnOnce(&mut edas_rollba
 #[test]
 fn a_plan_listing_a_change_order_twice_is_refused_even_with_a_recomputed_checksum() {
     let sim = Sim::any_id(Faults::default(), 14);
-    let workspace = Workspace::new(2);
+    let workspace = Workspace::new(2).against(&sim);
     for uppercase in [false, true] {
-        assert_exit(
-            &run(workspace.command(&sim.endpoint(), &["plan", "--out", "plan.json"])),
-            0,
-        );
+        workspace.plan(&["--out", "plan.json"]).expect(0);
         edit_plan_resealed(&workspace.path("plan.json"), |plan| {
             let mut copy = plan.actions[0].clone();
             if uppercase {
@@ -670,12 +607,10 @@ fn a_plan_listing_a_change_order_twice_is_refused_even_with_a_recomputed_checksu
             }
             plan.actions.push(copy);
         });
-        let output = run(workspace.command(&sim.endpoint(), &["apply", "plan.json"]));
-        assert_exit(&output, 1);
-        let stderr = text(&output.stderr);
+        let output = workspace.run(&["apply", "plan.json"]).expect(1);
+        let stderr = &output.stderr;
         assert!(stderr.contains("twice (actions 1 and 3)"), "{stderr}");
-        let shown = run(workspace.command(&sim.endpoint(), &["show", "plan.json"]));
-        assert_exit(&shown, 1);
+        workspace.run(&["show", "plan.json"]).expect(1);
     }
     assert_eq!(sim.stats().totals.requests, 0, "nothing was sent");
     assert!(workspace.read_state().is_none());
@@ -747,11 +682,7 @@ fn ids_that_differ_only_in_case_are_the_same_change_order_and_refused_as_a_dupli
     let output = run(workspace.bare_command(&["validate"]));
     assert_exit(&output, 1);
     let stderr = text(&output.stderr);
-    assert!(
-        stderr.contains("declared twice: line 5 and line 6"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("differ only in case"), "{stderr}");
+    assert_cli_snapshot!(stderr);
 }
 
 // ---- 5. What a runbook user hits ----
@@ -818,7 +749,7 @@ fn plan_refresh_shows_progress_on_a_terminal() {
         },
         16,
     );
-    let workspace = Workspace::with(10, None, "requests_per_second: 5\nparallelism: 2");
+    let workspace = Workspace::new(10).apply_settings("requests_per_second: 5\nparallelism: 2");
     let endpoint = sim.endpoint();
     let (code, shown) = on_a_terminal(&workspace, &["--endpoint", &endpoint, "plan", "--refresh"]);
     assert_eq!(code, Some(0), "{shown}");

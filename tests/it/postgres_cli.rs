@@ -57,14 +57,10 @@ fn two_machines_share_one_state_and_one_lock() {
         3,
     );
     let url = cluster.url("");
-    let laptop = Workspace::with(20, Some(&url), "");
-    let bastion = Workspace::with(20, Some(&url), "");
-    let endpoint = sim.endpoint();
+    let laptop = Workspace::new(20).state_at(&url).against(&sim);
+    let bastion = Workspace::new(20).state_at(&url).against(&sim);
     let mut first = laptop
-        .command(
-            &endpoint,
-            &["apply", "--auto-approve", "--parallelism", "1"],
-        )
+        .binary(&["apply", "--auto-approve", "--parallelism", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -75,19 +71,15 @@ fn two_machines_share_one_state_and_one_lock() {
     });
     // The other machine is refused at once, told who holds the lock.
     let started = Instant::now();
-    let refused = run(bastion.command(&endpoint, &["apply", "--auto-approve"]));
-    assert_exit(&refused, 1);
+    let refused = bastion.apply(&[]).expect(1);
     assert!(started.elapsed() < Duration::from_secs(5));
-    let stderr = text(&refused.stderr);
+    let stderr = &refused.stderr;
     assert!(stderr.contains("locked"), "{stderr}");
     assert!(stderr.contains(&format!("pid {}", first.id())), "{stderr}");
     assert!(stderr.contains("operation `apply`"), "{stderr}");
     // With --lock-timeout it waits, then finds everything done by the first.
     let waiting = bastion
-        .command(
-            &endpoint,
-            &["apply", "--auto-approve", "--lock-timeout", "60s"],
-        )
+        .binary(&["apply", "--auto-approve", "--lock-timeout", "60s"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -103,16 +95,10 @@ fn two_machines_share_one_state_and_one_lock() {
     );
     assert_all_recorded_aborted_once(&cluster, "edas-rollback", &sim, &laptop.ids);
     // The second machine sees what the first recorded.
-    let plan = run(bastion.command(&endpoint, &["plan", "--detailed-exitcode"]));
-    assert_exit(&plan, 0);
-    let list = run(bastion.command(&endpoint, &["state", "list"]));
-    assert_exit(&list, 0);
+    bastion.plan(&["--detailed-exitcode"]).expect(0);
+    let list = bastion.run(&["state", "list"]).expect(0);
     for id in &laptop.ids {
-        assert!(
-            text(&list.stdout).contains(id.as_str()),
-            "{}",
-            describe(&list)
-        );
+        assert!(list.stdout.contains(id.as_str()), "{list}");
     }
 }
 
@@ -135,7 +121,7 @@ fn kill_9_and_a_database_restart_mid_apply_lose_nothing_and_abort_nothing_twice(
         seed,
     );
     let url = cluster.url("");
-    let workspace = Workspace::with(80, Some(&url), "");
+    let workspace = Workspace::new(80).state_at(&url);
     let endpoint = sim.endpoint();
     let apply = ["apply", "--auto-approve", "--parallelism", "4"];
     let mut kills = 0;
@@ -162,12 +148,9 @@ fn kill_9_and_a_database_restart_mid_apply_lose_nothing_and_abort_nothing_twice(
     }
     // The database goes away under a running apply: the run starts nothing new, exits 1 and
     // says the lock is lost; the next command folds what was committed.
-    let more = Workspace::with(160, Some(&url), "");
+    let more = Workspace::new(160).state_at(&url).against(&sim);
     let child = more
-        .command(
-            &endpoint,
-            &["apply", "--auto-approve", "--parallelism", "2"],
-        )
+        .binary(&["apply", "--auto-approve", "--parallelism", "2"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -196,7 +179,7 @@ fn kill_9_and_a_database_restart_mid_apply_lose_nothing_and_abort_nothing_twice(
     let mut rounds = 0;
     loop {
         rounds += 1;
-        let output = run(more.command(&endpoint, &apply));
+        let output = run(more.binary(&apply));
         if output.status.code() == Some(0) {
             break;
         }

@@ -330,7 +330,7 @@ fn a_postgresql_password_never_leaves_the_url_it_was_given_in() {
         .collect();
     let cluster = pg_cluster::PgCluster::start();
     let sim = Sim::any_id(Faults::default(), 11);
-    let workspace = Workspace::new(3);
+    let workspace = Workspace::new(3).against(&sim);
     let socket = cluster.socket_dir().display().to_string();
     let with_password = format!("postgresql://postgres:{PASSWORD}@/postgres?host={socket}");
     let bad_option = format!("{with_password}&no_such_option=1");
@@ -384,7 +384,7 @@ fn a_postgresql_password_never_leaves_the_url_it_was_given_in() {
         let mut all = vec!["--state".to_string(), url];
         all.extend(args);
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
-        let mut command = workspace.command(&sim.endpoint(), &all);
+        let mut command = workspace.binary(&all);
         if from_env {
             command.env("PGPASSWORD", PASSWORD);
         }

@@ -267,12 +267,18 @@ fn throttling_at_5_20_and_100_requests_per_second_slows_the_run_and_fails_nothin
             },
             limit.into(),
         );
-        let workspace = Workspace::new(count);
+        let workspace = Workspace::new(count).against(&sim);
         let start = Instant::now();
-        let output = run(workspace.command(
-            &sim.endpoint(),
-            &["apply", "--auto-approve", "--requests-per-second", "200"],
-        ));
+        // Ten times the server's limit: at 200/s against a limit of 100/s, a machine loaded by
+        // other builds sometimes never went over the limit, and the throttling path went
+        // untested.
+        let client_rate = (limit * 10).to_string();
+        let output = run(workspace.binary(&[
+            "apply",
+            "--auto-approve",
+            "--requests-per-second",
+            &client_rate,
+        ]));
         assert_exit(&output, 0);
         assert_all_aborted_exactly_once(&workspace, &sim);
         let throttled = sim.stats().totals.throttled;
@@ -357,7 +363,7 @@ fn dropped_responses_are_confirmed_by_status_and_never_sent_again() {
 fn latency_spikes_up_to_half_a_second_beyond_the_read_timeout_lose_nothing() {
     // A read timeout of 300 ms against answers of 1–500 ms: some time out after the request
     // left, and are verified.
-    let workspace = Workspace::with(100, None, "request_timeout: 300ms");
+    let workspace = Workspace::new(100).apply_settings("request_timeout: 300ms");
     let sim = Sim::any_id(
         Faults {
             latency: Latency::Range(Duration::from_millis(1), Duration::from_millis(500)),
@@ -378,7 +384,7 @@ fn latency_spikes_up_to_half_a_second_beyond_the_read_timeout_lose_nothing() {
 
 #[test]
 fn a_server_that_stops_answering_some_aborts_times_out_into_verification_not_duplicates() {
-    let workspace = Workspace::with(60, None, "request_timeout: 1s");
+    let workspace = Workspace::new(60).apply_settings("request_timeout: 1s");
     let sim = Sim::start(SimConfig {
         any_id: true,
         faults: scripted(&workspace.ids, |index| match index % 6 {
@@ -400,7 +406,7 @@ fn a_server_that_stops_answering_some_aborts_times_out_into_verification_not_dup
 fn a_server_gone_mid_run_ends_in_a_clear_report_and_the_next_apply_finishes_after_it_returns() {
     // Every change order in progress at once, so that the retries of those refused a
     // connection back off together rather than wave after wave.
-    let workspace = Workspace::with(60, None, "request_timeout: 1s");
+    let workspace = Workspace::new(60).apply_settings("request_timeout: 1s");
     let mut sim = Sim::any_id(
         Faults {
             latency: Latency::Fixed(Duration::from_millis(50)),
@@ -450,7 +456,7 @@ fn a_server_gone_mid_run_ends_in_a_clear_report_and_the_next_apply_finishes_afte
 
 #[test]
 fn a_server_restarted_mid_run_with_its_statuses_is_recovered_by_verifying() {
-    let workspace = Workspace::with(200, None, "request_timeout: 2s");
+    let workspace = Workspace::new(200).apply_settings("request_timeout: 2s");
     let faults = Faults {
         latency: Latency::Range(Duration::from_millis(5), Duration::from_millis(30)),
         ..Faults::default()
@@ -551,7 +557,7 @@ impl Drop for Tmpfs {
 
 #[test]
 fn a_read_only_state_directory_is_refused_naming_the_file_and_nothing_is_sent() {
-    let mut workspace = Workspace::with(10, Some("ro/state.json"), "");
+    let mut workspace = Workspace::new(10).state_at("ro/state.json");
     let Some(mount) = Tmpfs::mount(workspace.path("ro"), "size=1m") else {
         return;
     };
@@ -581,7 +587,7 @@ fn a_read_only_state_directory_is_refused_naming_the_file_and_nothing_is_sent() 
 
 /// Fills a small tmpfs under the state mid-run, then gives it room and finishes.
 fn disk_full_case(size: &str, count: usize) {
-    let workspace = Workspace::with(count, Some("full/state.json"), "");
+    let workspace = Workspace::new(count).state_at("full/state.json");
     let Some(mount) = Tmpfs::mount(workspace.path("full"), &format!("size={size}")) else {
         return;
     };

@@ -10,13 +10,10 @@ use clap::{CommandFactory, Parser};
 use docs::invocations;
 use edas_rollback::cli::args::Cli;
 use edas_rollback::ids::ChangeOrderId;
-use edas_rollback::sim::{DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, Faults, SimConfig};
+use edas_rollback::sim::{Faults, SimConfig};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use support::Sim;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_edas-rollback");
+use support::{Run, Sim, Workspace, assert_cli_snapshot};
 
 /// The statuses of docs/CONTRACT.md: abortable 0, 1, 8, 9; stopped 6; finished 2, 3, 7, 10.
 const EVERY_STATUS: [i32; 9] = [0, 1, 2, 3, 6, 7, 8, 9, 10];
@@ -41,99 +38,36 @@ fn id(status: i32) -> String {
     format!("co-status-{status}")
 }
 
-/// A temp dir holding `edas-rollback.yaml` that declares `ids`.
-struct Workspace {
-    dir: tempfile::TempDir,
+/// A workspace declaring `ids`, pointed at `sim` through `EDAS_ENDPOINT` so that command
+/// lines stay exactly as documents show them.
+fn workspace(sim: &Sim, ids: Vec<String>) -> Workspace {
+    Workspace::declaring(ids).endpoint_in_env().against(sim)
 }
 
-impl Workspace {
-    fn new(ids: &[String]) -> Workspace {
-        let dir = tempfile::tempdir().unwrap();
-        let mut yaml =
-            String::from("version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n");
-        for id in ids {
-            yaml.push_str(&format!("  - id: {id}\n    app: checkout\n"));
-        }
-        std::fs::write(dir.path().join("edas-rollback.yaml"), yaml).unwrap();
-        Workspace { dir }
-    }
-
-    fn with_statuses(statuses: &[i32]) -> Workspace {
-        Workspace::new(
-            &statuses
-                .iter()
-                .map(|status| id(*status))
-                .collect::<Vec<_>>(),
-        )
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// The binary in this dir pointed at `endpoint` (through `EDAS_ENDPOINT`, so command lines
-    /// stay exactly as documents show them), with the simulator's credentials when asked and
-    /// nothing else from the environment.
-    fn command(&self, endpoint: &str, credentials: bool, args: &[String]) -> Command {
-        let mut command = Command::new(BINARY);
-        command
-            .current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .env("EDAS_ENDPOINT", endpoint)
-            .args(args)
-            .stdin(Stdio::null());
-        if credentials {
-            command
-                .env("ALIBABA_CLOUD_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY_ID)
-                .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", DEFAULT_ACCESS_KEY_SECRET);
-        }
-        command
-    }
-
-    fn run(&self, sim: &Sim, args: &[&str]) -> Output {
-        let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
-        self.command(&sim.endpoint(), true, &args).output().unwrap()
-    }
-
-    fn plan_file(&self, name: &str) -> Value {
-        serde_json::from_str(&std::fs::read_to_string(self.path(name)).unwrap()).unwrap()
-    }
+/// A workspace declaring `co-status-N` for each of `statuses`.
+fn workspace_with_statuses(sim: &Sim, statuses: &[i32]) -> Workspace {
+    workspace(sim, statuses.iter().map(|status| id(*status)).collect())
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn exit_code(output: &Output) -> i32 {
-    output.status.code().unwrap_or(-1)
-}
-
-/// Ports, times, digests and lineages change from run to run; the rest must not.
-macro_rules! assert_filtered_snapshot {
-    ($name:expr, $value:expr) => {
-        insta::with_settings!({filters => vec![
-            (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
-            (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]"),
-            (r"[0-9a-f]{64}", "[SHA256]"),
-            (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[UUID]"),
-        ]}, {
-            insta::assert_snapshot!($name, $value);
-        });
-    };
+/// The binary without any credentials, as the pull request's job of the CI example runs.
+fn without_credentials(workspace: &Workspace, args: &[&str]) -> Run {
+    let mut command = workspace.binary(args);
+    command
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
+    Run::from(command.output().unwrap())
 }
 
 #[test]
 fn refresh_turns_every_live_status_into_the_action_apply_will_take() {
     let sim = sim_with_statuses(&EVERY_STATUS);
-    let workspace = Workspace::with_statuses(&EVERY_STATUS);
-    let output = workspace.run(&sim, &["plan", "--refresh", "--out", "plan.json"]);
-    assert_eq!(exit_code(&output), 0, "{}", text(&output.stderr));
-    assert_filtered_snapshot!("refresh_text", text(&output.stdout));
+    let workspace = workspace_with_statuses(&sim, &EVERY_STATUS);
+    let output = workspace
+        .run(&["plan", "--refresh", "--out", "plan.json"])
+        .expect(0);
+    assert_cli_snapshot!("refresh_text", output.stdout);
 
-    let plan = workspace.plan_file("plan.json");
+    let plan = workspace.json("plan.json");
     for action in plan["actions"].as_array().unwrap() {
         let live = action["live_status"]["status"].as_i64().unwrap();
         let expected = match live {
@@ -149,9 +83,10 @@ fn refresh_turns_every_live_status_into_the_action_apply_will_take() {
     assert_eq!(plan["summary"]["already_stopped"], 1);
     assert_eq!(plan["summary"]["cannot_abort"], 4);
 
-    let markdown = workspace.run(&sim, &["show", "plan.json", "--format", "markdown"]);
-    assert_eq!(exit_code(&markdown), 0, "{}", text(&markdown.stderr));
-    assert_filtered_snapshot!("refresh_markdown", text(&markdown.stdout));
+    let markdown = workspace
+        .run(&["show", "plan.json", "--format", "markdown"])
+        .expect(0);
+    assert_cli_snapshot!("refresh_markdown", markdown.stdout);
 
     // One question per change order, and no abort: planning sends nothing that changes
     // anything.
@@ -163,20 +98,21 @@ fn refresh_turns_every_live_status_into_the_action_apply_will_take() {
 #[test]
 fn detailed_exitcode_is_two_while_something_abortable_remains_and_zero_once_nothing_is() {
     let sim = sim_with_statuses(&EVERY_STATUS);
-    let workspace = Workspace::with_statuses(&EVERY_STATUS);
-    let before = workspace.run(&sim, &["plan", "--refresh", "--detailed-exitcode"]);
-    assert_eq!(exit_code(&before), 2, "{}", text(&before.stderr));
+    let workspace = workspace_with_statuses(&sim, &EVERY_STATUS);
+    workspace
+        .run(&["plan", "--refresh", "--detailed-exitcode"])
+        .expect(2);
 
     let finished = [2, 3, 6, 7, 10];
     let sim = sim_with_statuses(&finished);
-    let workspace = Workspace::with_statuses(&finished);
+    let workspace = workspace_with_statuses(&sim, &finished);
     // From the recorded state alone, all five would be sent.
-    let stale_view = workspace.run(&sim, &["plan", "--detailed-exitcode"]);
-    assert_eq!(exit_code(&stale_view), 2);
+    workspace.run(&["plan", "--detailed-exitcode"]).expect(2);
     // Live, none can be: a warning, not an error, and nothing to send.
-    let refreshed = workspace.run(&sim, &["plan", "--refresh", "--detailed-exitcode"]);
-    assert_eq!(exit_code(&refreshed), 0, "{}", text(&refreshed.stderr));
-    let stdout = text(&refreshed.stdout);
+    let refreshed = workspace
+        .run(&["plan", "--refresh", "--detailed-exitcode"])
+        .expect(0);
+    let stdout = &refreshed.stdout;
     assert!(
         stdout.contains("No changes: nothing will be sent."),
         "{stdout}"
@@ -186,14 +122,16 @@ fn detailed_exitcode_is_two_while_something_abortable_remains_and_zero_once_noth
         "{stdout}"
     );
     // Applying such a plan sends nothing and says why.
-    let saved = workspace.run(&sim, &["plan", "--refresh", "--out", "plan.json"]);
-    assert_eq!(exit_code(&saved), 0, "{}", text(&saved.stderr));
-    let apply = workspace.run(&sim, &["apply", "plan.json"]);
-    assert_eq!(exit_code(&apply), 0, "{}", text(&apply.stderr));
+    workspace
+        .run(&["plan", "--refresh", "--out", "plan.json"])
+        .expect(0);
+    let apply = workspace.run(&["apply", "plan.json"]).expect(0);
     assert!(
-        text(&apply.stdout).contains("1 already stopped and 4 cannot be aborted"),
+        apply
+            .stdout
+            .contains("1 already stopped and 4 cannot be aborted"),
         "{}",
-        text(&apply.stdout)
+        apply.stdout
     );
     assert_eq!(sim.stats().totals.aborts_received, 0);
 }
@@ -201,11 +139,11 @@ fn detailed_exitcode_is_two_while_something_abortable_remains_and_zero_once_noth
 #[test]
 fn applying_a_refreshed_plan_sends_nothing_for_its_no_op_rows() {
     let sim = sim_with_statuses(&EVERY_STATUS);
-    let workspace = Workspace::with_statuses(&EVERY_STATUS);
-    let plan = workspace.run(&sim, &["plan", "--refresh", "--out", "plan.json"]);
-    assert_eq!(exit_code(&plan), 0, "{}", text(&plan.stderr));
-    let apply = workspace.run(&sim, &["apply", "plan.json"]);
-    assert_eq!(exit_code(&apply), 0, "{}", text(&apply.stderr));
+    let workspace = workspace_with_statuses(&sim, &EVERY_STATUS);
+    workspace
+        .run(&["plan", "--refresh", "--out", "plan.json"])
+        .expect(0);
+    workspace.run(&["apply", "plan.json"]).expect(0);
 
     let stats = sim.stats();
     for status in EVERY_STATUS {
@@ -220,19 +158,17 @@ fn applying_a_refreshed_plan_sends_nothing_for_its_no_op_rows() {
 #[test]
 fn a_change_order_the_service_cannot_find_is_a_warning_and_keeps_its_abort() {
     let sim = sim_with_statuses(&[1]);
-    let workspace = Workspace::new(&[id(1), "co-missing".to_string()]);
-    let output = workspace.run(
-        &sim,
-        &[
+    let workspace = workspace(&sim, vec![id(1), "co-missing".to_string()]);
+    let output = workspace
+        .run(&[
             "plan",
             "--refresh",
             "--detailed-exitcode",
             "--format",
             "json",
-        ],
-    );
-    assert_eq!(exit_code(&output), 2, "{}", text(&output.stderr));
-    let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
+        ])
+        .expect(2);
+    let plan: Value = serde_json::from_str(&output.stdout).unwrap();
     let missing = &plan["actions"][1];
     assert_eq!(missing["change_order_id"], "co-missing");
     assert_eq!(missing["action"], "abort");
@@ -246,10 +182,11 @@ fn every_field_a_refreshed_plan_writes_is_documented() {
     let sim = sim_with_statuses(&EVERY_STATUS);
     let mut ids: Vec<String> = EVERY_STATUS.iter().map(|status| id(*status)).collect();
     ids.push("co-missing".to_string());
-    let workspace = Workspace::new(&ids);
-    let output = workspace.run(&sim, &["plan", "--refresh", "--format", "json"]);
-    assert_eq!(exit_code(&output), 0, "{}", text(&output.stderr));
-    let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let workspace = workspace(&sim, ids);
+    let output = workspace
+        .run(&["plan", "--refresh", "--format", "json"])
+        .expect(0);
+    let plan: Value = serde_json::from_str(&output.stdout).unwrap();
     let mut produced = std::collections::BTreeSet::new();
     docs::collect_paths(&plan, "", &mut produced);
     let docs = std::fs::read_to_string(repository().join("docs/json-output.md")).unwrap();
@@ -296,14 +233,16 @@ fn a_throttling_service_slows_the_refresh_down_but_every_status_arrives() {
         seed: 7,
         ..SimConfig::default()
     });
-    let workspace = Workspace::new(
-        &(0..statuses.len())
+    let workspace = workspace(
+        &sim,
+        (0..statuses.len())
             .map(|index| format!("co-{index}"))
-            .collect::<Vec<_>>(),
+            .collect(),
     );
-    let output = workspace.run(&sim, &["plan", "--refresh", "--format", "json"]);
-    assert_eq!(exit_code(&output), 0, "{}", text(&output.stderr));
-    let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let output = workspace
+        .run(&["plan", "--refresh", "--format", "json"])
+        .expect(0);
+    let plan: Value = serde_json::from_str(&output.stdout).unwrap();
     for action in plan["actions"].as_array().unwrap() {
         assert_eq!(action["live_status"]["status"], 1, "{action}");
     }
@@ -318,21 +257,16 @@ fn a_throttling_service_slows_the_refresh_down_but_every_status_arrives() {
 #[test]
 fn a_credentials_error_during_refresh_fails_the_plan_and_saves_nothing() {
     let sim = sim_with_statuses(&EVERY_STATUS);
-    let workspace = Workspace::with_statuses(&EVERY_STATUS);
+    let workspace = workspace_with_statuses(&sim, &EVERY_STATUS);
     let secret = "NotTheSimulatorSecret0123456789";
-    let mut command = workspace.command(
-        &sim.endpoint(),
-        true,
-        &["plan", "--refresh", "--out", "plan.json"].map(String::from),
-    );
+    let mut command = workspace.binary(&["plan", "--refresh", "--out", "plan.json"]);
     command.env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret);
-    let output = command.output().unwrap();
-    assert_eq!(exit_code(&output), 1);
-    let stderr = text(&output.stderr);
+    let output = Run::from(command.output().unwrap()).expect(1);
+    let stderr = &output.stderr;
     assert!(stderr.contains("`plan --refresh` failed"), "{stderr}");
     assert!(stderr.contains("SignatureDoesNotMatch"), "{stderr}");
     assert!(stderr.contains("hint: "), "{stderr}");
-    assert!(!stderr.contains(secret) && !text(&output.stdout).contains(secret));
+    assert!(!stderr.contains(secret) && !output.stdout.contains(secret));
     assert!(!workspace.path("plan.json").exists());
     // The first refusal stops new questions: far fewer than one per change order.
     assert!(sim.stats().totals.signature_failures <= 10);
@@ -341,19 +275,10 @@ fn a_credentials_error_during_refresh_fails_the_plan_and_saves_nothing() {
 #[test]
 fn refresh_asks_nothing_and_needs_no_credentials_when_nothing_is_pending() {
     let sim = sim_with_statuses(&[1]);
-    let workspace = Workspace::with_statuses(&[1]);
-    let apply = workspace.run(&sim, &["apply", "--auto-approve"]);
-    assert_eq!(exit_code(&apply), 0, "{}", text(&apply.stderr));
+    let workspace = workspace_with_statuses(&sim, &[1]);
+    workspace.apply(&[]).expect(0);
     let asked_before = sim.stats().totals.info_requests;
-    let output = workspace
-        .command(
-            &sim.endpoint(),
-            false,
-            &["plan", "--refresh", "--detailed-exitcode"].map(String::from),
-        )
-        .output()
-        .unwrap();
-    assert_eq!(exit_code(&output), 0, "{}", text(&output.stderr));
+    without_credentials(&workspace, &["plan", "--refresh", "--detailed-exitcode"]).expect(0);
     assert_eq!(sim.stats().totals.info_requests, asked_before);
 }
 
@@ -411,25 +336,24 @@ fn the_github_actions_example_runs_end_to_end_against_the_simulator() {
     let ids: Vec<String> = (0..3)
         .map(|index| format!("6b55106c-c7f2-40f7-a1d4-00000000000{index}"))
         .collect();
-    let workspace = Workspace::new(&ids);
+    let workspace = workspace(&sim, ids.clone());
     for (job, argv) in &commands {
+        let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
         // The pull-request job has no credentials in the example; only apply does.
-        let credentials = job == "apply";
-        let output = workspace
-            .command(&sim.endpoint(), credentials, &argv[1..])
-            .output()
-            .unwrap();
+        let output = if job == "apply" {
+            workspace.run(&args)
+        } else {
+            without_credentials(&workspace, &args)
+        };
         let expected = if argv[1] == "plan" { 2 } else { 0 };
         assert_eq!(
-            exit_code(&output),
-            expected,
-            "{job}: {}\nstdout:\n{}\nstderr:\n{}",
-            argv.join(" "),
-            text(&output.stdout),
-            text(&output.stderr)
+            output.code,
+            Some(expected),
+            "{job}: {}\n{output}",
+            argv.join(" ")
         );
         if argv[1..] == ["show", "plan.json", "--format", "markdown"] {
-            let markdown = text(&output.stdout);
+            let markdown = &output.stdout;
             assert!(
                 markdown.starts_with("**edas-rollback will abort 3 change orders**"),
                 "{markdown}"
@@ -450,12 +374,9 @@ fn the_github_actions_example_runs_end_to_end_against_the_simulator() {
 
     // The same plan file again: the state moved, so it is refused and nothing is sent.
     let (_, apply) = commands.last().unwrap();
-    let again = workspace
-        .command(&sim.endpoint(), true, &apply[1..])
-        .output()
-        .unwrap();
-    assert_eq!(exit_code(&again), 1);
-    let stderr = text(&again.stderr);
+    let args: Vec<&str> = apply[1..].iter().map(String::as_str).collect();
+    let again = workspace.run(&args).expect(1);
+    let stderr = &again.stderr;
     assert!(stderr.contains("Saved plan is stale"), "{stderr}");
     assert_eq!(
         sim.stats().totals.aborts_received,

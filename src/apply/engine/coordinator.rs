@@ -9,7 +9,7 @@ use super::records::{self, ResponseRecord};
 use super::worker::{Ended, Worker, WorkerEnd};
 use super::{AbortTask, EngineConfig, RollbackTarget, Shared, WaitReport};
 use crate::apply::event::{ApplyEvent, Reporter};
-use crate::apply::journal_writer::{self, DurableTicket, WriterResult};
+use crate::apply::journal_writer::{self, Durability, DurableTicket, WriterResult};
 use crate::apply::pacing::Pacer;
 use crate::apply::{
     AbortedChange, ApplyReport, CancelToken, Clock, JournalSink, Transport, UnknownChange,
@@ -37,7 +37,19 @@ pub struct Engine<T, C, S> {
 impl<T: Transport, C: Clock, S: JournalSink> Engine<T, C, S> {
     /// Starts the journal writer. The sink already holds the journal's `begin` record.
     pub fn start(transport: T, sink: S, clock: C, config: EngineConfig) -> Self {
-        let (journal, writer) = journal_writer::spawn(sink);
+        Self::start_counted(transport, sink, clock, config, Arc::default())
+    }
+
+    /// [`Engine::start`], with the journal's records counted in `durability`, so that a
+    /// reporter can hold a line back until the records it reports are durable.
+    pub fn start_counted(
+        transport: T,
+        sink: S,
+        clock: C,
+        config: EngineConfig,
+        durability: Arc<Durability>,
+    ) -> Self {
+        let (journal, writer) = journal_writer::spawn(sink, durability);
         let shared = Arc::new(Shared {
             transport,
             clock,

@@ -7,9 +7,11 @@ use crate::apply::engine::{
 };
 use crate::apply::event::ApplyEvent;
 use crate::apply::event::Reporter;
+use crate::apply::journal_writer::Durability;
 use crate::apply::run::{Run, RunError, RunOutcome, RunSettings, WaitSettings};
 use crate::apply::{ApplyReport, CancelToken, EngineConfig, RetryPolicy};
 use crate::cli::args::{ApplyArgs, GlobalArgs};
+use crate::cli::batched_stdout::ApplyStdout;
 use crate::cli::commands::state::{announce, print_stdout};
 use crate::cli::exit;
 use crate::cli::render::apply::{
@@ -27,6 +29,7 @@ use crate::plan::{Action, Plan, PlanInputs, plan};
 use crate::state::State;
 use anyhow::{Context, anyhow};
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -47,7 +50,20 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(execute(global, args, None))
+    // The run is a spawned task rather than the future `block_on` polls: tokio wakes that
+    // future by writing to its I/O driver's eventfd every time (a system call for each event
+    // or finished task the coordinator hears of, ~1.5 per change order), and a task by
+    // queueing it on this thread.
+    let (global, args) = (global.clone(), args.clone());
+    runtime.block_on(async move {
+        match tokio::spawn(async move { execute(&global, &args, None).await }).await {
+            Ok(result) => result,
+            Err(error) => match error.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(error) => Err(anyhow!("the apply task ended early: {error}")),
+            },
+        }
+    })
 }
 
 /// What `rehearse` hands to apply: the embedded simulator's credentials instead of the chain
@@ -111,7 +127,11 @@ pub async fn execute(
             desired.provider.region.clone(),
         ),
     };
-    let mut json = args.run.json.then(|| JsonLines::new(std::io::stdout()));
+    // Lines reach stdout in batches, each once the journal records it reports are durable
+    // (cli::batched_stdout), unless stdout is a terminal.
+    let durability = Arc::new(Durability::default());
+    let stdout = ApplyStdout::new(&durability);
+    let mut json = args.run.json.then(|| JsonLines::new(stdout.clone()));
     if let Some(json) = &mut json {
         json.version();
     }
@@ -204,13 +224,13 @@ pub async fn execute(
 
     let cancel = CancelToken::new();
     crate::cli::signals::install_stop_handler(cancel.clone());
-    let mut reporter: Box<dyn Reporter> = match json.take() {
+    let mut reporter: Box<dyn Reporter + Send> = match json.take() {
         Some(json) => Box::new(json),
         None if bookkeeping_only => Box::new(WithoutRunLines(PlainLines::new(
-            std::io::stdout(),
+            stdout.clone(),
             std::io::stderr(),
         ))),
-        None => reporter(tasks.len()),
+        None => reporter(tasks.len(), stdout),
     };
     if bookkeeping_only && !args.run.json {
         print_stdout(&format!(
@@ -239,6 +259,7 @@ pub async fn execute(
         }),
         operation: "apply".to_string(),
         endpoint: Some(endpoint_used),
+        durability,
     };
     let outcome = run
         .execute(&plan, client, &mut reporter, &cancel, &settings)
@@ -332,11 +353,11 @@ impl<R: Reporter> Reporter for WithoutRunLines<R> {
     }
 }
 
-fn reporter(total: usize) -> Box<dyn Reporter> {
+fn reporter(total: usize, stdout: ApplyStdout) -> Box<dyn Reporter + Send> {
     if std::io::stderr().is_terminal() {
         Box::new(ProgressReporter::new(total as u64))
     } else {
-        Box::new(PlainLines::new(std::io::stdout(), std::io::stderr()))
+        Box::new(PlainLines::new(stdout, std::io::stderr()))
     }
 }
 

@@ -14,8 +14,6 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-pub use super::json_events::JSON_UI_VERSION;
-
 fn timestamp() -> String {
     humantime::format_rfc3339_micros(SystemTime::now()).to_string()
 }

@@ -146,7 +146,15 @@ impl Drop for Sim {
     }
 }
 
-/// A temp dir holding `edas-rollback.yaml` with `count` change orders.
+/// The one test workspace: a temp dir holding `edas-rollback.yaml` with `count` change
+/// orders, built up by chained calls, and the real binary run in it:
+///
+/// ```ignore
+/// let sim = Sim::any_id(Faults::default(), 42);
+/// let workspace = Workspace::new(3).apply_settings("request_timeout: 1s").against(&sim);
+/// let run = workspace.plan(&["--out", "plan.json"]).expect(0);
+/// workspace.apply(&[]).expect(0); // apply --auto-approve
+/// ```
 pub struct Workspace {
     pub dir: tempfile::TempDir,
     pub ids: Vec<String>,
@@ -154,35 +162,92 @@ pub struct Workspace {
     state: Option<String>,
     /// YAML under the config's `apply:` key.
     apply: String,
+    /// Where [`Workspace::run`] points `--endpoint` (set by [`Workspace::against`]).
+    endpoint: Option<String>,
+    /// Point runs at the endpoint through `EDAS_ENDPOINT` rather than `--endpoint`.
+    endpoint_in_env: bool,
 }
 
 impl Workspace {
     pub fn new(count: usize) -> Workspace {
-        Workspace::with(count, None, "")
+        Workspace::declaring(numbered_ids(count))
     }
 
-    /// `state` is the config's `state:` (relative to the dir); `apply` is YAML put under the
-    /// config's `apply:` key (e.g. `request_timeout: 1s`).
-    pub fn with(count: usize, state: Option<&str>, apply: &str) -> Workspace {
-        let dir = tempfile::tempdir().unwrap();
-        let ids: Vec<String> = (0..count)
-            .map(|index| format!("6b55106c-c7f2-40f7-a1d4-{index:012}"))
-            .collect();
+    /// A workspace whose config declares exactly `ids` (each with `app: checkout`).
+    pub fn declaring(ids: Vec<String>) -> Workspace {
         let workspace = Workspace {
-            dir,
+            dir: tempfile::tempdir().unwrap(),
             ids,
-            state: state.map(str::to_string),
-            apply: apply.to_string(),
+            state: None,
+            apply: String::new(),
+            endpoint: None,
+            endpoint_in_env: false,
         };
         workspace.write_config();
         workspace
     }
 
+    /// The config's `state:` (a path relative to the dir, or a `postgres://` URL).
+    pub fn state_at(mut self, state: &str) -> Workspace {
+        self.state = Some(state.to_string());
+        self.write_config();
+        self
+    }
+
+    /// YAML put under the config's `apply:` key (e.g. `request_timeout: 1s`).
+    pub fn apply_settings(mut self, yaml: &str) -> Workspace {
+        self.apply = yaml.to_string();
+        self.write_config();
+        self
+    }
+
+    /// Runs from now on go to `sim` (through `--endpoint`).
+    pub fn against(mut self, sim: &Sim) -> Workspace {
+        self.endpoint = Some(sim.endpoint());
+        self
+    }
+
+    /// Runs name the endpoint in `EDAS_ENDPOINT`, so their command lines are exactly the
+    /// ones a document shows.
+    pub fn endpoint_in_env(mut self) -> Workspace {
+        self.endpoint_in_env = true;
+        self
+    }
+
+    /// The binary with these arguments, pointed at the simulator given to
+    /// [`Workspace::against`], ready to spawn.
+    pub fn binary(&self, args: &[&str]) -> Command {
+        let endpoint = self
+            .endpoint
+            .as_deref()
+            .expect("Workspace::against(&sim) names the endpoint");
+        if self.endpoint_in_env {
+            let mut command = self.without_endpoint(args);
+            command.env("EDAS_ENDPOINT", endpoint);
+            command
+        } else {
+            self.command(endpoint, args)
+        }
+    }
+
+    /// Runs the binary to its end (see [`Workspace::binary`]).
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(run(self.binary(args)))
+    }
+
+    /// `plan` with `extra` arguments.
+    pub fn plan(&self, extra: &[&str]) -> Run {
+        self.run(&[&["plan"], extra].concat())
+    }
+
+    /// `apply --auto-approve` with `extra` arguments.
+    pub fn apply(&self, extra: &[&str]) -> Run {
+        self.run(&[&["apply", "--auto-approve"], extra].concat())
+    }
+
     /// Declares `count` change orders from now on (the first ones stay the same).
     pub fn declare(&mut self, count: usize) {
-        self.ids = (0..count)
-            .map(|index| format!("6b55106c-c7f2-40f7-a1d4-{index:012}"))
-            .collect();
+        self.ids = numbered_ids(count);
         self.write_config();
     }
 
@@ -224,6 +289,14 @@ impl Workspace {
     /// The binary in this dir with the simulator's default test credentials and nothing else
     /// from the environment that could pick other credentials.
     pub fn command(&self, endpoint: &str, args: &[&str]) -> Command {
+        let mut command = self.without_endpoint(args);
+        command.arg("--endpoint").arg(endpoint);
+        command
+    }
+
+    /// Like [`Workspace::command`] without `--endpoint`, so the config or `EDAS_ENDPOINT`
+    /// decides.
+    pub fn without_endpoint(&self, args: &[&str]) -> Command {
         let mut command = self.bare_command(args);
         command
             .env(
@@ -233,9 +306,7 @@ impl Workspace {
             .env(
                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
                 edas_rollback::sim::DEFAULT_ACCESS_KEY_SECRET,
-            )
-            .arg("--endpoint")
-            .arg(endpoint);
+            );
         command
     }
 
@@ -256,6 +327,11 @@ impl Workspace {
         command
     }
 
+    /// A JSON file in the dir (a saved plan, a state).
+    pub fn json(&self, name: &str) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.path(name)).unwrap()).unwrap()
+    }
+
     pub fn read_state(&self) -> Option<Value> {
         let text = std::fs::read_to_string(self.state_path()).ok()?;
         Some(serde_json::from_str(&text).unwrap())
@@ -271,6 +347,110 @@ impl Workspace {
         std::fs::read_to_string(self.journal_path())
             .map(|text| text.lines().count())
             .unwrap_or(0)
+    }
+}
+
+/// Insta settings for snapshots of CLI output: what differs from run to run becomes a
+/// placeholder (temp dirs, loopback ports, times, elapsed durations, digests, pids, the
+/// simulator's RequestIds, the host name, the version), so a snapshot changes only when the
+/// output really does. Ids that a test chose stay as they are; add a filter for other random
+/// ones (a new state's lineage) where a test has them.
+pub fn cli_snapshot_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    let temp = std::env::temp_dir();
+    let temp = regex_escape(temp.to_string_lossy().trim_end_matches('/'));
+    // A test's temp dir (`.tmpXXXXXX`) or one the binary made (a rehearsal's scratch state).
+    settings.add_filter(&format!(r"{temp}/[A-Za-z0-9._-]+"), "[TEMP]");
+    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
+    settings.add_filter(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)",
+        "[TIME]",
+    );
+    settings.add_filter(r"\b\d+(\.\d+)? ?(ms|µs|s)\b", "[DURATION]");
+    settings.add_filter(r"\b[0-9a-f]{64}\b", "[SHA256]");
+    settings.add_filter(r"\bpid \d+", "pid [PID]");
+    // The simulator's RequestIds, where the output names them as such.
+    settings.add_filter(
+        r"RequestId [0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\b",
+        "RequestId [REQUEST-ID]",
+    );
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    if !host.is_empty() {
+        settings.add_filter(&format!(r"\b{}\b", regex_escape(&host)), "[HOST]");
+    }
+    settings.add_filter(
+        &format!(r"edas-rollback {}", regex_escape(env!("CARGO_PKG_VERSION"))),
+        "edas-rollback [VERSION]",
+    );
+    settings
+}
+
+/// `assert_snapshot!` under [`cli_snapshot_settings`].
+macro_rules! assert_cli_snapshot {
+    ($($argument:tt)*) => {{
+        let _settings = $crate::support::cli_snapshot_settings().bind_to_scope();
+        insta::assert_snapshot!($($argument)*);
+    }};
+}
+pub(crate) use assert_cli_snapshot;
+
+fn regex_escape(text: &str) -> String {
+    let mut escaped = String::new();
+    for character in text.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(character) {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
+}
+
+/// `6b55106c-c7f2-40f7-a1d4-000000000000` and on: valid ids, the same in every test.
+pub fn numbered_ids(count: usize) -> Vec<String> {
+    (0..count)
+        .map(|index| format!("6b55106c-c7f2-40f7-a1d4-{index:012}"))
+        .collect()
+}
+
+/// What one run of the binary left: its exit code (`None` when a signal ended it) and both
+/// streams as text.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts the exit code, showing both streams when it is another.
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, Some(code), "{self}");
+        self
+    }
+
+    /// stdout then stderr, for what may be printed on either.
+    pub fn both(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code(),
+            stdout: text(&output.stdout),
+            stderr: text(&output.stderr),
+        }
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -291,6 +471,7 @@ pub fn describe(output: &Output) -> String {
     )
 }
 
+#[track_caller]
 pub fn assert_exit(output: &Output, code: i32) {
     assert_eq!(output.status.code(), Some(code), "{}", describe(output));
 }
