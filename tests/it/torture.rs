@@ -272,7 +272,7 @@ fn throttling_at_5_20_and_100_requests_per_second_slows_the_run_and_fails_nothin
         // Ten times the server's limit: at 200/s against a limit of 100/s, a machine loaded by
         // other builds sometimes never went over the limit, and the throttling path went
         // untested.
-        let client_rate = (u32::from(limit) * 10).to_string();
+        let client_rate = (limit * 10).to_string();
         let output = run(workspace.binary(&[
             "apply",
             "--auto-approve",
