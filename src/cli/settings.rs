@@ -185,16 +185,6 @@ pub fn state_path(config_path: &Path, config_state: Option<&Path>, flag: Option<
     directory.join(format!("{stem}.state.json"))
 }
 
-/// Just the `state:` and `state_name:` keys; every other key is ignored here (the full config
-/// is validated by the commands that use it).
-#[derive(serde::Deserialize)]
-struct StateKeyOnly {
-    #[serde(default)]
-    state: Option<PathBuf>,
-    #[serde(default)]
-    state_name: Option<String>,
-}
-
 /// Opens the state store the flags and config name (docs/state-store.md): a `postgres://` or
 /// `postgresql://` URL in `--state` or `state:` is a PostgreSQL state named by `--state-name`,
 /// `state_name:` or the config's stem; anything else is a file, as [`state_path_for`] finds
@@ -214,7 +204,7 @@ pub fn open_store_at(
     use crate::state::store::{AnyStore, LocalStore};
     let keys = read_bounded_text(&global.config, MAX_CONFIG_BYTES, "config file")
         .ok()
-        .and_then(|text| serde_saphyr::from_str::<StateKeyOnly>(&text).ok());
+        .and_then(|text| config::state_keys(&text));
     let (configured, configured_name) = match keys {
         Some(keys) => (keys.state, keys.state_name),
         None => (None, None),
@@ -256,7 +246,7 @@ pub fn state_path_for(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
         Some(_) => None,
         None => read_bounded_text(&global.config, MAX_CONFIG_BYTES, "config file")
             .ok()
-            .and_then(|text| serde_saphyr::from_str::<StateKeyOnly>(&text).ok())
+            .and_then(|text| config::state_keys(&text))
             .and_then(|config| config.state),
     };
     Ok(state_path(

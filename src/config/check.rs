@@ -3,14 +3,14 @@
 //! not one error per run). Pure: given the path and text for messages, never reads files.
 
 use super::error::{ConfigError, ConfigErrors, Position, SourceText};
-use super::raw::{RawApply, RawConfig, RawProvider, RawSelector, RawThreshold};
+use super::raw::{Place, RawApply, RawConfig, RawProvider, RawSelector, RawThreshold, Spanned};
 use super::{
     ApplySettings, ChangeOrderSpec, DesiredState, FailureThreshold, Provider, SUPPORTED_VERSION,
 };
 use crate::config::duration::{MAX_DURATION, MAX_REQUEST_TIMEOUT, at_most, too_long};
 
 use crate::ids::ChangeOrderId;
-use serde_saphyr::{Location, Spanned};
+use serde_saphyr::Location;
 use std::collections::HashMap;
 
 /// The most requests in flight at once (`parallelism`, `--parallelism`): each holds a
@@ -31,7 +31,7 @@ impl Checker<'_> {
     /// number field, but the schema (and so every editor) calls it a string; refusing it keeps
     /// the two in agreement.
     fn is_quoted<T>(&self, spanned: &Spanned<T>) -> bool {
-        let position = position_of(&spanned.referenced);
+        let position = spanned.at.position;
         matches!(
             self.source
                 .line(position.line)
@@ -55,8 +55,8 @@ impl Checker<'_> {
     }
 
     fn fail<T>(&mut self, spanned: &Spanned<T>, shown: &str, message: String, expected: &str) {
-        let position = position_of(&spanned.referenced);
-        let width = width_of(&spanned.referenced, shown);
+        let position = spanned.at.position;
+        let width = width_of(&spanned.at, shown);
         self.errors.push(ConfigError::at(
             &self.source,
             position,
@@ -108,7 +108,7 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
 
     let mut change_orders = Vec::with_capacity(raw.change_orders.len());
     // By comparison key: where each id was first declared, and how it was written there.
-    let mut first_declared: HashMap<String, (Location, String)> =
+    let mut first_declared: HashMap<String, (Place, String)> =
         HashMap::with_capacity(raw.change_orders.len());
     for change_order in raw.change_orders {
         let id = change_order.id;
@@ -127,9 +127,9 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                 let (first_location, first_written) = first.get();
                 let case_only = *first_written != id.value;
                 let first_width = width_of(first_location, first_written);
-                let first = position_of(first_location);
-                let second = position_of(&id.referenced);
-                let width = width_of(&id.referenced, &id.value);
+                let first = first_location.position;
+                let second = id.at.position;
+                let width = width_of(&id.at, &id.value);
                 checker.errors.push(
                     ConfigError::at(
                         &checker.source,
@@ -157,7 +157,7 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                 );
             }
             Entry::Vacant(vacant) => {
-                vacant.insert((id.referenced, id.value.clone()));
+                vacant.insert((id.at, id.value.clone()));
                 change_orders.push(ChangeOrderSpec {
                     id: ChangeOrderId::new(id.value),
                     app: change_order.app,
@@ -320,8 +320,7 @@ fn check_selector(
         (None, Some(app_name)) => app_name.clone(),
         (None, None) => Spanned {
             value: String::new(),
-            referenced: spanned.referenced,
-            defined: spanned.defined,
+            at: spanned.at,
         },
     };
     match (&raw.app_id, &raw.app_name) {
@@ -555,8 +554,8 @@ pub(super) fn position_of(location: &Location) -> Position {
 
 /// How many characters to underline: the value's span when the parser knows it and it stays
 /// on one line, else the value as shown.
-fn width_of(location: &Location, shown: &str) -> usize {
-    let span = usize::try_from(location.span().len()).unwrap_or(0);
+fn width_of(place: &Place, shown: &str) -> usize {
+    let span = place.span;
     let shown_width = shown.chars().count();
     if span > 0 && span >= shown_width && span <= shown_width + 2 {
         span
