@@ -11,6 +11,7 @@ use crate::config::duration::{MAX_DURATION, MAX_REQUEST_TIMEOUT, at_most, too_lo
 
 use crate::ids::ChangeOrderId;
 use serde_saphyr::Location;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// The most requests in flight at once (`parallelism`, `--parallelism`): each holds a
@@ -106,15 +107,17 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
         }
     });
 
-    let mut change_orders = Vec::with_capacity(raw.change_orders.len());
-    // By comparison key: where each id was first declared, and how it was written there.
-    let mut first_declared: HashMap<String, (Place, String)> =
-        HashMap::with_capacity(raw.change_orders.len());
-    for change_order in raw.change_orders {
-        let id = change_order.id;
+    // By comparison key, borrowed from the config where it is already lowercase (UUIDs
+    // usually are): the index of the first declaration of each id. Two passes, so 100,000
+    // ids cost no copy of each (CPU and peak memory of `plan`, docs/BENCHMARKS.md).
+    let declared = &raw.change_orders;
+    let mut first_declared: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(declared.len());
+    let mut kept = vec![false; declared.len()];
+    for (index, change_order) in declared.iter().enumerate() {
+        let id = &change_order.id;
         if !ChangeOrderId::is_well_formed(&id.value) {
             checker.fail(
-                &id,
+                id,
                 &id.value,
                 format!("invalid change order id `{}`", id.value),
                 "expected letters and digits joined by single `-` ([A-Za-z0-9]+(-[A-Za-z0-9]+)*)",
@@ -122,12 +125,17 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
             continue;
         }
         // Ids compare without regard to case, as UUIDs do (`ChangeOrderId::comparison_key`).
-        match first_declared.entry(ChangeOrderId::comparison_key(&id.value)) {
+        let key = if id.value.bytes().any(|byte| byte.is_ascii_uppercase()) {
+            Cow::Owned(ChangeOrderId::comparison_key(&id.value))
+        } else {
+            Cow::Borrowed(id.value.as_str())
+        };
+        match first_declared.entry(key) {
             Entry::Occupied(first) => {
-                let (first_location, first_written) = first.get();
-                let case_only = *first_written != id.value;
-                let first_width = width_of(first_location, first_written);
-                let first = first_location.position;
+                let first_id = &declared[*first.get()].id;
+                let case_only = first_id.value != id.value;
+                let first_width = width_of(&first_id.at, &first_id.value);
+                let first = first_id.at.position;
                 let second = id.at.position;
                 let width = width_of(&id.at, &id.value);
                 checker.errors.push(
@@ -157,18 +165,26 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                 );
             }
             Entry::Vacant(vacant) => {
-                vacant.insert((id.at, id.value.clone()));
-                change_orders.push(ChangeOrderSpec {
-                    id: ChangeOrderId::new(id.value),
-                    app: change_order.app,
-                    reason: change_order.reason,
-                    operation: change_order.operation.unwrap_or_default(),
-                    app_id: change_order.app_id,
-                    selected_by: None,
-                });
+                vacant.insert(index);
+                kept[index] = true;
             }
         }
     }
+    drop(first_declared);
+    let change_orders: Vec<ChangeOrderSpec> = raw
+        .change_orders
+        .into_iter()
+        .zip(kept)
+        .filter(|(_, kept)| *kept)
+        .map(|(change_order, _)| ChangeOrderSpec {
+            id: ChangeOrderId::new(change_order.id.value),
+            app: change_order.app,
+            reason: change_order.reason,
+            operation: change_order.operation.unwrap_or_default(),
+            app_id: change_order.app_id,
+            selected_by: None,
+        })
+        .collect();
 
     let selectors = raw
         .select
