@@ -237,14 +237,20 @@ fn scalar(text: &str, line: usize, column: usize) -> Option<Option<Scalar<'_>>> 
         | b'`' | b'?' | b':' | b'#' => return None,
         b'-' if text.len() == 1 || text.as_bytes()[1] == b' ' => return None,
         _ => {
-            let value = match text.find(" #") {
-                Some(comment) => &text[..comment],
-                None => text,
-            };
-            let value = value.trim_end_matches(' ');
-            if value.contains(": ") || value.ends_with(':') {
-                return None;
+            // One pass: ` #` starts a comment; `: ` (or a final `:`) would make it a key.
+            let bytes = text.as_bytes();
+            let mut end = bytes.len();
+            for (at, &byte) in bytes.iter().enumerate() {
+                match byte {
+                    b'#' if at > 0 && bytes[at - 1] == b' ' => {
+                        end = at;
+                        break;
+                    }
+                    b':' if bytes.get(at + 1).is_none_or(|next| *next == b' ') => return None,
+                    _ => {}
+                }
             }
+            let value = text[..end].trim_end_matches(' ');
             (Cow::Borrowed(value), true, value, "")
         }
     };
@@ -339,7 +345,11 @@ fn sequence(lines: &mut Lines<'_>, parent: usize) -> Option<Vec<RawChangeOrder>>
                 content,
             };
             let first = key_value(&compact, 0)?;
-            map_entries(lines, compact.indent, vec![first])?
+            map_entries(lines, compact.indent, {
+                let mut entries = Vec::with_capacity(6);
+                entries.push(first);
+                entries
+            })?
         };
         change_orders.push(raw_change_order(entries)?);
     }
