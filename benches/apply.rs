@@ -1,5 +1,5 @@
-//! Benchmarks of the apply engine (DESIGN 6, issue 5). Run with
-//! `cargo bench --bench apply` (all) or `cargo bench --bench apply -- NAME…`.
+//! Benchmarks of the apply engine (docs/CONTRACT.md, "Performance targets"; docs/BENCHMARKS.md).
+//! Run with `cargo bench --bench apply` (all) or `cargo bench --bench apply -- NAME…`.
 //!
 //! - `engine-memory`: the engine alone (pacing, scheduling, group-committed journal to a real
 //!   file with fdatasync) against an in-process zero-latency transport: CPU per change order.
@@ -45,7 +45,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 use std::time::{Duration, Instant};
 
-#[path = "../tests/pg_cluster/mod.rs"]
+// The tests' throwaway cluster; this bench uses only part of it.
+#[allow(dead_code)]
+#[path = "../tests/it/support/pg_cluster.rs"]
 mod pg_cluster;
 
 /// User + system CPU time of this process so far.
@@ -303,6 +305,7 @@ fn run_on<S: StateStore>(
                 wait: None,
                 operation: "apply".into(),
                 endpoint: None,
+                durability: Default::default(),
             },
         )
         .await

@@ -1,5 +1,5 @@
-//! Benchmark of DESIGN 6's plan target: 100,000 change orders with 100,000 state records in
-//! under 1 s and 200 MB. Two parts:
+//! Benchmark of the plan target (docs/CONTRACT.md, "Performance targets"): 100,000 change orders
+//! with 100,000 state records in under 1 s and 200 MB. Two parts:
 //!
 //! 1. In process: `plan()` + `file::encode`, and `plan_encoded()` (both in one
 //!    serialisation, what `plan --out` runs), at 1k, 10k and 100k change orders (with as many

@@ -1,5 +1,5 @@
 //! Build + sign one request, the per-attempt CPU cost of the client before any I/O
-//! (issue 3: under 5 µs), with signature V3 (the default) and ROA v1. Run with
+//! (docs/BENCHMARKS.md: under 5 µs), with signature V3 (the default) and ROA v1. Run with
 //! `cargo bench --bench sign`; prints ns per request.
 //!
 //! The machine this runs on may be shared, so besides wall time it reports on-CPU time from

@@ -1,6 +1,6 @@
-//! Simulator throughput: signed `AbortAndRollbackChangeOrder` requests per second, each
-//! verified (HMAC-SHA1 recomputed from the wire) and committed, over keep-alive connections.
-//! The simulator must never be the bottleneck of an apply benchmark (issue 4: ≥ 20,000/s).
+//! Simulator throughput: signed `AbortAndRollbackChangeOrder` requests per second, each verified
+//! (HMAC-SHA1 recomputed from the wire) and committed, over keep-alive connections. The simulator
+//! must never be the bottleneck of an apply benchmark (docs/BENCHMARKS.md: ≥ 20,000/s).
 //!
 //! Run: `cargo bench --bench simulator` (env: `SIM_BENCH_REQUESTS`, default 200000;
 //! `SIM_BENCH_CONNECTIONS`, default 32). Requests are signed before the clock starts, and a

@@ -1,7 +1,7 @@
-//! State durability cost (DESIGN 6: O(N) for a run of N, never O(N²)): for N change orders,
-//! write the journal an apply writes (an intent and a response each, group commit every 64
-//! records), then fold it and save the state once, as the end of a run does. Prints a
-//! markdown table of wall time and bytes written.
+//! State durability cost (docs/CONTRACT.md, "Performance targets": O(N) for a run of N, never
+//! O(N²)): for N change orders, write the journal an apply writes (an intent and a response each,
+//! group commit every 64 records), then fold it and save the state once, as the end of a run does.
+//! Prints a markdown table of wall time and bytes written.
 //!
 //! Run: `cargo bench --bench state_durability` (files go to the system temp directory;
 //! set `TMPDIR` to measure another disk).

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Peer comparison (issue 7): `edas-rollback apply` against the official Alibaba Cloud Python SDK
-(aliyun-python-sdk-core + aliyun-python-sdk-edas) scripted as a user would, side by side in one
-run, against one `edas-rollback simulate --any-id --latency L` server.
+"""Peer comparison (docs/BENCHMARKS.md, "Peer comparison"): `edas-rollback apply` against the
+official Alibaba Cloud Python SDK (aliyun-python-sdk-core + aliyun-python-sdk-edas) scripted as
+a user would, side by side in one run, against one `edas-rollback simulate --any-id --latency L` server.
 
 For each size N (default 1,000 and 10,000) and each of R rounds (default 3), the two clients run
 one after the other (interleaved: sdk, ours, sdk, ours, ...), each as a child process of this

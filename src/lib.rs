@@ -18,8 +18,27 @@
 //!   signer, credentials, endpoints, the HTTP client and the one outcome policy.
 //! - [`sim`] is a strict local EDAS simulator for tests, benchmarks and rehearsals.
 //! - [`cli`] is the only code that reads argv and the environment, prints, and picks exit codes.
+//!
+//! These boundaries are lints, not only words (docs/DECISIONS.md, "Boundaries"): outside
+//! `cli/`, printing is refused, and `clippy.toml`'s disallowed methods (environment reads,
+//! file writes, `process::exit`) are refused everywhere but the functions and modules that
+//! say why they may.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::disallowed_methods,
+        clippy::print_stdout,
+        clippy::print_stderr,
+        clippy::dbg_macro
+    )
+)]
 
 pub mod apply;
+#[allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "cli/ is the one module that prints (docs/DECISIONS.md, Boundaries)"
+)]
 pub mod cli;
 pub mod config;
 pub mod edas;

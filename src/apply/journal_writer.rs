@@ -14,11 +14,16 @@
 //! Intents written ahead ([`JournalHandle::append_ahead`]) have no one waiting yet: they wait
 //! up to 2 ms to share a sync with others, unless their task comes to wait on them first and
 //! asks for the sync at once.
+//!
+//! [`Durability`] tells how far the journal is durable, counted in records: whoever reports
+//! what the records say (the CLI's batched stdout) holds a line back until the records queued
+//! before it are durable.
 
 use super::{ApplyError, JournalSink};
 use crate::state::journal::JournalRecord;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// Records beyond this many wait for the next group, so one group's latency stays bounded.
@@ -47,6 +52,52 @@ struct Entry {
 #[derive(Clone, Debug)]
 pub struct JournalHandle {
     sender: mpsc::UnboundedSender<Entry>,
+    durability: Arc<Durability>,
+}
+
+/// How many records were queued, and how many of them are durable, in the order the writer
+/// receives them: a reporter that notes [`Durability::queued`] when it reports a record's
+/// outcome knows that record is durable once [`Durability::durable`] reaches that count.
+#[derive(Debug)]
+pub struct Durability {
+    /// Records queued so far. Held while a record is sent, so that the count and the order
+    /// of the channel agree on every runtime flavour.
+    queued: Mutex<u64>,
+    /// Records the writer has synced, published after each successful sync.
+    durable: watch::Sender<u64>,
+}
+
+impl Default for Durability {
+    fn default() -> Self {
+        Self {
+            queued: Mutex::new(0),
+            durable: watch::Sender::new(0),
+        }
+    }
+}
+
+impl Durability {
+    /// Records queued so far: every record queued before this call is among them.
+    pub fn queued(&self) -> u64 {
+        *self.queued.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records made durable so far (the first `durable()` records queued).
+    pub fn durable(&self) -> u64 {
+        *self.durable.borrow()
+    }
+
+    /// Changes after each sync that made more records durable.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.durable.subscribe()
+    }
+
+    fn send(&self, sender: &mpsc::UnboundedSender<Entry>, entry: Entry) -> Result<(), NotDurable> {
+        let mut queued = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
+        sender.send(entry).map_err(|_| closed())?;
+        *queued += 1;
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for Entry {
@@ -68,13 +119,14 @@ pub struct NotDurable {
 impl JournalHandle {
     /// Queues a record; it becomes durable with the next group.
     pub fn append(&self, record: JournalRecord) -> Result<(), NotDurable> {
-        self.sender
-            .send(Entry {
+        self.durability.send(
+            &self.sender,
+            Entry {
                 record: Some(record),
                 durable: None,
                 urgent: false,
-            })
-            .map_err(|_| closed())
+            },
+        )
     }
 
     /// Queues a record and waits until a sync covers it.
@@ -91,13 +143,14 @@ impl JournalHandle {
 
     fn queue(&self, record: JournalRecord, urgent: bool) -> Result<DurableTicket, NotDurable> {
         let (sender, receiver) = oneshot::channel();
-        self.sender
-            .send(Entry {
+        self.durability.send(
+            &self.sender,
+            Entry {
                 record: Some(record),
                 durable: Some(sender),
                 urgent,
-            })
-            .map_err(|_| closed())?;
+            },
+        )?;
         Ok(DurableTicket { receiver })
     }
 }
@@ -153,11 +206,14 @@ pub struct WriterResult<S> {
 }
 
 /// Starts the writer task. It ends when every [`JournalHandle`] is dropped, after writing and
-/// syncing everything queued.
-pub fn spawn<S: JournalSink>(sink: S) -> (JournalHandle, JoinHandle<WriterResult<S>>) {
+/// syncing everything queued. `durability` counts this journal's records (see [`Durability`]).
+pub fn spawn<S: JournalSink>(
+    sink: S,
+    durability: Arc<Durability>,
+) -> (JournalHandle, JoinHandle<WriterResult<S>>) {
     let (sender, receiver) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(sink, receiver));
-    (JournalHandle { sender }, task)
+    let task = tokio::spawn(run(sink, receiver, Arc::clone(&durability)));
+    (JournalHandle { sender, durability }, task)
 }
 
 /// The sink, moved to the blocking pool for each group and back.
@@ -165,6 +221,9 @@ struct Writer<S> {
     sink: Option<S>,
     error: Option<ApplyError>,
     syncs: u64,
+    /// Records appended to the sink; after a sync, all of them are durable.
+    appended: u64,
+    durability: Arc<Durability>,
 }
 
 impl<S: JournalSink> Writer<S> {
@@ -185,6 +244,7 @@ impl<S: JournalSink> Writer<S> {
                     }
                     Ok(()) if !sync => {
                         self.sink = Some(sink);
+                        self.appended += records.len() as u64;
                         Ok(())
                     }
                     Ok(()) => {
@@ -197,6 +257,10 @@ impl<S: JournalSink> Writer<S> {
                             Ok((sink, result)) => {
                                 self.sink = Some(sink);
                                 self.syncs += 1;
+                                self.appended += records.len() as u64;
+                                if result.is_ok() {
+                                    self.durability.durable.send_replace(self.appended);
+                                }
                                 result
                             }
                             Err(_) => Err(ApplyError::JournalClosed),
@@ -220,11 +284,14 @@ impl<S: JournalSink> Writer<S> {
 async fn run<S: JournalSink>(
     sink: S,
     mut receiver: mpsc::UnboundedReceiver<Entry>,
+    durability: Arc<Durability>,
 ) -> WriterResult<S> {
     let mut writer = Writer {
         sink: Some(sink),
         error: None,
         syncs: 0,
+        appended: 0,
+        durability,
     };
     // Waiters of records appended but not yet synced, and when the sync covering them is
     // due: responses need no sync of their own (the next intent's sync covers them, or one

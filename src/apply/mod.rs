@@ -11,6 +11,7 @@ pub mod adapters;
 pub mod engine;
 pub mod event;
 pub mod journal_writer;
+pub mod paced_read;
 pub mod pacing;
 pub mod retry;
 pub mod rollback_id;
@@ -33,10 +34,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
-/// The default number of requests in flight at once (DESIGN 2).
-pub const DEFAULT_PARALLELISM: u32 = 10;
-/// The default number of requests started per second (DESIGN 2).
-pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 20;
+/// The default number of requests in flight at once: the one table's
+/// ([`crate::config::DEFAULTS`]), named here for the engine's own defaults.
+pub const DEFAULT_PARALLELISM: u32 = crate::config::DEFAULTS.parallelism;
+/// The default number of requests started per second, from the same table.
+pub const DEFAULT_REQUESTS_PER_SECOND: u32 = crate::config::DEFAULTS.requests_per_second;
 
 /// What the engine needs from the EDAS client: one attempt per call, signed anew each time,
 /// classified by the one policy of [`crate::edas::outcome`].

@@ -200,9 +200,16 @@ impl Pacer {
 
     /// Waits for this task's start slot and returns the instant it started.
     pub async fn acquire(&self) -> Instant {
-        let slot = self.with(|control| control.reserve(Instant::now()));
-        tokio::time::sleep_until(slot).await;
-        Instant::now()
+        let now = Instant::now();
+        let slot = self.with(|control| control.reserve(now));
+        // A slot that is already due needs no timer: registering one costs a timer-wheel
+        // entry, and one due within the current millisecond made tokio wake its driver
+        // through the eventfd (a `write` system call per request when the rate is high).
+        if slot > now {
+            tokio::time::sleep_until(slot).await;
+            return Instant::now();
+        }
+        now
     }
 
     pub fn on_throttled(&self, started: Instant, after: Option<Duration>) -> Option<RateChange> {

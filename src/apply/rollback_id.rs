@@ -5,9 +5,9 @@
 //! [`find_rollback`] (pure). The asking goes through the run's one transport, pacer and retry
 //! policy, like every other request.
 
+use super::paced_read::{PacedReader, Read};
 use super::pacing::Pacer;
 use super::{CancelToken, FatalError, RetryPolicy, Transport};
-use crate::edas::outcome::Outcome;
 use crate::edas::wire::ListedChangeOrder;
 use crate::ids::ChangeOrderId;
 
@@ -79,7 +79,8 @@ pub enum Listed {
     Stopped,
 }
 
-/// Asks ListRecentChangeOrder for `app_id` through the run's pacer and retry policy.
+/// Asks ListRecentChangeOrder for `app_id` through the run's pacer and retry policy
+/// ([`PacedReader`]).
 pub async fn list_app(
     transport: &impl Transport,
     pacer: &Pacer,
@@ -88,63 +89,35 @@ pub async fn list_app(
     app_id: &str,
     rng: &mut fastrand::Rng,
 ) -> Listed {
-    let mut attempts = 0;
-    loop {
-        let started = tokio::select! {
-            biased;
-            () = stop.cancelled() => return Listed::Stopped,
-            started = pacer.acquire() => started,
-        };
-        attempts += 1;
-        let (after, reason) =
-            match transport.list(app_id).await {
-                Outcome::Done { answer, .. } => {
-                    pacer.on_success();
-                    return Listed::Rows(answer);
-                }
-                Outcome::Failed { details } => {
-                    pacer.on_success();
-                    return Listed::Failed(details.message.unwrap_or_else(|| {
-                        "the service refused `ListRecentChangeOrder`".to_string()
-                    }));
-                }
-                Outcome::Fatal {
-                    details,
-                    kind,
-                    server_string_to_sign,
-                } => {
-                    stop.cancel();
-                    return Listed::Fatal(FatalError {
-                        change_order_id: ChangeOrderId::new(app_id),
-                        kind,
-                        details,
-                        server_string_to_sign,
-                    });
-                }
-                Outcome::Retry {
-                    after,
-                    throttled,
-                    reason,
-                    ..
-                } => {
-                    if throttled {
-                        pacer.on_throttled(started, after);
-                    }
-                    (after, reason)
-                }
-                Outcome::Verify { reason, .. } => (None, reason),
-            };
-        if retry.exhausted(attempts) {
-            return Listed::Failed(format!(
-                "`ListRecentChangeOrder` gave no answer after {attempts} attempts: {reason}"
-            ));
-        }
-        let wait = retry.backoff(attempts, rng.f64(), after);
-        tokio::select! {
-            biased;
-            () = stop.cancelled() => return Listed::Stopped,
-            () = tokio::time::sleep(wait) => {}
-        }
+    let reader = PacedReader {
+        pacer,
+        retry,
+        stop,
+        in_flight: None,
+    };
+    match reader.read(rng, || transport.list(app_id)).await {
+        Read::Answer { answer, .. } => Listed::Rows(answer),
+        Read::Refused { details } => Listed::Failed(
+            details
+                .message
+                .unwrap_or_else(|| "the service refused `ListRecentChangeOrder`".to_string()),
+        ),
+        Read::Unanswered {
+            attempts, reason, ..
+        } => Listed::Failed(format!(
+            "`ListRecentChangeOrder` gave no answer after {attempts} attempts: {reason}"
+        )),
+        Read::Fatal {
+            details,
+            kind,
+            server_string_to_sign,
+        } => Listed::Fatal(FatalError {
+            change_order_id: ChangeOrderId::new(app_id),
+            kind,
+            details,
+            server_string_to_sign,
+        }),
+        Read::Stopped => Listed::Stopped,
     }
 }
 

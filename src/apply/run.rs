@@ -12,10 +12,14 @@ use super::engine::{
     AbortTask, RollbackTarget, WaitReport, observed_records, rfc3339, unfinished_rollbacks,
 };
 use super::{ApplyError, ApplyReport, CancelToken, Engine, EngineConfig, Reporter, SystemClock};
-use super::{Transport, journal_writer::WriterResult};
+use super::{
+    Transport,
+    journal_writer::{Durability, WriterResult},
+};
 use crate::plan::Plan;
 use crate::state::journal::{FoldError, JournalRecord, fold};
 use crate::state::store::{LoadedState, StateStore, StoreError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// How `--wait` watches rollbacks.
@@ -34,6 +38,9 @@ pub struct RunSettings {
     pub operation: String,
     /// The endpoint the requests go to, recorded in the journal's `begin` record.
     pub endpoint: Option<String>,
+    /// Counts the run's journal records as they are queued and made durable, for a reporter
+    /// that writes a line only once what it reports is durable (the CLI's batched stdout).
+    pub durability: Arc<Durability>,
 }
 
 /// Why the run's results did not reach the state; they are in the journal then, for the
@@ -124,11 +131,12 @@ impl<'s, S: StateStore> Run<'s, S> {
         };
         let writer = store.begin_journal(&lock, &begin)?;
         let journal_location = crate::state::store::StoreJournal::location(&writer);
-        let engine = Engine::start(
+        let engine = Engine::start_counted(
             transport,
             RecordingJournal::new(writer, begin),
             SystemClock,
             settings.engine,
+            Arc::clone(&settings.durability),
         );
         // What a refreshed plan saw and needs no request: recorded so the state converges.
         // A journal error here shows up as the writer's error at `finish`.

@@ -1,6 +1,6 @@
 //! Unit tests of the engine's scheduling logic against an in-memory transport and journal,
 //! on tokio's paused clock so that timing is exact. The real client, store and simulator
-//! are exercised over loopback by `tests/apply.rs`.
+//! are exercised over loopback by `tests/it/apply.rs`.
 
 use super::engine::{RollbackTarget, WaitReport};
 use super::event::{ApplyEvent, Reporter};
@@ -908,7 +908,7 @@ fn ahead_intent(id: &str) -> JournalRecord {
 #[tokio::test(start_paused = true)]
 async fn an_intent_written_ahead_is_synced_within_two_milliseconds_with_nobody_waiting() {
     let sink = MemorySink::default();
-    let (journal, writer) = super::journal_writer::spawn(sink.clone());
+    let (journal, writer) = super::journal_writer::spawn(sink.clone(), Default::default());
     let started = Instant::now();
     let first = journal.append_ahead(ahead_intent("co-1")).unwrap();
     let second = journal.append_ahead(ahead_intent("co-2")).unwrap();
@@ -928,7 +928,7 @@ async fn an_intent_written_ahead_is_synced_within_two_milliseconds_with_nobody_w
 #[tokio::test(start_paused = true)]
 async fn a_task_waiting_on_an_intent_written_ahead_gets_its_sync_at_once() {
     let sink = MemorySink::default();
-    let (journal, writer) = super::journal_writer::spawn(sink.clone());
+    let (journal, writer) = super::journal_writer::spawn(sink.clone(), Default::default());
     let ticket = journal.append_ahead(ahead_intent("co-1")).unwrap();
     tokio::task::yield_now().await;
     let started = Instant::now();
@@ -941,6 +941,33 @@ async fn a_task_waiting_on_an_intent_written_ahead_gets_its_sync_at_once() {
     assert_eq!(sink.0.lock().unwrap().synced, 1);
     drop(journal);
     assert!(writer.await.unwrap().error.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn durability_counts_a_record_durable_only_once_a_sync_covers_it() {
+    let sink = MemorySink::default();
+    let durability = Arc::new(super::journal_writer::Durability::default());
+    let (journal, writer) = super::journal_writer::spawn(sink.clone(), Arc::clone(&durability));
+    let changes = durability.subscribe();
+    // A record nobody waits for (like a response) gets no sync of its own at once.
+    journal.append(ahead_intent("co-1")).unwrap();
+    assert_eq!(durability.queued(), 1);
+    tokio::task::yield_now().await;
+    assert_eq!(sink.0.lock().unwrap().records.len(), 1, "appended");
+    assert_eq!(durability.durable(), 0, "but not yet synced");
+    assert!(!changes.has_changed().unwrap());
+    // An intent's sync covers everything appended before it too.
+    journal.append_durable(ahead_intent("co-2")).await.unwrap();
+    assert_eq!(durability.queued(), 2);
+    assert_eq!(durability.durable(), 2);
+    assert!(changes.has_changed().unwrap());
+    // A failed sync makes nothing more durable.
+    sink.0.lock().unwrap().fail_syncs_from = Some(0);
+    assert!(journal.append_durable(ahead_intent("co-3")).await.is_err());
+    assert_eq!(durability.queued(), 3);
+    assert_eq!(durability.durable(), 2);
+    drop(journal);
+    assert!(writer.await.unwrap().error.is_some());
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,5 +1,5 @@
-//! The command line (DESIGN 4), as clap structs only. Names and flags here are a contract:
-//! outside tests and runbooks drive the binary through them.
+//! The command line (docs/CONTRACT.md, "Commands"), as clap structs only. Names and flags here are
+//! a contract: outside tests and runbooks drive the binary through them.
 
 use crate::config::duration::parse_duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -19,7 +19,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct GlobalArgs {
     /// The config file (desired state).
     #[arg(short = 'c', long, global = true, default_value = crate::config::DEFAULT_CONFIG_FILE)]
@@ -168,7 +168,7 @@ pub struct RunArgs {
     pub wait_timeout: Duration,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ApplyArgs {
     /// A plan saved by `plan --out`; without one, plan now and ask for approval.
     pub plan_file: Option<PathBuf>,

@@ -43,7 +43,7 @@ pub fn location_flags(global: &GlobalArgs) -> String {
         flags.push_str(&format!("--state-name {} ", shell_quoted(name)));
     }
     if let Some(endpoint) = &global.endpoint {
-        let from_env = std::env::var("EDAS_ENDPOINT").is_ok_and(|env| env == *endpoint);
+        let from_env = crate::cli::env::var("EDAS_ENDPOINT").is_some_and(|env| env == *endpoint);
         if !from_env && !endpoint.trim().is_empty() {
             flags.push_str(&format!("--endpoint {} ", shell_quoted(endpoint)));
         }

@@ -16,10 +16,10 @@ pub fn filter_directives(verbosity: u8, rust_log: Option<&str>) -> String {
 
 /// Installs the stderr logger once; a second call (tests, `rehearse`) is a no-op.
 pub fn init_logging(verbosity: u8) {
-    let rust_log = std::env::var("RUST_LOG").ok();
+    let rust_log = crate::cli::env::var("RUST_LOG");
     let filter = EnvFilter::try_new(filter_directives(verbosity, rust_log.as_deref()))
         .unwrap_or_else(|_| EnvFilter::new("warn"));
-    let colour = std::env::var_os("NO_COLOR").is_none()
+    let colour = crate::cli::env::var_os("NO_COLOR").is_none()
         && anstream::ColorChoice::global() != anstream::ColorChoice::Never
         && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()

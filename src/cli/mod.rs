@@ -3,7 +3,9 @@
 //! render. `anyhow` is used here and only here; the library modules return typed errors.
 
 pub mod args;
+pub mod batched_stdout;
 pub mod commands;
+pub mod env;
 pub mod hints;
 pub mod limits;
 pub mod logging;
@@ -17,7 +19,7 @@ use args::{Cli, Command};
 use clap::Parser as _;
 use std::process::ExitCode;
 
-/// Exit codes of DESIGN 4.
+/// Exit codes of docs/CONTRACT.md, "Commands".
 pub mod exit {
     pub const OK: u8 = 0;
     pub const ERROR: u8 = 1;

@@ -6,7 +6,8 @@
 
 use crate::cli::limits::{MAX_PLAN_BYTES, read_bounded};
 use crate::cli::render::Hinted;
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Refuses `out` when it names one of `protected` (a description and a path each), or an
@@ -91,4 +92,34 @@ fn identity(path: &Path) -> PathBuf {
 
 fn refusal(error: anyhow::Error, hint: &str) -> anyhow::Error {
     Hinted::new(error.context("the plan was not saved"), hint).into()
+}
+
+/// Writes the plan beside its final name and renames it into place, so a reader (or a CI
+/// upload step) never sees half a plan. The one file `cli/` writes (docs/DECISIONS.md,
+/// Boundaries); [`check_plan_out`] decides first whether it may.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the plan file is cli/'s own output, written only here"
+)]
+pub fn write_plan_file(path: &Path, text: &str) -> anyhow::Result<()> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let written = tempfile::NamedTempFile::new_in(directory).and_then(|mut temporary| {
+        temporary.write_all(text.as_bytes())?;
+        temporary.as_file().sync_all()?;
+        temporary.persist(path).map_err(|error| error.error)?;
+        Ok(())
+    });
+    written
+        .map_err(|error| {
+            Hinted::new(
+                anyhow::Error::new(error)
+                    .context(format!("could not write plan file `{}`", path.display())),
+                "check that the directory exists and is writable, or pass another `--out FILE`",
+            )
+        })
+        .context("the plan was not saved")?;
+    Ok(())
 }

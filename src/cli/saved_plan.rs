@@ -1,14 +1,15 @@
-//! A saved plan on its way into `apply PLAN`: read it, then check that this run would carry
-//! it out as it was reviewed (DESIGN 3) — same endpoint, same region, same signature
-//! algorithm, same config file and content — before the lock is taken or anything is sent. The comparison itself is the pure
-//! [`check_pinned`]; this module resolves what the run would use and where each value came
-//! from (flags, environment, config), which only the CLI knows.
+//! A saved plan on its way into `apply PLAN`: read it, then check that this run would carry it out
+//! as it was reviewed (docs/APPLY.md, "A saved plan is carried out as reviewed") — same endpoint,
+//! same region, same signature algorithm, same config file and content — before the lock is taken
+//! or anything is sent. The comparison itself is the pure [`check_pinned`]; this module resolves
+//! what the run would use and where each value came from (flags, environment, config), which only
+//! the CLI knows.
 
 use crate::cli::args::GlobalArgs;
 use crate::cli::limits::{MAX_PLAN_BYTES, read_bounded_text};
 use crate::cli::render::Hinted;
 use crate::cli::settings::LoadedConfig;
-use crate::edas::endpoint::{Endpoint, resolve_endpoint};
+use crate::edas::endpoint::Endpoint;
 use crate::plan::Plan;
 use crate::plan::file::{PinnedProvider, PlanMismatch, RunSettings, check_pinned, decode};
 use anyhow::Context;
@@ -53,12 +54,7 @@ fn run_settings(
     config: &LoadedConfig,
 ) -> anyhow::Result<RunSettings> {
     let provider = &config.desired.provider;
-    let endpoint = resolve_endpoint(
-        global.endpoint.as_deref(),
-        provider.endpoint.as_deref(),
-        &provider.region,
-        provider.endpoint_type,
-    )?;
+    let endpoint = crate::cli::settings::endpoint(global, &config.desired)?;
     let config_path = config.path.display().to_string();
     Ok(RunSettings {
         provider: PinnedProvider {
@@ -82,7 +78,7 @@ fn endpoint_source(global: &GlobalArgs, config: &LoadedConfig) -> String {
     if let Some(value) = flag_or_env {
         // clap merges the flag and the variable; the variable is the one a leftover shell
         // carries, so name it when it holds this very value.
-        let from_env = std::env::var("EDAS_ENDPOINT").is_ok_and(|env| env == value);
+        let from_env = crate::cli::env::var("EDAS_ENDPOINT").is_some_and(|env| env == value);
         return if from_env {
             "`EDAS_ENDPOINT`".to_string()
         } else {

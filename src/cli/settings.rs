@@ -1,14 +1,22 @@
 //! Args + environment + config → the resolved settings a command runs with. The one place
-//! that reads the config file from disk (`config` itself is given text, never a path to open).
+//! that reads the config file from disk (`config` itself is given text, never a path to open),
+//! the one place each setting is resolved flag → environment (through clap's `env`) → config
+//! → [`DEFAULTS`] ([`RunTuning::resolve`], [`endpoint`]), and the one derivation of the
+//! state's location ([`state_path`], [`config_stem`]).
 
-use crate::cli::args::GlobalArgs;
+use crate::cli::args::{GlobalArgs, RunArgs};
 use crate::cli::limits::{MAX_CONFIG_BYTES, read_bounded, read_bounded_text};
 use crate::cli::render::Hinted;
 use crate::config::error::SourceText;
-use crate::config::{self, ConfigError, ConfigErrors, DesiredState, Position};
+use crate::config::{self, ConfigError, ConfigErrors, DEFAULTS, DesiredState, Position};
+use crate::edas::client::ClientSettings;
+use crate::edas::credentials::CredentialsProvider;
+use crate::edas::endpoint::{Endpoint, resolve_endpoint};
+use crate::edas::signer::SignatureAlgorithm;
 use anyhow::{Context, anyhow};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// A config read from disk and checked.
 #[derive(Clone, Debug)]
@@ -21,7 +29,7 @@ pub struct LoadedConfig {
 }
 
 impl LoadedConfig {
-    /// The state file for this config (DESIGN 2): `--state`, else `state:`, else
+    /// The state file for this config (docs/CONTRACT.md, "Files"): `--state`, else `state:`, else
     /// `<config stem>.state.json` beside the config.
     pub fn state_path(&self, flag: Option<&Path>) -> PathBuf {
         state_path(&self.path, self.desired.state.as_deref(), flag)
@@ -126,8 +134,9 @@ fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> ConfigErrors {
     )
 }
 
-/// The state file path (DESIGN 2): `--state`, else the config's `state:` (relative to the
-/// config's directory), else `<config stem>.state.json` beside the config.
+/// The state file path (docs/CONTRACT.md, "Files"): `--state`, else the config's `state:` (relative
+/// to the config's directory), else `<config stem>.state.json` beside the config. Every command
+/// (and `rehearse`'s scratch state) derives the path here and nowhere else.
 pub fn state_path(config_path: &Path, config_state: Option<&Path>, flag: Option<&Path>) -> PathBuf {
     if let Some(flag) = flag {
         return flag.to_path_buf();
@@ -136,16 +145,78 @@ pub fn state_path(config_path: &Path, config_state: Option<&Path>, flag: Option<
     if let Some(configured) = config_state {
         return directory.join(configured);
     }
-    let stem = config_path
+    directory.join(format!("{}.state.json", config_stem(config_path)))
+}
+
+/// The config file's stem (`incident` for `runbooks/incident.yaml`): the default state file's
+/// name and a PostgreSQL state's default name.
+pub fn config_stem(config_path: &Path) -> String {
+    config_path
         .file_stem()
         .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "edas-rollback".to_string());
-    directory.join(format!("{stem}.state.json"))
+        .unwrap_or_else(|| "edas-rollback".to_string())
+}
+
+/// The endpoint a command sends to: `--endpoint` (or `EDAS_ENDPOINT`), else
+/// `provider.endpoint`, else derived from the region and `provider.endpoint_type`.
+pub fn endpoint(global: &GlobalArgs, desired: &DesiredState) -> anyhow::Result<Endpoint> {
+    Ok(resolve_endpoint(
+        global.endpoint.as_deref(),
+        desired.provider.endpoint.as_deref(),
+        &desired.provider.region,
+        desired.provider.endpoint_type,
+    )?)
+}
+
+/// How requests are paced and timed, resolved once for `apply`, `rehearse` and
+/// `plan --refresh` (and the selectors' listing): each value from its flag when the command
+/// has one, else the config's `apply:` section, else [`DEFAULTS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunTuning {
+    pub parallelism: u32,
+    pub requests_per_second: u32,
+    pub request_timeout: Duration,
+    pub verify_window: Duration,
+}
+
+impl RunTuning {
+    /// `run` is the command's flags; `plan` has none and passes `None`.
+    pub fn resolve(run: Option<&RunArgs>, desired: &DesiredState) -> Self {
+        let apply = &desired.apply;
+        Self {
+            parallelism: run
+                .and_then(|run| run.parallelism)
+                .or(apply.parallelism)
+                .unwrap_or(DEFAULTS.parallelism),
+            requests_per_second: run
+                .and_then(|run| run.requests_per_second)
+                .or(apply.requests_per_second)
+                .unwrap_or(DEFAULTS.requests_per_second),
+            request_timeout: apply.request_timeout.unwrap_or(DEFAULTS.request_timeout),
+            verify_window: apply.verify_window.unwrap_or(DEFAULTS.verify_window),
+        }
+    }
+
+    /// The EDAS client's settings for these values: the read timeout is `request_timeout`,
+    /// the connection pool holds `parallelism` connections.
+    pub fn client_settings(
+        &self,
+        endpoint: Endpoint,
+        region: impl Into<String>,
+        credentials: impl Into<CredentialsProvider>,
+        signature_algorithm: SignatureAlgorithm,
+    ) -> ClientSettings {
+        let mut settings =
+            ClientSettings::new(endpoint, region, credentials, self.parallelism as usize);
+        settings.read_timeout = self.request_timeout;
+        settings.signature_algorithm = signature_algorithm;
+        settings
+    }
 }
 
 /// Opens the state store the flags and config name (docs/state-store.md): a `postgres://` or
 /// `postgresql://` URL in `--state` or `state:` is a PostgreSQL state named by `--state-name`,
-/// `state_name:` or the config's stem; anything else is a file, as [`state_path_for`] finds
+/// `state_name:` or the config's stem; anything else is a file, as [`state_path`] finds
 /// it. Only the config's `state:` and `state_name:` are read, so this works with a broken
 /// config too.
 pub fn open_store(global: &GlobalArgs) -> anyhow::Result<crate::state::store::AnyStore> {
@@ -176,15 +247,9 @@ pub fn open_store_at(
             .state_name
             .clone()
             .or(configured_name)
-            .unwrap_or_else(|| {
-                global
-                    .config
-                    .file_stem()
-                    .map(|stem| stem.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "edas-rollback".to_string())
-            });
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        let location = location::parse(url, &name, &|key| std::env::var(key).ok(), home.as_deref())
+            .unwrap_or_else(|| config_stem(&global.config));
+        let home = crate::cli::env::var_os("HOME").map(PathBuf::from);
+        let location = location::parse(url, &name, &crate::cli::env::var, home.as_deref())
             .map_err(crate::cli::render::store_error_to_anyhow)?;
         let store = PgStore::open(&location).map_err(crate::cli::render::store_error_to_anyhow)?;
         return Ok(AnyStore::Postgres(store));
@@ -194,24 +259,6 @@ pub fn open_store_at(
         configured.as_deref(),
         flag,
     ))))
-}
-
-/// The state path for commands that must work even when the config is broken or half-written
-/// (`force-unlock`, `state`, `show`): only the config's top-level `state:` is read, and an
-/// unreadable config falls back to `<config stem>.state.json`.
-pub fn state_path_for(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
-    let configured = match &global.state {
-        Some(_) => None,
-        None => read_bounded_text(&global.config, MAX_CONFIG_BYTES, "config file")
-            .ok()
-            .and_then(|text| config::state_keys(&text))
-            .and_then(|config| config.state),
-    };
-    Ok(state_path(
-        &global.config,
-        configured.as_deref(),
-        global.state.as_deref(),
-    ))
 }
 
 #[cfg(test)]
@@ -241,5 +288,87 @@ mod tests {
             state_path(Path::new("edas-rollback.yaml"), None, None),
             PathBuf::from("edas-rollback.state.json")
         );
+    }
+
+    /// The committed schema, which editors read and docs/CONFIG.md documents; tests/it/config.rs
+    /// checks it is what the Rust types generate.
+    fn committed_schema_default(definition: &str, key: &str) -> serde_json::Value {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schemas/edas-rollback.schema.json")).unwrap();
+        schema["$defs"][definition]["properties"][key]["default"].clone()
+    }
+
+    fn desired(apply: &str) -> DesiredState {
+        let text = format!(
+            "version: 1\nprovider:\n  region: cn-hangzhou\n{apply}change_orders:\n  - id: a\n"
+        );
+        config::parse(Path::new("t.yaml"), &text).unwrap()
+    }
+
+    fn run_args(parallelism: Option<u32>, requests_per_second: Option<u32>) -> RunArgs {
+        RunArgs {
+            parallelism,
+            requests_per_second,
+            json: false,
+            wait: false,
+            wait_timeout: Duration::from_secs(600),
+        }
+    }
+
+    /// What a run really uses when nothing is set, against what the committed schema (and so
+    /// docs/CONFIG.md) promises: changing a default in the code alone fails here.
+    #[test]
+    fn an_unset_setting_runs_with_the_default_the_schema_publishes() {
+        let tuning = RunTuning::resolve(Some(&run_args(None, None)), &desired(""));
+        assert_eq!(tuning, RunTuning::resolve(None, &desired("")));
+        assert_eq!(
+            serde_json::Value::from(tuning.parallelism),
+            committed_schema_default("Apply", "parallelism")
+        );
+        assert_eq!(
+            serde_json::Value::from(tuning.requests_per_second),
+            committed_schema_default("Apply", "requests_per_second")
+        );
+        let duration = |key| {
+            let value = committed_schema_default("Apply", key);
+            config::parse_config_duration(value.as_str().unwrap()).unwrap()
+        };
+        assert_eq!(tuning.request_timeout, duration("request_timeout"));
+        assert_eq!(tuning.verify_window, duration("verify_window"));
+        let endpoint = Endpoint::parse("http://127.0.0.1:1").unwrap();
+        let client = tuning.client_settings(
+            endpoint,
+            "cn-hangzhou",
+            crate::edas::credentials::Credentials::new(
+                "id",
+                crate::edas::secret::Secret::new("secret"),
+            ),
+            SignatureAlgorithm::default(),
+        );
+        assert_eq!(client.read_timeout, duration("request_timeout"));
+        assert_eq!(client.pool_size, tuning.parallelism as usize);
+    }
+
+    #[test]
+    fn the_flag_wins_over_the_config_which_wins_over_the_default() {
+        let configured = desired(
+            "apply:\n  parallelism: 4\n  requests_per_second: 7\n  request_timeout: 2s\n  verify_window: 1s\n",
+        );
+        let from_config = RunTuning::resolve(Some(&run_args(None, None)), &configured);
+        assert_eq!(
+            from_config,
+            RunTuning {
+                parallelism: 4,
+                requests_per_second: 7,
+                request_timeout: Duration::from_secs(2),
+                verify_window: Duration::from_secs(1),
+            }
+        );
+        let from_flags = RunTuning::resolve(Some(&run_args(Some(9), Some(30))), &configured);
+        assert_eq!(
+            (from_flags.parallelism, from_flags.requests_per_second),
+            (9, 30)
+        );
+        assert_eq!(from_flags.request_timeout, Duration::from_secs(2));
     }
 }

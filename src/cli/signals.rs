@@ -1,8 +1,8 @@
-//! Stopping a run by signal. SIGINT (Ctrl-C), SIGTERM (CI cancellation: GitLab sends it,
-//! GitHub sends SIGINT then SIGTERM) and SIGHUP (a dropped SSH session) all mean the same:
-//! the first one starts nothing new, lets the requests in flight finish and be journaled,
-//! saves the state and exits 130 (DESIGN 4's "interrupted", whichever signal it was, so CI
-//! sees one code); a second one of any of them exits 130 at once, since the journal already
+//! Stopping a run by signal. SIGINT (Ctrl-C), SIGTERM (CI cancellation: GitLab sends it, GitHub
+//! sends SIGINT then SIGTERM) and SIGHUP (a dropped SSH session) all mean the same: the first one
+//! starts nothing new, lets the requests in flight finish and be journaled, saves the state and
+//! exits 130 (the "interrupted" exit of docs/CONTRACT.md, "Commands", whichever signal it was, so
+//! CI sees one code); a second one of any of them exits 130 at once, since the journal already
 //! holds every intent that was sent. See docs/APPLY.md ("Stopping").
 
 use crate::apply::CancelToken;
@@ -21,6 +21,10 @@ pub fn received() -> Option<&'static str> {
 /// Watches for SIGINT, SIGTERM and SIGHUP from now on and cancels `cancel` on the first.
 /// Must be called inside a tokio runtime. The handlers are registered before this returns,
 /// so a signal that arrives at any later instant is caught rather than killing the process.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a second signal ends the process at once, by design (docs/APPLY.md, Stopping)"
+)]
 pub fn install_stop_handler(cancel: CancelToken) {
     #[cfg(unix)]
     {
@@ -44,6 +48,8 @@ pub fn install_stop_handler(cancel: CancelToken) {
                 let _ = RECEIVED.set(first);
                 cancel.cancel();
                 next().await;
+                // Lines held for their records' sync would be lost by the exit.
+                crate::cli::batched_stdout::write_all_pending();
                 std::process::exit(i32::from(exit::INTERRUPTED));
             });
             return;
@@ -57,6 +63,7 @@ pub fn install_stop_handler(cancel: CancelToken) {
         let _ = RECEIVED.set("SIGINT");
         cancel.cancel();
         if tokio::signal::ctrl_c().await.is_ok() {
+            crate::cli::batched_stdout::write_all_pending();
             std::process::exit(i32::from(exit::INTERRUPTED));
         }
     });

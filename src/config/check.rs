@@ -2,6 +2,7 @@
 //! every problem in it is reported at once (a person fixing a config wants the whole list,
 //! not one error per run). Pure: given the path and text for messages, never reads files.
 
+use super::defaults::DEFAULTS;
 use super::error::{ConfigError, ConfigErrors, Position, SourceText};
 use super::raw::{Place, RawApply, RawConfig, RawProvider, RawSelector, RawThreshold, Spanned};
 use super::{
@@ -180,7 +181,7 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
             id: ChangeOrderId::new(change_order.id.value),
             app: change_order.app,
             reason: change_order.reason,
-            operation: change_order.operation.unwrap_or_default(),
+            operation: change_order.operation.unwrap_or(DEFAULTS.operation),
             app_id: change_order.app_id,
             selected_by: None,
         })
@@ -247,8 +248,10 @@ fn check_provider(checker: &mut Checker<'_>, raw: RawProvider) -> Provider {
         region: region.value,
         endpoint,
         profile,
-        signature_algorithm: raw.signature_algorithm.unwrap_or_default(),
-        endpoint_type: raw.endpoint_type.unwrap_or_default(),
+        signature_algorithm: raw
+            .signature_algorithm
+            .unwrap_or(DEFAULTS.signature_algorithm),
+        endpoint_type: raw.endpoint_type.unwrap_or(DEFAULTS.endpoint_type),
     }
 }
 
@@ -318,7 +321,7 @@ fn check_apply(checker: &mut Checker<'_>, raw: RawApply) -> ApplySettings {
         verify_window,
         max_change_orders,
         halt_after_failures,
-        require_refresh: raw.require_refresh.unwrap_or(false),
+        require_refresh: raw.require_refresh.unwrap_or(DEFAULTS.require_refresh),
     }
 }
 
@@ -429,7 +432,7 @@ fn check_selector(
         app: raw.app,
         statuses,
         created_within,
-        operation: raw.operation.unwrap_or_default(),
+        operation: raw.operation.unwrap_or(DEFAULTS.operation),
     })
 }
 

@@ -4,6 +4,7 @@
 //! the rendering of config errors ([`error`]); it must not touch state, plans or the network.
 
 mod check;
+pub mod defaults;
 pub mod duration;
 pub mod error;
 mod fast;
@@ -11,6 +12,7 @@ pub mod raw;
 mod syntax;
 
 pub use check::{MAX_PARALLELISM, is_region, normalize_endpoint, parse_config_duration};
+pub use defaults::DEFAULTS;
 pub use error::{ConfigError, ConfigErrors, Position};
 
 use crate::edas::endpoint::EndpointType;
@@ -25,13 +27,6 @@ pub const DEFAULT_CONFIG_FILE: &str = "edas-rollback.yaml";
 
 /// The one config format version this build reads.
 pub const SUPPORTED_VERSION: u32 = 1;
-
-/// `apply.parallelism` when neither the config nor `--parallelism` sets it.
-pub const DEFAULT_PARALLELISM: u32 = 10;
-/// `apply.requests_per_second` when neither the config nor `--requests-per-second` sets it.
-pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 20;
-/// `apply.request_timeout` when the config does not set it (DESIGN 5: 10 s read timeout).
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Parses and checks a config. `path` is only used in messages. On error, every problem
 /// found is returned: all of them when the YAML parses, else the first syntax or type error

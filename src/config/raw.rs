@@ -2,8 +2,10 @@
 //! refused) and carry the source position of every value that a later check may point at.
 //! The JSON schema (`schemas/edas-rollback.schema.json`) is generated from these types, so
 //! what editors accept and what the loader accepts cannot drift apart. Nothing here checks
-//! meaning; `config::check` turns these into a `DesiredState`.
+//! meaning; `config::check` turns these into a `DesiredState`. Defaults in the schema come
+//! from the one table, [`super::defaults::DEFAULTS`].
 
+use super::defaults::{DEFAULTS, duration_text};
 use super::error::Position;
 use crate::edas::endpoint::EndpointType;
 use crate::edas::request::RollbackOperation;
@@ -110,7 +112,7 @@ pub struct RawSelector {
     #[schemars(with = "Option<String>", regex(pattern = DURATION_PATTERN))]
     pub created_within: Option<Spanned<String>>,
     /// Which EDAS call rolls the selected change orders back, as on a change order.
-    #[schemars(extend("default" = "abort_and_rollback"))]
+    #[schemars(extend("default" = DEFAULTS.operation))]
     pub operation: Option<RollbackOperation>,
 }
 
@@ -144,12 +146,12 @@ pub struct RawProvider {
     pub profile: Option<Spanned<String>>,
     /// How requests are signed: `ACS3-HMAC-SHA256` (signature V3, what the current official
     /// SDKs send; the default) or `HMAC-SHA1` (ROA signature v1, legacy). See `docs/wire.md`.
-    #[schemars(extend("default" = "ACS3-HMAC-SHA256"))]
+    #[schemars(extend("default" = DEFAULTS.signature_algorithm))]
     pub signature_algorithm: Option<SignatureAlgorithm>,
     /// Which network the endpoint derived from `region` is on: `public` (the default) or
     /// `vpc` (`edas-vpc.<region>.aliyuncs.com`, from inside an Alibaba Cloud VPC). Ignored when
     /// `endpoint` is given.
-    #[schemars(extend("default" = "public"))]
+    #[schemars(extend("default" = DEFAULTS.endpoint_type))]
     pub endpoint_type: Option<EndpointType>,
 }
 
@@ -159,18 +161,22 @@ pub struct RawProvider {
 #[schemars(rename = "Apply")]
 pub struct RawApply {
     /// Requests in flight at once (default 10, `--parallelism`).
-    #[schemars(with = "Option<u32>", range(min = 1, max = 1000), extend("default" = 10))]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1000), extend("default" = DEFAULTS.parallelism))]
     pub parallelism: Option<Spanned<i64>>,
     /// Requests started per second at most, across the whole run (default 20,
     /// `--requests-per-second`).
-    #[schemars(with = "Option<u32>", range(min = 1), extend("default" = 20))]
+    #[schemars(
+        with = "Option<u32>",
+        range(min = 1),
+        extend("default" = DEFAULTS.requests_per_second)
+    )]
     pub requests_per_second: Option<Spanned<i64>>,
     /// How long one request may take before it is treated as ambiguous, e.g. `10s`, `500ms`,
     /// `2m`, `1m30s` (default 10s).
     #[schemars(
         with = "Option<String>",
         regex(pattern = DURATION_PATTERN),
-        extend("default" = "10s")
+        extend("default" = duration_text(DEFAULTS.request_timeout))
     )]
     pub request_timeout: Option<Spanned<String>>,
     /// After an abort whose outcome is unknown, how long a status that still reads abortable
@@ -179,7 +185,7 @@ pub struct RawApply {
     #[schemars(
         with = "Option<String>",
         regex(pattern = DURATION_PATTERN),
-        extend("default" = "3s")
+        extend("default" = duration_text(DEFAULTS.verify_window))
     )]
     pub verify_window: Option<Spanned<String>>,
     /// A guard: the most change orders one plan may send an abort for. A plan above it is
@@ -196,7 +202,7 @@ pub struct RawApply {
     /// A guard: `apply PLAN` refuses a plan made without `plan --refresh`, and `apply`
     /// without a plan file is refused (it cannot refresh), so a runbook never acts on
     /// statuses it did not read just before.
-    #[schemars(extend("default" = false))]
+    #[schemars(extend("default" = DEFAULTS.require_refresh))]
     pub require_refresh: Option<bool>,
 }
 
@@ -234,7 +240,7 @@ pub struct RawChangeOrder {
     /// Which EDAS call rolls it back: `abort_and_rollback` (the default:
     /// AbortAndRollbackChangeOrder, for applications in ACK/Kubernetes clusters) or `rollback`
     /// (RollbackChangeOrder, for applications in ECS clusters).
-    #[schemars(extend("default" = "abort_and_rollback"))]
+    #[schemars(extend("default" = DEFAULTS.operation))]
     pub operation: Option<RollbackOperation>,
     /// The EDAS application id of this change order. Optional: when an abort is confirmed from
     /// the change order's status (a lost response), ListRecentChangeOrder on this application

@@ -407,17 +407,143 @@ fn windows_line_endings_parse_and_errors_point_at_the_same_place() {
     );
 }
 
+/// Where the schema keeps a config key's properties: `apply.parallelism` is under
+/// `$defs.Apply.properties.parallelism`.
+fn schema_property<'a>(schema: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    let (section, name) = key.rsplit_once('.').unwrap();
+    let definition = match section {
+        "apply" => "Apply",
+        "provider" => "Provider",
+        "change_orders[]" => "ChangeOrder",
+        "select[]" => "Selector",
+        other => panic!("no schema definition for `{other}`"),
+    };
+    &schema["$defs"][definition]["properties"][name]
+}
+
+/// The config key a schema definition's property is, the inverse of [`schema_property`].
+fn config_key(definition: &str, name: &str) -> String {
+    let section = match definition {
+        "Apply" => "apply",
+        "Provider" => "provider",
+        "ChangeOrder" => "change_orders[]",
+        "Selector" => "select[]",
+        other => panic!("a default in schema definition `{other}`, which no config key maps to"),
+    };
+    format!("{section}.{name}")
+}
+
 #[test]
-fn the_schema_defaults_are_the_defaults_the_code_uses() {
+fn the_schema_defaults_are_the_table_and_nothing_else() {
     let schema: serde_json::Value = serde_json::from_str(&raw::json_schema()).unwrap();
-    let apply = &schema["$defs"]["Apply"]["properties"];
-    assert_eq!(apply["parallelism"]["default"], DEFAULT_PARALLELISM);
+    let table = DEFAULTS.as_config_values();
+    for (key, value) in &table {
+        assert_eq!(
+            &schema_property(&schema, key)["default"],
+            value,
+            "the schema's default of `{key}`"
+        );
+    }
+    // And no default in the schema that the table does not hold.
+    let mut in_schema = Vec::new();
+    for (definition, body) in schema["$defs"].as_object().unwrap() {
+        for (name, property) in body["properties"].as_object().into_iter().flatten() {
+            if property.get("default").is_some() {
+                in_schema.push(config_key(definition, name));
+            }
+        }
+    }
+    in_schema.sort();
+    let mut in_table: Vec<String> = table.iter().map(|(key, _)| key.to_string()).collect();
+    in_table.sort();
+    assert_eq!(in_schema, in_table);
+}
+
+#[test]
+fn the_config_doc_states_the_tables_defaults() {
+    let doc = include_str!("../../docs/CONFIG.md");
+    for (key, value) in DEFAULTS.as_config_values() {
+        let row = doc
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{key}`")))
+            .unwrap_or_else(|| panic!("docs/CONFIG.md has no row for `{key}`"));
+        // | key | type | required | default | constraint |
+        let default = row.split(" | ").nth(3).unwrap_or_default();
+        let expected = match &value {
+            serde_json::Value::String(text) => format!("`{text}`"),
+            other => format!("`{other}`"),
+        };
+        assert_eq!(
+            default, expected,
+            "the default column of `{key}` in:\n{row}"
+        );
+    }
+}
+
+#[test]
+fn a_config_without_the_optional_keys_takes_the_tables_defaults() {
+    let desired = parse_ok(&format!(
+        "{HEADER}select:\n  - app_id: app-1\nchange_orders:\n  - id: a\n"
+    ));
     assert_eq!(
-        apply["requests_per_second"]["default"],
-        DEFAULT_REQUESTS_PER_SECOND
+        desired.provider.signature_algorithm,
+        DEFAULTS.signature_algorithm
     );
-    let timeout = apply["request_timeout"]["default"].as_str().unwrap();
-    assert_eq!(parse_config_duration(timeout), Ok(DEFAULT_REQUEST_TIMEOUT));
+    assert_eq!(desired.provider.endpoint_type, DEFAULTS.endpoint_type);
+    assert_eq!(desired.change_orders[0].operation, DEFAULTS.operation);
+    assert_eq!(desired.selectors[0].operation, DEFAULTS.operation);
+    assert_eq!(desired.apply.require_refresh, DEFAULTS.require_refresh);
+    // The other `apply` keys stay unset here: `cli::settings` resolves them against their
+    // flags, then the table (tested there).
+    assert_eq!(desired.apply.parallelism, None);
+    assert_eq!(desired.apply.request_timeout, None);
+}
+
+#[test]
+fn the_library_types_own_defaults_are_the_tables() {
+    // Plan files without these fields and library callers (benchmarks) use the types' own
+    // defaults; they must be the table's, not a second opinion.
+    assert_eq!(
+        crate::edas::signer::SignatureAlgorithm::default(),
+        DEFAULTS.signature_algorithm
+    );
+    assert_eq!(
+        crate::edas::endpoint::EndpointType::default(),
+        DEFAULTS.endpoint_type
+    );
+    assert_eq!(
+        crate::edas::request::RollbackOperation::default(),
+        DEFAULTS.operation
+    );
+    assert_eq!(
+        crate::apply::engine::SettlePolicy::default().window,
+        DEFAULTS.verify_window
+    );
+    assert_eq!(
+        crate::edas::client::DEFAULT_READ_TIMEOUT,
+        DEFAULTS.request_timeout
+    );
+    let engine = crate::apply::EngineConfig::default();
+    assert_eq!(engine.parallelism, DEFAULTS.parallelism);
+    assert_eq!(engine.requests_per_second, DEFAULTS.requests_per_second);
+}
+
+#[test]
+fn durations_are_spelled_in_their_largest_whole_unit() {
+    use super::defaults::duration_text;
+    use std::time::Duration;
+    assert_eq!(duration_text(Duration::from_secs(10)), "10s");
+    assert_eq!(duration_text(Duration::from_millis(1500)), "1500ms");
+    assert_eq!(duration_text(Duration::from_secs(120)), "2m");
+    assert_eq!(duration_text(Duration::from_secs(7200)), "2h");
+    assert_eq!(duration_text(Duration::ZERO), "0s");
+    for text in ["10s", "1500ms", "2m", "2h"] {
+        assert_eq!(
+            duration_text(parse_config_duration(text).unwrap()),
+            text,
+            "{text}"
+        );
+    }
 }
 
 #[test]
@@ -448,7 +574,7 @@ fn quoted_numbers_are_refused_where_a_number_is_expected() {
     insta::assert_snapshot!(rendered);
 }
 
-/// Regression (found by `tests/fuzz_parsers.rs`): the headline echoed a value in full and the
+/// Regression (found by `tests/it/fuzz_parsers.rs`): the headline echoed a value in full and the
 /// underline ran its whole width past the cropped source line, so a megabyte-long id printed
 /// two megabytes.
 #[test]
@@ -466,7 +592,7 @@ fn a_very_long_value_is_cropped_in_the_headline_and_the_underline() {
     }
 }
 
-/// Regression (found by `tests/fuzz_parsers.rs`): YAML ends a line at a lone `\r` too, so in
+/// Regression (found by `tests/it/fuzz_parsers.rs`): YAML ends a line at a lone `\r` too, so in
 /// a file with old Mac line endings the parser's line 3 was shown as an empty line (or, with
 /// a stray `\r` mid-file, as the wrong line).
 #[test]
@@ -481,7 +607,7 @@ fn a_lone_carriage_return_ends_a_line_as_the_parser_counts_it() {
     );
 }
 
-/// Regression (found by `tests/fuzz_parsers.rs`): a value holding a backtick shifted the
+/// Regression (found by `tests/it/fuzz_parsers.rs`): a value holding a backtick shifted the
 /// pairing of quotes, and the rest of a long value was echoed in full.
 #[test]
 fn a_long_value_holding_a_backtick_is_still_cropped() {

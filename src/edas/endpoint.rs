@@ -1,6 +1,6 @@
-//! Which host a request goes to (DESIGN 5): `--endpoint` / `EDAS_ENDPOINT`, else the config's
-//! `provider.endpoint`, else the region table. Pure: the caller passes the flag and config
-//! values in; nothing here reads the environment.
+//! Which host a request goes to (docs/wire.md, "Endpoints"): `--endpoint` / `EDAS_ENDPOINT`, else
+//! the config's `provider.endpoint`, else the region table. Pure: the caller passes the flag and
+//! config values in; nothing here reads the environment.
 
 use std::fmt;
 
@@ -164,7 +164,7 @@ pub fn public_host_for_region(region: &str) -> String {
     }
 }
 
-/// The endpoint the official SDK resolves for a region (DESIGN 5).
+/// The endpoint the official SDK resolves for a region (docs/wire.md, "Endpoints").
 pub fn endpoint_for_region(region: &str) -> Endpoint {
     match Endpoint::parse(&format!("https://{}", public_host_for_region(region))) {
         Ok(endpoint) => endpoint,

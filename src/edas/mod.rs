@@ -1,4 +1,4 @@
-//! Everything that crosses the wire to EDAS (DESIGN 5): wire types, request building (pure),
+//! Everything that crosses the wire to EDAS (docs/wire.md): wire types, request building (pure),
 //! the V3 and ROA v1 signers (pure), credentials, endpoints, the HTTP client, and the one pure outcome
 //! policy. Nothing here reads state or plans.
 

@@ -1,8 +1,8 @@
-//! The one pure policy that classifies the result of one EDAS call (DESIGN 3 and 5, issue 11):
-//! from an HTTP status, headers and body bytes, or a transport error, to what the caller does
-//! next. Every call has the same result type, [`Outcome`], whose success carries the call's own
-//! answer ([`Accepted`] for the two aborting calls, a [`ChangeOrderStatus`] for
-//! `GetChangeOrderInfo`).
+//! The one pure policy that classifies the result of one EDAS call (docs/wire.md, "Responses and
+//! the outcome policy"; docs/APPLY.md): from an HTTP status, headers and body bytes, or a transport
+//! error, to what the caller does next. Every call has the same result type, [`Outcome`], whose
+//! success carries the call's own answer ([`Accepted`] for the two aborting calls, a
+//! [`ChangeOrderStatus`] for `GetChangeOrderInfo`).
 //!
 //! The real error catalogue, in the order it is checked (`docs/wire.md` lists each code):
 //! 1. 2xx with body `Code` 200 (number or string) → [`Outcome::Done`].
@@ -718,8 +718,9 @@ mod tests {
         );
     }
 
-    /// The real catalogue (issue 11, `docs/wire.md`), code by code: what each answer means
-    /// for an abort and for a `GetChangeOrderInfo`, and for a fatal one what must be fixed.
+    /// The real catalogue (`docs/wire.md`, "Error codes and where they come from"), code by code:
+    /// what each answer means for an abort and for a `GetChangeOrderInfo`, and for a fatal one what
+    /// must be fixed.
     #[test]
     fn the_catalogue_code_by_code() {
         use FatalKind::*;

@@ -1,5 +1,5 @@
-//! Requests as values: (operation, change order id, region, endpoint) → an unsigned
-//! `http::Request` carrying the query and headers of DESIGN 5. Pure; signing is the next step
+//! Requests as values: (operation, change order id, region, endpoint) → an unsigned `http::Request`
+//! carrying the query and headers of docs/wire.md, "Requests". Pure; signing is the next step
 //! ([`crate::edas::signer`]) and sending the one after ([`crate::edas::client`]).
 
 use super::endpoint::Endpoint;
@@ -7,9 +7,9 @@ use super::{ABORT_PATH, API_VERSION, APP_LIST_PATH, INFO_PATH, LIST_PATH, ROLLBA
 use crate::ids::ChangeOrderId;
 use http::header::{ACCEPT, HeaderValue};
 
-/// How a change order is rolled back, chosen per change order in the config (`operation:`):
-/// EDAS has one call for applications in ACK (Kubernetes) clusters and another for
-/// applications in ECS clusters, with the same query and response shape (DESIGN 1).
+/// How a change order is rolled back, chosen per change order in the config (`operation:`): EDAS
+/// has one call for applications in ACK (Kubernetes) clusters and another for applications in ECS
+/// clusters, with the same query and response shape (docs/CONTRACT.md, "The job").
 #[derive(
     Clone,
     Copy,

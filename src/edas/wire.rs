@@ -45,8 +45,9 @@ impl fmt::Display for Code {
 }
 
 /// A change order's `Status` as `GetChangeOrderInfo` reports it, with the official meanings
-/// (DESIGN 5). A number this tool does not know is kept as it came ([`Self::Other`]) and shown
-/// as such, never guessed at. Serialized as the bare number, exactly as the service sends it.
+/// (docs/CONTRACT.md, "Change order statuses"). A number this tool does not know is kept as it came
+/// ([`Self::Other`]) and shown as such, never guessed at. Serialized as the bare number, exactly as
+/// the service sends it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(from = "i32", into = "i32")]
 pub enum ChangeOrderStatus {

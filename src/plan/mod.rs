@@ -14,6 +14,7 @@ use crate::edas::signer::SignatureAlgorithm;
 use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
 use crate::state::{ChangeOrderRecord, RecordStatus, State};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
@@ -24,7 +25,7 @@ pub use refresh::{LiveStatus, cannot_abort_hint, refreshed};
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
 /// What will happen to one change order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// Send `AbortAndRollbackChangeOrder` (after `GetChangeOrderInfo` when `verify_first`).
@@ -47,7 +48,7 @@ impl Action {
 }
 
 /// The last recorded error of a change order that will be retried.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LastError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,7 +87,7 @@ impl LastError {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlannedAction {
     pub change_order_id: ChangeOrderId,
@@ -122,12 +123,13 @@ pub struct PlannedAction {
 
 /// Which selector of `select:` found a change order, and what EDAS listed about it at plan
 /// time; frozen into the plan (and its checksum) so reviewers see why a row is there.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelectedBy {
     /// The selector's index in `select:` (0-based).
     pub selector: usize,
     /// Its status in the ListRecentChangeOrder answer.
+    #[schemars(with = "i32")]
     pub status: ChangeOrderStatus,
     /// Its `CreateTime`, as EDAS wrote it.
     pub create_time: String,
@@ -179,7 +181,7 @@ impl PlannedAction {
 
 /// The state version a plan was made against. `lineage: None, serial: 0` means no state
 /// file existed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateVersion {
     pub lineage: Option<String>,
@@ -201,7 +203,7 @@ impl StateVersion {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigReference {
     pub path: String,
@@ -212,7 +214,7 @@ pub struct ConfigReference {
 /// `to_abort` counts first-time aborts only, `to_retry` aborts of change orders that
 /// failed before, `to_verify` aborts preceded by `GetChangeOrderInfo` (outcome unknown).
 /// What will be sent is their sum, [`PlanSummary::will_send`].
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanSummary {
     pub to_abort: usize,
@@ -268,7 +270,7 @@ impl PlanSummary {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     pub format_version: u32,

@@ -19,11 +19,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// What `GetChangeOrderInfo` said about one change order when the plan was refreshed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LiveStatus {
     /// The change order's status (DESIGN 3); `None` when the service refused the question.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<i32>")]
     pub status: Option<ChangeOrderStatus>,
     /// When the answer arrived, RFC 3339.
     pub checked_at: String,

@@ -1,4 +1,4 @@
-//! The EDAS simulator (DESIGN 7): a real HTTP server on loopback that checks every request
+//! The EDAS simulator (docs/SIMULATOR.md): a real HTTP server on loopback that checks every request
 //! with the same rules as the service and models change orders and their statuses. Tests,
 //! benchmarks and `rehearse` run against it, so it must be as strict as EDAS itself.
 //!
@@ -60,7 +60,7 @@ pub const RETRY_AFTER_HEADER: &str = "x-acs-retry-after";
 /// How far a request's `Date` may be from the simulator's clock.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 
-/// Change order statuses (DESIGN 3).
+/// Change order statuses (docs/CONTRACT.md, "Change order statuses").
 pub mod status {
     pub const READY: i32 = 0;
     pub const RUNNING: i32 = 1;

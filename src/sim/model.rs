@@ -1,6 +1,6 @@
-//! The change orders the simulator knows and how aborts change them (DESIGN 3). Pure: the
-//! time is an argument, and rollback ids come from the seed and a counter, so a run is
-//! repeatable. Counters live beside each change order so stats are one lookup.
+//! The change orders the simulator knows and how aborts change them (docs/CONTRACT.md, "Change
+//! order statuses"). Pure: the time is an argument, and rollback ids come from the seed and a
+//! counter, so a run is repeatable. Counters live beside each change order so stats are one lookup.
 
 use super::stats::ChangeOrderStats;
 use super::status;

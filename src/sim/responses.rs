@@ -1,4 +1,4 @@
-//! Every JSON body the simulator sends, in the shapes the service uses (DESIGN 5), in one
+//! Every JSON body the simulator sends, in the shapes the service uses (docs/wire.md), in one
 //! file so a change of shape is one diff. Field names follow the real API: `changeOrderInfo`
 //! is lowercase.
 //!

@@ -376,54 +376,18 @@ fn decide(
         SignatureKind::RoaV1 => inner.totals.signed_roa_v1 += 1,
     }
     let id = verified.id.as_str();
-    if verified.operation == Operation::Apps {
-        // Every application the simulator holds, whatever the region asked (one region).
-        let rows: Vec<serde_json::Value> = inner
-            .applications
-            .iter()
-            .map(|application| {
-                responses::listed_application(&application.app_id, &application.name, id)
-            })
-            .collect();
-        return Decision::Respond {
-            status: StatusCode::OK,
-            body: responses::application_list(request_id, rows),
-            retry_after: None,
-        };
-    }
-    if verified.operation == Operation::List {
-        // The application's change orders with their current status (an abort moves one
-        // on); an application the simulator does not hold lists none.
-        let now = Instant::now();
-        let rows: Vec<serde_json::Value> = inner
-            .applications
-            .iter()
-            .filter(|application| application.app_id == id)
-            .flat_map(|application| {
-                application.change_orders.iter().map(|order| {
-                    let status = inner
-                        .orders
-                        .status_now(order.id.as_str(), now)
-                        .unwrap_or(order.status);
-                    responses::listed_change_order(
-                        order.id.as_str(),
-                        status,
-                        &order.create_time,
-                        &application.app_id,
-                        inner.orders.is_rollback(order.id.as_str()),
-                    )
-                })
-            })
-            .collect();
-        return Decision::Respond {
-            status: StatusCode::OK,
-            body: responses::change_order_list(request_id, &trace_id, rows),
-            retry_after: None,
-        };
-    }
     let mut info = None;
     let exists = match verified.operation {
-        Operation::Abort | Operation::List | Operation::Apps => {
+        // A listing names an application, not a change order.
+        Operation::List => {
+            inner.totals.list_requests += 1;
+            true
+        }
+        Operation::Apps => {
+            inner.totals.application_list_requests += 1;
+            true
+        }
+        Operation::Abort => {
             inner.totals.aborts_received += 1;
             inner
                 .orders
@@ -480,6 +444,53 @@ fn decide(
         return Decision::Respond {
             status: StatusCode::OK,
             body: responses::permission_denied(request_id, &trace_id, code),
+            retry_after: None,
+        };
+    }
+    // Listings are throttled and denied like every call (above), so selectors and the
+    // rollback-id search can be tested against a rate limit; no other fault applies to them.
+    if verified.operation == Operation::Apps {
+        // Every application the simulator holds, whatever the region asked (one region).
+        let rows: Vec<serde_json::Value> = inner
+            .applications
+            .iter()
+            .map(|application| {
+                responses::listed_application(&application.app_id, &application.name, id)
+            })
+            .collect();
+        return Decision::Respond {
+            status: StatusCode::OK,
+            body: responses::application_list(request_id, rows),
+            retry_after: None,
+        };
+    }
+    if verified.operation == Operation::List {
+        // The application's change orders with their current status (an abort moves one
+        // on); an application the simulator does not hold lists none.
+        let now = Instant::now();
+        let rows: Vec<serde_json::Value> = inner
+            .applications
+            .iter()
+            .filter(|application| application.app_id == id)
+            .flat_map(|application| {
+                application.change_orders.iter().map(|order| {
+                    let status = inner
+                        .orders
+                        .status_now(order.id.as_str(), now)
+                        .unwrap_or(order.status);
+                    responses::listed_change_order(
+                        order.id.as_str(),
+                        status,
+                        &order.create_time,
+                        &application.app_id,
+                        inner.orders.is_rollback(order.id.as_str()),
+                    )
+                })
+            })
+            .collect();
+        return Decision::Respond {
+            status: StatusCode::OK,
+            body: responses::change_order_list(request_id, &trace_id, rows),
             retry_after: None,
         };
     }

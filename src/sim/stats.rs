@@ -38,6 +38,10 @@ pub struct Totals {
     pub aborts_committed: u64,
     /// Authenticated `GetChangeOrderInfo` requests.
     pub info_requests: u64,
+    /// Authenticated `ListRecentChangeOrder` requests (including throttled ones).
+    pub list_requests: u64,
+    /// Authenticated `ListApplication` requests (including throttled ones).
+    pub application_list_requests: u64,
     /// Requests naming a change order that does not exist.
     pub unknown_change_orders: u64,
     /// Authenticated requests signed with signature V3 (ACS3-HMAC-SHA256).
@@ -59,7 +63,7 @@ pub struct ChangeOrderStats {
     /// Aborts that moved it to status 6: more than 1 means it was aborted twice.
     pub aborts_committed: u64,
     pub info_requests: u64,
-    /// Its status now (DESIGN 3).
+    /// Its status now (docs/CONTRACT.md, "Change order statuses").
     pub status: i32,
     /// The rollback change order created by its abort.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,5 +1,5 @@
-//! The state model (DESIGN 2): what is known to have happened to each change order.
-//! Pure data; reading and writing files is `store`'s job.
+//! The state model (docs/CONTRACT.md, "Files"; docs/state-store.md): what is known to have happened
+//! to each change order. Pure data; reading and writing files is `store`'s job.
 
 use crate::edas::request::RollbackOperation;
 use crate::edas::wire::ChangeOrderStatus;
@@ -65,7 +65,7 @@ impl State {
 }
 
 /// What is known about one change order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordStatus {
     /// The service confirmed the abort (or its status shows it stopped).
@@ -77,7 +77,7 @@ pub enum RecordStatus {
     Unknown,
     /// The change order had already ended by itself (status 2, 3, 7 or 10, in
     /// `change_order_status`) when asked: EDAS cannot abort it, so nothing is sent again and
-    /// the plan converges (issue 10). `state rm` forgets it.
+    /// the plan converges (docs/APPLY.md). `state rm` forgets it.
     Finished,
 }
 
@@ -93,7 +93,7 @@ impl RecordStatus {
 }
 
 /// How the rollback change order that an abort started ended (`apply --wait`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RollbackStatus {
     Running,

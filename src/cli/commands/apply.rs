@@ -7,12 +7,11 @@ use crate::apply::engine::{
 };
 use crate::apply::event::ApplyEvent;
 use crate::apply::event::Reporter;
+use crate::apply::journal_writer::Durability;
 use crate::apply::run::{Run, RunError, RunOutcome, RunSettings, WaitSettings};
-use crate::apply::{
-    ApplyReport, CancelToken, DEFAULT_PARALLELISM, DEFAULT_REQUESTS_PER_SECOND, EngineConfig,
-    RetryPolicy,
-};
+use crate::apply::{ApplyReport, CancelToken, EngineConfig, RetryPolicy};
 use crate::cli::args::{ApplyArgs, GlobalArgs};
+use crate::cli::batched_stdout::ApplyStdout;
 use crate::cli::commands::state::{announce, print_stdout};
 use crate::cli::exit;
 use crate::cli::render::apply::{
@@ -22,15 +21,15 @@ use crate::cli::render::plan as render_plan;
 use crate::cli::render::store_error_to_anyhow;
 use crate::cli::render::{Hinted, print_error};
 use crate::cli::saved_plan;
-use crate::cli::settings::{load_config, open_store};
-use crate::edas::client::{ClientSettings, EdasClient};
+use crate::cli::settings::{RunTuning, load_config, open_store};
+use crate::edas::client::EdasClient;
 use crate::edas::credentials::{Credentials, CredentialsProvider, load_provider};
-use crate::edas::endpoint::resolve_endpoint;
 use crate::plan::file::check_applicable;
 use crate::plan::{Action, Plan, PlanInputs, plan};
 use crate::state::State;
 use anyhow::{Context, anyhow};
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -38,7 +37,7 @@ const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// How often `--wait` asks about each rollback change order.
 const WAIT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
-/// The question a person must answer `yes` to (issue 5).
+/// The question a person must answer `yes` to (docs/CONTRACT.md, "Semantics").
 pub const APPROVAL_PROMPT: &str =
     "Do you want to abort these change orders? Only 'yes' will be accepted:";
 
@@ -51,7 +50,20 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(execute(global, args, None))
+    // The run is a spawned task rather than the future `block_on` polls: tokio wakes that
+    // future by writing to its I/O driver's eventfd every time (a system call for each event
+    // or finished task the coordinator hears of, ~1.5 per change order), and a task by
+    // queueing it on this thread.
+    let (global, args) = (global.clone(), args.clone());
+    runtime.block_on(async move {
+        match tokio::spawn(async move { execute(&global, &args, None).await }).await {
+            Ok(result) => result,
+            Err(error) => match error.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(error) => Err(anyhow!("the apply task ended early: {error}")),
+            },
+        }
+    })
 }
 
 /// What `rehearse` hands to apply: the embedded simulator's credentials instead of the chain
@@ -111,16 +123,15 @@ pub async fn execute(
     let (endpoint, region) = match &saved {
         Some(plan) => saved_plan::pinned_endpoint(plan)?,
         None => (
-            resolve_endpoint(
-                global.endpoint.as_deref(),
-                desired.provider.endpoint.as_deref(),
-                &desired.provider.region,
-                desired.provider.endpoint_type,
-            )?,
+            crate::cli::settings::endpoint(global, desired)?,
             desired.provider.region.clone(),
         ),
     };
-    let mut json = args.run.json.then(|| JsonLines::new(std::io::stdout()));
+    // Lines reach stdout in batches, each once the journal records it reports are durable
+    // (cli::batched_stdout), unless stdout is a terminal.
+    let durability = Arc::new(Durability::default());
+    let stdout = ApplyStdout::new(&durability);
+    let mut json = args.run.json.then(|| JsonLines::new(stdout.clone()));
     if let Some(json) = &mut json {
         json.version();
     }
@@ -190,40 +201,36 @@ pub async fn execute(
         return Ok(exit::ERROR);
     }
 
-    let parallelism = args
-        .run
-        .parallelism
-        .or(desired.apply.parallelism)
-        .unwrap_or(DEFAULT_PARALLELISM);
-    let requests_per_second = args
-        .run
-        .requests_per_second
-        .or(desired.apply.requests_per_second)
-        .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
-    crate::cli::limits::ensure_open_files(parallelism)?;
+    let tuning = RunTuning::resolve(Some(&args.run), desired);
+    crate::cli::limits::ensure_open_files(tuning.parallelism)?;
     let credentials: CredentialsProvider = match credentials {
         Some(credentials) => credentials.into(),
-        None => load_provider(desired.provider.profile.as_deref()).await?,
+        None => {
+            load_provider(
+                desired.provider.profile.as_deref(),
+                &crate::cli::env::credentials_environment(),
+            )
+            .await?
+        }
     };
     let endpoint_used = endpoint.to_string();
-    let mut client_settings =
-        ClientSettings::new(endpoint, region, credentials, parallelism as usize);
-    if let Some(timeout) = desired.apply.request_timeout {
-        client_settings.read_timeout = timeout;
-    }
     // A saved plan's own algorithm (checked equal to the config's by `load_reviewed`).
-    client_settings.signature_algorithm = plan.signature_algorithm;
-    let client = EdasClient::new(client_settings)?;
+    let client = EdasClient::new(tuning.client_settings(
+        endpoint,
+        region,
+        credentials,
+        plan.signature_algorithm,
+    ))?;
 
     let cancel = CancelToken::new();
     crate::cli::signals::install_stop_handler(cancel.clone());
-    let mut reporter: Box<dyn Reporter> = match json.take() {
+    let mut reporter: Box<dyn Reporter + Send> = match json.take() {
         Some(json) => Box::new(json),
         None if bookkeeping_only => Box::new(WithoutRunLines(PlainLines::new(
-            std::io::stdout(),
+            stdout.clone(),
             std::io::stderr(),
         ))),
-        None => reporter(tasks.len()),
+        None => reporter(tasks.len(), stdout),
     };
     if bookkeeping_only && !args.run.json {
         print_stdout(&format!(
@@ -244,11 +251,7 @@ pub async fn execute(
                 .apply
                 .halt_after_failures
                 .map(|threshold| threshold.failures_for(tasks.len())),
-            ..engine_config(
-                parallelism,
-                requests_per_second,
-                desired.apply.verify_window,
-            )
+            ..engine_config(&tuning)
         },
         wait: args.run.wait.then_some(WaitSettings {
             poll_interval: WAIT_POLL_INTERVAL,
@@ -256,6 +259,7 @@ pub async fn execute(
         }),
         operation: "apply".to_string(),
         endpoint: Some(endpoint_used),
+        durability,
     };
     let outcome = run
         .execute(&plan, client, &mut reporter, &cancel, &settings)
@@ -349,26 +353,22 @@ impl<R: Reporter> Reporter for WithoutRunLines<R> {
     }
 }
 
-fn reporter(total: usize) -> Box<dyn Reporter> {
+fn reporter(total: usize, stdout: ApplyStdout) -> Box<dyn Reporter + Send> {
     if std::io::stderr().is_terminal() {
         Box::new(ProgressReporter::new(total as u64))
     } else {
-        Box::new(PlainLines::new(std::io::stdout(), std::io::stderr()))
+        Box::new(PlainLines::new(stdout, std::io::stderr()))
     }
 }
 
-fn engine_config(
-    parallelism: u32,
-    requests_per_second: u32,
-    verify_window: Option<Duration>,
-) -> EngineConfig {
-    let mut settle = SettlePolicy::default();
-    if let Some(window) = verify_window {
-        settle.window = window;
-    }
+fn engine_config(tuning: &RunTuning) -> EngineConfig {
+    let settle = SettlePolicy {
+        window: tuning.verify_window,
+        ..SettlePolicy::default()
+    };
     EngineConfig {
-        parallelism,
-        requests_per_second,
+        parallelism: tuning.parallelism,
+        requests_per_second: tuning.requests_per_second,
         retry: RetryPolicy::default(),
         settle,
         seed: fastrand::u64(..),

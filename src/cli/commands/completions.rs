@@ -34,7 +34,7 @@ pub fn completion_script(shell: Shell) -> Vec<u8> {
 /// against `edas__rollback__subcmd__plan`), so no arm matches and no command's flags or values
 /// ever complete (clap-rs/clap#6421). Respell the arms the way the loop does. Once clap fixes
 /// it the wrong spelling no longer occurs and this changes nothing; the bash test in
-/// `tests/completions.rs` guards the behaviour either way.
+/// `tests/it/completions.rs` guards the behaviour either way.
 fn respell_bash_case_arms(script: Vec<u8>) -> Vec<u8> {
     let wrong = BINARY_NAME.replace('-', "__subcmd__");
     let right = BINARY_NAME.replace('-', "__");

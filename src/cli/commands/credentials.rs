@@ -28,7 +28,11 @@ pub fn run(global: &GlobalArgs, args: &CredentialsArgs) -> anyhow::Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let provider = load_provider(profile.as_deref()).await?;
+        let provider = load_provider(
+            profile.as_deref(),
+            &crate::cli::env::credentials_environment(),
+        )
+        .await?;
         let credentials = provider.current().await?;
         let resolved = provider.resolved();
         let mut text = String::new();
@@ -61,8 +65,7 @@ pub fn run(global: &GlobalArgs, args: &CredentialsArgs) -> anyhow::Result<u8> {
             None => text.push_str("expires:        never (long-lived AccessKey)\n"),
         }
         if args.verify {
-            let env = |name: &str| std::env::var(name).ok();
-            let sts = sts_url(&env, None, None);
+            let sts = sts_url(&crate::cli::env::var, None, None);
             let identity = caller_identity(&sts, &credentials).await?;
             text.push_str(&format!(
                 "verified:       {} ({}, account {}) by STS GetCallerIdentity at {sts}\n",

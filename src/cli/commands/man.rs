@@ -1,8 +1,8 @@
-//! `man`: print one self-contained manual page (roff, section 1) for the whole CLI. The
-//! synopsis, options and every command's flags come from the clap definitions in `cli::args`
-//! (through clap_mangen and its roff writer), so the page can never drift from the binary; the
-//! exit statuses, files and environment come from DESIGN 2, 4 and 5. It reads no config,
-//! state or credentials, and writes nothing but stdout.
+//! `man`: print one self-contained manual page (roff, section 1) for the whole CLI. The synopsis,
+//! options and every command's flags come from the clap definitions in `cli::args` (through
+//! clap_mangen and its roff writer), so the page can never drift from the binary; the exit
+//! statuses, files and environment come from docs/CONTRACT.md and docs/credentials.md. It reads no
+//! config, state or credentials, and writes nothing but stdout.
 
 use crate::cli::args::Cli;
 use crate::cli::commands::completions::print_bytes;
@@ -209,7 +209,7 @@ fn render_paragraphs(roff: &mut Roff, text: &str) {
     }
 }
 
-/// Sections that are contracts of DESIGN rather than clap definitions.
+/// Sections that are contracts of docs/CONTRACT.md rather than clap definitions.
 fn render_fixed_sections(roff: &mut Roff) {
     roff.control("SH", ["EXIT STATUS"]);
     let statuses = [

@@ -7,22 +7,21 @@
 //! here, at the edge.
 
 use super::state::{announce, print_stdout};
+use crate::apply::paced_read::{PacedReader, Read};
 use crate::apply::pacing::Pacer;
 use crate::apply::status::Quietly;
-use crate::apply::{
-    Asked, CancelToken, DEFAULT_PARALLELISM, DEFAULT_REQUESTS_PER_SECOND, FatalError, RetryPolicy,
-    StatusAsker, Transport,
-};
+use crate::apply::{Asked, CancelToken, FatalError, RetryPolicy, StatusAsker, Transport};
 use crate::cli::args::{GlobalArgs, OutputFormat, PlanArgs};
 use crate::cli::exit;
 use crate::cli::render::Hinted;
 use crate::cli::render::apply::fatal_error;
 use crate::cli::render::plan as render;
-use crate::cli::settings::{LoadedConfig, read_config};
+use crate::cli::settings::{LoadedConfig, RunTuning, read_config};
 use crate::config::DesiredState;
-use crate::edas::client::{ClientSettings, EdasClient};
+use crate::edas::client::EdasClient;
 use crate::edas::credentials::load_provider;
-use crate::edas::endpoint::{Endpoint, resolve_endpoint};
+use crate::edas::endpoint::Endpoint;
+use crate::edas::wire::ListedChangeOrder;
 use crate::ids::ChangeOrderId;
 use crate::plan::file::encode;
 use crate::plan::select;
@@ -40,17 +39,14 @@ use tokio::task::JoinSet;
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     let (mut config, loaded) = load_inputs(global, args)?;
     announce(&loaded);
-    let endpoint = resolve_endpoint(
-        global.endpoint.as_deref(),
-        config.desired.provider.endpoint.as_deref(),
-        &config.desired.provider.region,
-        config.desired.provider.endpoint_type,
-    )?;
+    let endpoint = crate::cli::settings::endpoint(global, &config.desired)?;
     let plan_time = SystemTime::now();
+    // One pace for every request this plan makes: the selectors' listings, then `--refresh`.
+    let pacing = Pacing::configured(&config.desired);
     if !config.desired.selectors.is_empty() {
         // Selectors become concrete change orders here, once; the plan pins them, and
         // `apply PLAN` never asks again (docs/CONFIG.md, "Selectors").
-        let selected = resolve_selectors(&config.desired, &endpoint, plan_time)?;
+        let selected = resolve_selectors(&config.desired, &endpoint, plan_time, &pacing)?;
         config.desired.change_orders = select::combine(&config.desired.change_orders, &selected);
     }
     let inputs = PlanInputs {
@@ -65,7 +61,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     // either is wanted.
     let (plan, encoded) = if args.refresh {
         let planned = plan(&config.desired, state, &inputs);
-        let plan = refresh(&config.desired, &endpoint, planned)?;
+        let plan = refresh(&config.desired, &endpoint, planned, &pacing)?;
         let encoded =
             (args.out.is_some() || args.format == OutputFormat::Json).then(|| encode(&plan));
         (plan, encoded)
@@ -90,7 +86,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         // a thread, they are freed here instead.
         let _ = std::thread::Builder::new().spawn_scoped(scope, move || drop((config, loaded)));
         if let (Some(out), Some(encoded)) = (&args.out, &encoded) {
-            write_plan_file(out, encoded)?;
+            crate::cli::out_file::write_plan_file(out, encoded)?;
         }
         let saved_as = args.out.as_deref();
         match (args.format, &encoded) {
@@ -166,84 +162,113 @@ fn print_plain_stdout(text: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Writes the plan beside its final name and renames it into place, so a reader (or a CI
-/// upload step) never sees half a plan.
-fn write_plan_file(path: &Path, text: &str) -> anyhow::Result<()> {
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let written = tempfile::NamedTempFile::new_in(directory).and_then(|mut temporary| {
-        temporary.write_all(text.as_bytes())?;
-        temporary.as_file().sync_all()?;
-        temporary.persist(path).map_err(|error| error.error)?;
-        Ok(())
-    });
-    written
-        .map_err(|error| {
-            Hinted::new(
-                anyhow::Error::new(error)
-                    .context(format!("could not write plan file `{}`", path.display())),
-                "check that the directory exists and is writable, or pass another `--out FILE`",
-            )
-        })
-        .context("the plan was not saved")?;
-    Ok(())
-}
-
 /// `CreateTime` has no zone; EDAS consoles show China Standard Time (UTC+8), which is how
 /// it is read (docs/CONFIG.md, "Selectors").
 const SERVICE_UTC_OFFSET: std::time::Duration = std::time::Duration::from_secs(8 * 3600);
 
-/// Asks ListRecentChangeOrder for each selector's application, one request at a time with
-/// apply's retry policy, and resolves each listing with the pure [`select::resolve`].
+/// The pace of every request `plan` makes (the selectors' listings and `--refresh`'s
+/// questions), as apply paces its own: one [`Pacer`] at the run's `requests_per_second`
+/// (slowed down for everyone when the service throttles), at most `parallelism` requests in
+/// flight, apply's [`RetryPolicy`]; the values come from [`RunTuning`].
+pub(crate) struct Pacing {
+    pacer: Arc<Pacer>,
+    in_flight: Arc<Semaphore>,
+    tuning: RunTuning,
+    retry: RetryPolicy,
+}
+
+impl Pacing {
+    pub(crate) fn new(tuning: RunTuning, retry: RetryPolicy) -> Self {
+        Self {
+            pacer: Arc::new(Pacer::new(tuning.requests_per_second)),
+            in_flight: Arc::new(Semaphore::new(tuning.parallelism.max(1) as usize)),
+            tuning,
+            retry,
+        }
+    }
+
+    /// `plan`'s pace: the config's `apply:` values, else the defaults (it has no flags).
+    pub(crate) fn configured(desired: &DesiredState) -> Self {
+        Self::new(RunTuning::resolve(None, desired), RetryPolicy::default())
+    }
+
+    fn reader<'a>(&'a self, stop: &'a CancelToken) -> PacedReader<'a> {
+        PacedReader {
+            pacer: &self.pacer,
+            retry: self.retry,
+            stop,
+            in_flight: Some(&self.in_flight),
+        }
+    }
+
+    /// The client for these requests, with room for `parallelism` connections; built inside
+    /// the runtime it runs on (reqwest's requirement).
+    fn client(
+        &self,
+        desired: &DesiredState,
+        endpoint: &Endpoint,
+        credentials: crate::edas::credentials::CredentialsProvider,
+    ) -> anyhow::Result<EdasClient> {
+        Ok(EdasClient::new(self.tuning.client_settings(
+            endpoint.clone(),
+            desired.provider.region.clone(),
+            credentials,
+            desired.provider.signature_algorithm,
+        ))?)
+    }
+}
+
+/// Asks ListRecentChangeOrder for each selector's application through the plan's
+/// [`Pacing`], and resolves each listing with the pure [`select::resolve`].
 fn resolve_selectors(
     desired: &DesiredState,
     endpoint: &Endpoint,
     plan_time: SystemTime,
+    pacing: &Pacing,
 ) -> anyhow::Result<Vec<select::Selected>> {
+    crate::cli::limits::ensure_open_files(pacing.tuning.parallelism)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(resolve_selectors_with(desired, endpoint, plan_time, None))
+    runtime.block_on(resolve_selectors_with(
+        desired, endpoint, plan_time, None, pacing,
+    ))
 }
 
 /// [`resolve_selectors`] inside a runtime; `credentials` replaces the credentials chain
-/// (`rehearse` passes the embedded simulator's, docs/SIMULATOR.md).
+/// (`rehearse` passes the embedded simulator's, docs/SIMULATOR.md). One ListApplication when a
+/// selector gives `app_name`, then one ListRecentChangeOrder per distinct application, up to
+/// `parallelism` at once, every attempt on the shared pacer; the results are resolved in
+/// selector order, so the plan does not depend on which answer came first.
 pub(crate) async fn resolve_selectors_with(
     desired: &DesiredState,
     endpoint: &Endpoint,
     plan_time: SystemTime,
     credentials: Option<crate::edas::credentials::Credentials>,
+    pacing: &Pacing,
 ) -> anyhow::Result<Vec<select::Selected>> {
     let credentials: crate::edas::credentials::CredentialsProvider = match credentials {
         Some(credentials) => credentials.into(),
-        None => load_provider(desired.provider.profile.as_deref())
-            .await
-            .map_err(|error| {
-                Hinted::new(
-                    anyhow::Error::new(error).context(
-                        "the config has `select:` selectors, and selectors need EDAS read access \
+        None => load_provider(
+            desired.provider.profile.as_deref(),
+            &crate::cli::env::credentials_environment(),
+        )
+        .await
+        .map_err(|error| {
+            Hinted::new(
+                anyhow::Error::new(error).context(
+                    "the config has `select:` selectors, and selectors need EDAS read access \
                          at plan time (ListRecentChangeOrder), but no credentials were found",
-                    ),
-                    "set credentials with read access (RAM action edas:ReadApplication), or list \
+                ),
+                "set credentials with read access (RAM action edas:ReadApplication), or list \
                      the change orders under `change_orders:` instead of selecting them",
-                )
-            })?,
+            )
+        })?,
     };
-    let mut settings = ClientSettings::new(
-        endpoint.clone(),
-        desired.provider.region.clone(),
-        credentials,
-        1,
-    );
-    if let Some(timeout) = desired.apply.request_timeout {
-        settings.read_timeout = timeout;
-    }
-    settings.signature_algorithm = desired.provider.signature_algorithm;
-    let client = EdasClient::new(settings)?;
-    let retry = RetryPolicy::default();
+    let client = Arc::new(pacing.client(desired, endpoint, credentials)?);
+    let stop = CancelToken::new();
+    let mut rng = fastrand::Rng::new();
     // One ListApplication for every selector given by name: the whole region's list,
     // asked only when a selector needs it.
     let applications = if desired
@@ -251,11 +276,21 @@ pub(crate) async fn resolve_selectors_with(
         .iter()
         .any(|selector| selector.app_name.is_some())
     {
-        list_applications_with_retries(&client, &desired.provider.region, retry).await?
+        let region = &desired.provider.region;
+        answered(
+            pacing
+                .reader(&stop)
+                .read(&mut rng, || client.list_applications())
+                .await,
+            &format!("ListApplication in region `{region}` (to find selectors' `app_name`)"),
+            "check that the credentials may list applications (RAM action \
+             edas:ReadApplication on all resources, `\"Resource\": \"*\"`, docs/CI.md), or \
+             give the selectors `app_id:`; nothing was planned",
+        )?
     } else {
         Vec::new()
     };
-    let mut selected = Vec::new();
+    let mut selectors = Vec::with_capacity(desired.selectors.len());
     for (index, selector) in desired.selectors.iter().enumerate() {
         let mut selector = selector.clone();
         if let Some(name) = &selector.app_name {
@@ -264,9 +299,91 @@ pub(crate) async fn resolve_selectors_with(
             // Plans label the rows with the name the runbook used.
             selector.app.get_or_insert_with(|| name.clone());
         }
-        let selector = &selector;
-        let listing = list_with_retries(&client, &selector.app_id, retry).await?;
-        let found = select::resolve(index, selector, &listing, plan_time, SERVICE_UTC_OFFSET)
+        selectors.push(selector);
+    }
+    // Each application is listed once, however many selectors name it.
+    let mut app_ids: Vec<String> = Vec::new();
+    for selector in &selectors {
+        if !app_ids.contains(&selector.app_id) {
+            app_ids.push(selector.app_id.clone());
+        }
+    }
+    let mut running = JoinSet::new();
+    for (position, app_id) in app_ids.iter().enumerate() {
+        let (client, pacer, in_flight, stop, app_id) = (
+            Arc::clone(&client),
+            Arc::clone(&pacing.pacer),
+            Arc::clone(&pacing.in_flight),
+            stop.clone(),
+            app_id.clone(),
+        );
+        let retry = pacing.retry;
+        let mut rng = fastrand::Rng::with_seed(rng.u64(..));
+        running.spawn(async move {
+            let reader = PacedReader {
+                pacer: &pacer,
+                retry,
+                stop: &stop,
+                in_flight: Some(&in_flight),
+            };
+            let read = reader
+                .read(&mut rng, || client.list_recent_change_orders(&app_id))
+                .await;
+            if !matches!(read, Read::Answer { .. }) {
+                // The plan fails on the first application that cannot be listed; the others
+                // need not be asked.
+                stop.cancel();
+            }
+            (position, read)
+        });
+    }
+    let mut reads: Vec<Option<Read<Vec<ListedChangeOrder>>>> =
+        app_ids.iter().map(|_| None).collect();
+    while let Some(joined) = running.join_next().await {
+        // Only a bug panics a task; its application is reported as not answered below.
+        if let Ok((position, read)) = joined {
+            reads[position] = Some(read);
+        }
+    }
+    // The first failure in selector order is reported; the listings it stopped are not.
+    let mut listings: HashMap<String, Vec<ListedChangeOrder>> = HashMap::new();
+    let mut failure = None;
+    let mut not_answered = None;
+    for (app_id, read) in app_ids.iter().zip(reads) {
+        match read {
+            Some(Read::Answer { answer, .. }) => {
+                listings.insert(app_id.clone(), answer);
+            }
+            Some(Read::Stopped) | None => {
+                not_answered.get_or_insert(app_id);
+            }
+            Some(read) => {
+                failure.get_or_insert((app_id, read));
+            }
+        }
+    }
+    if let Some((app_id, read)) = failure
+        && let Err(error) = answered(
+            read,
+            &format!("ListRecentChangeOrder for application `{app_id}`"),
+            "check the application id and that the credentials may read it (RAM action \
+             edas:ReadApplication); nothing was planned",
+        )
+    {
+        return Err(error);
+    }
+    if let Some(app_id) = not_answered {
+        anyhow::bail!(
+            "ListRecentChangeOrder for application `{app_id}` was not answered; nothing was planned"
+        );
+    }
+    let mut selected = Vec::new();
+    for (index, selector) in selectors.iter().enumerate() {
+        let listing = listings
+            .get(&selector.app_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let found = select::resolve(index, selector, listing, plan_time, SERVICE_UTC_OFFSET)
             .map_err(anyhow::Error::new)?;
         if found.is_empty() {
             // At 3 a.m. an empty match is more often a wrong app id or window than a calm app:
@@ -284,98 +401,45 @@ pub(crate) async fn resolve_selectors_with(
     Ok(selected)
 }
 
-/// ListApplication with the same retry policy and refusal wording as [`list_with_retries`].
-async fn list_applications_with_retries(
-    client: &EdasClient,
-    region: &str,
-    retry: RetryPolicy,
-) -> anyhow::Result<Vec<crate::edas::wire::ListedApplication>> {
-    use crate::edas::outcome::Outcome;
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let (details, after, why) = match client.list_applications().await {
-            Outcome::Done { answer, .. } => return Ok(answer),
-            Outcome::Retry {
-                details,
-                after,
-                reason,
-                ..
-            } => (details, after, reason),
-            Outcome::Verify { details, reason } => (details, None, reason),
-            Outcome::Failed { details } | Outcome::Fatal { details, .. } => {
-                anyhow::bail!(Hinted::new(
-                    anyhow::anyhow!(
-                        "ListApplication in region `{region}` (to find selectors' `app_name`) was refused: {}{}",
-                        details.message.as_deref().unwrap_or("no message"),
-                        details
-                            .request_id
-                            .as_deref()
-                            .map(|id| format!(" [RequestId {id}]"))
-                            .unwrap_or_default()
-                    ),
-                    "check that the credentials may list applications (RAM action \
-                     edas:ReadApplication), or give the selectors `app_id:`; nothing was planned",
-                ));
-            }
-        };
-        if retry.exhausted(attempts) {
-            anyhow::bail!(
-                "ListApplication in region `{region}` did not answer after {attempts} attempts: \
-                 {why} (HTTP {}); nothing was planned",
+/// A listing's answer, or the error that stops the plan: `what` was refused (with `hint`),
+/// or gave no answer after every retry.
+fn answered<T>(read: Read<T>, what: &str, hint: &'static str) -> anyhow::Result<T> {
+    let refused = |details: crate::edas::outcome::ResponseDetails| -> anyhow::Error {
+        Hinted::new(
+            anyhow::anyhow!(
+                "{what} was refused: {}{}",
                 details
-                    .http_status
-                    .map_or_else(|| "none".to_string(), |status| status.to_string())
-            );
-        }
-        tokio::time::sleep(retry.backoff(attempts, fastrand::f64(), after)).await;
-    }
-}
-
-async fn list_with_retries(
-    client: &EdasClient,
-    app_id: &str,
-    retry: RetryPolicy,
-) -> anyhow::Result<Vec<crate::edas::wire::ListedChangeOrder>> {
-    use crate::edas::outcome::Outcome;
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let (details, after, why) = match client.list_recent_change_orders(app_id).await {
-            Outcome::Done { answer, .. } => return Ok(answer),
-            Outcome::Retry {
-                details,
-                after,
-                reason,
-                ..
-            } => (details, after, reason),
-            Outcome::Verify { details, reason } => (details, None, reason),
-            Outcome::Failed { details } | Outcome::Fatal { details, .. } => {
-                anyhow::bail!(Hinted::new(
-                    anyhow::anyhow!(
-                        "ListRecentChangeOrder for application `{app_id}` was refused: {}{}",
-                        details.message.as_deref().unwrap_or("no message"),
-                        details
-                            .request_id
-                            .as_deref()
-                            .map(|id| format!(" [RequestId {id}]"))
-                            .unwrap_or_default()
-                    ),
-                    "check the application id and that the credentials may read it \
-                     (RAM action edas:ReadApplication); nothing was planned",
-                ));
-            }
-        };
-        if retry.exhausted(attempts) {
-            anyhow::bail!(
-                "ListRecentChangeOrder for application `{app_id}` did not answer after {attempts} \
-                 attempts: {why} (HTTP {}); nothing was planned",
+                    .message
+                    .as_deref()
+                    .or(details.code.as_deref())
+                    .unwrap_or("no message"),
                 details
-                    .http_status
-                    .map_or_else(|| "none".to_string(), |status| status.to_string())
-            );
-        }
-        tokio::time::sleep(retry.backoff(attempts, fastrand::f64(), after)).await;
+                    .request_id
+                    .as_deref()
+                    .map(|id| format!(" [RequestId {id}]"))
+                    .unwrap_or_default()
+            ),
+            hint,
+        )
+        .into()
+    };
+    match read {
+        Read::Answer { answer, .. } => Ok(answer),
+        Read::Refused { details } | Read::Fatal { details, .. } => Err(refused(details)),
+        Read::Unanswered {
+            attempts,
+            reason,
+            details,
+        } => Err(anyhow::anyhow!(
+            "{what} did not answer after {attempts} attempts: {reason} (HTTP {}); nothing was \
+             planned",
+            details
+                .http_status
+                .map_or_else(|| "none".to_string(), |status| status.to_string())
+        )),
+        Read::Stopped => Err(anyhow::anyhow!(
+            "{what} was not asked: the plan stopped; nothing was planned"
+        )),
     }
 }
 
@@ -384,7 +448,12 @@ async fn list_with_retries(
 /// credentials error, or a change order the service would not answer about after every
 /// retry, fails the command: a plan that says it was refreshed must be, or the reviewer
 /// would read a guess as a fact.
-fn refresh(desired: &DesiredState, endpoint: &Endpoint, planned: Plan) -> anyhow::Result<Plan> {
+fn refresh(
+    desired: &DesiredState,
+    endpoint: &Endpoint,
+    planned: Plan,
+    pacing: &Pacing,
+) -> anyhow::Result<Plan> {
     let pending: Vec<ChangeOrderId> = planned
         .actions
         .iter()
@@ -395,40 +464,20 @@ fn refresh(desired: &DesiredState, endpoint: &Endpoint, planned: Plan) -> anyhow
         // Nothing to ask: the plan is as fresh as it can be, and says so.
         return Ok(refreshed(planned, &HashMap::new()));
     }
-    let parallelism = desired.apply.parallelism.unwrap_or(DEFAULT_PARALLELISM);
-    let requests_per_second = desired
-        .apply
-        .requests_per_second
-        .unwrap_or(DEFAULT_REQUESTS_PER_SECOND);
-    crate::cli::limits::ensure_open_files(parallelism)?;
+    crate::cli::limits::ensure_open_files(pacing.tuning.parallelism)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let live = runtime.block_on(async {
-        let credentials = load_provider(desired.provider.profile.as_deref()).await?;
-        let mut settings = ClientSettings::new(
-            endpoint.clone(),
-            desired.provider.region.clone(),
-            credentials,
-            parallelism as usize,
-        );
-        if let Some(timeout) = desired.apply.request_timeout {
-            settings.read_timeout = timeout;
-        }
-        settings.signature_algorithm = desired.provider.signature_algorithm;
-        // reqwest's client must be built inside the runtime it runs on.
-        let client = EdasClient::new(settings)?;
-        let progress = refresh_progress(pending.len());
-        let live = live_statuses(
-            Arc::new(client),
-            pending,
-            parallelism,
-            requests_per_second,
-            RetryPolicy::default(),
-            &progress,
+        let credentials = load_provider(
+            desired.provider.profile.as_deref(),
+            &crate::cli::env::credentials_environment(),
         )
-        .await;
+        .await?;
+        let client = pacing.client(desired, endpoint, credentials)?;
+        let progress = refresh_progress(pending.len());
+        let live = live_statuses(Arc::new(client), pending, pacing, &progress).await;
         progress.finish_and_clear();
         live.map_err(refresh_error)
     })?;
@@ -491,28 +540,25 @@ fn refresh_error(failure: RefreshFailure) -> anyhow::Error {
     }
 }
 
-/// Asks about each of `ids` through apply's one status-asking path ([`StatusAsker`]): at most
-/// `parallelism` requests in flight, every start on the shared [`Pacer`] (slowed down for
-/// everyone when the service throttles), retrying what can be retried with apply's
-/// [`RetryPolicy`]. The first fatal answer or exhausted change order stops new requests and
-/// is returned.
+/// Asks about each of `ids` through apply's one status-asking path ([`StatusAsker`]) at the
+/// plan's [`Pacing`]: at most `parallelism` requests in flight, every start on the shared
+/// [`Pacer`] (slowed down for everyone when the service throttles), retrying what can be
+/// retried with apply's [`RetryPolicy`]. The first fatal answer or exhausted change order
+/// stops new requests and is returned.
 async fn live_statuses<T: Transport>(
     transport: Arc<T>,
     ids: Vec<ChangeOrderId>,
-    parallelism: u32,
-    requests_per_second: u32,
-    retry: RetryPolicy,
+    pacing: &Pacing,
     progress: &indicatif::ProgressBar,
 ) -> Result<HashMap<ChangeOrderId, LiveStatus>, RefreshFailure> {
-    let pacer = Arc::new(Pacer::new(requests_per_second));
-    let in_flight = Arc::new(Semaphore::new(parallelism.max(1) as usize));
+    let (pacer, in_flight, retry) = (&pacing.pacer, &pacing.in_flight, pacing.retry);
     let stop = CancelToken::new();
     let mut running = JoinSet::new();
     for (index, id) in ids.into_iter().enumerate() {
         let (transport, pacer, in_flight, stop) = (
             Arc::clone(&transport),
-            Arc::clone(&pacer),
-            Arc::clone(&in_flight),
+            Arc::clone(pacer),
+            Arc::clone(in_flight),
             stop.clone(),
         );
         let mut rng = fastrand::Rng::with_seed(fastrand::u64(..) ^ index as u64);
@@ -678,9 +724,7 @@ mod tests {
         let live = live_statuses(
             Arc::clone(&transport),
             ids(&["a", "b"]),
-            10,
-            20,
-            RetryPolicy::default(),
+            &paced(10, 20),
             &indicatif::ProgressBar::hidden(),
         )
         .await
@@ -700,9 +744,7 @@ mod tests {
         let live = live_statuses(
             Arc::clone(&transport),
             names.iter().map(ChangeOrderId::new).collect(),
-            3,
-            1_000,
-            RetryPolicy::default(),
+            &paced(3, 1_000),
             &indicatif::ProgressBar::hidden(),
         )
         .await
@@ -726,9 +768,7 @@ mod tests {
         live_statuses(
             Arc::clone(&transport),
             ids(&["a", "b", "c", "d", "e"]),
-            10,
-            2,
-            RetryPolicy::default(),
+            &paced(10, 2),
             &indicatif::ProgressBar::hidden(),
         )
         .await
@@ -746,9 +786,7 @@ mod tests {
         let failure = live_statuses(
             Arc::clone(&transport),
             ids(&["ok", "down"]),
-            10,
-            20,
-            RetryPolicy::default(),
+            &paced(10, 20),
             &indicatif::ProgressBar::hidden(),
         )
         .await
@@ -797,9 +835,7 @@ mod tests {
         let failure = live_statuses(
             Arc::clone(&transport),
             ids(&names),
-            1,
-            20,
-            RetryPolicy::default(),
+            &paced(1, 20),
             &indicatif::ProgressBar::hidden(),
         )
         .await
@@ -807,5 +843,175 @@ mod tests {
         .unwrap();
         assert!(matches!(failure, RefreshFailure::Fatal(_)));
         assert_eq!(transport.calls.load(Ordering::SeqCst), 1);
+    }
+
+    /// A simulator holding `apps` applications (`app-0`, …), each with one running change
+    /// order, behind a token bucket of `quota` requests a second.
+    async fn simulator_with_apps(apps: usize, quota: u32) -> crate::sim::Simulator {
+        use crate::sim::{Faults, SimAppChangeOrder, SimApplication, SimConfig};
+        let config = SimConfig {
+            applications: (0..apps)
+                .map(|index| SimApplication {
+                    app_id: format!("app-{index}"),
+                    name: format!("name-{index}"),
+                    change_orders: vec![SimAppChangeOrder {
+                        id: ChangeOrderId::new(format!("co-{index}")),
+                        status: 1,
+                        create_time: "2026-11-30 19:00:00".to_string(),
+                    }],
+                })
+                .collect(),
+            faults: Faults {
+                requests_per_second: Some(quota),
+                retry_after: Some(Duration::from_millis(100)),
+                ..Faults::default()
+            },
+            ..SimConfig::default()
+        };
+        crate::sim::Simulator::start(([127, 0, 0, 1], 0).into(), config)
+            .await
+            .unwrap()
+    }
+
+    fn selector(app_id: &str, app_name: Option<&str>) -> select::SelectorSpec {
+        select::SelectorSpec {
+            app_id: app_id.to_string(),
+            app_name: app_name.map(str::to_string),
+            app: None,
+            statuses: None,
+            created_within: None,
+            operation: Default::default(),
+        }
+    }
+
+    /// The plan's pace with these two values and the defaults for the rest.
+    fn paced(parallelism: u32, requests_per_second: u32) -> Pacing {
+        Pacing::new(
+            RunTuning {
+                parallelism,
+                requests_per_second,
+                ..RunTuning::resolve(None, &desired_with(Vec::new()))
+            },
+            RetryPolicy::default(),
+        )
+    }
+
+    fn desired_with(selectors: Vec<select::SelectorSpec>) -> DesiredState {
+        DesiredState {
+            version: 1,
+            provider: crate::config::Provider {
+                region: "cn-hangzhou".to_string(),
+                endpoint: None,
+                profile: None,
+                signature_algorithm: Default::default(),
+                endpoint_type: Default::default(),
+            },
+            apply: crate::config::ApplySettings::default(),
+            state: None,
+            change_orders: Vec::new(),
+            selectors,
+        }
+    }
+
+    async fn resolve_against(
+        simulator: &crate::sim::Simulator,
+        desired: &DesiredState,
+        pacing: &Pacing,
+    ) -> anyhow::Result<Vec<select::Selected>> {
+        let endpoint = crate::edas::endpoint::resolve_endpoint(
+            Some(&simulator.endpoint()),
+            None,
+            "cn-hangzhou",
+            Default::default(),
+        )
+        .unwrap();
+        resolve_selectors_with(
+            desired,
+            &endpoint,
+            SystemTime::now(),
+            Some(crate::sim::SimConfig::default().credentials()),
+            pacing,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn selector_listings_start_at_the_configured_rate_so_a_quota_that_allows_it_never_throttles()
+     {
+        // 12 applications against a service quota of 10 a second (a burst of 10 allowed):
+        // unpaced, the last listings would be throttled; at 10 a second none is.
+        let simulator = simulator_with_apps(12, 10).await;
+        let mut selectors: Vec<_> = (0..12)
+            .map(|index| selector(&format!("app-{index}"), None))
+            .collect();
+        // A second selector over app-3 is answered from the same listing.
+        selectors.push(selector("app-3", None));
+        let selected = resolve_against(&simulator, &desired_with(selectors), &paced(4, 10))
+            .await
+            .unwrap();
+        let found: Vec<&str> = selected
+            .iter()
+            .map(|found| found.change_order_id.as_str())
+            .collect();
+        let mut expected: Vec<String> = (0..12).map(|index| format!("co-{index}")).collect();
+        expected.push("co-3".to_string());
+        assert_eq!(found, expected, "selector order, whatever answered first");
+        let totals = simulator.shutdown_with_stats().await.totals;
+        assert_eq!(totals.list_requests, 12, "one listing per application");
+        assert_eq!(totals.throttled, 0, "{totals:?}");
+    }
+
+    #[tokio::test]
+    async fn throttled_listings_slow_the_pace_and_are_asked_again_until_every_application_answers()
+    {
+        // Configured far above the service's quota of 3 a second: the listings are
+        // throttled, the shared pace drops, and each throttled one is asked again.
+        let simulator = simulator_with_apps(6, 3).await;
+        let mut selectors: Vec<_> = (0..6)
+            .map(|index| selector(&format!("app-{index}"), None))
+            .collect();
+        selectors.push(selector("", Some("name-5")));
+        let pacing = paced(6, 100);
+        let selected = resolve_against(&simulator, &desired_with(selectors), &pacing)
+            .await
+            .unwrap();
+        assert_eq!(selected.len(), 7);
+        assert_eq!(selected[6].app_id, "app-5");
+        assert!(pacing.pacer.rate() < 100.0, "{}", pacing.pacer.rate());
+        let totals = simulator.shutdown_with_stats().await.totals;
+        assert!(totals.throttled > 0, "{totals:?}");
+        assert_eq!(
+            totals.application_list_requests + totals.list_requests,
+            totals.requests
+        );
+        // Every request that was not throttled answered one application (or the one
+        // ListApplication): nothing was asked twice once answered.
+        assert_eq!(totals.requests - totals.throttled, 6 + 1, "{totals:?}");
+    }
+
+    #[tokio::test]
+    async fn a_listing_refused_for_permission_fails_the_plan_naming_the_application() {
+        let simulator = crate::sim::Simulator::start(
+            ([127, 0, 0, 1], 0).into(),
+            crate::sim::SimConfig {
+                denied: Some(401),
+                ..crate::sim::SimConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let error = resolve_against(
+            &simulator,
+            &desired_with(vec![selector("app-0", None)]),
+            &paced(4, 10),
+        )
+        .await
+        .unwrap_err();
+        let message = format!("{error:#}");
+        assert!(
+            message.contains("ListRecentChangeOrder for application `app-0` was refused"),
+            "{message}"
+        );
+        simulator.shutdown().await;
     }
 }

@@ -10,8 +10,7 @@
 use crate::cli::args::{ApplyArgs, GlobalArgs, RehearseArgs};
 use crate::cli::commands::{apply, plan};
 use crate::cli::limits::{MAX_SCENARIO_BYTES, read_bounded_text};
-use crate::cli::settings::load_config;
-use crate::edas::endpoint::resolve_endpoint;
+use crate::cli::settings::{load_config, state_path};
 use crate::edas::request::RollbackOperation;
 use crate::sim::scenario::Scenario;
 use crate::sim::{SimConfig, SimStats, Simulator};
@@ -89,12 +88,10 @@ async fn rehearse(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8
         .prefix("edas-rollback-rehearsal-")
         .tempdir()
         .context("cannot create a scratch directory for the rehearsal state")?;
-    let stem = config
-        .path
-        .file_stem()
-        .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "rehearsal".to_string());
-    let state_path = scratch.path().join(format!("{stem}.state.json"));
+    // The scratch state is named as the real one would be, beside a config in the scratch
+    // directory (a `state:` in the config is ignored: the real state is never touched).
+    let config_name = config.path.file_name().unwrap_or("rehearsal.yaml".as_ref());
+    let state_path = state_path(&scratch.path().join(config_name), None, None);
     eprintln!(
         "Rehearsing {} against the embedded simulator at {} with a scratch state in {}; \
          nothing leaves this machine.",
@@ -123,17 +120,16 @@ async fn rehearse(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8
     } else {
         // As `plan` does, against the embedded simulator: what the selectors find is
         // combined with the explicit ids and applied (a rehearsal is its own review).
-        let endpoint = resolve_endpoint(
-            Some(&simulator.endpoint()),
-            None,
-            &config.desired.provider.region,
-            config.desired.provider.endpoint_type,
-        )?;
+        let endpoint = crate::cli::settings::endpoint(&rehearsal, &config.desired)?;
         let found = plan::resolve_selectors_with(
             &config.desired,
             &endpoint,
             std::time::SystemTime::now(),
             Some(credentials.clone()),
+            &plan::Pacing::new(
+                crate::cli::settings::RunTuning::resolve(Some(&args.run), &config.desired),
+                crate::apply::RetryPolicy::default(),
+            ),
         )
         .await;
         match found {

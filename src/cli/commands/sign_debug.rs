@@ -1,10 +1,9 @@
-//! `sign-debug` (hidden, outside the CLI contract of DESIGN 4): prints `--count` requests as
-//! edas-rollback signs them with signature V3, one JSON object per line, for
+//! `sign-debug` (hidden, outside the CLI contract of docs/CONTRACT.md): prints `--count` requests
+//! as edas-rollback signs them with signature V3, one JSON object per line, for
 //! `scripts/sdk_interop.py` to recompute with the official SDK's own V3 util. Every choice is
-//! random from `--seed`: the call, the id (with spaces, `+`, `&`, `%`, `/`, `*`, `~` and
-//! non-ASCII text), the region, the host, the date, the nonce, the keys and whether an STS
-//! token is sent. The keys are generated here, never read from anywhere: no real secret can
-//! be printed.
+//! random from `--seed`: the call, the id (with spaces, `+`, `&`, `%`, `/`, `*`, `~` and non-ASCII
+//! text), the region, the host, the date, the nonce, the keys and whether an STS token is sent. The
+//! keys are generated here, never read from anywhere: no real secret can be printed.
 
 use crate::cli::args::SignDebugArgs;
 use crate::cli::commands::state::print_stdout;

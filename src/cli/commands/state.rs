@@ -308,13 +308,19 @@ pub(crate) fn announce(loaded: &LoadedState) {
 }
 
 /// Writes to stdout through anstream (styles dropped for NO_COLOR, --no-color or a pipe).
-/// A closed pipe (`| head`) is not an error.
+/// A closed pipe (`| head`) is not an error. The text is styled (or stripped) into memory
+/// first and written with one call: stripping writes each piece between two styles
+/// separately, which was one `write` per line of a 10,000-line plan.
 pub(crate) fn print_stdout(text: &str) -> anyhow::Result<()> {
-    let mut stdout = anstream::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    let mut styled = anstream::AutoStream::new(
+        Vec::with_capacity(text.len()),
+        anstream::stdout().current_choice(),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = styled.write_all(text.as_bytes());
+    let bytes = styled.into_inner();
+    let mut stdout = io::stdout().lock();
+    match stdout.write_all(&bytes).and_then(|()| stdout.flush()) {
         Err(error) if error.kind() != io::ErrorKind::BrokenPipe => {
             Err(anyhow::Error::new(error).context("could not write to stdout"))
         }

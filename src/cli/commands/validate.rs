@@ -6,7 +6,8 @@ use crate::cli::settings::load_config;
 
 pub fn run(global: &GlobalArgs) -> anyhow::Result<u8> {
     let loaded = load_config(&global.config)?;
-    // The wording is a contract (DESIGN 4): scripts match `ok: N change orders`.
+    // The wording is a contract (docs/CONTRACT.md, "Commands"): scripts match `ok: N change
+    // orders`.
     anstream::println!("ok: {} change orders", loaded.desired.change_orders.len());
     Ok(exit::OK)
 }

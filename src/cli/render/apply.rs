@@ -3,26 +3,24 @@
 //! else there); and the final summary that names every change order that did not end aborted.
 //! It renders only: it decides nothing and never touches state.
 
+use super::json_events::{self, JsonLine};
 use crate::apply::engine::WaitReport;
-use crate::apply::event::{ApplyEvent, Reporter, RetryCause};
+use crate::apply::event::{ApplyEvent, Reporter};
 use crate::apply::{ApplyReport, FailedChange, FatalError};
-use crate::plan::{Action, PlannedAction};
+use crate::plan::PlannedAction;
 use crate::state::RollbackStatus;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::time::{Duration, SystemTime};
-
-/// The `--json` event stream's format version (the `version` line's `ui` field).
-pub const JSON_UI_VERSION: &str = "1.0";
 
 fn timestamp() -> String {
     humantime::format_rfc3339_micros(SystemTime::now()).to_string()
 }
 
 /// One JSON object per line, Terraform's machine-readable UI in spirit: every line has
-/// `@level`, `@message`, `@timestamp` and `type`, then the type's own fields.
+/// `@level`, `@message`, `@timestamp` and `type`, then the type's own fields. The lines are
+/// the typed [`JsonLine`]s of [`super::json_events`], whose schema is checked in.
 pub struct JsonLines<W: Write> {
     out: W,
 }
@@ -32,79 +30,28 @@ impl<W: Write> JsonLines<W> {
         Self { out }
     }
 
-    fn line(&mut self, level: &str, message: String, kind: &str, fields: Value) {
-        let mut object = Map::new();
-        object.insert("@level".into(), level.into());
-        object.insert("@message".into(), message.into());
-        object.insert("@timestamp".into(), timestamp().into());
-        object.insert("type".into(), kind.into());
-        if let Value::Object(fields) = fields {
-            object.extend(fields.into_iter().filter(|(_, value)| !value.is_null()));
-        }
+    fn line(&mut self, (level, message, event): json_events::Unstamped<'_>) {
+        let line = JsonLine {
+            level,
+            message,
+            timestamp: timestamp(),
+            event,
+        };
         // A closed stdout (e.g. `| head`) must not stop the run: the journal is the record.
-        let _ = serde_json::to_writer(&mut self.out, &Value::Object(object));
+        let _ = serde_json::to_writer(&mut self.out, &line);
         let _ = self.out.write_all(b"\n");
         let _ = self.out.flush();
     }
 
     /// The first line of the stream.
     pub fn version(&mut self) {
-        let version = env!("CARGO_PKG_VERSION");
-        self.line(
-            "info",
-            format!("edas-rollback {version}"),
-            "version",
-            json!({ "edas_rollback": version, "ui": JSON_UI_VERSION }),
-        );
+        self.line(json_events::version());
     }
 
     /// One line per action of the plan that will be carried out.
     pub fn planned_change(&mut self, action: &PlannedAction) {
-        let verb = match (
-            action.action,
-            action.verify_first,
-            action.last_error.is_some(),
-        ) {
-            (Action::Abort, true, _) => "verify, then abort",
-            (Action::Abort, false, true) => "retry abort",
-            (Action::Abort, false, false) => "abort",
-            (Action::NoOp, ..) => "no-op",
-            (Action::NotDeclared, ..) => "not declared",
-        };
-        self.line(
-            "info",
-            format!("{}: plan to {verb}", action.change_order_id),
-            "planned_change",
-            json!({
-                "change_order_id": action.change_order_id,
-                "action": action.action,
-                "verify_first": action.verify_first,
-                "app": action.app,
-                "reason": action.reason,
-            }),
-        );
+        self.line(json_events::planned_change(action));
     }
-
-    pub fn diagnostic(&mut self, severity: &str, summary: String, detail: Value) {
-        let level = if severity == "error" { "error" } else { "warn" };
-        self.line(
-            level,
-            summary.clone(),
-            "diagnostic",
-            json!({ "diagnostic": { "severity": severity, "summary": summary, "detail": detail } }),
-        );
-    }
-}
-
-fn failed_fields(failed: &FailedChange) -> Value {
-    json!({
-        "change_order_id": failed.change_order_id,
-        "status": "failed",
-        "code": failed.code,
-        "message": failed.message,
-        "request_id": failed.request_id,
-        "http_status": failed.http_status,
-    })
 }
 
 /// A service message on one line: `SignatureDoesNotMatch` messages carry the server's whole
@@ -125,7 +72,7 @@ pub fn safe(text: &str) -> String {
     super::plan::one_line(text)
 }
 
-fn fatal_summary(fatal: &FatalError) -> String {
+pub(super) fn fatal_summary(fatal: &FatalError) -> String {
     format!(
         "the service rejected the credentials: `{}`: {}",
         safe(fatal.details.code.as_deref().unwrap_or("unknown")),
@@ -159,7 +106,7 @@ pub fn fatal_error(fatal: &FatalError) -> String {
     text
 }
 
-fn rollback_word(status: RollbackStatus) -> &'static str {
+pub(super) fn rollback_word(status: RollbackStatus) -> &'static str {
     match status {
         RollbackStatus::Running => "running",
         RollbackStatus::Succeeded => "succeeded",
@@ -171,174 +118,8 @@ fn rollback_word(status: RollbackStatus) -> &'static str {
 
 impl<W: Write> Reporter for JsonLines<W> {
     fn on_event(&mut self, event: &ApplyEvent) {
-        match event {
-            ApplyEvent::RunStarted { .. } => {}
-            ApplyEvent::ChangeStarted {
-                change_order_id,
-                verify_first,
-            } => self.line(
-                "info",
-                format!("{change_order_id}: aborting…"),
-                "apply_start",
-                json!({ "change_order_id": change_order_id, "verify_first": verify_first }),
-            ),
-            ApplyEvent::ChangeAborted(aborted) => self.line(
-                "info",
-                format!("{}: aborted", aborted.change_order_id),
-                "apply_complete",
-                json!({
-                    "change_order_id": aborted.change_order_id,
-                    "status": "aborted",
-                    "request_id": aborted.request_id,
-                    "rollback_change_order_id": aborted.rollback_change_order_id,
-                    "confirmed_by_status": aborted.confirmed_by_status,
-                    "attempts": aborted.attempts,
-                }),
-            ),
-            ApplyEvent::ChangeFailed(failed) => self.line(
-                "error",
-                format!(
-                    "{}: failed: {}",
-                    failed.change_order_id,
-                    one_line(&failed.message)
-                ),
-                "apply_errored",
-                failed_fields(failed),
-            ),
-            ApplyEvent::ChangeUnknown(unknown) => self.line(
-                "error",
-                format!(
-                    "{}: outcome unknown: {}",
-                    unknown.change_order_id,
-                    safe(&unknown.message)
-                ),
-                "apply_errored",
-                json!({
-                    "change_order_id": unknown.change_order_id,
-                    "status": "unknown",
-                    "message": unknown.message,
-                }),
-            ),
-            ApplyEvent::Retrying {
-                change_order_id,
-                attempt,
-                after,
-                cause,
-                reason,
-            } => self.diagnostic(
-                "warning",
-                format!("{change_order_id}: retrying: {}", safe(reason)),
-                json!({
-                    "change_order_id": change_order_id,
-                    "attempt": attempt,
-                    "after_seconds": after.as_secs_f64(),
-                    "throttled": *cause == RetryCause::Throttled,
-                }),
-            ),
-            ApplyEvent::Verifying {
-                change_order_id,
-                reason,
-            } => self.diagnostic(
-                "warning",
-                format!(
-                    "{change_order_id}: outcome unknown ({}); asking GetChangeOrderInfo",
-                    safe(reason)
-                ),
-                json!({ "change_order_id": change_order_id }),
-            ),
-            ApplyEvent::Resending {
-                change_order_id,
-                status,
-            } => self.diagnostic(
-                "warning",
-                format!(
-                    "{change_order_id}: still abortable (status {status}); sending the abort again"
-                ),
-                json!({ "change_order_id": change_order_id, "service_status": status }),
-            ),
-            ApplyEvent::RateChanged { from, to } => {
-                if to < from {
-                    self.diagnostic(
-                        "warning",
-                        format!("throttled by the service: slowing down to {to:.1} requests/s"),
-                        json!({ "from_per_second": from, "to_per_second": to }),
-                    );
-                }
-            }
-            ApplyEvent::Fatal(fatal) => self.diagnostic(
-                "error",
-                fatal_summary(fatal),
-                json!({
-                    "change_order_id": fatal.change_order_id,
-                    "code": fatal.details.code,
-                    "request_id": fatal.details.request_id,
-                    "hint": fatal.hint(),
-                }),
-            ),
-            ApplyEvent::Interrupted { in_flight } => self.diagnostic(
-                "warning",
-                format!(
-                    "interrupted by {}: starting nothing new, finishing {in_flight} in flight",
-                    crate::cli::signals::stop_reason()
-                ),
-                json!({ "in_flight": in_flight }),
-            ),
-            ApplyEvent::JournalFailed { message } => self.diagnostic(
-                "error",
-                format!("the journal could not be written: {message}"),
-                Value::Null,
-            ),
-            ApplyEvent::RollbackPolled {
-                change_order_id,
-                rollback_change_order_id,
-                status,
-                service_status,
-            } => {
-                let level = if *status == RollbackStatus::Succeeded {
-                    "info"
-                } else {
-                    "error"
-                };
-                self.line(
-                    level,
-                    format!("{change_order_id}: rollback {}", rollback_word(*status)),
-                    "diagnostic",
-                    json!({ "diagnostic": {
-                        "severity": if level == "info" { "info" } else { "error" },
-                        "summary": format!("rollback {}", rollback_word(*status)),
-                        "detail": {
-                            "change_order_id": change_order_id,
-                            "rollback_change_order_id": rollback_change_order_id,
-                            "rollback_status": status,
-                            "service_status": service_status,
-                        },
-                    }}),
-                );
-            }
-            ApplyEvent::Summary {
-                aborted,
-                failed,
-                unknown,
-                not_started,
-                elapsed,
-            } => self.line(
-                "info",
-                format!(
-                    "Apply complete! Aborted: {aborted}, failed: {failed}, unknown: {unknown}, \
-                     not started: {not_started}."
-                ),
-                "change_summary",
-                json!({
-                    "changes": {
-                        "operation": "apply",
-                        "aborted": aborted,
-                        "failed": failed,
-                        "unknown": unknown,
-                        "not_started": not_started,
-                        "elapsed_seconds": elapsed.as_secs_f64(),
-                    }
-                }),
-            ),
+        if let Some(line) = json_events::of_event(event) {
+            self.line(line);
         }
     }
 }
@@ -668,6 +449,7 @@ mod tests {
     use super::*;
     use crate::apply::{AbortedChange, UnknownChange};
     use crate::ids::ChangeOrderId;
+    use serde_json::Value;
 
     fn json_lines(events: &[ApplyEvent]) -> Vec<Value> {
         let mut reporter = JsonLines::new(Vec::new());
@@ -733,6 +515,64 @@ mod tests {
         assert_eq!(lines[2]["request_id"], "req-2");
         assert_eq!(lines[3]["changes"]["aborted"], 1);
         assert!(lines.iter().all(|line| line["@timestamp"].is_string()));
+    }
+
+    fn has_null(value: &Value) -> bool {
+        match value {
+            Value::Null => true,
+            Value::Array(items) => items.iter().any(has_null),
+            Value::Object(fields) => fields.values().any(has_null),
+            _ => false,
+        }
+    }
+
+    /// docs/json-output.md: fields without a value are left out at every depth. The
+    /// `json!` lines wrote `null` inside `diagnostic.detail` (a fatal error without a
+    /// `Code`, a rollback without a service status) and `"detail": null` for a journal error.
+    #[test]
+    fn no_line_holds_a_null_at_any_depth() {
+        let lines = json_lines(&[
+            ApplyEvent::Fatal(FatalError {
+                change_order_id: ChangeOrderId::new("co-1"),
+                kind: crate::edas::outcome::FatalKind::AccessKey,
+                details: crate::edas::outcome::ResponseDetails::default(),
+                server_string_to_sign: None,
+            }),
+            ApplyEvent::RollbackPolled {
+                change_order_id: ChangeOrderId::new("co-1"),
+                rollback_change_order_id: "rb-1".into(),
+                status: RollbackStatus::Running,
+                service_status: None,
+            },
+            ApplyEvent::JournalFailed {
+                message: "disk full".into(),
+            },
+            ApplyEvent::ChangeUnknown(UnknownChange {
+                change_order_id: ChangeOrderId::new("co-2"),
+                message: "HTTP 503".into(),
+            }),
+        ]);
+        assert_eq!(lines.len(), 4);
+        for line in &lines {
+            assert!(!has_null(line), "{line}");
+        }
+        assert_eq!(
+            lines[0]["diagnostic"]["detail"]["hint"],
+            FatalError {
+                change_order_id: ChangeOrderId::new("co-1"),
+                kind: crate::edas::outcome::FatalKind::AccessKey,
+                details: crate::edas::outcome::ResponseDetails::default(),
+                server_string_to_sign: None,
+            }
+            .hint()
+        );
+        assert_eq!(
+            lines[1]["diagnostic"]["detail"]["rollback_status"],
+            "running"
+        );
+        assert_eq!(lines[1]["@message"], "co-1: rollback running");
+        assert!(lines[2]["diagnostic"].get("detail").is_none());
+        assert_eq!(lines[3]["status"], "unknown");
     }
 
     #[test]

@@ -5,6 +5,8 @@ pub mod plan;
 pub mod state;
 
 pub mod apply;
+pub mod json_events;
+pub mod schemas;
 
 use anstream::eprintln;
 use anstyle::{AnsiColor, Style};

@@ -1,5 +1,5 @@
 //! Plans as people and machines read them: text in Terraform's spirit, the JSON of the plan
-//! file, and a pull-request comment in markdown (issue 6). Pure functions from a [`Plan`] to
+//! file, and a pull-request comment in markdown (docs/CI.md). Pure functions from a [`Plan`] to
 //! a `String`; the command decides where it goes. Text carries ANSI styles and must be
 //! printed through `anstream`, which drops them for `NO_COLOR`, `--no-color` and anything
 //! that is not a terminal. This file must not decide anything a plan does not already say.
@@ -159,8 +159,36 @@ pub fn text(plan: &Plan, saved_as: Option<&Path>) -> String {
             .map(|(action, kind)| label(action, *kind).len())
             .max()
             .unwrap_or(0);
-        for (action, kind) in &shown {
-            action_line(&mut out, action, *kind, width);
+        if shown.iter().any(|(action, _)| names_an_application(action)) {
+            let labels = application_labels(plan);
+            for (index, (label, rows)) in
+                group_by_application(shown, &labels).into_iter().enumerate()
+            {
+                if index > 0 {
+                    out.push('\n');
+                }
+                let sent = rows.iter().filter(|(_, kind)| sends(*kind)).count();
+                let mut heading = format!(
+                    "{}: {}",
+                    one_line(label.as_deref().unwrap_or(NO_APPLICATION)),
+                    plural(rows.len(), "change order", "change orders")
+                );
+                // Rows that send nothing (not declared, already stopped) are listed too;
+                // the heading says how many of them will be sent.
+                if sent == 0 {
+                    heading.push_str(", nothing sent");
+                } else if sent != rows.len() {
+                    let _ = write!(heading, ", {sent} to abort");
+                }
+                let _ = writeln!(out, "  {BOLD}# {heading}{BOLD:#}");
+                for (action, kind) in &rows {
+                    action_line(&mut out, action, *kind, width);
+                }
+            }
+        } else {
+            for (action, kind) in &shown {
+                action_line(&mut out, action, *kind, width);
+            }
         }
         out.push('\n');
     }
@@ -194,10 +222,10 @@ pub fn text(plan: &Plan, saved_as: Option<&Path>) -> String {
     out
 }
 
-/// The change orders that will be sent, counted by application in first-seen order:
-/// `checkout: 3 change orders, payment: 2`. Only for plans with selected rows (a selector
-/// names applications, so the reviewer checks the blast radius per application); the label
-/// is the row's `app`, else its application id.
+/// The change orders that will be sent, counted by application in the order of
+/// [`group_by_application`]: `checkout: 3 change orders, payment: 2`. Only for plans with
+/// selected rows (a selector names applications, so the reviewer checks the blast radius per
+/// application).
 fn by_application(plan: &Plan) -> Option<String> {
     if !plan
         .actions
@@ -206,37 +234,96 @@ fn by_application(plan: &Plan) -> Option<String> {
     {
         return None;
     }
-    let mut groups: Vec<(String, usize)> = Vec::new();
-    for action in plan
+    let labels = application_labels(plan);
+    let sent = plan
         .actions
         .iter()
         .filter(|action| action.action == crate::plan::Action::Abort)
-    {
-        let label = action
-            .app
-            .as_deref()
-            .or(action.app_id.as_deref())
-            .map_or_else(|| "(no application)".to_string(), one_line);
-        match groups.iter_mut().find(|(name, _)| *name == label) {
-            Some((_, count)) => *count += 1,
-            None => groups.push((label, 1)),
-        }
-    }
-    let parts: Vec<String> = groups
+        .map(|action| (action, ()))
+        .collect();
+    let parts: Vec<String> = group_by_application(sent, &labels)
         .iter()
         .enumerate()
-        .map(|(index, (name, count))| {
+        .map(|(index, (label, rows))| {
+            let name = one_line(label.as_deref().unwrap_or(NO_APPLICATION));
             if index == 0 {
                 format!(
                     "{name}: {}",
-                    plural(*count, "change order", "change orders")
+                    plural(rows.len(), "change order", "change orders")
                 )
             } else {
-                format!("{name}: {count}")
+                format!("{name}: {}", rows.len())
             }
         })
         .collect();
     (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// The group of rows that name no application (explicit ids without `app:`).
+const NO_APPLICATION: &str = "(no application)";
+
+/// Whether the row names an application (`app` or `app_id`).
+fn names_an_application(action: &PlannedAction) -> bool {
+    action.app.is_some() || action.app_id.is_some()
+}
+
+/// The label of each application id, from the first row that gives both, so a row with only
+/// the id joins the rows that carry its label.
+fn application_labels(plan: &Plan) -> std::collections::HashMap<&str, &str> {
+    let mut labels = std::collections::HashMap::new();
+    for action in &plan.actions {
+        if let (Some(app_id), Some(app)) = (&action.app_id, &action.app) {
+            labels.entry(app_id.as_str()).or_insert(app.as_str());
+        }
+    }
+    labels
+}
+
+/// One application's rows: its label (`None`: the rows that name none) and the rows.
+type Group<'p, T> = (Option<String>, Vec<(&'p PlannedAction, T)>);
+
+/// Rows grouped by application for review: groups in the order their first row appears,
+/// rows in plan order within each, and the rows that name no application (label `None`) in
+/// one group at the end. A row's application is its `app`, else its `app_id`'s label from
+/// `labels`, else the `app_id`.
+fn group_by_application<'p, T>(
+    rows: Vec<(&'p PlannedAction, T)>,
+    labels: &std::collections::HashMap<&str, &str>,
+) -> Vec<Group<'p, T>> {
+    let mut groups: Vec<Group<'p, T>> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut unnamed = Vec::new();
+    for (action, extra) in rows {
+        let label = action.app.as_deref().or_else(|| {
+            action
+                .app_id
+                .as_deref()
+                .map(|app_id| labels.get(app_id).copied().unwrap_or(app_id))
+        });
+        let Some(label) = label else {
+            unnamed.push((action, extra));
+            continue;
+        };
+        match index.get(label) {
+            Some(&at) => groups[at].1.push((action, extra)),
+            None => {
+                index.insert(label.to_string(), groups.len());
+                groups.push((Some(label.to_string()), vec![(action, extra)]));
+            }
+        }
+    }
+    if !unnamed.is_empty() {
+        groups.push((None, unnamed));
+    }
+    groups
+}
+
+/// Whether a row of this kind sends a request.
+fn sends(kind: ActionKind) -> bool {
+    matches!(
+        kind,
+        ActionKind::Abort | ActionKind::Retry | ActionKind::VerifyThenAbort
+    )
 }
 
 /// `edas-rollback [-c …] [--state …] apply PATH`, with the flags this run was given.
@@ -480,10 +567,10 @@ pub fn json(plan: &Plan) -> String {
     file::encode(plan)
 }
 
-/// A pull-request comment (issue 6): a one-line verdict, a summary table, the actions, long
-/// sections folded, the checksum and state serial, never over [`MARKDOWN_LIMIT`].
-/// `saved_as` is the plan file, named in the command that applies it and in the note that
-/// says how to see rows left out.
+/// A pull-request comment (docs/CI.md, docs/CONTRACT.md "Commands"): a one-line verdict, a summary
+/// table, the actions, long sections folded, the checksum and state serial, never over
+/// [`MARKDOWN_LIMIT`]. `saved_as` is the plan file, named in the command that applies it and in the
+/// note that says how to see rows left out.
 pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
     let summary = &plan.summary;
     let mut head = String::new();
@@ -593,14 +680,50 @@ pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
     let mut not_sent = Vec::new();
     for action in &plan.actions {
         let kind = action.kind();
-        let row = action_row(action, kind);
-        match kind {
-            ActionKind::Unchanged => unchanged.push(row),
-            ActionKind::AlreadyStopped | ActionKind::CannotAbort => not_sent.push(row),
-            ActionKind::NotDeclared => not_declared.push(row),
-            _ => sends.push(row),
-        }
+        let bucket = match kind {
+            ActionKind::Unchanged => &mut unchanged,
+            ActionKind::AlreadyStopped | ActionKind::CannotAbort => &mut not_sent,
+            ActionKind::NotDeclared => &mut not_declared,
+            _ => &mut sends,
+        };
+        bucket.push((action, kind));
     }
+    // Each section's rows under a sub-heading per application when any row names one.
+    let grouped = plan.actions.iter().any(names_an_application);
+    let labels = application_labels(plan);
+    let rows_of =
+        |bucket: Vec<(&PlannedAction, ActionKind)>| -> (Vec<String>, Vec<(String, usize)>) {
+            if !grouped {
+                let rows = bucket
+                    .into_iter()
+                    .map(|(action, kind)| action_row(action, kind))
+                    .collect();
+                return (rows, Vec::new());
+            }
+            let mut rows = Vec::with_capacity(bucket.len());
+            let mut groups = Vec::new();
+            for (label, members) in group_by_application(bucket, &labels) {
+                groups.push((
+                    format!(
+                        "{}: {}",
+                        label.as_deref().unwrap_or(NO_APPLICATION),
+                        plural(members.len(), "change order", "change orders")
+                    ),
+                    members.len(),
+                ));
+                rows.extend(
+                    members
+                        .into_iter()
+                        .map(|(action, kind)| action_row(action, kind)),
+                );
+            }
+            (rows, groups)
+        };
+    let not_sent_count = not_sent.len();
+    let (sends, sends_groups) = rows_of(sends);
+    let (not_sent, not_sent_groups) = rows_of(not_sent);
+    let (unchanged, unchanged_groups) = rows_of(unchanged);
+    let (not_declared, not_declared_groups) = rows_of(not_declared);
     let sections = [
         Section {
             title: format!(
@@ -609,15 +732,17 @@ pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
             ),
             header: HEADER,
             rows: sends,
+            groups: sends_groups,
         },
         Section {
             title: format!(
                 "Not sent: {} already stopped or not abortable in {} live status",
-                plural(not_sent.len(), "change order", "change orders"),
-                if not_sent.len() == 1 { "its" } else { "their" }
+                plural(not_sent_count, "change order", "change orders"),
+                if not_sent_count == 1 { "its" } else { "their" }
             ),
             header: HEADER,
             rows: not_sent,
+            groups: not_sent_groups,
         },
         Section {
             title: format!(
@@ -626,6 +751,7 @@ pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
             ),
             header: HEADER,
             rows: unchanged,
+            groups: unchanged_groups,
         },
         Section {
             title: format!(
@@ -634,6 +760,7 @@ pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
             ),
             header: HEADER,
             rows: not_declared,
+            groups: not_declared_groups,
         },
     ];
     let see_all = match saved_as {
@@ -722,6 +849,31 @@ pub(crate) struct Section {
     pub title: String,
     pub header: &'static str,
     pub rows: Vec<String>,
+    /// Sub-headings that split `rows` into consecutive groups, each with its own table: the
+    /// title and how many rows follow it (summing to `rows.len()`). Empty: one table.
+    pub groups: Vec<(String, usize)>,
+}
+
+impl Section {
+    /// The row index at which each group starts, with its title.
+    fn group_starts(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.groups.iter().scan(0, |start, (title, count)| {
+            let at = *start;
+            *start += count;
+            Some((at, title.as_str()))
+        })
+    }
+}
+
+/// The lines that open a group's table: a blank line after the previous group's table, the
+/// sub-heading and the table header.
+fn group_open(section: &Section, title: &str, first: bool) -> String {
+    format!(
+        "{}**{}**\n\n{}",
+        if first { "" } else { "\n" },
+        cell(title),
+        section.header
+    )
 }
 
 /// Sections with more rows than this are folded in `<details>`.
@@ -734,9 +886,25 @@ pub(crate) fn capped(head: &str, sections: &[Section], foot: &str, see_all: &str
     let total_rows: usize = sections.iter().map(|section| section.rows.len()).sum();
     // Room for the note, whatever the numbers in it.
     let note_reserve = 200 + see_all.len();
+    // A grouped section's tables are opened group by group, as rows are kept; see below.
     let framing = |section: &Section| {
-        section_open(section).len() + section.header.len() + section_close(section).len()
+        let header = if section.groups.is_empty() {
+            section.header.len()
+        } else {
+            0
+        };
+        section_open(section).len() + header + section_close(section).len()
     };
+    let group_openings: usize = sections
+        .iter()
+        .flat_map(|section| {
+            section
+                .groups
+                .iter()
+                .enumerate()
+                .map(move |(index, (title, _))| group_open(section, title, index == 0).len())
+        })
+        .sum();
     let fixed: usize = head.len()
         + foot.len()
         + sections
@@ -745,6 +913,7 @@ pub(crate) fn capped(head: &str, sections: &[Section], foot: &str, see_all: &str
             .map(framing)
             .sum::<usize>();
     let everything = fixed
+        + group_openings
         + sections
             .iter()
             .flat_map(|s| &s.rows)
@@ -762,12 +931,19 @@ pub(crate) fn capped(head: &str, sections: &[Section], foot: &str, see_all: &str
     let mut cut = false;
     for section in sections.iter().filter(|section| !section.rows.is_empty()) {
         let mut body = String::new();
-        for row in &section.rows {
-            if cut || row.len() > budget {
+        let mut starts = section.group_starts().peekable();
+        for (index, row) in section.rows.iter().enumerate() {
+            // A group's sub-heading and table header are kept only with its first row.
+            let opening = match starts.next_if(|(start, _)| *start == index) {
+                Some((_, title)) => group_open(section, title, body.is_empty()),
+                None => String::new(),
+            };
+            if cut || opening.len() + row.len() > budget {
                 cut = true;
                 break;
             }
-            budget -= row.len();
+            budget -= opening.len() + row.len();
+            body.push_str(&opening);
             body.push_str(row);
             shown += 1;
         }
@@ -775,7 +951,9 @@ pub(crate) fn capped(head: &str, sections: &[Section], foot: &str, see_all: &str
         if body.is_empty() {
             out.push_str("_All rows of this section were left out; see the note below._\n");
         } else {
-            out.push_str(section.header);
+            if section.groups.is_empty() {
+                out.push_str(section.header);
+            }
             out.push_str(&body);
         }
         out.push_str(section_close(section));

@@ -229,6 +229,7 @@ pub fn markdown(path: &Path, state: Option<&State>) -> String {
         title: format!("Change orders ({})", state.change_orders.len()),
         header: "| change order | status | attempts | request id | app | message |\n|---|---|--:|---|---|---|\n",
         rows,
+        groups: Vec::new(),
     }];
     let foot = format!(
         "---\nState lineage `{}` · serial {} · written by edas-rollback {}\n",

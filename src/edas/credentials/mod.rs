@@ -1,4 +1,4 @@
-//! Credentials and where they come from (DESIGN 5; docs/credentials.md): the official default
+//! Credentials and where they come from (docs/credentials.md): the official default
 //! chain ([`chain`]), the aliyun CLI profiles ([`profile`]) and credentials file ([`ini`]),
 //! STS and the other remote sources ([`fetch`]), the RPC signer STS needs ([`rpc`]), and the
 //! [`CredentialsProvider`] that hands every request credentials valid at that moment,
@@ -189,14 +189,26 @@ fn render_names(names: &[String]) -> String {
         .join(", ")
 }
 
-/// Reads the real environment and files, walks the chain and fetches the first credentials
-/// (so a broken source fails before anything is sent). `profile` is the config's
+/// The process environment as the chain reads it. Captured by `cli/` (the only module that
+/// reads the environment, docs/DECISIONS.md "Boundaries") and passed in, so the chain reads
+/// no global state. No `Debug`: the values hold access key secrets and tokens.
+#[derive(Clone, Default)]
+pub struct ChainEnvironment {
+    /// Variables by name (those whose name and value are UTF-8; others read as unset).
+    pub vars: std::collections::HashMap<String, String>,
+    /// The home directory (`HOME`, else `USERPROFILE`).
+    pub home: Option<PathBuf>,
+}
+
+/// Reads the chain's files, walks the chain over `environment` and fetches the first
+/// credentials (so a broken source fails before anything is sent). `profile` is the config's
 /// `provider.profile`.
-pub async fn load_provider(profile: Option<&str>) -> Result<CredentialsProvider, CredentialsError> {
-    let env = |name: &str| std::env::var(name).ok();
-    let home = std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .map(PathBuf::from);
+pub async fn load_provider(
+    profile: Option<&str>,
+    environment: &ChainEnvironment,
+) -> Result<CredentialsProvider, CredentialsError> {
+    let env = |name: &str| environment.vars.get(name).cloned();
+    let home = environment.home.clone();
     let aliyun_config = match &home {
         Some(home) => read_optional(home.join(ALIYUN_CONFIG_RELATIVE_PATH))
             .map_err(|(path, source)| CredentialsError::Read { path, source })?,

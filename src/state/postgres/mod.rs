@@ -297,10 +297,7 @@ fn lock_info(operation: &str) -> LockInfo {
     LockInfo {
         id: uuid::Uuid::new_v4().to_string(),
         operation: operation.to_string(),
-        who: std::env::var("USER")
-            .ok()
-            .filter(|user| !user.is_empty())
-            .unwrap_or_else(|| "unknown".to_string()),
+        who: LockInfo::current_user(),
         pid: std::process::id(),
         host: gethostname::gethostname().to_string_lossy().into_owned(),
         created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),

@@ -1,5 +1,9 @@
 //! Files that are always whole: temp file + fsync + rename + directory fsync, removals made
 //! durable, and files created private (0600).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "writes state files atomically: temp file, fsync, rename (docs/DECISIONS.md, Boundaries)"
+)]
 
 use super::StoreError;
 use std::fs::{self, File, OpenOptions};

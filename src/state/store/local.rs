@@ -1,13 +1,17 @@
 //! The local file store: `<state>`, `<state>.journal`, `<state>.lock`, `<state>.backup`.
 //!
-//! It owns the durability rules of DESIGN 2: a state file is replaced by temp file + fsync +
-//! rename + directory fsync and is never rewritten when its content is unchanged; a save
-//! only lands if the serial on disk is still the one loaded; `<state>.backup` keeps the
-//! version before a run's first change; a newer or corrupt state file is refused and never
-//! overwritten; `<state>.lock` is an OS lock held for the whole command; and a leftover
-//! journal is folded (by the pure `journal::fold`) before anything else reads the state.
-//! This is the I/O edge: it reads the clock only to stamp lock info, and makes the lineage
-//! UUID of a new state. It decides nothing about change orders.
+//! It owns the durability rules of docs/state-store.md: a state file is replaced by temp file +
+//! fsync + rename + directory fsync and is never rewritten when its content is unchanged; a save
+//! only lands if the serial on disk is still the one loaded; `<state>.backup` keeps the version
+//! before a run's first change; a newer or corrupt state file is refused and never overwritten;
+//! `<state>.lock` is an OS lock held for the whole command; and a leftover journal is folded (by
+//! the pure `journal::fold`) before anything else reads the state. This is the I/O edge: it reads
+//! the clock only to stamp lock info, and makes the lineage UUID of a new state. It decides nothing
+//! about change orders.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the local store owns its state, backup, journal and lock files (docs/DECISIONS.md, Boundaries)"
+)]
 
 use super::atomic::{
     io_error, parent_dir, private, remove_and_sync_dir, sync_dir, write_atomically,
@@ -197,10 +201,7 @@ impl LocalStore {
         let info = LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             operation: operation.to_string(),
-            who: std::env::var("USER")
-                .ok()
-                .filter(|user| !user.is_empty())
-                .unwrap_or_else(|| "unknown".to_string()),
+            who: LockInfo::current_user(),
             pid: std::process::id(),
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),

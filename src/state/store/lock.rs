@@ -1,5 +1,9 @@
 //! Local locking: the lock file's OS lock and its JSON info, the journal's own lock, and
 //! the checks that a held lock is still the one on disk.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "creates and removes the lock files it owns (docs/DECISIONS.md, Boundaries)"
+)]
 
 use super::StoreError;
 use super::atomic::io_error;
@@ -24,6 +28,22 @@ pub struct LockInfo {
     pub host: String,
     /// RFC 3339.
     pub created: String,
+}
+
+impl LockInfo {
+    /// The user taking a lock, for the holder's record: `$USER`, else `unknown`.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "informational only (who holds the lock), read when the lock is taken; \
+                  passing it down from cli/ through every store constructor would buy nothing \
+                  (docs/DECISIONS.md, Boundaries)"
+    )]
+    pub(crate) fn current_user() -> String {
+        std::env::var("USER")
+            .ok()
+            .filter(|user| !user.is_empty())
+            .unwrap_or_else(|| "unknown".to_string())
+    }
 }
 
 impl fmt::Display for LockInfo {

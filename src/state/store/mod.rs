@@ -113,7 +113,7 @@ impl SaveOutcome {
 /// command (with who holds it), a load that folds a leftover journal first, the write-ahead
 /// journal (`begin`, appends, group-commit syncs, `finish`), a save that lands only over the
 /// serial and lineage that were loaded, unlock and force-unlock. Every implementation passes
-/// `tests/state_store_conformance.rs`.
+/// `tests/it/state_store_conformance.rs`.
 pub trait StateStore: Send + Sync {
     /// A held lock; dropping it releases the lock too.
     type Lock: Send + Sync + fmt::Debug;

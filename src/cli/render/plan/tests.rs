@@ -187,3 +187,136 @@ fn text_escapes_control_characters_in_values() {
     assert_eq!(one_line("a\nb\u{1b}[2J"), "a\\nb\\u{1b}[2J");
     assert_eq!(one_line("plain"), "plain");
 }
+
+/// Rows of two applications found by selectors (interleaved as EDAS might list them), an
+/// explicit id labelled `checkout` by hand, and an explicit id with no application.
+fn selected_sample() -> Plan {
+    let selected = |id: &str, app: &str, app_id: &str, status: i32| ChangeOrderSpec {
+        id: ChangeOrderId::new(id),
+        app: Some(app.to_string()),
+        reason: None,
+        operation: Default::default(),
+        app_id: Some(app_id.to_string()),
+        selected_by: Some(crate::plan::SelectedBy {
+            selector: usize::from(app == "payment"),
+            status: status.into(),
+            create_time: "2026-11-30 19:00:00".to_string(),
+        }),
+    };
+    let explicit = |id: &str, app: Option<&str>| ChangeOrderSpec {
+        id: ChangeOrderId::new(id),
+        app: app.map(str::to_string),
+        reason: Some("found by hand".to_string()),
+        operation: Default::default(),
+        app_id: None,
+        selected_by: None,
+    };
+    let desired = DesiredState {
+        selectors: Vec::new(),
+        version: 1,
+        provider: Provider {
+            region: "cn-hangzhou".to_string(),
+            endpoint: None,
+            profile: None,
+            signature_algorithm: Default::default(),
+            endpoint_type: Default::default(),
+        },
+        apply: ApplySettings::default(),
+        state: None,
+        change_orders: vec![
+            explicit("co-explicit", None),
+            explicit("co-c0", Some("checkout")),
+            selected("co-c1", "checkout", "app-checkout", 1),
+            selected("co-p1", "payment", "app-payment", 9),
+            selected("co-c2", "checkout", "app-checkout", 8),
+            selected("co-p2", "payment", "app-payment", 1),
+        ],
+    };
+    let inputs = PlanInputs {
+        created_at: "2026-11-30T20:00:00Z".to_string(),
+        config_path: "incident.yaml".to_string(),
+        config_sha256: "0".repeat(64),
+        endpoint: "https://edas.cn-hangzhou.aliyuncs.com".to_string(),
+        tool_version: "0.1.0".to_string(),
+    };
+    plan(&desired, None, &inputs)
+}
+
+#[test]
+fn text_groups_selected_rows_by_application_with_the_unnamed_ones_last() {
+    let rendered = plain(&text(&selected_sample(), Some(Path::new("plan.json"))));
+    let headings: Vec<&str> = rendered
+        .lines()
+        .filter(|line| line.starts_with("  # "))
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            "  # checkout: 3 change orders",
+            "  # payment: 2 change orders",
+            "  # (no application): 1 change order"
+        ]
+    );
+    assert!(
+        rendered.contains(
+            "By application: checkout: 3 change orders, payment: 2, (no application): 1."
+        ),
+        "{rendered}"
+    );
+    insta::assert_snapshot!(rendered);
+}
+
+#[test]
+fn markdown_groups_selected_rows_by_application_with_the_unnamed_ones_last() {
+    let rendered = markdown(&selected_sample(), Some(Path::new("plan.json")));
+    let checkout = rendered.find("**checkout: 3 change orders**").unwrap();
+    let payment = rendered.find("**payment: 2 change orders**").unwrap();
+    let unnamed = rendered
+        .find("**(no application): 1 change order**")
+        .unwrap();
+    assert!(checkout < payment && payment < unnamed, "{rendered}");
+    // Each group is its own table under its heading.
+    assert_eq!(rendered.matches("| change order | app |").count(), 3);
+    insta::assert_snapshot!(rendered);
+}
+
+#[test]
+fn rows_that_name_no_application_are_listed_without_groups() {
+    let mut plan = sample(5);
+    for action in &mut plan.actions {
+        action.app = None;
+    }
+    let rendered = plain(&text(&plan, None));
+    assert!(!rendered.contains("  # "), "{rendered}");
+    assert!(!rendered.contains("no application"), "{rendered}");
+    let markdown = markdown(&plan, None);
+    assert!(!markdown.contains("**(no application)"), "{markdown}");
+}
+
+#[test]
+fn a_row_with_only_an_application_id_joins_the_rows_that_carry_its_label() {
+    let mut plan = selected_sample();
+    plan.actions[2].app = None;
+    let rendered = plain(&text(&plan, None));
+    assert!(
+        rendered.contains("  # checkout: 3 change orders"),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn a_cut_markdown_keeps_each_group_heading_with_its_first_row() {
+    let mut plan = sample(20_000);
+    for (index, action) in plan.actions.iter_mut().enumerate() {
+        action.app = Some(format!("app-{}", index % 400));
+    }
+    let rendered = markdown(&plan, Some(Path::new("plan.json")));
+    assert!(rendered.len() <= MARKDOWN_LIMIT, "{}", rendered.len());
+    assert!(rendered.contains("rows were left out"));
+    // Every heading shown is followed by a table with at least one row.
+    for (at, _) in rendered.match_indices("**app-") {
+        let after: Vec<&str> = rendered[at..].lines().take(5).collect();
+        assert!(after[2].starts_with("| change order |"), "{after:?}");
+        assert!(after[4].starts_with("| `"), "{after:?}");
+    }
+}

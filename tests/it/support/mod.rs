@@ -1,0 +1,553 @@
+//! The harness of the integration tests (one test binary, `tests/it`): the simulator on its
+//! own runtime (so a test can block on child processes, and stop and restart it on the same
+//! port), a temp workspace holding a config, and the real binary run in it with a clean
+//! environment. Its modules: [`fake_sts`] (loopback STS, metadata service and credentials
+//! URI), [`pg_cluster`] (a throwaway PostgreSQL cluster) and [`docs`] (commands and JSON
+//! paths read out of the docs).
+
+pub mod docs;
+pub mod fake_sts;
+pub mod pg_cluster;
+
+use edas_rollback::sim::{Faults, SimConfig, SimStats, Simulator};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_edas-rollback");
+
+/// The simulator on its own runtime. `stop` and `restart` let a test take the service away
+/// mid-run; `history` keeps the counters of every stopped instance so nothing is forgotten.
+pub struct Sim {
+    runtime: tokio::runtime::Runtime,
+    simulator: Option<Simulator>,
+    addr: SocketAddr,
+    config: SimConfig,
+    /// Counters of the instances stopped so far.
+    history: Vec<SimStats>,
+}
+
+impl Sim {
+    pub fn start(config: SimConfig) -> Sim {
+        Sim::start_on("127.0.0.1:0".parse().unwrap(), config)
+    }
+
+    fn start_on(listen: SocketAddr, config: SimConfig) -> Sim {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let simulator = runtime
+            .block_on(Simulator::start(listen, config.clone()))
+            .unwrap();
+        Sim {
+            addr: simulator.local_addr(),
+            runtime,
+            simulator: Some(simulator),
+            config,
+            history: Vec::new(),
+        }
+    }
+
+    pub fn any_id(faults: Faults, seed: u64) -> Sim {
+        Sim::start(SimConfig {
+            any_id: true,
+            faults,
+            seed,
+            ..SimConfig::default()
+        })
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The live instance's counters (empty when stopped).
+    pub fn stats(&self) -> SimStats {
+        self.simulator
+            .as_ref()
+            .map(Simulator::stats)
+            .unwrap_or_default()
+    }
+
+    /// Stops answering: in-flight requests finish, then the port is closed.
+    pub fn stop(&mut self) {
+        if let Some(simulator) = self.simulator.take() {
+            let stats = self.runtime.block_on(simulator.shutdown_with_stats());
+            self.history.push(stats);
+        }
+    }
+
+    /// A new instance on the same port, carrying over every change order's status, so an
+    /// aborted one (status 6) stays stopped as it would on the real service.
+    pub fn restart(&mut self, faults: Faults) {
+        self.stop();
+        let carried: Vec<_> = self
+            .all_change_orders()
+            .into_iter()
+            .map(|(id, status)| (edas_rollback::ids::ChangeOrderId::new(id), status))
+            .collect();
+        let config = SimConfig {
+            change_orders: carried,
+            faults,
+            seed: self.config.seed.wrapping_add(self.history.len() as u64),
+            ..self.config.clone()
+        };
+        // The old listener is closed; binding can still race the kernel for a moment.
+        let start = Instant::now();
+        let simulator = loop {
+            match self
+                .runtime
+                .block_on(Simulator::start(self.addr, config.clone()))
+            {
+                Ok(simulator) => break simulator,
+                Err(error) if start.elapsed() < Duration::from_secs(10) => {
+                    eprintln!("rebinding {}: {error}", self.addr);
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(error) => panic!("cannot restart the simulator on {}: {error}", self.addr),
+            }
+        };
+        self.simulator = Some(simulator);
+    }
+
+    /// Latest known status of every change order, over all instances.
+    fn all_change_orders(&self) -> BTreeMap<String, i32> {
+        let mut statuses = BTreeMap::new();
+        for stats in self.history.iter().chain(std::iter::once(&self.stats())) {
+            for (id, counts) in &stats.change_orders {
+                statuses.insert(id.clone(), counts.status);
+            }
+        }
+        statuses
+    }
+
+    /// Aborts committed per change order, summed over every instance this test ran.
+    pub fn commits(&self) -> BTreeMap<String, u64> {
+        let mut commits = BTreeMap::new();
+        for stats in self.history.iter().chain(std::iter::once(&self.stats())) {
+            for (id, counts) in &stats.change_orders {
+                *commits.entry(id.clone()).or_insert(0) += counts.aborts_committed;
+            }
+        }
+        commits
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(simulator) = self.simulator.take() {
+            self.runtime.block_on(simulator.shutdown());
+        }
+    }
+}
+
+/// The one test workspace: a temp dir holding `edas-rollback.yaml` with `count` change
+/// orders, built up by chained calls, and the real binary run in it:
+///
+/// ```ignore
+/// let sim = Sim::any_id(Faults::default(), 42);
+/// let workspace = Workspace::new(3).apply_settings("request_timeout: 1s").against(&sim);
+/// let run = workspace.plan(&["--out", "plan.json"]).expect(0);
+/// workspace.apply(&[]).expect(0); // apply --auto-approve
+/// ```
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    pub ids: Vec<String>,
+    /// Relative to the dir; `None` for the default beside the config.
+    state: Option<String>,
+    /// YAML under the config's `apply:` key.
+    apply: String,
+    /// Where [`Workspace::run`] points `--endpoint` (set by [`Workspace::against`]).
+    endpoint: Option<String>,
+    /// Point runs at the endpoint through `EDAS_ENDPOINT` rather than `--endpoint`.
+    endpoint_in_env: bool,
+}
+
+impl Workspace {
+    pub fn new(count: usize) -> Workspace {
+        Workspace::declaring(numbered_ids(count))
+    }
+
+    /// A workspace whose config declares exactly `ids` (each with `app: checkout`).
+    pub fn declaring(ids: Vec<String>) -> Workspace {
+        let workspace = Workspace {
+            dir: tempfile::tempdir().unwrap(),
+            ids,
+            state: None,
+            apply: String::new(),
+            endpoint: None,
+            endpoint_in_env: false,
+        };
+        workspace.write_config();
+        workspace
+    }
+
+    /// The config's `state:` (a path relative to the dir, or a `postgres://` URL).
+    pub fn state_at(mut self, state: &str) -> Workspace {
+        self.state = Some(state.to_string());
+        self.write_config();
+        self
+    }
+
+    /// YAML put under the config's `apply:` key (e.g. `request_timeout: 1s`).
+    pub fn apply_settings(mut self, yaml: &str) -> Workspace {
+        self.apply = yaml.to_string();
+        self.write_config();
+        self
+    }
+
+    /// Runs from now on go to `sim` (through `--endpoint`).
+    pub fn against(mut self, sim: &Sim) -> Workspace {
+        self.endpoint = Some(sim.endpoint());
+        self
+    }
+
+    /// Runs name the endpoint in `EDAS_ENDPOINT`, so their command lines are exactly the
+    /// ones a document shows.
+    pub fn endpoint_in_env(mut self) -> Workspace {
+        self.endpoint_in_env = true;
+        self
+    }
+
+    /// The binary with these arguments, pointed at the simulator given to
+    /// [`Workspace::against`], ready to spawn.
+    pub fn binary(&self, args: &[&str]) -> Command {
+        let endpoint = self
+            .endpoint
+            .as_deref()
+            .expect("Workspace::against(&sim) names the endpoint");
+        if self.endpoint_in_env {
+            let mut command = self.without_endpoint(args);
+            command.env("EDAS_ENDPOINT", endpoint);
+            command
+        } else {
+            self.command(endpoint, args)
+        }
+    }
+
+    /// Runs the binary to its end (see [`Workspace::binary`]).
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(run(self.binary(args)))
+    }
+
+    /// `plan` with `extra` arguments.
+    pub fn plan(&self, extra: &[&str]) -> Run {
+        self.run(&[&["plan"], extra].concat())
+    }
+
+    /// `apply --auto-approve` with `extra` arguments.
+    pub fn apply(&self, extra: &[&str]) -> Run {
+        self.run(&[&["apply", "--auto-approve"], extra].concat())
+    }
+
+    /// Declares `count` change orders from now on (the first ones stay the same).
+    pub fn declare(&mut self, count: usize) {
+        self.ids = numbered_ids(count);
+        self.write_config();
+    }
+
+    fn write_config(&self) {
+        let mut yaml = String::from("version: 1\nprovider:\n  region: cn-hangzhou\n");
+        if !self.apply.is_empty() {
+            yaml.push_str("apply:\n");
+            for line in self.apply.lines() {
+                yaml.push_str(&format!("  {line}\n"));
+            }
+        }
+        if let Some(state) = &self.state {
+            yaml.push_str(&format!("state: {state}\n"));
+        }
+        yaml.push_str("change_orders:\n");
+        for id in &self.ids {
+            yaml.push_str(&format!("  - id: {id}\n    app: checkout\n"));
+        }
+        std::fs::write(self.path("edas-rollback.yaml"), yaml).unwrap();
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        match &self.state {
+            Some(state) => self.path(state),
+            None => self.path("edas-rollback.state.json"),
+        }
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        let mut path = self.state_path().into_os_string();
+        path.push(".journal");
+        PathBuf::from(path)
+    }
+
+    /// The binary in this dir with the simulator's default test credentials and nothing else
+    /// from the environment that could pick other credentials.
+    pub fn command(&self, endpoint: &str, args: &[&str]) -> Command {
+        let mut command = self.without_endpoint(args);
+        command.arg("--endpoint").arg(endpoint);
+        command
+    }
+
+    /// Like [`Workspace::command`] without `--endpoint`, so the config or `EDAS_ENDPOINT`
+    /// decides.
+    pub fn without_endpoint(&self, args: &[&str]) -> Command {
+        let mut command = self.bare_command(args);
+        command
+            .env(
+                "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                edas_rollback::sim::DEFAULT_ACCESS_KEY_ID,
+            )
+            .env(
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                edas_rollback::sim::DEFAULT_ACCESS_KEY_SECRET,
+            );
+        command
+    }
+
+    /// The binary in this dir with a clean environment and no credentials.
+    pub fn bare_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BINARY);
+        command
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            // Nothing may leave the machine: the chain's last resort would ask the ECS
+            // metadata service at 100.100.100.200. Tests of that source remove this.
+            .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+            .env("NO_COLOR", "1")
+            .args(args)
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// A JSON file in the dir (a saved plan, a state).
+    pub fn json(&self, name: &str) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.path(name)).unwrap()).unwrap()
+    }
+
+    pub fn read_state(&self) -> Option<Value> {
+        let text = std::fs::read_to_string(self.state_path()).ok()?;
+        Some(serde_json::from_str(&text).unwrap())
+    }
+
+    pub fn state(&self) -> Value {
+        self.read_state()
+            .unwrap_or_else(|| panic!("no state file at {}", self.state_path().display()))
+    }
+
+    /// Lines in the journal of a run in progress (0 when there is none).
+    pub fn journal_lines(&self) -> usize {
+        std::fs::read_to_string(self.journal_path())
+            .map(|text| text.lines().count())
+            .unwrap_or(0)
+    }
+}
+
+/// Insta settings for snapshots of CLI output: what differs from run to run becomes a
+/// placeholder (temp dirs, loopback ports, times, elapsed durations, digests, pids, the
+/// simulator's RequestIds, the host name, the version), so a snapshot changes only when the
+/// output really does. Ids that a test chose stay as they are; add a filter for other random
+/// ones (a new state's lineage) where a test has them.
+pub fn cli_snapshot_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    let temp = std::env::temp_dir();
+    let temp = regex_escape(temp.to_string_lossy().trim_end_matches('/'));
+    // A test's temp dir (`.tmpXXXXXX`) or one the binary made (a rehearsal's scratch state).
+    settings.add_filter(&format!(r"{temp}/[A-Za-z0-9._-]+"), "[TEMP]");
+    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
+    settings.add_filter(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)",
+        "[TIME]",
+    );
+    settings.add_filter(r"\b\d+(\.\d+)? ?(ms|µs|s)\b", "[DURATION]");
+    settings.add_filter(r"\b[0-9a-f]{64}\b", "[SHA256]");
+    settings.add_filter(r"\bpid \d+", "pid [PID]");
+    // The simulator's RequestIds, where the output names them as such.
+    settings.add_filter(
+        r"RequestId [0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\b",
+        "RequestId [REQUEST-ID]",
+    );
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    if !host.is_empty() {
+        settings.add_filter(&format!(r"\b{}\b", regex_escape(&host)), "[HOST]");
+    }
+    settings.add_filter(
+        &format!(r"edas-rollback {}", regex_escape(env!("CARGO_PKG_VERSION"))),
+        "edas-rollback [VERSION]",
+    );
+    settings
+}
+
+/// `assert_snapshot!` under [`cli_snapshot_settings`].
+macro_rules! assert_cli_snapshot {
+    ($($argument:tt)*) => {{
+        let _settings = $crate::support::cli_snapshot_settings().bind_to_scope();
+        insta::assert_snapshot!($($argument)*);
+    }};
+}
+pub(crate) use assert_cli_snapshot;
+
+fn regex_escape(text: &str) -> String {
+    let mut escaped = String::new();
+    for character in text.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(character) {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
+}
+
+/// `6b55106c-c7f2-40f7-a1d4-000000000000` and on: valid ids, the same in every test.
+pub fn numbered_ids(count: usize) -> Vec<String> {
+    (0..count)
+        .map(|index| format!("6b55106c-c7f2-40f7-a1d4-{index:012}"))
+        .collect()
+}
+
+/// What one run of the binary left: its exit code (`None` when a signal ended it) and both
+/// streams as text.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts the exit code, showing both streams when it is another.
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, Some(code), "{self}");
+        self
+    }
+
+    /// stdout then stderr, for what may be printed on either.
+    pub fn both(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code(),
+            stdout: text(&output.stdout),
+            stderr: text(&output.stderr),
+        }
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+pub fn run(mut command: Command) -> Output {
+    command.output().unwrap()
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+pub fn describe(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr)
+    )
+}
+
+#[track_caller]
+pub fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "{}", describe(output));
+}
+
+/// No change order was committed twice, and none outside `declared` was committed at all.
+pub fn assert_no_duplicates(sim: &Sim, declared: &[String]) {
+    for (id, commits) in sim.commits() {
+        if declared.contains(&id) {
+            assert!(commits <= 1, "{id} was aborted {commits} times");
+        } else {
+            assert_eq!(commits, 0, "{id} was never declared but was aborted");
+        }
+    }
+}
+
+/// Nothing in the state says `aborted` unless the simulator committed that abort.
+pub fn assert_nothing_recorded_falsely(workspace: &Workspace, sim: &Sim) {
+    let Some(state) = workspace.read_state() else {
+        return;
+    };
+    let commits = sim.commits();
+    for (id, record) in state["change_orders"].as_object().unwrap() {
+        if record["status"] == "aborted" {
+            assert_eq!(
+                commits.get(id).copied().unwrap_or(0),
+                1,
+                "{id} is recorded aborted but the simulator did not commit it: {record}"
+            );
+        }
+    }
+}
+
+/// Every declared change order is aborted in state with a RequestId, the simulator committed
+/// exactly one abort for each and none for anything else, and the journal is gone.
+pub fn assert_all_aborted_exactly_once(workspace: &Workspace, sim: &Sim) {
+    let state = workspace.state();
+    let records = state["change_orders"].as_object().unwrap();
+    let commits = sim.commits();
+    for id in &workspace.ids {
+        let record = &records[id];
+        assert_eq!(record["status"], "aborted", "{id}: {record}");
+        assert!(record["request_id"].is_string(), "{id}: {record}");
+        assert_eq!(commits.get(id).copied().unwrap_or(0), 1, "{id}");
+    }
+    assert_no_duplicates(sim, &workspace.ids);
+    assert!(
+        !workspace.journal_path().exists(),
+        "the journal was folded and removed"
+    );
+}
+
+/// Waits until `condition` holds, or fails after `limit`.
+pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < limit, "gave up waiting after {limit:?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&next) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
