@@ -269,13 +269,15 @@ fn throttling_at_5_20_and_100_requests_per_second_slows_the_run_and_fails_nothin
         );
         let workspace = Workspace::new(count).against(&sim);
         let start = Instant::now();
-        // Ten times the server's limit: at 200/s against a limit of 100/s, a machine loaded by
-        // other builds sometimes never went over the limit, and the throttling path went
-        // untested.
+        // Ten times the server's limit and 100 in flight: at 200/s and 10 in flight against a
+        // limit of 100/s, a machine loaded by other builds sometimes never went over the limit,
+        // and the throttling path went untested.
         let client_rate = (limit * 10).to_string();
         let output = run(workspace.binary(&[
             "apply",
             "--auto-approve",
+            "--parallelism",
+            "100",
             "--requests-per-second",
             &client_rate,
         ]));

@@ -36,7 +36,7 @@ use std::time::SystemTime;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     let (mut config, prefetched) = load_config_reading_state(global)?;
     let opened = crate::cli::settings::open_store(global)?;
     if let Some(out) = &args.out {
