@@ -9,12 +9,12 @@ pub(crate) mod docs;
 pub(crate) mod fake_sts;
 pub(crate) mod pg_cluster;
 
-use edas_rollback::sim::{Faults, SimConfig, SimStats, Simulator};
+use edas_rollback::sim::{Faults, Latency, SimConfig, SimStats, Simulator};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_edas-rollback");
@@ -60,6 +60,17 @@ impl Sim {
             seed,
             ..SimConfig::default()
         })
+    }
+
+    /// Any id exists, and every answer takes `latency`: a run slow enough to interrupt.
+    pub(crate) fn slow(latency: Duration, seed: u64) -> Sim {
+        Sim::any_id(
+            Faults {
+                latency: Latency::Fixed(latency),
+                ..Faults::default()
+            },
+            seed,
+        )
     }
 
     pub(crate) fn endpoint(&self) -> String {
@@ -228,6 +239,15 @@ impl Workspace {
         } else {
             self.command(endpoint, args)
         }
+    }
+
+    /// Starts the binary (see [`Workspace::binary`]) with stdout and stderr piped.
+    pub(crate) fn spawn(&self, args: &[&str]) -> Child {
+        self.binary(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
     }
 
     /// Runs the binary to its end (see [`Workspace::binary`]).
@@ -521,6 +541,16 @@ pub(crate) fn assert_all_aborted_exactly_once(workspace: &Workspace, sim: &Sim) 
         !workspace.journal_path().exists(),
         "the journal was folded and removed"
     );
+}
+
+/// Sends signal `name` (`INT`, `TERM`, `KILL`…) to `child` with `kill`.
+pub(crate) fn send_signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name}");
 }
 
 /// Waits until `condition` holds, or fails after `limit`.
