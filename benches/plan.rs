@@ -10,7 +10,8 @@
 //!    -v` when present. The machine may be shared: CPU time is the steadier number, wall
 //!    time the target.
 //!
-//! Run: `cargo bench --bench plan` (add `-- --quick` for one run per size).
+//! Run: `cargo bench --bench plan` (add `-- --quick` for one run per size, `-- --end-to-end`
+//! for part 2 only: what `scripts/bench plan-100k` runs).
 
 use edas_rollback::config::{ApplySettings, ChangeOrderSpec, DesiredState, Provider};
 use edas_rollback::ids::ChangeOrderId;
@@ -112,6 +113,10 @@ fn millis(duration: Duration) -> f64 {
 }
 
 fn main() {
+    if std::env::args().any(|argument| argument == "--end-to-end") {
+        end_to_end(100_000);
+        return;
+    }
     let quick = std::env::args().any(|argument| argument == "--quick");
     let runs = if quick { 1 } else { 5 };
     println!("plan(): best of {runs} runs; RSS in MiB (inputs = after building config and state)");
@@ -217,9 +222,18 @@ fn end_to_end(count: usize) {
         "end to end: `edas-rollback -c bench.yaml plan --out plan.json --format json` on {count} change orders + {} state records, {runs} runs",
         state.change_orders.len()
     );
-    println!("| run | exit | wall ms | user + sys CPU ms | peak RSS MiB | plan file MB |");
-    println!("|--:|--:|--:|--:|--:|--:|");
+    println!(
+        "| run | exit | wall ms | user + sys CPU ms | peak RSS MiB | plan file MB | load average |"
+    );
+    println!("|--:|--:|--:|--:|--:|--:|--:|");
     for run in 1..=runs {
+        // A new plan file each run, as in an incident: replacing one first reads the old one
+        // to check that it is a plan (cli::out_file), which is not what is measured here.
+        let _ = std::fs::remove_file(&plan_path);
+        let load = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|text| text.split_whitespace().next().map(str::to_string))
+            .unwrap_or_else(|| "-".to_string());
         let started = Instant::now();
         let output = if gnu_time {
             Command::new("/usr/bin/time")
@@ -255,7 +269,7 @@ fn end_to_end(count: usize) {
             .map(|kib| format!("{:.0}", kib / 1024.0))
             .unwrap_or_else(|| "-".to_string());
         println!(
-            "| {run} | {:?} | {:.0} | {cpu} | {peak} | {:.1} |",
+            "| {run} | {:?} | {:.0} | {cpu} | {peak} | {:.1} | {load} |",
             output.status.code(),
             millis(wall),
             std::fs::metadata(&plan_path)

@@ -87,17 +87,6 @@ pub fn read_config(path: &Path) -> anyhow::Result<ConfigFile> {
 }
 
 impl ConfigFile {
-    /// The state file this config most likely names, before it is parsed: `--state`, else a
-    /// plain top-level `state: FILE` line, else the default beside the config. Only a guess
-    /// to start reading early; [`LoadedConfig::state_path`] is the answer, and a wrong guess
-    /// only costs the early read.
-    pub fn likely_state_path(&self, flag: Option<&Path>) -> PathBuf {
-        let configured = std::str::from_utf8(&self.bytes)
-            .ok()
-            .and_then(top_level_state_line);
-        state_path(&self.path, configured.map(Path::new), flag)
-    }
-
     /// Checks the text and parses it: the second half of [`load_config`].
     pub fn parse(self) -> anyhow::Result<LoadedConfig> {
         let path = self.path.as_path();
@@ -113,37 +102,6 @@ impl ConfigFile {
             sha256,
         })
     }
-}
-
-/// The value of a `state: FILE` line at the top level, written plainly or in simple quotes.
-/// Anything fancier (escapes, anchors, flow style) gives `None`; the real parse decides.
-fn top_level_state_line(text: &str) -> Option<&str> {
-    // Searching for the key is several times faster than walking 100,000 lines.
-    let key = "state:";
-    text.match_indices(key).find_map(|(at, _)| {
-        let line_start = at == 0 || text.as_bytes().get(at.wrapping_sub(1)) == Some(&b'\n');
-        if !line_start {
-            return None;
-        }
-        let value = text
-            .get(at + key.len()..)?
-            .lines()
-            .next()
-            .unwrap_or_default();
-        let value = value.split(" #").next().unwrap_or_default().trim();
-        let unquoted = value
-            .strip_prefix('\'')
-            .and_then(|rest| rest.strip_suffix('\''))
-            .or_else(|| {
-                value
-                    .strip_prefix('"')
-                    .and_then(|rest| rest.strip_suffix('"'))
-            })
-            .unwrap_or(value);
-        let plain = !unquoted.is_empty()
-            && !unquoted.contains(['\\', '\'', '"', '&', '*', '{', '[', '|', '>']);
-        plain.then_some(unquoted)
-    })
 }
 
 /// The error for a file that is not UTF-8, rendered like every other config error, with
@@ -256,16 +214,6 @@ impl RunTuning {
     }
 }
 
-/// Just the `state:` and `state_name:` keys; every other key is ignored here (the full config
-/// is validated by the commands that use it).
-#[derive(serde::Deserialize)]
-struct StateKeyOnly {
-    #[serde(default)]
-    state: Option<PathBuf>,
-    #[serde(default)]
-    state_name: Option<String>,
-}
-
 /// Opens the state store the flags and config name (docs/state-store.md): a `postgres://` or
 /// `postgresql://` URL in `--state` or `state:` is a PostgreSQL state named by `--state-name`,
 /// `state_name:` or the config's stem; anything else is a file, as [`state_path`] finds
@@ -285,7 +233,7 @@ pub fn open_store_at(
     use crate::state::store::{AnyStore, LocalStore};
     let keys = read_bounded_text(&global.config, MAX_CONFIG_BYTES, "config file")
         .ok()
-        .and_then(|text| serde_saphyr::from_str::<StateKeyOnly>(&text).ok());
+        .and_then(|text| config::state_keys(&text));
     let (configured, configured_name) = match keys {
         Some(keys) => (keys.state, keys.state_name),
         None => (None, None),
@@ -422,21 +370,5 @@ mod tests {
             (9, 30)
         );
         assert_eq!(from_flags.request_timeout, Duration::from_secs(2));
-    }
-
-    #[test]
-    fn the_likely_state_path_reads_a_plain_top_level_state_line() {
-        assert_eq!(
-            top_level_state_line("version: 1\nstate: runs/a.json # kept\n"),
-            Some("runs/a.json")
-        );
-        assert_eq!(
-            top_level_state_line("state: 'a b.json'\n"),
-            Some("a b.json")
-        );
-        assert_eq!(top_level_state_line("provider:\n  state: x\n"), None);
-        assert_eq!(top_level_state_line("state: *anchor\n"), None);
-        assert_eq!(top_level_state_line("state: \"a\\tb\"\n"), None);
-        assert_eq!(top_level_state_line("version: 1\n"), None);
     }
 }

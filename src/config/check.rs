@@ -4,14 +4,15 @@
 
 use super::defaults::DEFAULTS;
 use super::error::{ConfigError, ConfigErrors, Position, SourceText};
-use super::raw::{RawApply, RawConfig, RawProvider, RawSelector, RawThreshold};
+use super::raw::{Place, RawApply, RawConfig, RawProvider, RawSelector, RawThreshold, Spanned};
 use super::{
     ApplySettings, ChangeOrderSpec, DesiredState, FailureThreshold, Provider, SUPPORTED_VERSION,
 };
 use crate::config::duration::{MAX_DURATION, MAX_REQUEST_TIMEOUT, at_most, too_long};
 
 use crate::ids::ChangeOrderId;
-use serde_saphyr::{Location, Spanned};
+use serde_saphyr::Location;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// The most requests in flight at once (`parallelism`, `--parallelism`): each holds a
@@ -32,7 +33,7 @@ impl Checker<'_> {
     /// number field, but the schema (and so every editor) calls it a string; refusing it keeps
     /// the two in agreement.
     fn is_quoted<T>(&self, spanned: &Spanned<T>) -> bool {
-        let position = position_of(&spanned.referenced);
+        let position = spanned.at.position;
         matches!(
             self.source
                 .line(position.line)
@@ -56,8 +57,8 @@ impl Checker<'_> {
     }
 
     fn fail<T>(&mut self, spanned: &Spanned<T>, shown: &str, message: String, expected: &str) {
-        let position = position_of(&spanned.referenced);
-        let width = width_of(&spanned.referenced, shown);
+        let position = spanned.at.position;
+        let width = width_of(&spanned.at, shown);
         self.errors.push(ConfigError::at(
             &self.source,
             position,
@@ -107,15 +108,17 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
         }
     });
 
-    let mut change_orders = Vec::with_capacity(raw.change_orders.len());
-    // By comparison key: where each id was first declared, and how it was written there.
-    let mut first_declared: HashMap<String, (Location, String)> =
-        HashMap::with_capacity(raw.change_orders.len());
-    for change_order in raw.change_orders {
-        let id = change_order.id;
+    // By comparison key, borrowed from the config where it is already lowercase (UUIDs
+    // usually are): the index of the first declaration of each id. Two passes, so 100,000
+    // ids cost no copy of each (CPU and peak memory of `plan`, docs/BENCHMARKS.md).
+    let declared = &raw.change_orders;
+    let mut first_declared: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(declared.len());
+    let mut kept = vec![false; declared.len()];
+    for (index, change_order) in declared.iter().enumerate() {
+        let id = &change_order.id;
         if !ChangeOrderId::is_well_formed(&id.value) {
             checker.fail(
-                &id,
+                id,
                 &id.value,
                 format!("invalid change order id `{}`", id.value),
                 "expected letters and digits joined by single `-` ([A-Za-z0-9]+(-[A-Za-z0-9]+)*)",
@@ -123,14 +126,19 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
             continue;
         }
         // Ids compare without regard to case, as UUIDs do (`ChangeOrderId::comparison_key`).
-        match first_declared.entry(ChangeOrderId::comparison_key(&id.value)) {
+        let key = if id.value.bytes().any(|byte| byte.is_ascii_uppercase()) {
+            Cow::Owned(ChangeOrderId::comparison_key(&id.value))
+        } else {
+            Cow::Borrowed(id.value.as_str())
+        };
+        match first_declared.entry(key) {
             Entry::Occupied(first) => {
-                let (first_location, first_written) = first.get();
-                let case_only = *first_written != id.value;
-                let first_width = width_of(first_location, first_written);
-                let first = position_of(first_location);
-                let second = position_of(&id.referenced);
-                let width = width_of(&id.referenced, &id.value);
+                let first_id = &declared[*first.get()].id;
+                let case_only = first_id.value != id.value;
+                let first_width = width_of(&first_id.at, &first_id.value);
+                let first = first_id.at.position;
+                let second = id.at.position;
+                let width = width_of(&id.at, &id.value);
                 checker.errors.push(
                     ConfigError::at(
                         &checker.source,
@@ -158,18 +166,26 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
                 );
             }
             Entry::Vacant(vacant) => {
-                vacant.insert((id.referenced, id.value.clone()));
-                change_orders.push(ChangeOrderSpec {
-                    id: ChangeOrderId::new(id.value),
-                    app: change_order.app,
-                    reason: change_order.reason,
-                    operation: change_order.operation.unwrap_or(DEFAULTS.operation),
-                    app_id: change_order.app_id,
-                    selected_by: None,
-                });
+                vacant.insert(index);
+                kept[index] = true;
             }
         }
     }
+    drop(first_declared);
+    let change_orders: Vec<ChangeOrderSpec> = raw
+        .change_orders
+        .into_iter()
+        .zip(kept)
+        .filter(|(_, kept)| *kept)
+        .map(|(change_order, _)| ChangeOrderSpec {
+            id: ChangeOrderId::new(change_order.id.value),
+            app: change_order.app,
+            reason: change_order.reason,
+            operation: change_order.operation.unwrap_or(DEFAULTS.operation),
+            app_id: change_order.app_id,
+            selected_by: None,
+        })
+        .collect();
 
     let selectors = raw
         .select
@@ -323,8 +339,7 @@ fn check_selector(
         (None, Some(app_name)) => app_name.clone(),
         (None, None) => Spanned {
             value: String::new(),
-            referenced: spanned.referenced,
-            defined: spanned.defined,
+            at: spanned.at,
         },
     };
     match (&raw.app_id, &raw.app_name) {
@@ -558,8 +573,8 @@ pub(super) fn position_of(location: &Location) -> Position {
 
 /// How many characters to underline: the value's span when the parser knows it and it stays
 /// on one line, else the value as shown.
-fn width_of(location: &Location, shown: &str) -> usize {
-    let span = usize::try_from(location.span().len()).unwrap_or(0);
+fn width_of(place: &Place, shown: &str) -> usize {
+    let span = place.span;
     let shown_width = shown.chars().count();
     if span > 0 && span >= shown_width && span <= shown_width + 2 {
         span

@@ -7,6 +7,7 @@ mod check;
 pub mod defaults;
 pub mod duration;
 pub mod error;
+mod fast;
 pub mod raw;
 mod syntax;
 
@@ -30,10 +31,47 @@ pub const SUPPORTED_VERSION: u32 = 1;
 /// Parses and checks a config. `path` is only used in messages. On error, every problem
 /// found is returned: all of them when the YAML parses, else the first syntax or type error
 /// (the parser cannot go on past it).
+///
+/// Runbooks in plain block style take the fast path (`fast`, ~25× cheaper); a file it does
+/// not take, or one with any error, is read by the YAML parser, so every error and position
+/// reported is the parser's.
 pub fn parse(path: &Path, text: &str) -> Result<DesiredState, ConfigErrors> {
+    if let Some(raw) = fast::parse(text)
+        && let Ok(desired) = check::check(path, text, raw)
+    {
+        return Ok(desired);
+    }
+    parse_with_parser(path, text)
+}
+
+/// [`parse`] without the fast path: the YAML parser reads every file.
+fn parse_with_parser(path: &Path, text: &str) -> Result<DesiredState, ConfigErrors> {
     let raw: raw::RawConfig = serde_saphyr::from_str_with_options(text, parser_options())
         .map_err(|error| ConfigErrors::new(path, vec![syntax::from_parser(text, &error)]))?;
     check::check(path, text, raw)
+}
+
+/// The top-level `state:` and `state_name:` keys, every other key ignored, so they can be
+/// read from a config that fails its checks (commands that only need the state's location).
+/// `None` when the text is not YAML of that shape.
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+pub struct StateKeys {
+    #[serde(default)]
+    pub state: Option<PathBuf>,
+    #[serde(default)]
+    pub state_name: Option<String>,
+}
+
+pub fn state_keys(text: &str) -> Option<StateKeys> {
+    if let Some(raw) = fast::parse(text) {
+        return Some(StateKeys {
+            state: raw.state.map(|state| PathBuf::from(state.value)),
+            state_name: raw.state_name.map(|name| name.value),
+        });
+    }
+    // The raised budget: with the defaults a runbook of 100,000 change orders is refused,
+    // and its `state:` would be silently ignored.
+    serde_saphyr::from_str_with_options(text, parser_options()).ok()
 }
 
 /// Parser limits. The defaults guard against hostile YAML (alias bombs, deep nesting) but

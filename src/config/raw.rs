@@ -6,12 +6,47 @@
 //! from the one table, [`super::defaults::DEFAULTS`].
 
 use super::defaults::{DEFAULTS, duration_text};
+use super::error::Position;
 use crate::edas::endpoint::EndpointType;
 use crate::edas::request::RollbackOperation;
 use crate::edas::signer::SignatureAlgorithm;
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_saphyr::Spanned;
+use serde::{Deserialize, Deserializer};
+
+/// A value and where it is written. Both parsers fill it: the YAML parser's own spans
+/// (through `Deserialize`) and the fast path (`config::fast`), so the checks read one type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub at: Place,
+}
+
+/// Where a value is written: its first character, and how many characters its source spans
+/// (quotes included; 0 when the parser does not know).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Place {
+    pub position: Position,
+    pub span: usize,
+}
+
+impl Place {
+    pub(super) fn of(location: &serde_saphyr::Location) -> Self {
+        Self {
+            position: super::check::position_of(location),
+            span: usize::try_from(location.span().len()).unwrap_or(0),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
+        Ok(Self {
+            value: spanned.value,
+            at: Place::of(&spanned.referenced),
+        })
+    }
+}
 
 /// Regular expressions the schema publishes. The loader checks the same rules in Rust (see
 /// `config::check`); a test runs every example through both.
@@ -23,7 +58,7 @@ pub const PERCENT_PATTERN: &str = "^([1-9][0-9]?|100)%$";
 
 /// An edas-rollback config (version 1): the EDAS change orders that must end aborted and
 /// rolled back, and how to reach EDAS.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "edas-rollback config")]
 pub struct RawConfig {
@@ -54,7 +89,7 @@ pub struct RawConfig {
 
 /// One selector: every change order of an application in the given statuses. The
 /// application is given by `app_id`, or by `app_name` (exactly one of them).
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Selector")]
 #[schemars(extend("oneOf" = [{"required": ["app_id"]}, {"required": ["app_name"]}]))]
@@ -93,7 +128,7 @@ enum SelectorStatus {
 }
 
 /// The EDAS region and how to reach it. Credentials are never read from the config.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Provider")]
 pub struct RawProvider {
@@ -121,7 +156,7 @@ pub struct RawProvider {
 }
 
 /// Defaults for `apply`. Each is overridden by its command-line flag.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Apply")]
 pub struct RawApply {
@@ -172,7 +207,7 @@ pub struct RawApply {
 }
 
 /// `apply.halt_after_failures` as written: a count or a percentage.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum RawThreshold {
     Count(i64),
@@ -191,7 +226,7 @@ fn halt_after_failures_schema(_: &mut schemars::SchemaGenerator) -> schemars::Sc
 }
 
 /// One change order to abort and roll back.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "ChangeOrder")]
 pub struct RawChangeOrder {

@@ -764,3 +764,400 @@ fn a_selector_names_its_application_by_id_or_by_name_exactly_once() {
     ));
     assert!(empty.contains("empty `app_name`"), "{empty}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fast path (`config::fast`) against the YAML parser.
+
+/// What the YAML parser makes of `text`, as `parse` without the fast path reads it.
+fn parsed_by_the_parser(text: &str) -> Result<raw::RawConfig, String> {
+    serde_saphyr::from_str_with_options(text, parser_options()).map_err(|error| error.to_string())
+}
+
+/// Asserts that where the fast path takes `text`, the parser reads the same values at the
+/// same places; returns whether it took it.
+fn fast_path_agrees(text: &str) -> bool {
+    let Some(fast) = fast::parse(text) else {
+        return false;
+    };
+    match parsed_by_the_parser(text) {
+        Ok(parsed) => assert_eq!(fast, parsed, "the fast path disagrees on:\n{text}"),
+        Err(error) => panic!("the fast path took a file the parser refuses ({error}):\n{text}"),
+    }
+    // And the two whole parses agree, errors included.
+    assert_eq!(
+        parse(Path::new(PATH), text),
+        parse_with_parser(Path::new(PATH), text),
+        "{text}"
+    );
+    true
+}
+
+const RUNBOOK: &str = "# incident 42\n\
+    version: 1\n\
+    provider:\n  region: cn-hangzhou   # where\n  endpoint: 'http://127.0.0.1:8080'\n  profile: \"oncall\"\n  signature_algorithm: HMAC-SHA1\n  endpoint_type: vpc\n\
+    apply:\n  parallelism: 12\n  requests_per_second: -3\n  request_timeout: 1m30s\n  verify_window: 3s\n  max_change_orders: 500\n  halt_after_failures: 10%\n  require_refresh: true\n\
+    state: runs/incident-42.state.json\n\
+    state_name: incident42\n\
+    change_orders:\n\
+    \x20 - id: 6b55106c-c7f2-40f7-a1d4-0928700aaaaa\n    app: checkout\n    reason: release 2026-11-27 broke checkout # why\n    operation: rollback\n    app_id: 3616cdca-4f92-4d28-9a52-8e0ea3f6b1a7\n\
+    \n  # a comment between items\n\
+    \x20 - id: \"B2\"\n    reason: 'it''s: quoted # not a comment'\n    app: 结账\n\
+    \x20 -   id: c3\n\
+    \x20 -\n    id: c4\n    app:\n";
+
+#[test]
+fn a_block_style_runbook_takes_the_fast_path_and_reads_as_the_parser_reads_it() {
+    assert!(fast_path_agrees(RUNBOOK));
+    assert!(fast_path_agrees(&RUNBOOK.replace('\n', "\r\n")));
+    // Lists at the key's own indentation, and deeper.
+    assert!(fast_path_agrees(&format!(
+        "{HEADER}change_orders:\n- id: a\n  app: x\n- id: b\nstate: s.json\n"
+    )));
+    assert!(fast_path_agrees(&format!(
+        "{HEADER}change_orders:\n    -    id: a\n         app: x\n    - id: b\n"
+    )));
+    // Errors of meaning found on the fast path are reported by the parser's path, the same.
+    assert!(fast_path_agrees(&format!(
+        "{HEADER}apply:\n  parallelism: 0\nchange_orders:\n  - id: a_b\n  - id: A\n  - id: a\n"
+    )));
+}
+
+#[test]
+fn the_fast_path_leaves_everything_outside_plain_block_style_to_the_parser() {
+    for text in [
+        format!("{HEADER}change_orders: []\n"),
+        format!("{HEADER}change_orders:\n  - {{id: a}}\n"),
+        format!("{HEADER}change_orders:\n  - id: &x a\n  - id: *x\n"),
+        format!("{HEADER}change_orders:\n  - id: !!str a\n"),
+        format!("{HEADER}change_orders:\n  - id: a\n    reason: |\n      text\n"),
+        format!("{HEADER}change_orders:\n  - id: a\n    reason: two\n      lines\n"),
+        format!("{HEADER}change_orders:\n  - id: \"a\\u0041\"\n"),
+        format!("{HEADER}change_orders:\n  - id: \"a\n    b\"\n"),
+        format!("{HEADER}change_orders:\n  - id:\ta\n"),
+        format!("---\n{HEADER}change_orders:\n  - id: a\n"),
+        format!("{HEADER}change_orders:\n  - id: a\n...\n"),
+        format!("{HEADER}change_orders:\n  - id: a\n  - id: a\n    id: b\n"),
+        format!("{HEADER}change_orders:\n  - id: ~\n"),
+        format!("{HEADER}change_orders:\n  - id: a\n    app: null\n"),
+        format!("{HEADER}change_orders:\n  - id: a\n    unknown: 1\n"),
+        format!("{HEADER}change_orders:\n  - id: a: b\n"),
+        format!("{HEADER}change_orders:\n  - a\n"),
+        format!("{HEADER}change_orders:\n  - - id: a\n"),
+        format!("{HEADER}select:\n  - app_id: x\nchange_orders:\n  - id: a\n"),
+        format!("{HEADER}apply:\n  parallelism: '4'\nchange_orders:\n  - id: a\n"),
+        format!("{HEADER}apply:\n  parallelism: 0x10\nchange_orders:\n  - id: a\n"),
+        format!("{HEADER}apply:\n  require_refresh: yes\nchange_orders:\n  - id: a\n"),
+        format!("\u{feff}{HEADER}change_orders:\n  - id: a\n"),
+        format!("{HEADER}change_orders:\n  - id: a\r  - id: b\n"),
+        "version: 1\nprovider: {region: cn-hangzhou}\nchange_orders:\n  - id: a\n".to_string(),
+        "version: 1\n  provider:\n  region: x\nchange_orders:\n  - id: a\n".to_string(),
+        "# nothing\n".to_string(),
+        String::new(),
+    ] {
+        assert!(fast::parse(&text).is_none(), "the fast path took:\n{text}");
+    }
+}
+
+/// Builds a block-style config from `choices`, mixing what the fast path takes with the
+/// things it must give up on, so both sides of its boundary are exercised.
+fn generated_config(choices: &[u8]) -> String {
+    let mut choices = choices.iter().copied().chain(std::iter::repeat(0));
+    let mut next = move |count: usize| usize::from(choices.next().unwrap_or(0)) % count;
+    const SAFE: usize = 16;
+    const SCALARS: &[&str] = &[
+        "a",
+        "co-1",
+        "6b55106c-c7f2-40f7-a1d4-0928700aaaaa",
+        "12",
+        "0x1F",
+        "1e3",
+        "-5",
+        "007",
+        "true",
+        "no",
+        "a:b",
+        "a#b",
+        "-a",
+        "it's",
+        "结账",
+        "${HOME}",
+        "~",
+        "null",
+        "NULL",
+        "",
+        "a b",
+        "a  b",
+        "a: b",
+        "a #b",
+        "- a",
+        "-",
+        "?a",
+        ":a",
+        "a,b",
+        "[a]",
+        "{a}",
+        "&a",
+        "*a",
+        "!a",
+        "|",
+        ">",
+        "%a",
+        "@a",
+        "`a",
+        "'a'",
+        "\"a\"",
+        "say \"hi\"",
+        "é",
+        "a\\b",
+        "---",
+        "...",
+        "a ",
+        " a",
+        "#a",
+        "a'",
+        "a\"",
+        "10%",
+        "3s",
+        "abort_and_rollback",
+        "rollback",
+        "vpc",
+        "HMAC-SHA1",
+    ];
+    // Mostly values the fast path takes (the first ones), some it must leave to the parser.
+    let scalar = |next: &mut dyn FnMut(usize) -> usize| -> String {
+        let text = if next(8) == 0 {
+            SCALARS[next(SCALARS.len())]
+        } else {
+            SCALARS[next(SAFE)]
+        };
+        match next(10) {
+            0 => format!("'{}'", text.replace('\'', "''")),
+            1 => format!("\"{text}\""),
+            _ => text.to_string(),
+        }
+    };
+    let comment = |next: &mut dyn FnMut(usize) -> usize| match next(12) {
+        0 => " # note",
+        1 => "   #",
+        2 => "#x",
+        _ => "",
+    };
+    let mut text = String::new();
+    if next(4) == 0 {
+        text.push_str("# runbook\n\n");
+    }
+    text.push_str(
+        [
+            "version: 1\n",
+            "version: 2\n",
+            "version: '1'\n",
+            "version: 01\n",
+        ][match next(24) {
+            pick @ 1..=3 => pick,
+            _ => 0,
+        }],
+    );
+    text.push_str("provider:\n");
+    let indent = ["  ", "    ", " "][next(3)];
+    text.push_str(&format!(
+        "{indent}region: {}{}\n",
+        ["cn-hangzhou", "x y", "'cn-hangzhou'"][match next(12) {
+            pick @ 1..=2 => pick,
+            _ => 0,
+        }],
+        comment(&mut next)
+    ));
+    for (key, good) in [
+        (
+            "endpoint",
+            &[
+                "http://127.0.0.1:8080",
+                "https://edas.cn-hangzhou.aliyuncs.com/",
+            ][..],
+        ),
+        ("profile", &["oncall", "'default'"]),
+        ("signature_algorithm", &["HMAC-SHA1", "ACS3-HMAC-SHA256"]),
+        ("endpoint_type", &["vpc", "public"]),
+    ] {
+        if next(3) == 0 {
+            let value = if next(4) == 0 {
+                scalar(&mut next)
+            } else {
+                good[next(good.len())].to_string()
+            };
+            text.push_str(&format!("{indent}{key}: {value}\n"));
+        }
+    }
+    if next(3) == 0 {
+        text.push_str("apply:\n");
+        for (key, good) in [
+            ("parallelism", &["4", "0", "-3", "99999999999999999999"][..]),
+            ("requests_per_second", &["20", "1"]),
+            ("request_timeout", &["10s", "1m30s", "10"]),
+            ("verify_window", &["3s", "0s"]),
+            ("max_change_orders", &["500"]),
+            ("halt_after_failures", &["10", "10%", "0%", "'10%'"]),
+            ("require_refresh", &["true", "false"]),
+        ] {
+            if next(3) == 0 {
+                let value = if next(4) == 0 {
+                    scalar(&mut next)
+                } else {
+                    good[next(good.len())].to_string()
+                };
+                text.push_str(&format!("  {key}: {value}\n"));
+            }
+        }
+    }
+    if next(4) == 0 {
+        text.push_str(&format!("state: {}\n", scalar(&mut next)));
+    }
+    text.push_str("change_orders:\n");
+    let (dash_indent, gap) = [("  ", " "), ("", " "), ("    ", "   "), ("  ", "")][next(4)];
+    for _ in 0..next(5) {
+        // `id` (almost always) among up to three other keys, in any order.
+        let mut keys = vec!["app", "reason", "operation", "app_id", "extra"];
+        let first = next(keys.len());
+        keys.swap(0, first);
+        keys.truncate(next(4));
+        keys.retain(|key| *key != "extra" || next(8) == 0);
+        if next(16) != 0 {
+            let at = next(keys.len() + 1);
+            keys.insert(at, "id");
+        }
+        let compact = next(4) != 0 && !keys.is_empty();
+        let key_indent = if compact {
+            format!("{dash_indent} {gap}")
+        } else {
+            text.push_str(&format!("{dash_indent}-\n"));
+            format!("{dash_indent}  ")
+        };
+        for (index, key) in keys.iter().enumerate() {
+            let lead = if compact && index == 0 {
+                format!("{dash_indent}-{gap}")
+            } else {
+                key_indent.clone()
+            };
+            let value = match (*key, next(16)) {
+                (_, 0) => String::new(),
+                ("operation", pick) if pick > 3 => {
+                    ["rollback", "abort_and_rollback"][pick % 2].to_string()
+                }
+                _ => scalar(&mut next),
+            };
+            let separator = if value.is_empty() { ":" } else { ": " };
+            text.push_str(&format!(
+                "{lead}{key}{separator}{value}{}\n",
+                comment(&mut next)
+            ));
+            if next(40) == 0 {
+                text.push_str(&format!("{key_indent}  continued\n"));
+            }
+            if next(10) == 0 {
+                text.push_str("\n   # aside\n");
+            }
+        }
+    }
+    if next(6) == 0 {
+        text = text.replace('\n', "\r\n");
+    }
+    text
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3_000))]
+
+    #[test]
+    fn the_fast_path_agrees_with_the_parser_wherever_it_takes_a_file(
+        choices in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..160)
+    ) {
+        fast_path_agrees(&generated_config(&choices));
+    }
+}
+
+#[test]
+fn the_generated_configs_reach_both_sides_of_the_fast_path() {
+    let mut taken = 0;
+    let total = 2_000u32;
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..total {
+        let choices: Vec<u8> = (0..160)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        taken += u32::from(fast_path_agrees(&generated_config(&choices)));
+    }
+    // Both sides of the boundary are exercised, not only one.
+    assert!(
+        taken > total / 10 && taken < total * 9 / 10,
+        "{taken} of {total} took the fast path"
+    );
+}
+
+#[test]
+fn hostile_block_style_files_are_refused_quickly_by_either_path() {
+    let started = std::time::Instant::now();
+    // Deep block nesting under a change order: the fast path gives up at the first line
+    // deeper than the config's shape, the parser refuses it at its depth limit.
+    let mut deep = format!("{HEADER}change_orders:\n  - id: a\n    reason:\n");
+    for level in 0..5_000 {
+        deep.push_str(&format!("{}k:\n", " ".repeat(6 + level)));
+    }
+    assert!(fast::parse(&deep).is_none());
+    assert!(parse(Path::new(PATH), &deep).is_err());
+    // An alias bomb in block style: the fast path never expands (it takes no alias), the
+    // parser's alias budget refuses it.
+    let mut bomb = format!("{HEADER}x:\n  - &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..9 {
+        let previous = format!("*l{}", level - 1);
+        bomb.push_str(&format!(
+            "  - &l{level} [{}]\n",
+            [previous.as_str(); 9].join(", ")
+        ));
+    }
+    bomb.push_str("change_orders:\n  - id: a\n    reason: *l8\n");
+    assert!(fast::parse(&bomb).is_none());
+    assert!(parse(Path::new(PATH), &bomb).is_err());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn the_state_keys_of_a_runbook_far_past_the_parser_default_budget_are_read() {
+    // 40,000 change orders are ~280,000 YAML nodes, past the parser's default cap of 250,000:
+    // read with that cap, `state:` was dropped and `plan` silently used the default state
+    // file. Both paths are tried: plain block style (the fast path) and a flow mapping (the
+    // parser).
+    let mut items = String::new();
+    for index in 0..40_000 {
+        items.push_str(&format!("  - id: co-{index}\n    app: a\n    reason: r\n"));
+    }
+    for header in [
+        "version: 1\nprovider:\n  region: cn-hangzhou\n",
+        "version: 1\nprovider: {region: cn-hangzhou}\n",
+    ] {
+        let text =
+            format!("{header}state: custom.state.json\nstate_name: n\nchange_orders:\n{items}");
+        assert_eq!(
+            state_keys(&text),
+            Some(StateKeys {
+                state: Some(PathBuf::from("custom.state.json")),
+                state_name: Some("n".to_string()),
+            }),
+            "{header}"
+        );
+    }
+    // A config that fails its checks still names its state.
+    let keys = state_keys("version: 7\nstate: s.json\nprovider: {}\nchange_orders: [{id: a_b}]\n");
+    assert_eq!(
+        keys.and_then(|keys| keys.state),
+        Some(PathBuf::from("s.json"))
+    );
+}

@@ -1,6 +1,6 @@
 //! `plan [--out FILE] [--format text|json|markdown] [--detailed-exitcode] [--refresh]`: load
-//! the config and the state (folding a leftover journal first; the state is read on a second
-//! thread while the YAML parses, see docs/BENCHMARKS.md), call the pure planner, save the plan
+//! the config and the state (folding a leftover journal first; the state is read while the
+//! config parses, [`load_inputs`]), call the pure planner, save the plan
 //! file when asked, render. With `--refresh`, ask `GetChangeOrderInfo` about every change
 //! order the plan would abort, paced by apply's [`Pacer`] and parallelism, and let the pure
 //! [`refreshed`] fold the answers in. Decides nothing itself; the clock and the network are
@@ -26,7 +26,7 @@ use crate::ids::ChangeOrderId;
 use crate::plan::file::encode;
 use crate::plan::select;
 use crate::plan::{Action, LiveStatus, Plan, PlanInputs, plan, plan_encoded, refreshed};
-use crate::state::store::{AnyStore, LocalStore, PrefetchedState, StateStore};
+use crate::state::store::AnyStore;
 use anyhow::Context;
 use std::collections::HashMap;
 use std::io::Write;
@@ -36,22 +36,8 @@ use std::time::SystemTime;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
-    let (mut config, prefetched) = load_config_reading_state(global)?;
-    let opened = crate::cli::settings::open_store(global)?;
-    if let Some(out) = &args.out {
-        refuse_overwriting(out, &config, &opened)?;
-    }
-    let loaded = match opened {
-        AnyStore::Local(store) => store.load_recovering_prefetched(
-            prefetched,
-            "plan",
-            args.lock_timeout,
-            env!("CARGO_PKG_VERSION"),
-        ),
-        store => store.load_recovering("plan", args.lock_timeout, env!("CARGO_PKG_VERSION")),
-    }
-    .map_err(crate::cli::render::store_error_to_anyhow)?;
+pub(crate) fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
+    let (mut config, loaded) = load_inputs(global, args)?;
     announce(&loaded);
     let endpoint = crate::cli::settings::endpoint(global, &config.desired)?;
     let plan_time = SystemTime::now();
@@ -122,8 +108,8 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
 
 /// `plan --out FILE` must not replace the config or a local state's files
 /// ([`crate::cli::out_file`]).
-fn refuse_overwriting(out: &Path, config: &LoadedConfig, store: &AnyStore) -> anyhow::Result<()> {
-    let mut protected = vec![("config", config.path.clone())];
+fn refuse_overwriting(out: &Path, config: &Path, store: &AnyStore) -> anyhow::Result<()> {
+    let mut protected = vec![("config", config.to_path_buf())];
     if let AnyStore::Local(store) = store {
         protected.extend([
             ("state", store.state_path().to_path_buf()),
@@ -139,26 +125,26 @@ fn refuse_overwriting(out: &Path, config: &LoadedConfig, store: &AnyStore) -> an
     crate::cli::out_file::check_plan_out(out, &protected)
 }
 
-/// Reads the config and, while its YAML parses (most of the time on a large runbook), reads
-/// the state file it most likely names on a second thread. The config is still checked
-/// first: a config error is reported whatever the state file holds, and the state read is
-/// used only if the parsed config names that same file (else the load reads it again).
-fn load_config_reading_state(
+/// The config and the state, checked and loaded: the store is opened (it names its files
+/// from the flags and the config's `state:`), `--out` is refused if it would overwrite one of
+/// them, and the config parses while the state loads (on a second thread when that is only a
+/// read, `AnyStore::load_recovering_alongside`); a config error is reported first.
+fn load_inputs(
     global: &GlobalArgs,
-) -> anyhow::Result<(LoadedConfig, Option<PrefetchedState>)> {
-    let file = read_config(&global.config)?;
-    let likely = LocalStore::new(file.likely_state_path(global.state.as_deref()));
-    std::thread::scope(|scope| {
-        let reading = std::thread::Builder::new()
-            .name("state-prefetch".to_string())
-            .spawn_scoped(scope, || likely.prefetch());
-        let config = file.parse();
-        // No thread (or a panic in it) only means the load reads the state itself.
-        let prefetched = reading
-            .ok()
-            .and_then(|reading| reading.join().ok().flatten());
-        Ok((config?, prefetched))
-    })
+    args: &PlanArgs,
+) -> anyhow::Result<(LoadedConfig, crate::state::store::LoadedState)> {
+    let store = crate::cli::settings::open_store(global)?;
+    if let Some(out) = &args.out {
+        refuse_overwriting(out, &global.config, &store)?;
+    }
+    let (config, loaded) = store.load_recovering_alongside(
+        || read_config(&global.config)?.parse(),
+        "plan",
+        args.lock_timeout,
+        env!("CARGO_PKG_VERSION"),
+    )?;
+    let loaded = loaded.map_err(crate::cli::render::store_error_to_anyhow)?;
+    Ok((config, loaded))
 }
 
 /// Writes to stdout as is, for output that holds no terminal escapes (JSON); a closed pipe

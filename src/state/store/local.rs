@@ -74,14 +74,6 @@ impl JournalWriter {
     }
 }
 
-/// A read of the state file taken by [`LocalStore::prefetch`]: the state, no file, or the
-/// error reading it, reported only if the load uses this read.
-#[derive(Debug)]
-pub struct PrefetchedState {
-    state_path: PathBuf,
-    read: Result<Option<State>, StoreError>,
-}
-
 /// Local files: `<state>`, `<state>.journal`, `<state>.lock`, `<state>.backup`.
 #[derive(Clone, Debug)]
 pub struct LocalStore {
@@ -395,39 +387,42 @@ impl LocalStore {
         self.load_without_journal(tool_version)
     }
 
-    /// Reads the state file ahead of [`LocalStore::load_recovering_prefetched`], so a
-    /// command can read it on another thread while it parses the config. `None` when a
-    /// journal exists: folding it needs the lock, so the load must do that itself.
-    pub fn prefetch(&self) -> Option<PrefetchedState> {
-        if self.journal_path().exists() {
-            return None;
-        }
-        Some(PrefetchedState {
-            state_path: self.state_path.clone(),
-            read: self.read(),
-        })
-    }
-
-    /// [`LocalStore::load_recovering`], taking the state from `prefetched` when it is a read
-    /// of this store's file and still no journal exists (so nothing needs folding, exactly
-    /// the case where `load_recovering` would only read the file). Otherwise, e.g. when the
-    /// config named another state file than the one prefetched, or a run started meanwhile,
-    /// the prefetched read is dropped and the state is loaded as `load_recovering` does.
-    pub fn load_recovering_prefetched(
+    /// Runs `work` on this thread while the state is loaded as [`LocalStore::load_recovering`]
+    /// would, on a second thread when that load is only a read (no journal to fold). `work`'s
+    /// error comes first, and the load is then not used; a journal (folding it takes the lock)
+    /// means `work` runs first and the load follows only if it succeeded.
+    pub fn load_recovering_alongside<T, E>(
         &self,
-        prefetched: Option<PrefetchedState>,
+        work: impl FnOnce() -> Result<T, E>,
         operation: &str,
         lock_timeout: Duration,
         tool_version: &str,
-    ) -> Result<LoadedState, StoreError> {
-        match prefetched {
-            Some(prefetched)
-                if prefetched.state_path == self.state_path && !self.journal_path().exists() =>
-            {
-                Ok(LoadedState::from_read(prefetched.read?, tool_version))
+    ) -> Result<(T, Result<LoadedState, StoreError>), E> {
+        if self.journal_path().exists() {
+            let done = work()?;
+            return Ok((
+                done,
+                self.load_recovering(operation, lock_timeout, tool_version),
+            ));
+        }
+        let (done, read) = std::thread::scope(|scope| {
+            let reading = std::thread::Builder::new()
+                .name("state-read".to_string())
+                .spawn_scoped(scope, || self.read());
+            let done = work();
+            // No thread (or a panic in it) only means the state is read again below.
+            let read = reading.ok().and_then(|reading| reading.join().ok());
+            (done, read)
+        });
+        let done = done?;
+        // A run that started meanwhile left a journal: load as `load_recovering` does.
+        let loaded = match read {
+            Some(read) if !self.journal_path().exists() => {
+                read.map(|state| LoadedState::from_read(state, tool_version))
             }
             _ => self.load_recovering(operation, lock_timeout, tool_version),
-        }
+        };
+        Ok((done, loaded))
     }
 
     fn load_without_journal(&self, tool_version: &str) -> Result<LoadedState, StoreError> {

@@ -10,7 +10,7 @@ mod local;
 mod lock;
 
 pub use error::StoreError;
-pub use local::{JournalWriter, LocalStore, PrefetchedState};
+pub use local::{JournalWriter, LocalStore};
 pub use lock::{LockInfo, StateLock};
 
 use crate::state::journal;
@@ -346,6 +346,33 @@ impl StoreJournal for AnyJournal {
         match self {
             AnyJournal::Local(journal) => StoreJournal::bytes_written(journal),
             AnyJournal::Postgres(journal) => journal.bytes_written(),
+        }
+    }
+}
+
+impl AnyStore {
+    /// Runs `work` (a command parsing its config) while the state loads as
+    /// [`StateStore::load_recovering`] would: at the same time when the load is only a read
+    /// of a local file ([`LocalStore::load_recovering_alongside`]), else after `work`
+    /// succeeded. `work`'s error comes first.
+    pub fn load_recovering_alongside<T, E>(
+        &self,
+        work: impl FnOnce() -> Result<T, E>,
+        operation: &str,
+        lock_timeout: std::time::Duration,
+        tool_version: &str,
+    ) -> Result<(T, Result<LoadedState, StoreError>), E> {
+        match self {
+            AnyStore::Local(store) => {
+                store.load_recovering_alongside(work, operation, lock_timeout, tool_version)
+            }
+            store => {
+                let done = work()?;
+                Ok((
+                    done,
+                    store.load_recovering(operation, lock_timeout, tool_version),
+                ))
+            }
         }
     }
 }
