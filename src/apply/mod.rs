@@ -1,5 +1,5 @@
 //! Carries out a [`crate::plan::Plan`]: parallel, rate-limited, journaled, crash-safe and
-//! interruptible (DESIGN 3, issue 5). Decides nothing the plan did not.
+//! interruptible (docs/CONTRACT.md, "Semantics"; docs/APPLY.md). Decides nothing the plan did not.
 //!
 //! The engine talks to the world through four small traits so that its scheduling logic is
 //! exact under test: [`Transport`] (the EDAS client), [`JournalSink`] (the store's journal

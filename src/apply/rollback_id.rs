@@ -1,5 +1,5 @@
-//! Finding the rollback change order of an abort whose answer was lost (issue 11,
-//! docs/APPLY.md "The rollback change order's id"): when `GetChangeOrderInfo` confirmed the
+//! Finding the rollback change order of an abort whose answer was lost
+//! (docs/APPLY.md "The rollback change order's id"): when `GetChangeOrderInfo` confirmed the
 //! abort (status 6) no `Data.ChangeOrderId` was seen, so `apply --wait` asks
 //! ListRecentChangeOrder for the change order's application and picks the rollback by
 //! [`find_rollback`] (pure). The asking goes through the run's one transport, pacer and retry

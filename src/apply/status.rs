@@ -1,4 +1,4 @@
-//! The one path that asks `GetChangeOrderInfo` about a change order (issue 11): apply's
+//! The one path that asks `GetChangeOrderInfo` about a change order (docs/APPLY.md): apply's
 //! verification, `--wait` and `plan --refresh` all ask through [`StatusAsker::ask`]. It waits
 //! for a start slot on the shared [`Pacer`] (and, when given, an in-flight permit), classifies
 //! the answer with the one outcome policy, slows the whole run down when throttled, and asks

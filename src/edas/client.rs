@@ -57,7 +57,7 @@ pub struct ClientSettings {
 }
 
 impl ClientSettings {
-    /// Settings with the default timeouts of DESIGN 5 and a pool of `pool_size`.
+    /// Settings with the default timeouts of docs/wire.md ("Transport") and a pool of `pool_size`.
     pub fn new(
         endpoint: Endpoint,
         region: impl Into<String>,
