@@ -11,7 +11,36 @@ use super::{CancelToken, RetryPolicy};
 use crate::edas::outcome::{FatalKind, Outcome, ResponseDetails};
 use std::future::Future;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+/// Waits for an in-flight permit (when the caller bounds parallelism this way), then for a
+/// start slot on the shared pacer: what every read attempt does before it leaves, whether a
+/// listing here or a status question ([`super::StatusAsker`]). `None` when the run stops
+/// first, so a stopped run starts nothing new. The permit is held until the answer is in.
+pub(crate) async fn start_slot(
+    stop: &CancelToken,
+    in_flight: Option<&Arc<Semaphore>>,
+    pacer: &Pacer,
+) -> Option<(Option<OwnedSemaphorePermit>, Instant)> {
+    let permit = match in_flight {
+        Some(semaphore) => tokio::select! {
+            biased;
+            () = stop.cancelled() => return None,
+            permit = Arc::clone(semaphore).acquire_owned() => Some(permit.ok()?),
+        },
+        None => None,
+    };
+    if stop.is_cancelled() {
+        return None;
+    }
+    let started = tokio::select! {
+        biased;
+        () = stop.cancelled() => return None,
+        started = pacer.acquire() => started,
+    };
+    (!stop.is_cancelled()).then_some((permit, started))
+}
 
 /// How a paced read ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,25 +86,10 @@ impl PacedReader<'_> {
     {
         let mut attempts = 0;
         loop {
-            let permit = match self.in_flight {
-                Some(semaphore) => tokio::select! {
-                    biased;
-                    () = self.stop.cancelled() => return Read::Stopped,
-                    permit = Arc::clone(semaphore).acquire_owned() => match permit {
-                        Ok(permit) => Some(permit),
-                        Err(_) => return Read::Stopped,
-                    },
-                },
-                None => None,
-            };
-            let started = tokio::select! {
-                biased;
-                () = self.stop.cancelled() => return Read::Stopped,
-                started = self.pacer.acquire() => started,
-            };
-            if self.stop.is_cancelled() {
+            let Some((permit, started)) = start_slot(self.stop, self.in_flight, self.pacer).await
+            else {
                 return Read::Stopped;
-            }
+            };
             attempts += 1;
             let answer = call().await;
             drop(permit);

@@ -86,28 +86,11 @@ impl<T: Transport> StatusAsker<'_, T> {
                     reason: "the deadline passed".to_string(),
                 };
             }
-            let permit = match self.in_flight {
-                Some(semaphore) => tokio::select! {
-                    biased;
-                    () = self.stop.cancelled() => return Asked::Stopped,
-                    permit = Arc::clone(semaphore).acquire_owned() => match permit {
-                        Ok(permit) => Some(permit),
-                        Err(_) => return Asked::Stopped,
-                    },
-                },
-                None => None,
-            };
-            if self.stop.is_cancelled() {
+            let Some((permit, started)) =
+                super::paced_read::start_slot(self.stop, self.in_flight, self.pacer).await
+            else {
                 return Asked::Stopped;
-            }
-            let started = tokio::select! {
-                biased;
-                () = self.stop.cancelled() => return Asked::Stopped,
-                started = self.pacer.acquire() => started,
             };
-            if self.stop.is_cancelled() {
-                return Asked::Stopped;
-            }
             attempts += 1;
             if !observer.before_attempt(attempts) {
                 return Asked::Stopped;
