@@ -32,29 +32,25 @@ impl Transport for EdasClient {
 /// The store's journal (a file, or rows in PostgreSQL), plus every record appended, in order
 /// (the `begin` record first), so that the end of the run folds them without reading back.
 #[derive(Debug)]
-pub struct RecordingJournal<J: StoreJournal = JournalWriter> {
+pub(crate) struct RecordingJournal<J: StoreJournal = JournalWriter> {
     writer: J,
     records: Vec<JournalRecord>,
 }
 
 impl<J: StoreJournal> RecordingJournal<J> {
     /// `begin` is the record the store's `begin_journal` already wrote.
-    pub fn new(writer: J, begin: JournalRecord) -> Self {
+    pub(crate) fn new(writer: J, begin: JournalRecord) -> Self {
         Self {
             writer,
             records: vec![begin],
         }
     }
 
-    pub fn records(&self) -> &[JournalRecord] {
-        &self.records
-    }
-
-    pub fn bytes_written(&self) -> u64 {
+    pub(crate) fn bytes_written(&self) -> u64 {
         self.writer.bytes_written()
     }
 
-    pub fn into_parts(self) -> (J, Vec<JournalRecord>) {
+    pub(crate) fn into_parts(self) -> (J, Vec<JournalRecord>) {
         (self.writer, self.records)
     }
 }

@@ -50,7 +50,7 @@ struct Entry {
 
 /// Queues records for the writer task. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct JournalHandle {
+pub(crate) struct JournalHandle {
     sender: mpsc::UnboundedSender<Entry>,
     durability: Arc<Durability>,
 }
@@ -112,13 +112,13 @@ impl std::fmt::Debug for Entry {
 /// Why a record could not be made durable; the writer's final result holds the error itself.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
-pub struct NotDurable {
+pub(crate) struct NotDurable {
     pub message: String,
 }
 
 impl JournalHandle {
     /// Queues a record; it becomes durable with the next group.
-    pub fn append(&self, record: JournalRecord) -> Result<(), NotDurable> {
+    pub(crate) fn append(&self, record: JournalRecord) -> Result<(), NotDurable> {
         self.durability.send(
             &self.sender,
             Entry {
@@ -130,14 +130,14 @@ impl JournalHandle {
     }
 
     /// Queues a record and waits until a sync covers it.
-    pub async fn append_durable(&self, record: JournalRecord) -> Result<(), NotDurable> {
+    pub(crate) async fn append_durable(&self, record: JournalRecord) -> Result<(), NotDurable> {
         self.queue(record, true)?.wait().await
     }
 
     /// Queues a record now and gives a ticket to wait on later for the sync that covers it,
     /// so the sync runs while the caller does something else (intents written ahead). The
     /// sync comes within [`AHEAD_SYNC`], or at once when someone waits on the ticket.
-    pub fn append_ahead(&self, record: JournalRecord) -> Result<DurableTicket, NotDurable> {
+    pub(crate) fn append_ahead(&self, record: JournalRecord) -> Result<DurableTicket, NotDurable> {
         self.queue(record, false)
     }
 
@@ -157,14 +157,14 @@ impl JournalHandle {
 
 /// Resolves when the sync covering one record has run (see [`JournalHandle::append_ahead`]).
 #[derive(Debug)]
-pub struct DurableTicket {
+pub(crate) struct DurableTicket {
     receiver: oneshot::Receiver<Result<(), String>>,
 }
 
 impl DurableTicket {
     /// Waits for the record's sync, asking the writer for it at once if it has not run yet;
     /// `Ok` only when the record is durable.
-    pub async fn durable(mut self, journal: &JournalHandle) -> Result<(), NotDurable> {
+    pub(crate) async fn durable(mut self, journal: &JournalHandle) -> Result<(), NotDurable> {
         match self.receiver.try_recv() {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(message)) => return Err(NotDurable { message }),
@@ -207,7 +207,7 @@ pub struct WriterResult<S> {
 
 /// Starts the writer task. It ends when every [`JournalHandle`] is dropped, after writing and
 /// syncing everything queued. `durability` counts this journal's records (see [`Durability`]).
-pub fn spawn<S: JournalSink>(
+pub(crate) fn spawn<S: JournalSink>(
     sink: S,
     durability: Arc<Durability>,
 ) -> (JournalHandle, JoinHandle<WriterResult<S>>) {

@@ -7,16 +7,16 @@
 //! pause it) and [`Reporter`] (the core never prints: the CLI renders [`ApplyEvent`]s).
 //! It must not read or write state files itself, parse plans, or print.
 
-pub mod adapters;
+pub(crate) mod adapters;
 pub mod engine;
 pub mod event;
-pub mod journal_writer;
-pub mod paced_read;
-pub mod pacing;
-pub mod retry;
-pub mod rollback_id;
+pub(crate) mod journal_writer;
+pub(crate) mod paced_read;
+pub(crate) mod pacing;
+pub(crate) mod retry;
+pub(crate) mod rollback_id;
 pub mod run;
-pub mod status;
+pub(crate) mod status;
 
 pub use engine::{AbortTask, Engine, EngineConfig};
 pub use event::{ApplyEvent, Reporter};

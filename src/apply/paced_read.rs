@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 
 /// How a paced read ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Read<T> {
+pub(crate) enum Read<T> {
     /// The service answered.
     Answer { answer: T, details: ResponseDetails },
     /// The service refused the call (a business error): asking again would not help.
@@ -38,7 +38,7 @@ pub enum Read<T> {
 
 /// The shared parts every paced read needs.
 #[derive(Clone, Copy)]
-pub struct PacedReader<'a> {
+pub(crate) struct PacedReader<'a> {
     pub pacer: &'a Pacer,
     pub retry: RetryPolicy,
     pub stop: &'a CancelToken,
@@ -50,7 +50,7 @@ impl PacedReader<'_> {
     /// Calls `call` (one attempt each time) until it answers, is refused, the attempts run
     /// out or the run stops. A fatal answer stops the run at once (`stop`), before anyone
     /// else starts a request that would fail the same way. `rng` jitters the backoff.
-    pub async fn read<T, F, Fut>(&self, rng: &mut fastrand::Rng, mut call: F) -> Read<T>
+    pub(crate) async fn read<T, F, Fut>(&self, rng: &mut fastrand::Rng, mut call: F) -> Read<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Outcome<T>>,

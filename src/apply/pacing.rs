@@ -50,7 +50,7 @@ pub struct RateChange {
 
 /// The pure pacing state: the current rate and the next free start slot.
 #[derive(Clone, Debug)]
-pub struct RateControl {
+pub(crate) struct RateControl {
     limit: f64,
     rate: f64,
     mark: Option<f64>,
@@ -62,7 +62,7 @@ pub struct RateControl {
 }
 
 impl RateControl {
-    pub fn new(requests_per_second: u32) -> Self {
+    pub(crate) fn new(requests_per_second: u32) -> Self {
         let limit = f64::from(requests_per_second.max(1));
         Self {
             limit,
@@ -76,12 +76,12 @@ impl RateControl {
     }
 
     /// The current rate, in requests started per second.
-    pub fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         self.rate
     }
 
     /// Reserves the next start slot at or after `now` and returns it.
-    pub fn reserve(&mut self, now: Instant) -> Instant {
+    pub(crate) fn reserve(&mut self, now: Instant) -> Instant {
         let slot = match self.next_slot {
             Some(next) if next > now => next,
             _ => now,
@@ -91,7 +91,7 @@ impl RateControl {
     }
 
     /// A request started at `started` was throttled; `after` is the server's retry-after.
-    pub fn on_throttled(
+    pub(crate) fn on_throttled(
         &mut self,
         started: Instant,
         now: Instant,
@@ -147,7 +147,7 @@ impl RateControl {
     }
 
     /// The service answered at `now` without throttling.
-    pub fn on_success(&mut self, now: Instant) -> Option<RateChange> {
+    pub(crate) fn on_success(&mut self, now: Instant) -> Option<RateChange> {
         self.accepted.push_back(now);
         self.accepted_in_window(now);
         if self.rate >= self.limit {

@@ -10,7 +10,7 @@ use std::time::Duration;
 /// that keeps refusing is met by the next hint, the pacer's rate cut and, after 8 attempts, a
 /// `failed` record the next apply retries. Applied here (one change order's retry) and by
 /// `pacing` (the whole run's pause). docs/APPLY.md ("Pace").
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 
 /// Bounded attempts with exponential backoff and full jitter ("Exponential Backoff and
 /// Jitter", AWS Architecture Blog): the wait before retry `n` (1-based) is uniform in

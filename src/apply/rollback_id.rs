@@ -13,7 +13,7 @@ use crate::ids::ChangeOrderId;
 
 /// The `CoTypeCode` of a rollback change order ("rolls back the application" in the official
 /// API reference's list of change types).
-pub const ROLLBACK_CO_TYPE_CODE: &str = "CoRollback";
+pub(crate) const ROLLBACK_CO_TYPE_CODE: &str = "CoRollback";
 
 fn is_rollback(row: &ListedChangeOrder) -> bool {
     match &row.co_type_code {
@@ -33,7 +33,7 @@ fn is_rollback(row: &ListedChangeOrder) -> bool {
 /// time are ambiguous and none is named: following the wrong one would report another
 /// change's result. `CreateTime` is `YYYY-MM-DD HH:MM:SS`, zero padded, so comparing the text
 /// compares the times. Pure.
-pub fn find_rollback(
+pub(crate) fn find_rollback(
     listing: &[ListedChangeOrder],
     aborted: &ChangeOrderId,
 ) -> Result<String, String> {
@@ -71,7 +71,7 @@ pub fn find_rollback(
 }
 
 /// How asking ListRecentChangeOrder ended.
-pub enum Listed {
+pub(crate) enum Listed {
     Rows(Vec<ListedChangeOrder>),
     /// Refused, or no usable answer within the retries: the reason.
     Failed(String),
@@ -81,7 +81,7 @@ pub enum Listed {
 
 /// Asks ListRecentChangeOrder for `app_id` through the run's pacer and retry policy
 /// ([`PacedReader`]).
-pub async fn list_app(
+pub(crate) async fn list_app(
     transport: &impl Transport,
     pacer: &Pacer,
     retry: RetryPolicy,

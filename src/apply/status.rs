@@ -49,7 +49,7 @@ pub trait AskObserver {
 
 /// An observer that records nothing (`plan --refresh`, `--wait`).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Quietly;
+pub(crate) struct Quietly;
 
 impl AskObserver for Quietly {}
 

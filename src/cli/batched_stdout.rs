@@ -72,7 +72,7 @@ fn write_out(bytes: &[u8]) {
 
 /// Writes every line still held, durable or not. For the end of the run and for an exit on
 /// a second stop signal, when nothing later could write them.
-pub fn write_all_pending() {
+pub(crate) fn write_all_pending() {
     let ready = pending().take_ready(None);
     write_out(&ready);
 }
@@ -81,7 +81,7 @@ pub fn write_all_pending() {
 /// until the journal records queued before it are durable. Writes happen on journal syncs
 /// (the task [`BatchedStdout::new`] starts) and when the last handle is dropped; `flush`
 /// does not force a write, since the reporters flush after every line.
-pub struct BatchedStdout {
+pub(crate) struct BatchedStdout {
     durability: Arc<Durability>,
     /// Shared by the clones; the last one dropped stops the task and writes what is left.
     guard: Arc<Guard>,
@@ -101,7 +101,7 @@ impl Drop for Guard {
 impl BatchedStdout {
     /// Must be called inside a tokio runtime: starts the task that writes each batch once a
     /// journal sync makes its lines' records durable.
-    pub fn new(durability: Arc<Durability>) -> Self {
+    pub(crate) fn new(durability: Arc<Durability>) -> Self {
         let mut synced = durability.subscribe();
         let task = tokio::spawn(async move {
             while synced.changed().await.is_ok() {
@@ -149,14 +149,14 @@ impl Write for BatchedStdout {
 
 /// `apply`'s stdout: each line at once on a terminal, batched otherwise.
 #[derive(Clone)]
-pub enum ApplyStdout {
+pub(crate) enum ApplyStdout {
     Terminal,
     Batched(BatchedStdout),
 }
 
 impl ApplyStdout {
     /// Batched unless stdout is a terminal. Must be called inside a tokio runtime.
-    pub fn new(durability: &Arc<Durability>) -> Self {
+    pub(crate) fn new(durability: &Arc<Durability>) -> Self {
         if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
             Self::Terminal
         } else {

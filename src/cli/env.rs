@@ -13,17 +13,17 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// A variable's value; `None` when unset or not UTF-8 (as `std::env::var(..).ok()`).
-pub fn var(name: &str) -> Option<String> {
+pub(crate) fn var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
 /// A variable's value as the OS gave it (paths need not be UTF-8).
-pub fn var_os(name: &str) -> Option<OsString> {
+pub(crate) fn var_os(name: &str) -> Option<OsString> {
     std::env::var_os(name)
 }
 
 /// The home directory: `HOME`, else `USERPROFILE` (Windows).
-pub fn home() -> Option<PathBuf> {
+pub(crate) fn home() -> Option<PathBuf> {
     var_os("HOME")
         .or_else(|| var_os("USERPROFILE"))
         .map(PathBuf::from)
@@ -32,7 +32,7 @@ pub fn home() -> Option<PathBuf> {
 /// What the credentials chain reads (`ALIBABA_CLOUD_*` and the rest of its variables, and
 /// the home directory), captured now. Variables whose name or value is not UTF-8 are left
 /// out, so they read as unset, as `std::env::var` would have them.
-pub fn credentials_environment() -> ChainEnvironment {
+pub(crate) fn credentials_environment() -> ChainEnvironment {
     ChainEnvironment {
         vars: std::env::vars_os()
             .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))

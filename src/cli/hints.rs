@@ -9,13 +9,13 @@ use std::sync::OnceLock;
 static REMEMBERED: OnceLock<String> = OnceLock::new();
 
 /// Remembers `global`'s location flags for [`command`].
-pub fn remember(global: &GlobalArgs) {
+pub(crate) fn remember(global: &GlobalArgs) {
     let _ = REMEMBERED.set(location_flags(global));
 }
 
 /// `edas-rollback <flags>REST`: a command to run next, with the `-c`, `--state`,
 /// `--state-name` and `--endpoint` flags this run was given.
-pub fn command(rest: &str) -> String {
+pub(crate) fn command(rest: &str) -> String {
     let flags = REMEMBERED.get().map(String::as_str).unwrap_or_default();
     format!("edas-rollback {flags}{rest}")
 }
@@ -25,7 +25,7 @@ pub fn command(rest: &str) -> String {
 /// given as a flag (not through `EDAS_ENDPOINT`): `apply PLAN` refuses an endpoint other
 /// than the plan's, so the copied command must name the same one. Values that need it are
 /// quoted for a POSIX shell.
-pub fn location_flags(global: &GlobalArgs) -> String {
+pub(crate) fn location_flags(global: &GlobalArgs) -> String {
     let mut flags = String::new();
     if global.config.as_os_str() != crate::config::DEFAULT_CONFIG_FILE {
         flags.push_str(&format!(
@@ -53,7 +53,7 @@ pub fn location_flags(global: &GlobalArgs) -> String {
 
 /// `text` as one POSIX shell word: bare when it holds only safe characters, else in single
 /// quotes.
-pub fn shell_quoted(text: &str) -> String {
+pub(crate) fn shell_quoted(text: &str) -> String {
     let safe = !text.is_empty()
         && text
             .chars()

@@ -12,11 +12,11 @@ use std::path::Path;
 
 /// The largest config file: 32 MiB. A runbook of 100,000 change orders with labels and
 /// reasons is about 15 MiB (docs/BENCHMARKS.md plans that many).
-pub const MAX_CONFIG_BYTES: u64 = 32 << 20;
+pub(crate) const MAX_CONFIG_BYTES: u64 = 32 << 20;
 /// The largest plan file: 128 MiB. A plan of 100,000 change orders is about 40 MiB.
-pub const MAX_PLAN_BYTES: u64 = 128 << 20;
+pub(crate) const MAX_PLAN_BYTES: u64 = 128 << 20;
 /// The largest rehearsal scenario: 16 MiB.
-pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
+pub(crate) const MAX_SCENARIO_BYTES: u64 = 16 << 20;
 
 /// File descriptors a run needs besides one connection per request in flight: stdio, the
 /// state, journal, lock and backup files, the runtime's own, and headroom for DNS and TLS.
@@ -25,7 +25,7 @@ const RESERVED_FILES: u64 = 64;
 /// Reads at most `limit` bytes of `path`; a longer file (or an endless one such as
 /// `/dev/zero`) is refused after reading `limit + 1` bytes. `what` names the file in errors
 /// ("config file").
-pub fn read_bounded(path: &Path, limit: u64, what: &str) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_bounded(path: &Path, limit: u64, what: &str) -> anyhow::Result<Vec<u8>> {
     let shown = path.display();
     let file =
         std::fs::File::open(path).with_context(|| format!("could not read {what} `{shown}`"))?;
@@ -47,7 +47,7 @@ pub fn read_bounded(path: &Path, limit: u64, what: &str) -> anyhow::Result<Vec<u
 }
 
 /// [`read_bounded`] as UTF-8 text.
-pub fn read_bounded_text(path: &Path, limit: u64, what: &str) -> anyhow::Result<String> {
+pub(crate) fn read_bounded_text(path: &Path, limit: u64, what: &str) -> anyhow::Result<String> {
     let bytes = read_bounded(path, limit, what)?;
     String::from_utf8(bytes)
         .map_err(|error| anyhow!("{what} `{}` is not UTF-8: {error}", path.display()))
@@ -56,7 +56,7 @@ pub fn read_bounded_text(path: &Path, limit: u64, what: &str) -> anyhow::Result<
 /// Makes sure `parallelism` connections fit the open-file limit: raises the soft limit
 /// toward the hard one when needed (as servers do at start), and otherwise refuses with the
 /// numbers and what to change.
-pub fn ensure_open_files(parallelism: u32) -> anyhow::Result<()> {
+pub(crate) fn ensure_open_files(parallelism: u32) -> anyhow::Result<()> {
     let needed = u64::from(parallelism) + RESERVED_FILES;
     let Some((soft, hard)) = open_file_limit() else {
         return Ok(());

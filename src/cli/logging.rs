@@ -5,7 +5,7 @@
 use tracing_subscriber::EnvFilter;
 
 /// The filter for a verbosity count; `rust_log` is the `RUST_LOG` value, used when no `-v`.
-pub fn filter_directives(verbosity: u8, rust_log: Option<&str>) -> String {
+pub(crate) fn filter_directives(verbosity: u8, rust_log: Option<&str>) -> String {
     match (verbosity, rust_log) {
         (0, Some(directives)) if !directives.trim().is_empty() => directives.to_string(),
         (0, _) => "warn".to_string(),
@@ -15,7 +15,7 @@ pub fn filter_directives(verbosity: u8, rust_log: Option<&str>) -> String {
 }
 
 /// Installs the stderr logger once; a second call (tests, `rehearse`) is a no-op.
-pub fn init_logging(verbosity: u8) {
+pub(crate) fn init_logging(verbosity: u8) {
     let rust_log = crate::cli::env::var("RUST_LOG");
     let filter = EnvFilter::try_new(filter_directives(verbosity, rust_log.as_deref()))
         .unwrap_or_else(|_| EnvFilter::new("warn"));

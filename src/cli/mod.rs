@@ -3,17 +3,17 @@
 //! render. `anyhow` is used here and only here; the library modules return typed errors.
 
 pub mod args;
-pub mod batched_stdout;
-pub mod commands;
-pub mod env;
-pub mod hints;
-pub mod limits;
-pub mod logging;
-pub mod out_file;
-pub mod render;
-pub mod saved_plan;
+pub(crate) mod batched_stdout;
+pub(crate) mod commands;
+pub(crate) mod env;
+pub(crate) mod hints;
+pub(crate) mod limits;
+pub(crate) mod logging;
+pub(crate) mod out_file;
+pub(crate) mod render;
+pub(crate) mod saved_plan;
 pub mod settings;
-pub mod signals;
+pub(crate) mod signals;
 
 use args::{Cli, Command};
 use clap::Parser as _;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// Refuses `out` when it names one of `protected` (a description and a path each), or an
 /// existing file that is not a plan.
-pub fn check_plan_out(out: &Path, protected: &[(&str, &Path)]) -> anyhow::Result<()> {
+pub(crate) fn check_plan_out(out: &Path, protected: &[(&str, &Path)]) -> anyhow::Result<()> {
     let target = identity(out);
     for (what, path) in protected {
         if identity(path) == target {
@@ -101,7 +101,7 @@ fn refusal(error: anyhow::Error, hint: &str) -> anyhow::Error {
     clippy::disallowed_methods,
     reason = "the plan file is cli/'s own output, written only here"
 )]
-pub fn write_plan_file(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_plan_file(path: &Path, text: &str) -> anyhow::Result<()> {
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),

@@ -17,7 +17,7 @@ use std::path::Path;
 
 /// Reads the plan file at `path` and refuses it unless this run's endpoint, region and config
 /// are the ones it pins.
-pub fn load_reviewed(
+pub(crate) fn load_reviewed(
     path: &Path,
     global: &GlobalArgs,
     config: &LoadedConfig,
@@ -30,7 +30,7 @@ pub fn load_reviewed(
 }
 
 /// A plan file's text, at most [`MAX_PLAN_BYTES`].
-pub fn read_plan_text(path: &Path) -> anyhow::Result<String> {
+pub(crate) fn read_plan_text(path: &Path) -> anyhow::Result<String> {
     read_bounded_text(path, MAX_PLAN_BYTES, "plan file").map_err(|error| {
         Hinted::new(
             error,
@@ -41,7 +41,7 @@ pub fn read_plan_text(path: &Path) -> anyhow::Result<String> {
 }
 
 /// The endpoint and region the plan pins, which apply sends with.
-pub fn pinned_endpoint(plan: &Plan) -> anyhow::Result<(Endpoint, String)> {
+pub(crate) fn pinned_endpoint(plan: &Plan) -> anyhow::Result<(Endpoint, String)> {
     let pinned = PinnedProvider::of(plan);
     let endpoint = Endpoint::parse(&pinned.endpoint)
         .context("the plan file's endpoint is not a valid endpoint")?;

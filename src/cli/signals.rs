@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 static RECEIVED: OnceLock<&'static str> = OnceLock::new();
 
 /// The first stop signal received (`"SIGTERM"`), or `None` before any.
-pub fn received() -> Option<&'static str> {
+pub(crate) fn received() -> Option<&'static str> {
     RECEIVED.get().copied()
 }
 
@@ -25,7 +25,7 @@ pub fn received() -> Option<&'static str> {
     clippy::disallowed_methods,
     reason = "a second signal ends the process at once, by design (docs/APPLY.md, Stopping)"
 )]
-pub fn install_stop_handler(cancel: CancelToken) {
+pub(crate) fn install_stop_handler(cancel: CancelToken) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -70,7 +70,7 @@ pub fn install_stop_handler(cancel: CancelToken) {
 }
 
 /// How a person reads the stop: "Ctrl-C" for SIGINT, the signal's name otherwise.
-pub fn stop_reason() -> &'static str {
+pub(crate) fn stop_reason() -> &'static str {
     match received() {
         Some("SIGINT") | None => "Ctrl-C",
         Some(name) => name,

@@ -9,7 +9,7 @@ use crate::config::ApplySettings;
 
 /// Why a plan must not run under the config's guards.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum GuardError {
+pub(crate) enum GuardError {
     #[error(
         "the plan would abort {count} change orders, more than `apply.max_change_orders: {max}` allows; nothing was sent"
     )]
@@ -26,7 +26,7 @@ pub enum GuardError {
 
 impl GuardError {
     /// What a person should do about it.
-    pub fn hint(&self) -> &'static str {
+    pub(crate) fn hint(&self) -> &'static str {
         match self {
             GuardError::TooManyChangeOrders { .. } => {
                 "check that the runbook (its ids and selectors) names only the change orders you mean; \
@@ -41,7 +41,7 @@ impl GuardError {
 }
 
 /// `apply.max_change_orders`: the plan sends at most that many aborts.
-pub fn check_size(plan: &Plan, settings: &ApplySettings) -> Result<(), GuardError> {
+pub(crate) fn check_size(plan: &Plan, settings: &ApplySettings) -> Result<(), GuardError> {
     let count = plan.summary.will_send();
     match settings.max_change_orders {
         Some(max) if count > max as usize => Err(GuardError::TooManyChangeOrders { count, max }),
@@ -51,7 +51,7 @@ pub fn check_size(plan: &Plan, settings: &ApplySettings) -> Result<(), GuardErro
 
 /// Every guard `apply` checks before it sends anything: the size, and, with
 /// `apply.require_refresh`, that the plan is a saved plan made with `--refresh`.
-pub fn check_for_apply(
+pub(crate) fn check_for_apply(
     plan: &Plan,
     saved: bool,
     settings: &ApplySettings,

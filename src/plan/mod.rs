@@ -4,9 +4,9 @@
 //! This module must not read files, print, or know how a plan is rendered.
 
 pub mod file;
-pub mod guards;
+pub(crate) mod guards;
 mod refresh;
-pub mod select;
+pub(crate) mod select;
 
 use crate::config::DesiredState;
 use crate::edas::request::RollbackOperation;

@@ -10,7 +10,7 @@
 use crate::config::ChangeOrderSpec;
 use crate::edas::request::RollbackOperation;
 use crate::edas::wire::ChangeOrderStatus;
-pub use crate::edas::wire::{ListedApplication, ListedChangeOrder};
+pub(crate) use crate::edas::wire::{ListedApplication, ListedChangeOrder};
 use crate::ids::ChangeOrderId;
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
@@ -34,7 +34,7 @@ pub struct SelectorSpec {
 
 /// A change order a selector picked, with what the plan freezes about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Selected {
+pub(crate) struct Selected {
     pub change_order_id: ChangeOrderId,
     pub app_id: String,
     pub app: Option<String>,
@@ -46,7 +46,7 @@ pub struct Selected {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SelectError {
+pub(crate) enum SelectError {
     #[error(
         "selector {selector} (app `{app_id}`) has `created_within`, but change order `{change_order_id}` has a CreateTime `{create_time}` this tool cannot read; nothing was planned"
     )]
@@ -101,7 +101,7 @@ const CLOSEST_NAMES: usize = 3;
 /// ListApplication listing). Names are matched exactly, case included: a near match is a
 /// different application. Unknown: an error with the closest names by edit distance;
 /// several: an error with their ids (EDAS does not make names unique).
-pub fn resolve_app_name(
+pub(crate) fn resolve_app_name(
     index: usize,
     name: &str,
     applications: &[ListedApplication],
@@ -164,7 +164,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The status a name in `statuses:` stands for. Only abortable statuses can be selected: an
 /// abort of any other is refused by the service.
-pub fn status_by_name(name: &str) -> Option<ChangeOrderStatus> {
+pub(crate) fn status_by_name(name: &str) -> Option<ChangeOrderStatus> {
     match name {
         "ready" => Some(ChangeOrderStatus::Ready),
         "running" => Some(ChangeOrderStatus::Running),
@@ -175,7 +175,7 @@ pub fn status_by_name(name: &str) -> Option<ChangeOrderStatus> {
 }
 
 /// The names [`status_by_name`] reads, for messages and the schema.
-pub const STATUS_NAMES: [&str; 4] = [
+pub(crate) const STATUS_NAMES: [&str; 4] = [
     "ready",
     "running",
     "waiting_for_manual_batch",
@@ -184,7 +184,7 @@ pub const STATUS_NAMES: [&str; 4] = [
 
 /// `CreateTime` as an instant: `YYYY-MM-DD HH:MM:SS` at `service_utc_offset` east of UTC,
 /// or RFC 3339.
-pub fn parse_create_time(text: &str, service_utc_offset: Duration) -> Option<SystemTime> {
+pub(crate) fn parse_create_time(text: &str, service_utc_offset: Duration) -> Option<SystemTime> {
     let text = text.trim();
     let bytes = text.as_bytes();
     let zoneless = bytes.len() == 19 && bytes[10] == b' ';
@@ -198,7 +198,7 @@ pub fn parse_create_time(text: &str, service_utc_offset: Duration) -> Option<Sys
 
 /// The change orders `selector` (number `index` in `select:`) picks from `listing`, in
 /// listing order, each once.
-pub fn resolve(
+pub(crate) fn resolve(
     index: usize,
     selector: &SelectorSpec,
     listing: &[ListedChangeOrder],
@@ -259,7 +259,7 @@ pub fn resolve(
 /// The explicit change orders, then every selected one not already among them, each id once
 /// (compared as [`ChangeOrderId::comparison_key`]): an explicit entry wins over a selector,
 /// an earlier selector over a later one.
-pub fn combine(explicit: &[ChangeOrderSpec], selected: &[Selected]) -> Vec<ChangeOrderSpec> {
+pub(crate) fn combine(explicit: &[ChangeOrderSpec], selected: &[Selected]) -> Vec<ChangeOrderSpec> {
     let mut seen: HashSet<String> = explicit
         .iter()
         .map(|spec| ChangeOrderId::comparison_key(spec.id.as_str()))

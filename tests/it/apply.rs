@@ -5,24 +5,15 @@
 use edas_rollback::sim::{Faults, Latency, SimConfig};
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support;
 
 use support::{
     Run, Sim, Workspace, assert_all_aborted_exactly_once, assert_cli_snapshot, assert_exit, run,
-    text, wait_until,
+    send_signal, text, wait_until,
 };
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
 
 #[test]
 fn a_thousand_change_orders_are_each_aborted_exactly_once_with_every_request_id_recorded() {
@@ -362,13 +353,7 @@ fn a_saved_plan_is_applied_with_its_signature_and_refused_when_the_config_change
 
 #[test]
 fn a_second_apply_fails_at_once_on_the_lock_naming_the_first() {
-    let sim = Sim::any_id(
-        Faults {
-            latency: Latency::Fixed(Duration::from_millis(200)),
-            ..Faults::default()
-        },
-        42,
-    );
+    let sim = Sim::slow(Duration::from_millis(200), 42);
     let workspace = Workspace::new(20).against(&sim);
     let mut first = workspace
         .binary(&["apply", "--auto-approve", "--parallelism", "1"])
@@ -388,22 +373,11 @@ fn a_second_apply_fails_at_once_on_the_lock_naming_the_first() {
 
 #[test]
 fn ctrl_c_finishes_what_is_in_flight_exits_130_and_the_next_apply_finishes_the_rest() {
-    let sim = Sim::any_id(
-        Faults {
-            latency: Latency::Fixed(Duration::from_millis(50)),
-            ..Faults::default()
-        },
-        42,
-    );
+    let sim = Sim::slow(Duration::from_millis(50), 42);
     let workspace = Workspace::new(200).against(&sim);
-    let child = workspace
-        .binary(&["apply", "--auto-approve", "--parallelism", "4"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = workspace.spawn(&["apply", "--auto-approve", "--parallelism", "4"]);
     wait_until(Duration::from_secs(30), || workspace.journal_lines() > 40);
-    signal(&child, "INT");
+    send_signal(&child, "INT");
     let output = child.wait_with_output().unwrap();
     assert_exit(&output, 130);
     assert!(text(&output.stdout).contains("Apply interrupted!"));

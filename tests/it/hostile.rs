@@ -4,7 +4,7 @@
 //! the simulator or a small hostile server it starts on 127.0.0.1, and each names the hole
 //! it closes.
 
-use edas_rollback::sim::{Faults, Latency};
+use edas_rollback::sim::Faults;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use crate::support;
 
 use support::{
     Run, Sim, Workspace, assert_all_aborted_exactly_once, assert_cli_snapshot, assert_exit, run,
-    text, wait_until,
+    send_signal, text, wait_until,
 };
 
 // ---- 1. A reviewed plan goes only where it was reviewed ----
@@ -116,33 +116,13 @@ fn a_plan_applied_where_it_was_reviewed_records_the_endpoint_of_each_outcome() {
 
 // ---- 2. SIGTERM and SIGHUP stop a run like the first Ctrl-C ----
 
-fn send_signal(child: &std::process::Child, name: &str) {
-    let status = std::process::Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -{name}");
-}
-
 /// Starts a slow apply of 200, sends `signal` once some aborts were answered, and checks the
 /// run drained, saved, said so, exited 130, and that the next apply finishes the rest with no
 /// duplicate. Before the fix SIGTERM exited 143 and SIGHUP 129 at once, with no save.
 fn a_signal_stops_the_run_like_ctrl_c(signal: &str) {
-    let sim = Sim::any_id(
-        Faults {
-            latency: Latency::Fixed(Duration::from_millis(50)),
-            ..Faults::default()
-        },
-        7,
-    );
+    let sim = Sim::slow(Duration::from_millis(50), 7);
     let workspace = Workspace::new(200).against(&sim);
-    let child = workspace
-        .binary(&["apply", "--auto-approve", "--parallelism", "4"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = workspace.spawn(&["apply", "--auto-approve", "--parallelism", "4"]);
     wait_until(Duration::from_secs(30), || workspace.journal_lines() > 40);
     send_signal(&child, signal);
     let output = child.wait_with_output().unwrap();
@@ -181,13 +161,7 @@ fn sighup_finishes_what_is_in_flight_saves_and_exits_130() {
 #[test]
 fn a_second_sigterm_exits_at_once_and_the_journal_is_folded_by_the_next_apply() {
     // Every answer takes 3 s, so a drain would take seconds; the second signal must not wait.
-    let sim = Sim::any_id(
-        Faults {
-            latency: Latency::Fixed(Duration::from_secs(3)),
-            ..Faults::default()
-        },
-        8,
-    );
+    let sim = Sim::slow(Duration::from_secs(3), 8);
     let workspace = Workspace::new(20).against(&sim);
     let child = workspace
         .binary(&["apply", "--auto-approve", "--parallelism", "4"])
@@ -742,13 +716,7 @@ fn on_a_terminal_each_result_line_prints_above_the_progress_bar() {
 #[test]
 fn plan_refresh_shows_progress_on_a_terminal() {
     // Before the fix `plan --refresh` showed nothing for seconds while it asked.
-    let sim = Sim::any_id(
-        Faults {
-            latency: Latency::Fixed(Duration::from_millis(100)),
-            ..Faults::default()
-        },
-        16,
-    );
+    let sim = Sim::slow(Duration::from_millis(100), 16);
     let workspace = Workspace::new(10).apply_settings("requests_per_second: 5\nparallelism: 2");
     let endpoint = sim.endpoint();
     let (code, shown) = on_a_terminal(&workspace, &["--endpoint", &endpoint, "plan", "--refresh"]);

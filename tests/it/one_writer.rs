@@ -5,20 +5,13 @@
 
 use crate::support;
 
-use edas_rollback::sim::{Faults, Latency};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::Duration;
 use support::*;
 
 fn slow_sim() -> Sim {
-    Sim::any_id(
-        Faults {
-            latency: Latency::Fixed(Duration::from_millis(100)),
-            ..Faults::default()
-        },
-        7,
-    )
+    Sim::slow(Duration::from_millis(100), 7)
 }
 
 fn mode(path: &std::path::Path) -> u32 {

@@ -49,13 +49,7 @@ fn assert_all_recorded_aborted_once(
 #[test]
 fn two_machines_share_one_state_and_one_lock() {
     let cluster = pg_cluster::PgCluster::start();
-    let sim = Sim::any_id(
-        Faults {
-            latency: Latency::Fixed(Duration::from_millis(100)),
-            ..Faults::default()
-        },
-        3,
-    );
+    let sim = Sim::slow(Duration::from_millis(100), 3);
     let url = cluster.url("");
     let laptop = Workspace::new(20).state_at(&url).against(&sim);
     let bastion = Workspace::new(20).state_at(&url).against(&sim);
@@ -78,12 +72,7 @@ fn two_machines_share_one_state_and_one_lock() {
     assert!(stderr.contains(&format!("pid {}", first.id())), "{stderr}");
     assert!(stderr.contains("operation `apply`"), "{stderr}");
     // With --lock-timeout it waits, then finds everything done by the first.
-    let waiting = bastion
-        .binary(&["apply", "--auto-approve", "--lock-timeout", "60s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let waiting = bastion.spawn(&["apply", "--auto-approve", "--lock-timeout", "60s"]);
     let first_status = first.wait().unwrap();
     assert_eq!(first_status.code(), Some(0));
     let waited = waiting.wait_with_output().unwrap();

@@ -269,13 +269,15 @@ fn throttling_at_5_20_and_100_requests_per_second_slows_the_run_and_fails_nothin
         );
         let workspace = Workspace::new(count).against(&sim);
         let start = Instant::now();
-        // Ten times the server's limit: at 200/s against a limit of 100/s, a machine loaded by
-        // other builds sometimes never went over the limit, and the throttling path went
-        // untested.
+        // Ten times the server's limit and 100 in flight: at 200/s and 10 in flight against a
+        // limit of 100/s, a machine loaded by other builds sometimes never went over the limit,
+        // and the throttling path went untested.
         let client_rate = (limit * 10).to_string();
         let output = run(workspace.binary(&[
             "apply",
             "--auto-approve",
+            "--parallelism",
+            "100",
             "--requests-per-second",
             &client_rate,
         ]));
@@ -407,13 +409,7 @@ fn a_server_gone_mid_run_ends_in_a_clear_report_and_the_next_apply_finishes_afte
     // Every change order in progress at once, so that the retries of those refused a
     // connection back off together rather than wave after wave.
     let workspace = Workspace::new(60).apply_settings("request_timeout: 1s");
-    let mut sim = Sim::any_id(
-        Faults {
-            latency: Latency::Fixed(Duration::from_millis(50)),
-            ..Faults::default()
-        },
-        5,
-    );
+    let mut sim = Sim::slow(Duration::from_millis(50), 5);
     let child = workspace
         .command(
             &sim.endpoint(),
@@ -644,13 +640,7 @@ fn a_disk_that_fills_up_under_the_state_save_keeps_the_journal_and_loses_nothing
 #[test]
 fn a_state_file_deleted_mid_run_is_not_silently_replaced_and_nothing_is_lost() {
     let mut workspace = Workspace::new(50);
-    let sim = Sim::any_id(
-        Faults {
-            latency: Latency::Fixed(Duration::from_millis(20)),
-            ..Faults::default()
-        },
-        3,
-    );
+    let sim = Sim::slow(Duration::from_millis(20), 3);
     assert_exit(&apply(&workspace, &sim, &[]), 0);
     workspace.declare(250);
     // Reviewed against serial 1, the state about to be deleted.

@@ -3,7 +3,7 @@
 //! starts on a slot of the shared [`Pacer`]; every abort's intent is durable before the
 //! abort leaves; every answer is journaled as it arrives (group commit).
 //!
-//! Per change order (DESIGN 3): `verify_first` asks `GetChangeOrderInfo` first. An abort's
+//! Per change order (docs/APPLY.md, "One change order, start to end"): `verify_first` asks `GetChangeOrderInfo` first. An abort's
 //! answer is classified by `edas::outcome`: aborted → done; throttled or never sent → back
 //! off and send again (bounded); ambiguous → ask `GetChangeOrderInfo` (status 6 → aborted,
 //! 0/1/8/9 → send again, anything else → failed), so an abort is never sent twice without a

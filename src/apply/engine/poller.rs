@@ -59,7 +59,8 @@ impl<T: Transport, C: Clock> Poller<T, C> {
             let asked = asker.ask(&rollback_id, &mut self.rng, &mut Quietly).await;
             match asked {
                 Asked::Status { status, .. } => {
-                    // Every final status ends the watch at once (DESIGN 5: 2, 3, 6, 7, 10).
+                    // Every final status ends the watch at once (docs/CONTRACT.md, "Change order
+                    // statuses": 2, 3, 6, 7, 10).
                     match status {
                         ChangeOrderStatus::Succeeded => {
                             return self.end(

@@ -143,8 +143,8 @@ impl<T: Transport, C: Clock> Worker<T, C> {
 
     /// After an ambiguous abort the status still reads abortable: EDAS applies an abort
     /// asynchronously, so ask again a few times over a short window before sending it again
-    /// (issue 11: a resend of an abort that was being applied was refused and recorded
-    /// `failed`).
+    /// (docs/APPLY.md, "One change order, start to end": a resend of an abort that was being
+    /// applied was refused and recorded `failed`).
     async fn settle(&mut self, mut verified: Verified) -> Verified {
         let checks = self.shared.settle.checks;
         if checks == 0 {

@@ -38,10 +38,10 @@ const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 const WAIT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The question a person must answer `yes` to (docs/CONTRACT.md, "Semantics").
-pub const APPROVAL_PROMPT: &str =
+pub(crate) const APPROVAL_PROMPT: &str =
     "Do you want to abort these change orders? Only 'yes' will be accepted:";
 
-pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<u8> {
     // One thread drives every request: the work is waiting, not computing, and a
     // multi-threaded runtime costs ~40% more CPU per change order in wake-ups between its
     // threads (`cargo bench --bench apply -- engine-http`, EDAS_BENCH_RUNTIME=multi to
@@ -69,14 +69,14 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<u8> {
 /// What `rehearse` hands to apply: the embedded simulator's credentials instead of the chain
 /// of docs/credentials.md, and what the config's selectors found in the simulator (combined
 /// with the explicit change orders exactly as `plan` freezes them).
-pub struct Rehearsal<'a> {
+pub(crate) struct Rehearsal<'a> {
     pub credentials: Credentials,
     pub selected: Option<&'a [crate::plan::select::Selected]>,
 }
 
 /// The whole of `apply`, inside a tokio runtime. Without a rehearsal, a config with selectors
 /// needs a saved plan and credentials come from the chain.
-pub async fn execute(
+pub(crate) async fn execute(
     global: &GlobalArgs,
     args: &ApplyArgs,
     rehearsal: Option<Rehearsal<'_>>,

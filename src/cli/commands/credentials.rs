@@ -13,7 +13,7 @@ use crate::edas::credentials::sts_endpoint::sts_url;
 use anyhow::Context as _;
 use std::time::SystemTime;
 
-pub fn run(global: &GlobalArgs, args: &CredentialsArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(global: &GlobalArgs, args: &CredentialsArgs) -> anyhow::Result<u8> {
     let profile = if global.config.exists() {
         load_config(&global.config)?
             .desired

@@ -9,7 +9,7 @@ use crate::cli::render::store_error_to_anyhow;
 use crate::cli::settings::open_store;
 use crate::state::store::StateStore;
 
-pub fn run(global: &GlobalArgs, args: &ForceUnlockArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(global: &GlobalArgs, args: &ForceUnlockArgs) -> anyhow::Result<u8> {
     let store = open_store(global)?;
     store
         .force_unlock(&args.lock_id)

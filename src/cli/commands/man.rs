@@ -12,7 +12,7 @@ use clap::{Arg, CommandFactory};
 use clap_mangen::Man;
 use clap_mangen::roff::{Inline, Roff, bold, italic, roman};
 
-pub fn run() -> anyhow::Result<u8> {
+pub(crate) fn run() -> anyhow::Result<u8> {
     let page = man_page().context("cannot render the man page")?;
     print_bytes(&page)?;
     Ok(exit::OK)
@@ -20,7 +20,7 @@ pub fn run() -> anyhow::Result<u8> {
 
 /// The manual page as roff. One page rather than one per command (`edas-rollback-plan(1)`…):
 /// the tool is small, and a single page is what `edas-rollback man | man -l -` can show.
-pub fn man_page() -> std::io::Result<Vec<u8>> {
+pub(crate) fn man_page() -> std::io::Result<Vec<u8>> {
     // `help` as a subcommand is clap's, not ours; `-h` on every command is documented once.
     let mut command = Cli::command().disable_help_subcommand(true);
     command.build();

@@ -36,7 +36,7 @@ use std::time::SystemTime;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     let (mut config, loaded) = load_inputs(global, args)?;
     announce(&loaded);
     let endpoint = crate::cli::settings::endpoint(global, &config.desired)?;

@@ -17,7 +17,7 @@ use crate::sim::{SimConfig, SimStats, Simulator};
 use anyhow::Context as _;
 use std::net::{Ipv4Addr, SocketAddr};
 
-pub fn run(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(global: &GlobalArgs, args: &RehearseArgs) -> anyhow::Result<u8> {
     // Two workers: the simulator and the client share the process, and neither should wait
     // for the other to yield a single thread.
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -7,7 +7,7 @@ use crate::cli::exit;
 use crate::cli::render::{plan as render_plan, state as render_state};
 use crate::plan::file;
 
-pub fn run(global: &GlobalArgs, args: &ShowArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(global: &GlobalArgs, args: &ShowArgs) -> anyhow::Result<u8> {
     let output = match &args.plan_file {
         Some(path) => {
             let text = crate::cli::saved_plan::read_plan_text(path)?;

@@ -74,7 +74,7 @@ struct SignedRequest {
     canonical_request: String,
 }
 
-pub fn run(args: &SignDebugArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(args: &SignDebugArgs) -> anyhow::Result<u8> {
     let mut rng = fastrand::Rng::with_seed(args.seed);
     let mut out = String::new();
     for _ in 0..args.count {

@@ -10,7 +10,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 
-pub fn run(_global: &GlobalArgs, args: &SimulateArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(_global: &GlobalArgs, args: &SimulateArgs) -> anyhow::Result<u8> {
     let listen: SocketAddr = args.listen.parse().with_context(|| {
         format!(
             "`--listen {}` is not an address like `127.0.0.1:8080`",

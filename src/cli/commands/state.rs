@@ -16,7 +16,7 @@ use std::time::Duration;
 
 const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub fn run(global: &GlobalArgs, command: &StateCommand) -> anyhow::Result<u8> {
+pub(crate) fn run(global: &GlobalArgs, command: &StateCommand) -> anyhow::Result<u8> {
     match command {
         StateCommand::List => {
             let (path, loaded) = load_for_reading(global, "state list")?;

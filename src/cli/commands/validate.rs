@@ -4,7 +4,7 @@ use crate::cli::args::GlobalArgs;
 use crate::cli::exit;
 use crate::cli::settings::load_config;
 
-pub fn run(global: &GlobalArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(global: &GlobalArgs) -> anyhow::Result<u8> {
     let loaded = load_config(&global.config)?;
     // The wording is a contract (docs/CONTRACT.md, "Commands"): scripts match `ok: N change
     // orders`.

@@ -21,12 +21,12 @@ fn timestamp() -> String {
 /// One JSON object per line, Terraform's machine-readable UI in spirit: every line has
 /// `@level`, `@message`, `@timestamp` and `type`, then the type's own fields. The lines are
 /// the typed [`JsonLine`]s of [`super::json_events`], whose schema is checked in.
-pub struct JsonLines<W: Write> {
+pub(crate) struct JsonLines<W: Write> {
     out: W,
 }
 
 impl<W: Write> JsonLines<W> {
-    pub fn new(out: W) -> Self {
+    pub(crate) fn new(out: W) -> Self {
         Self { out }
     }
 
@@ -44,12 +44,12 @@ impl<W: Write> JsonLines<W> {
     }
 
     /// The first line of the stream.
-    pub fn version(&mut self) {
+    pub(crate) fn version(&mut self) {
         self.line(json_events::version());
     }
 
     /// One line per action of the plan that will be carried out.
-    pub fn planned_change(&mut self, action: &PlannedAction) {
+    pub(crate) fn planned_change(&mut self, action: &PlannedAction) {
         self.line(json_events::planned_change(action));
     }
 }
@@ -57,7 +57,7 @@ impl<W: Write> JsonLines<W> {
 /// A service message on one line: `SignatureDoesNotMatch` messages carry the server's whole
 /// string to sign, which is shown once, on its own, where it is useful (`fatal_error`).
 /// Control characters are escaped ([`safe`]).
-pub fn one_line(message: &str) -> String {
+pub(crate) fn one_line(message: &str) -> String {
     let message = match message.find("server string to sign is:") {
         Some(at) => &message[..at],
         None => message,
@@ -68,7 +68,7 @@ pub fn one_line(message: &str) -> String {
 /// Server text (`Message`, `RequestId`, `Code`) made safe for a terminal: every control
 /// character, ESC included, is shown escaped (`\u{1b}`), so a hostile or broken server cannot
 /// retitle the terminal (`ESC]0;`), recolour or hide lines, or move the cursor.
-pub fn safe(text: &str) -> String {
+pub(crate) fn safe(text: &str) -> String {
     super::plan::one_line(text)
 }
 
@@ -82,7 +82,7 @@ pub(super) fn fatal_summary(fatal: &FatalError) -> String {
 
 /// The error `apply` ends with after a fatal answer: code, RequestId, message, and the
 /// service's string to sign (to compare with ours from `-v`), indented.
-pub fn fatal_error(fatal: &FatalError) -> String {
+pub(crate) fn fatal_error(fatal: &FatalError) -> String {
     let mut text = format!(
         "the service rejected the credentials (`{}`",
         safe(fatal.details.code.as_deref().unwrap_or("unknown"))
@@ -125,13 +125,13 @@ impl<W: Write> Reporter for JsonLines<W> {
 }
 
 /// A line per change order and per warning, for logs and pipes.
-pub struct PlainLines<W: Write, E: Write> {
+pub(crate) struct PlainLines<W: Write, E: Write> {
     out: W,
     err: E,
 }
 
 impl<W: Write, E: Write> PlainLines<W, E> {
-    pub fn new(out: W, err: E) -> Self {
+    pub(crate) fn new(out: W, err: E) -> Self {
         Self { out, err }
     }
 }
@@ -291,13 +291,13 @@ impl<W: Write, E: Write> Reporter for PlainLines<W, E> {
 
 /// A progress bar on stderr (done/total, rate, failures, ETA); warnings and failures are
 /// printed above it.
-pub struct ProgressReporter {
+pub(crate) struct ProgressReporter {
     bar: ProgressBar,
     failures: usize,
 }
 
 impl ProgressReporter {
-    pub fn new(total: u64) -> Self {
+    pub(crate) fn new(total: u64) -> Self {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} · {per_sec} · {msg} · ETA {eta}",
@@ -341,7 +341,7 @@ impl Reporter for ProgressReporter {
 
 /// The final summary: counts, then every change order that did not end aborted, with its
 /// code, message and RequestId.
-pub fn summary(report: &ApplyReport) -> String {
+pub(crate) fn summary(report: &ApplyReport) -> String {
     let mut text = String::new();
     let verdict = if report.interrupted {
         "Apply interrupted!"
@@ -400,7 +400,7 @@ pub fn summary(report: &ApplyReport) -> String {
 }
 
 /// The `--wait` summary.
-pub fn wait_summary(report: &WaitReport) -> String {
+pub(crate) fn wait_summary(report: &WaitReport) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,

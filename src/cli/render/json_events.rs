@@ -14,13 +14,13 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 /// The `--json` event stream's format version (the `version` line's `ui` field).
-pub const JSON_UI_VERSION: &str = "1.0";
+pub(crate) const JSON_UI_VERSION: &str = "1.0";
 
 /// One line of `apply --json`: `@level`, `@message`, `@timestamp`, then `type` and that
 /// type's fields.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(title = "edas-rollback apply --json line")]
-pub struct JsonLine<'a> {
+pub(crate) struct JsonLine<'a> {
     #[serde(rename = "@level")]
     pub level: Level,
     /// One human sentence; for people, not for parsing.
@@ -36,7 +36,7 @@ pub struct JsonLine<'a> {
 /// `@level`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Level {
+pub(crate) enum Level {
     Info,
     Warn,
     Error,
@@ -45,7 +45,7 @@ pub enum Level {
 /// A line's `type` and its fields.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event<'a> {
+pub(crate) enum Event<'a> {
     /// The first line.
     Version {
         /// The tool's version.
@@ -103,20 +103,20 @@ pub enum Event<'a> {
 /// `apply_complete`'s `status`: always `aborted`.
 #[derive(Clone, Copy, Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Aborted {
+pub(crate) enum Aborted {
     Aborted,
 }
 
 /// `apply_errored`'s `status`.
 #[derive(Clone, Copy, Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Errored {
+pub(crate) enum Errored {
     Failed,
     Unknown,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct Diagnostic<'a> {
+pub(crate) struct Diagnostic<'a> {
     pub severity: Severity,
     pub summary: String,
     /// Absent when there is nothing more to say (a journal error).
@@ -127,7 +127,7 @@ pub struct Diagnostic<'a> {
 /// `diagnostic.severity`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub(crate) enum Severity {
     Info,
     Warning,
     Error,
@@ -136,7 +136,7 @@ pub enum Severity {
 /// `diagnostic.detail`: the fields that apply to the diagnostic at hand; the rest are absent.
 #[derive(Debug, Default, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct Detail<'a> {
+pub(crate) struct Detail<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change_order_id: Option<&'a ChangeOrderId>,
     /// A retry: the attempt about to be made.
@@ -179,7 +179,7 @@ pub struct Detail<'a> {
 
 /// `change_summary`'s `changes`.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct Changes {
+pub(crate) struct Changes {
     /// Always `apply`.
     pub operation: Operation,
     pub aborted: usize,
@@ -192,15 +192,15 @@ pub struct Changes {
 /// `changes.operation`.
 #[derive(Clone, Copy, Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Operation {
+pub(crate) enum Operation {
     Apply,
 }
 
 /// A line's level, message and event, before it is stamped with the time.
-pub type Unstamped<'a> = (Level, String, Event<'a>);
+pub(crate) type Unstamped<'a> = (Level, String, Event<'a>);
 
 /// The `version` line.
-pub fn version() -> Unstamped<'static> {
+pub(crate) fn version() -> Unstamped<'static> {
     let version = env!("CARGO_PKG_VERSION");
     (
         Level::Info,
@@ -213,7 +213,7 @@ pub fn version() -> Unstamped<'static> {
 }
 
 /// The `planned_change` line of one action of the plan.
-pub fn planned_change(action: &PlannedAction) -> Unstamped<'_> {
+pub(crate) fn planned_change(action: &PlannedAction) -> Unstamped<'_> {
     let verb = match (
         action.action,
         action.verify_first,
@@ -259,7 +259,7 @@ fn diagnostic<'a>(severity: Severity, summary: String, detail: Detail<'a>) -> Un
 
 /// The line for an engine event; `None` for events the stream does not show (the run's
 /// start, a rate going back up).
-pub fn of_event(event: &ApplyEvent) -> Option<Unstamped<'_>> {
+pub(crate) fn of_event(event: &ApplyEvent) -> Option<Unstamped<'_>> {
     use super::apply::{fatal_summary, one_line, rollback_word, safe};
     let line = match event {
         ApplyEvent::RunStarted { .. } => return None,

@@ -1,32 +1,34 @@
 //! Rendering shared by every command: errors (`error:`, `caused by:`, `hint:`) and colour.
 //! Each output has its own file: `plan` (plans as text, JSON, markdown) and `state`.
 
-pub mod plan;
-pub mod state;
+pub(crate) mod plan;
+pub(crate) mod state;
 
-pub mod apply;
-pub mod json_events;
-pub mod schemas;
+pub(crate) mod apply;
+pub(crate) mod json_events;
+// Only the tests generate and check the schemas; nothing at run time needs them.
+#[cfg(test)]
+mod schemas;
 
 use anstream::eprintln;
 use anstyle::{AnsiColor, Style};
 
-pub const ERROR: Style = AnsiColor::Red.on_default().bold();
-pub const WARNING: Style = AnsiColor::Yellow.on_default().bold();
-pub const HINT: Style = AnsiColor::Cyan.on_default().bold();
+pub(crate) const ERROR: Style = AnsiColor::Red.on_default().bold();
+pub(crate) const WARNING: Style = AnsiColor::Yellow.on_default().bold();
+pub(crate) const HINT: Style = AnsiColor::Cyan.on_default().bold();
 
 /// An error with a hint for the person reading it: `Err(Hinted::new(error, "check the clock"))`.
 /// The hint is printed once, after the error and its causes.
 #[derive(Debug, thiserror::Error)]
 #[error("{source}")]
-pub struct Hinted {
+pub(crate) struct Hinted {
     #[source]
     pub source: anyhow::Error,
     pub hint: String,
 }
 
 impl Hinted {
-    pub fn new(source: impl Into<anyhow::Error>, hint: impl Into<String>) -> Self {
+    pub(crate) fn new(source: impl Into<anyhow::Error>, hint: impl Into<String>) -> Self {
         Self {
             source: source.into(),
             hint: hint.into(),
@@ -35,7 +37,7 @@ impl Hinted {
 }
 
 /// Prints an error and its causes to stderr, once, in one format.
-pub fn print_error(error: &anyhow::Error) {
+pub(crate) fn print_error(error: &anyhow::Error) {
     let mut hint = None;
     let mut printed_first = false;
     for cause in error.chain() {
@@ -56,7 +58,7 @@ pub fn print_error(error: &anyhow::Error) {
 }
 
 /// A store error for the CLI's renderer, with its hint when it has one.
-pub fn store_error_to_anyhow(error: crate::state::store::StoreError) -> anyhow::Error {
+pub(crate) fn store_error_to_anyhow(error: crate::state::store::StoreError) -> anyhow::Error {
     match error.hint() {
         Some(hint) => Hinted::new(error, hint).into(),
         None => error.into(),

@@ -14,7 +14,7 @@ use std::path::Path;
 
 /// GitHub refuses comments longer than this many characters; the markdown never exceeds it
 /// (it is measured in bytes, which are never fewer than characters).
-pub const MARKDOWN_LIMIT: usize = 65_536;
+pub(crate) const MARKDOWN_LIMIT: usize = 65_536;
 
 const ABORT: Style = AnsiColor::Red.on_default();
 const RETRY: Style = AnsiColor::Yellow.on_default();
@@ -86,7 +86,7 @@ fn unknown_live_count(plan: &Plan) -> usize {
 
 /// Text for a terminal. `saved_as` is the plan file this plan was read from or written to;
 /// it adds the checksum and the command that applies exactly this plan.
-pub fn text(plan: &Plan, saved_as: Option<&Path>) -> String {
+pub(crate) fn text(plan: &Plan, saved_as: Option<&Path>) -> String {
     let mut out = String::new();
     if let Some(path) = saved_as {
         let _ = writeln!(
@@ -447,7 +447,7 @@ fn action_line(out: &mut String, action: &PlannedAction, kind: ActionKind, width
 
 /// `Plan: 5 to abort (1 retry, 1 to verify first), 2 unchanged, 0 no longer declared.`
 /// The first number counts everything that will be sent.
-pub fn summary_sentence(plan: &Plan) -> String {
+pub(crate) fn summary_sentence(plan: &Plan) -> String {
     let summary = &plan.summary;
     let mut details = Vec::new();
     if summary.to_retry > 0 {
@@ -494,7 +494,7 @@ fn state_version(plan: &Plan) -> String {
 }
 
 /// `HTTP 200, code `500`: message (request `id`, at time)` for a terminal.
-pub fn describe_error(error: &LastError) -> String {
+pub(crate) fn describe_error(error: &LastError) -> String {
     describe_error_with(error, |value| clip(&one_line(value)))
 }
 
@@ -563,7 +563,7 @@ fn clip(value: &str) -> String {
 
 /// The JSON output of `plan --format json` and `show PLAN --format json`: exactly the plan
 /// file's canonical encoding (docs/json-output.md).
-pub fn json(plan: &Plan) -> String {
+pub(crate) fn json(plan: &Plan) -> String {
     file::encode(plan)
 }
 
@@ -571,7 +571,7 @@ pub fn json(plan: &Plan) -> String {
 /// table, the actions, long sections folded, the checksum and state serial, never over
 /// [`MARKDOWN_LIMIT`]. `saved_as` is the plan file, named in the command that applies it and in the
 /// note that says how to see rows left out.
-pub fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
+pub(crate) fn markdown(plan: &Plan, saved_as: Option<&Path>) -> String {
     let summary = &plan.summary;
     let mut head = String::new();
     let refreshed = plan

@@ -10,9 +10,9 @@
 use schemars::generate::SchemaSettings;
 
 /// Where the `apply --json` line schema is checked in, from the repository's root.
-pub const APPLY_EVENTS_SCHEMA: &str = "schemas/apply-events.schema.json";
+pub(crate) const APPLY_EVENTS_SCHEMA: &str = "schemas/apply-events.schema.json";
 /// Where the plan schema is checked in.
-pub const PLAN_SCHEMA: &str = "schemas/plan-output.schema.json";
+pub(crate) const PLAN_SCHEMA: &str = "schemas/plan-output.schema.json";
 
 fn pretty(schema: &serde_json::Value) -> String {
     let mut text = serde_json::to_string_pretty(schema)
@@ -66,13 +66,13 @@ fn never_null(schema: &mut serde_json::Value) {
 
 /// The schema of one `apply --json` line. Every optional field there is left out when it
 /// has no value, so no field may be `null`.
-pub fn apply_events() -> String {
+pub(crate) fn apply_events() -> String {
     output_schema::<super::json_events::JsonLine<'static>>("edas-rollback apply --json line", false)
 }
 
 /// The schema of a plan as `plan --format json` prints it and `plan --out` writes it
 /// (`state.lineage` is `null` when no state existed).
-pub fn plan() -> String {
+pub(crate) fn plan() -> String {
     output_schema::<crate::plan::Plan>("edas-rollback plan (format_version 1)", true)
 }
 

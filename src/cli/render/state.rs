@@ -30,7 +30,7 @@ fn status_style(status: RecordStatus) -> Style {
 
 /// `state list`: one line per change order, `ID  STATUS  attempts=N  request_id=R`, ids in
 /// order; nothing at all for an empty state (so `| wc -l` counts change orders).
-pub fn list(state: &State) -> String {
+pub(crate) fn list(state: &State) -> String {
     let id_width = state
         .change_orders
         .keys()
@@ -103,7 +103,7 @@ fn fields(record: &ChangeOrderRecord) -> Vec<(&'static str, String)> {
 }
 
 /// `state show ID`: every recorded field of one change order.
-pub fn record(id: &ChangeOrderId, record: &ChangeOrderRecord) -> String {
+pub(crate) fn record(id: &ChangeOrderId, record: &ChangeOrderRecord) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -140,7 +140,7 @@ fn counts(state: &State) -> (usize, usize, usize) {
 
 /// `show` without a plan file: a summary of the state, then `state list`'s lines.
 /// `state` is `None` when no state file exists at `path`.
-pub fn summary(path: &Path, state: Option<&State>) -> String {
+pub(crate) fn summary(path: &Path, state: Option<&State>) -> String {
     let Some(state) = state else {
         return format!(
             "No state at `{}` yet: nothing has been applied.\n",
@@ -174,7 +174,7 @@ pub fn summary(path: &Path, state: Option<&State>) -> String {
 
 /// `show --format json` without a plan file: the state file's own format (pretty, trailing
 /// newline); with no state file, an empty state with `lineage: null` and serial 0.
-pub fn json(state: Option<&State>) -> String {
+pub(crate) fn json(state: Option<&State>) -> String {
     let value = match state {
         Some(state) => serde_json::to_value(state),
         None => Ok(serde_json::json!({
@@ -197,7 +197,7 @@ pub fn json(state: Option<&State>) -> String {
 
 /// `show --format markdown` without a plan file: the state as a pull-request comment, cut
 /// under the same limit as a plan.
-pub fn markdown(path: &Path, state: Option<&State>) -> String {
+pub(crate) fn markdown(path: &Path, state: Option<&State>) -> String {
     let Some(state) = state else {
         return format!(
             "**No state yet.** Nothing has been applied (`{}` does not exist).\n",
@@ -242,7 +242,7 @@ pub fn markdown(path: &Path, state: Option<&State>) -> String {
 
 /// The before/after of every record that differs between two states, as unified diffs of
 /// their JSON (`-` before, `+` after), in id order. Empty when no record differs.
-pub fn diff(before: &State, after: &State) -> String {
+pub(crate) fn diff(before: &State, after: &State) -> String {
     let mut out = String::new();
     let ids = before.change_orders.keys().chain(
         after

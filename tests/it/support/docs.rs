@@ -6,7 +6,7 @@
 /// cuts it into simple commands at the control operators (`;`, `&&`, `||`, `|`, `(`, `)`,
 /// `$(`). Enough for the plain commands CI files run; a word like `"edas-rollback CI"` stays
 /// one word and is never mistaken for a command.
-pub fn simple_commands(line: &str) -> Vec<Vec<String>> {
+pub(crate) fn simple_commands(line: &str) -> Vec<Vec<String>> {
     let mut commands = vec![Vec::new()];
     let mut word = String::new();
     let mut in_word = false;
@@ -51,7 +51,7 @@ pub fn simple_commands(line: &str) -> Vec<Vec<String>> {
 }
 
 /// The `edas-rollback …` invocations in a shell script, as argv (without redirections).
-pub fn invocations(script: &str) -> Vec<Vec<String>> {
+pub(crate) fn invocations(script: &str) -> Vec<Vec<String>> {
     let joined = script.replace("\\\n", " ");
     let mut found = Vec::new();
     for line in joined.lines() {
@@ -83,7 +83,7 @@ pub fn invocations(script: &str) -> Vec<Vec<String>> {
 }
 
 /// Every field path in a JSON value, as docs/json-output.md writes them: `a.b`, `list[].c`.
-pub fn collect_paths(
+pub(crate) fn collect_paths(
     value: &serde_json::Value,
     prefix: &str,
     paths: &mut std::collections::BTreeSet<String>,

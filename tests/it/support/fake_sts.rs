@@ -20,21 +20,21 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-pub const TEMP_ID: &str = "STS.TempKeyId4Tests";
-pub const TEMP_SECRET: &str = "TEMP-SECRET-DO-NOT-LEAK-5e4d";
-pub const TEMP_TOKEN: &str = "TEMP-TOKEN-DO-NOT-LEAK-8c7b";
+pub(crate) const TEMP_ID: &str = "STS.TempKeyId4Tests";
+pub(crate) const TEMP_SECRET: &str = "TEMP-SECRET-DO-NOT-LEAK-5e4d";
+pub(crate) const TEMP_TOKEN: &str = "TEMP-TOKEN-DO-NOT-LEAK-8c7b";
 /// The long-lived keys AssumeRole is signed with.
-pub const BASE_ID: &str = "LTAI5tBaseKeyForRole";
-pub const BASE_SECRET: &str = "BASE-SECRET-DO-NOT-LEAK-3f2a";
-pub const OIDC_TOKEN: &str = "eyJOIDC-TOKEN-DO-NOT-LEAK-6a1c";
-pub const IMDS_TOKEN: &str = "IMDS-TOKEN-DO-NOT-LEAK-0d9e";
-pub const ROLE_NAME: &str = "EdasRollbackBastion";
-pub const ROLE_ARN: &str = "acs:ram::1234567890123456:role/edas-rollback";
-pub const OIDC_PROVIDER_ARN: &str = "acs:ram::1234567890123456:oidc-provider/github";
+pub(crate) const BASE_ID: &str = "LTAI5tBaseKeyForRole";
+pub(crate) const BASE_SECRET: &str = "BASE-SECRET-DO-NOT-LEAK-3f2a";
+pub(crate) const OIDC_TOKEN: &str = "eyJOIDC-TOKEN-DO-NOT-LEAK-6a1c";
+pub(crate) const IMDS_TOKEN: &str = "IMDS-TOKEN-DO-NOT-LEAK-0d9e";
+pub(crate) const ROLE_NAME: &str = "EdasRollbackBastion";
+pub(crate) const ROLE_ARN: &str = "acs:ram::1234567890123456:role/edas-rollback";
+pub(crate) const OIDC_PROVIDER_ARN: &str = "acs:ram::1234567890123456:oidc-provider/github";
 
 /// What the fake saw, per request kind.
 #[derive(Clone, Debug, Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     /// `AssumeRole`, `AssumeRoleWithOIDC`, `GetCallerIdentity`, `imds-token`, `imds-role`,
     /// `imds-credentials`, `creds`, and `refused:<why>`.
     pub counts: BTreeMap<String, u64>,
@@ -49,7 +49,7 @@ struct Shared {
     life: Duration,
 }
 
-pub struct FakeCloud {
+pub(crate) struct FakeCloud {
     /// Held, never read: the server's tasks run on it until the fake is dropped.
     _runtime: tokio::runtime::Runtime,
     addr: SocketAddr,
@@ -58,12 +58,12 @@ pub struct FakeCloud {
 }
 
 impl FakeCloud {
-    pub fn start() -> FakeCloud {
+    pub(crate) fn start() -> FakeCloud {
         FakeCloud::start_with_life(Duration::from_secs(3600))
     }
 
     /// Issued credentials expire `life` after each fetch.
-    pub fn start_with_life(life: Duration) -> FakeCloud {
+    pub(crate) fn start_with_life(life: Duration) -> FakeCloud {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -94,20 +94,20 @@ impl FakeCloud {
         }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    pub fn seen(&self) -> Seen {
+    pub(crate) fn seen(&self) -> Seen {
         self.shared.seen.lock().unwrap().clone()
     }
 
-    pub fn count(&self, what: &str) -> u64 {
+    pub(crate) fn count(&self, what: &str) -> u64 {
         self.seen().counts.get(what).copied().unwrap_or(0)
     }
 
     /// A simulator config that accepts only the temporary keys.
-    pub fn sim_config() -> SimConfig {
+    pub(crate) fn sim_config() -> SimConfig {
         SimConfig {
             access_key_id: TEMP_ID.to_string(),
             access_key_secret: Secret::new(TEMP_SECRET),
@@ -345,7 +345,11 @@ async fn handle(
 // Configuration files as people write them.
 
 /// A profile with every field `aliyun configure` (3.0.2xx) writes, `fields` overriding some.
-pub fn aliyun_profile(name: &str, mode: &str, fields: serde_json::Value) -> serde_json::Value {
+pub(crate) fn aliyun_profile(
+    name: &str,
+    mode: &str,
+    fields: serde_json::Value,
+) -> serde_json::Value {
     let mut profile = serde_json::json!({
         "name": name, "mode": mode, "access_key_id": "", "access_key_secret": "",
         "sts_token": "", "sts_region": "", "ram_role_name": "", "ram_role_arn": "",
@@ -361,7 +365,7 @@ pub fn aliyun_profile(name: &str, mode: &str, fields: serde_json::Value) -> serd
     profile
 }
 
-pub fn write_aliyun_config(home: &Path, current: &str, profiles: Vec<serde_json::Value>) {
+pub(crate) fn write_aliyun_config(home: &Path, current: &str, profiles: Vec<serde_json::Value>) {
     std::fs::create_dir_all(home.join(".aliyun")).unwrap();
     let config = serde_json::json!({"current": current, "profiles": profiles, "meta_path": ""});
     std::fs::write(
@@ -371,14 +375,14 @@ pub fn write_aliyun_config(home: &Path, current: &str, profiles: Vec<serde_json:
     .unwrap();
 }
 
-pub fn write_token(workspace: &super::Workspace) -> String {
+pub(crate) fn write_token(workspace: &super::Workspace) -> String {
     let path = workspace.path("oidc-token");
     std::fs::write(&path, OIDC_TOKEN).unwrap();
     path.display().to_string()
 }
 
 /// A script printing the temporary keys in the aliyun CLI's External format.
-pub fn write_external(workspace: &super::Workspace) -> String {
+pub(crate) fn write_external(workspace: &super::Workspace) -> String {
     let path = workspace.path("print-creds.sh");
     let expiration = humantime::format_rfc3339_seconds(
         std::time::SystemTime::now() + std::time::Duration::from_secs(3600),

@@ -5,23 +5,23 @@
 //! URI), [`pg_cluster`] (a throwaway PostgreSQL cluster) and [`docs`] (commands and JSON
 //! paths read out of the docs).
 
-pub mod docs;
-pub mod fake_sts;
-pub mod pg_cluster;
+pub(crate) mod docs;
+pub(crate) mod fake_sts;
+pub(crate) mod pg_cluster;
 
-use edas_rollback::sim::{Faults, SimConfig, SimStats, Simulator};
+use edas_rollback::sim::{Faults, Latency, SimConfig, SimStats, Simulator};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub const BINARY: &str = env!("CARGO_BIN_EXE_edas-rollback");
+pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_edas-rollback");
 
 /// The simulator on its own runtime. `stop` and `restart` let a test take the service away
 /// mid-run; `history` keeps the counters of every stopped instance so nothing is forgotten.
-pub struct Sim {
+pub(crate) struct Sim {
     runtime: tokio::runtime::Runtime,
     simulator: Option<Simulator>,
     addr: SocketAddr,
@@ -31,7 +31,7 @@ pub struct Sim {
 }
 
 impl Sim {
-    pub fn start(config: SimConfig) -> Sim {
+    pub(crate) fn start(config: SimConfig) -> Sim {
         Sim::start_on("127.0.0.1:0".parse().unwrap(), config)
     }
 
@@ -53,7 +53,7 @@ impl Sim {
         }
     }
 
-    pub fn any_id(faults: Faults, seed: u64) -> Sim {
+    pub(crate) fn any_id(faults: Faults, seed: u64) -> Sim {
         Sim::start(SimConfig {
             any_id: true,
             faults,
@@ -62,12 +62,23 @@ impl Sim {
         })
     }
 
-    pub fn endpoint(&self) -> String {
+    /// Any id exists, and every answer takes `latency`: a run slow enough to interrupt.
+    pub(crate) fn slow(latency: Duration, seed: u64) -> Sim {
+        Sim::any_id(
+            Faults {
+                latency: Latency::Fixed(latency),
+                ..Faults::default()
+            },
+            seed,
+        )
+    }
+
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// The live instance's counters (empty when stopped).
-    pub fn stats(&self) -> SimStats {
+    pub(crate) fn stats(&self) -> SimStats {
         self.simulator
             .as_ref()
             .map(Simulator::stats)
@@ -75,7 +86,7 @@ impl Sim {
     }
 
     /// Stops answering: in-flight requests finish, then the port is closed.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(simulator) = self.simulator.take() {
             let stats = self.runtime.block_on(simulator.shutdown_with_stats());
             self.history.push(stats);
@@ -84,7 +95,7 @@ impl Sim {
 
     /// A new instance on the same port, carrying over every change order's status, so an
     /// aborted one (status 6) stays stopped as it would on the real service.
-    pub fn restart(&mut self, faults: Faults) {
+    pub(crate) fn restart(&mut self, faults: Faults) {
         self.stop();
         let carried: Vec<_> = self
             .all_change_orders()
@@ -127,7 +138,7 @@ impl Sim {
     }
 
     /// Aborts committed per change order, summed over every instance this test ran.
-    pub fn commits(&self) -> BTreeMap<String, u64> {
+    pub(crate) fn commits(&self) -> BTreeMap<String, u64> {
         let mut commits = BTreeMap::new();
         for stats in self.history.iter().chain(std::iter::once(&self.stats())) {
             for (id, counts) in &stats.change_orders {
@@ -155,7 +166,7 @@ impl Drop for Sim {
 /// let run = workspace.plan(&["--out", "plan.json"]).expect(0);
 /// workspace.apply(&[]).expect(0); // apply --auto-approve
 /// ```
-pub struct Workspace {
+pub(crate) struct Workspace {
     pub dir: tempfile::TempDir,
     pub ids: Vec<String>,
     /// Relative to the dir; `None` for the default beside the config.
@@ -169,12 +180,12 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    pub fn new(count: usize) -> Workspace {
+    pub(crate) fn new(count: usize) -> Workspace {
         Workspace::declaring(numbered_ids(count))
     }
 
     /// A workspace whose config declares exactly `ids` (each with `app: checkout`).
-    pub fn declaring(ids: Vec<String>) -> Workspace {
+    pub(crate) fn declaring(ids: Vec<String>) -> Workspace {
         let workspace = Workspace {
             dir: tempfile::tempdir().unwrap(),
             ids,
@@ -188,35 +199,35 @@ impl Workspace {
     }
 
     /// The config's `state:` (a path relative to the dir, or a `postgres://` URL).
-    pub fn state_at(mut self, state: &str) -> Workspace {
+    pub(crate) fn state_at(mut self, state: &str) -> Workspace {
         self.state = Some(state.to_string());
         self.write_config();
         self
     }
 
     /// YAML put under the config's `apply:` key (e.g. `request_timeout: 1s`).
-    pub fn apply_settings(mut self, yaml: &str) -> Workspace {
+    pub(crate) fn apply_settings(mut self, yaml: &str) -> Workspace {
         self.apply = yaml.to_string();
         self.write_config();
         self
     }
 
     /// Runs from now on go to `sim` (through `--endpoint`).
-    pub fn against(mut self, sim: &Sim) -> Workspace {
+    pub(crate) fn against(mut self, sim: &Sim) -> Workspace {
         self.endpoint = Some(sim.endpoint());
         self
     }
 
     /// Runs name the endpoint in `EDAS_ENDPOINT`, so their command lines are exactly the
     /// ones a document shows.
-    pub fn endpoint_in_env(mut self) -> Workspace {
+    pub(crate) fn endpoint_in_env(mut self) -> Workspace {
         self.endpoint_in_env = true;
         self
     }
 
     /// The binary with these arguments, pointed at the simulator given to
     /// [`Workspace::against`], ready to spawn.
-    pub fn binary(&self, args: &[&str]) -> Command {
+    pub(crate) fn binary(&self, args: &[&str]) -> Command {
         let endpoint = self
             .endpoint
             .as_deref()
@@ -230,23 +241,32 @@ impl Workspace {
         }
     }
 
+    /// Starts the binary (see [`Workspace::binary`]) with stdout and stderr piped.
+    pub(crate) fn spawn(&self, args: &[&str]) -> Child {
+        self.binary(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// Runs the binary to its end (see [`Workspace::binary`]).
-    pub fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         Run::from(run(self.binary(args)))
     }
 
     /// `plan` with `extra` arguments.
-    pub fn plan(&self, extra: &[&str]) -> Run {
+    pub(crate) fn plan(&self, extra: &[&str]) -> Run {
         self.run(&[&["plan"], extra].concat())
     }
 
     /// `apply --auto-approve` with `extra` arguments.
-    pub fn apply(&self, extra: &[&str]) -> Run {
+    pub(crate) fn apply(&self, extra: &[&str]) -> Run {
         self.run(&[&["apply", "--auto-approve"], extra].concat())
     }
 
     /// Declares `count` change orders from now on (the first ones stay the same).
-    pub fn declare(&mut self, count: usize) {
+    pub(crate) fn declare(&mut self, count: usize) {
         self.ids = numbered_ids(count);
         self.write_config();
     }
@@ -269,18 +289,18 @@ impl Workspace {
         std::fs::write(self.path("edas-rollback.yaml"), yaml).unwrap();
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    pub fn state_path(&self) -> PathBuf {
+    pub(crate) fn state_path(&self) -> PathBuf {
         match &self.state {
             Some(state) => self.path(state),
             None => self.path("edas-rollback.state.json"),
         }
     }
 
-    pub fn journal_path(&self) -> PathBuf {
+    pub(crate) fn journal_path(&self) -> PathBuf {
         let mut path = self.state_path().into_os_string();
         path.push(".journal");
         PathBuf::from(path)
@@ -288,7 +308,7 @@ impl Workspace {
 
     /// The binary in this dir with the simulator's default test credentials and nothing else
     /// from the environment that could pick other credentials.
-    pub fn command(&self, endpoint: &str, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, endpoint: &str, args: &[&str]) -> Command {
         let mut command = self.without_endpoint(args);
         command.arg("--endpoint").arg(endpoint);
         command
@@ -296,7 +316,7 @@ impl Workspace {
 
     /// Like [`Workspace::command`] without `--endpoint`, so the config or `EDAS_ENDPOINT`
     /// decides.
-    pub fn without_endpoint(&self, args: &[&str]) -> Command {
+    pub(crate) fn without_endpoint(&self, args: &[&str]) -> Command {
         let mut command = self.bare_command(args);
         command
             .env(
@@ -311,7 +331,7 @@ impl Workspace {
     }
 
     /// The binary in this dir with a clean environment and no credentials.
-    pub fn bare_command(&self, args: &[&str]) -> Command {
+    pub(crate) fn bare_command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(BINARY);
         command
             .current_dir(self.dir.path())
@@ -328,22 +348,22 @@ impl Workspace {
     }
 
     /// A JSON file in the dir (a saved plan, a state).
-    pub fn json(&self, name: &str) -> Value {
+    pub(crate) fn json(&self, name: &str) -> Value {
         serde_json::from_str(&std::fs::read_to_string(self.path(name)).unwrap()).unwrap()
     }
 
-    pub fn read_state(&self) -> Option<Value> {
+    pub(crate) fn read_state(&self) -> Option<Value> {
         let text = std::fs::read_to_string(self.state_path()).ok()?;
         Some(serde_json::from_str(&text).unwrap())
     }
 
-    pub fn state(&self) -> Value {
+    pub(crate) fn state(&self) -> Value {
         self.read_state()
             .unwrap_or_else(|| panic!("no state file at {}", self.state_path().display()))
     }
 
     /// Lines in the journal of a run in progress (0 when there is none).
-    pub fn journal_lines(&self) -> usize {
+    pub(crate) fn journal_lines(&self) -> usize {
         std::fs::read_to_string(self.journal_path())
             .map(|text| text.lines().count())
             .unwrap_or(0)
@@ -355,7 +375,7 @@ impl Workspace {
 /// simulator's RequestIds, the host name, the version), so a snapshot changes only when the
 /// output really does. Ids that a test chose stay as they are; add a filter for other random
 /// ones (a new state's lineage) where a test has them.
-pub fn cli_snapshot_settings() -> insta::Settings {
+pub(crate) fn cli_snapshot_settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     let temp = std::env::temp_dir();
     let temp = regex_escape(temp.to_string_lossy().trim_end_matches('/'));
@@ -406,7 +426,7 @@ fn regex_escape(text: &str) -> String {
 }
 
 /// `6b55106c-c7f2-40f7-a1d4-000000000000` and on: valid ids, the same in every test.
-pub fn numbered_ids(count: usize) -> Vec<String> {
+pub(crate) fn numbered_ids(count: usize) -> Vec<String> {
     (0..count)
         .map(|index| format!("6b55106c-c7f2-40f7-a1d4-{index:012}"))
         .collect()
@@ -414,7 +434,7 @@ pub fn numbered_ids(count: usize) -> Vec<String> {
 
 /// What one run of the binary left: its exit code (`None` when a signal ended it) and both
 /// streams as text.
-pub struct Run {
+pub(crate) struct Run {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
@@ -423,13 +443,13 @@ pub struct Run {
 impl Run {
     /// Asserts the exit code, showing both streams when it is another.
     #[track_caller]
-    pub fn expect(self, code: i32) -> Run {
+    pub(crate) fn expect(self, code: i32) -> Run {
         assert_eq!(self.code, Some(code), "{self}");
         self
     }
 
     /// stdout then stderr, for what may be printed on either.
-    pub fn both(&self) -> String {
+    pub(crate) fn both(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
 }
@@ -454,15 +474,15 @@ impl std::fmt::Display for Run {
     }
 }
 
-pub fn run(mut command: Command) -> Output {
+pub(crate) fn run(mut command: Command) -> Output {
     command.output().unwrap()
 }
 
-pub fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-pub fn describe(output: &Output) -> String {
+pub(crate) fn describe(output: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
         output.status.code(),
@@ -472,12 +492,12 @@ pub fn describe(output: &Output) -> String {
 }
 
 #[track_caller]
-pub fn assert_exit(output: &Output, code: i32) {
+pub(crate) fn assert_exit(output: &Output, code: i32) {
     assert_eq!(output.status.code(), Some(code), "{}", describe(output));
 }
 
 /// No change order was committed twice, and none outside `declared` was committed at all.
-pub fn assert_no_duplicates(sim: &Sim, declared: &[String]) {
+pub(crate) fn assert_no_duplicates(sim: &Sim, declared: &[String]) {
     for (id, commits) in sim.commits() {
         if declared.contains(&id) {
             assert!(commits <= 1, "{id} was aborted {commits} times");
@@ -488,7 +508,7 @@ pub fn assert_no_duplicates(sim: &Sim, declared: &[String]) {
 }
 
 /// Nothing in the state says `aborted` unless the simulator committed that abort.
-pub fn assert_nothing_recorded_falsely(workspace: &Workspace, sim: &Sim) {
+pub(crate) fn assert_nothing_recorded_falsely(workspace: &Workspace, sim: &Sim) {
     let Some(state) = workspace.read_state() else {
         return;
     };
@@ -506,7 +526,7 @@ pub fn assert_nothing_recorded_falsely(workspace: &Workspace, sim: &Sim) {
 
 /// Every declared change order is aborted in state with a RequestId, the simulator committed
 /// exactly one abort for each and none for anything else, and the journal is gone.
-pub fn assert_all_aborted_exactly_once(workspace: &Workspace, sim: &Sim) {
+pub(crate) fn assert_all_aborted_exactly_once(workspace: &Workspace, sim: &Sim) {
     let state = workspace.state();
     let records = state["change_orders"].as_object().unwrap();
     let commits = sim.commits();
@@ -523,8 +543,18 @@ pub fn assert_all_aborted_exactly_once(workspace: &Workspace, sim: &Sim) {
     );
 }
 
+/// Sends signal `name` (`INT`, `TERM`, `KILL`…) to `child` with `kill`.
+pub(crate) fn send_signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name}");
+}
+
 /// Waits until `condition` holds, or fails after `limit`.
-pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) {
+pub(crate) fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
     while !condition() {
         assert!(start.elapsed() < limit, "gave up waiting after {limit:?}");
@@ -533,7 +563,7 @@ pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) {
 }
 
 /// Every file under `dir`, recursively.
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(next) = pending.pop() {

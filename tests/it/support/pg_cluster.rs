@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-pub const BIN: &str = "/usr/lib/postgresql/15/bin";
+pub(crate) const BIN: &str = "/usr/lib/postgresql/15/bin";
 
-pub struct PgCluster {
+pub(crate) struct PgCluster {
     dir: tempfile::TempDir,
     as_postgres: bool,
 }
@@ -21,7 +21,7 @@ fn is_root() -> bool {
 }
 
 impl PgCluster {
-    pub fn start() -> PgCluster {
+    pub(crate) fn start() -> PgCluster {
         let dir = tempfile::Builder::new()
             .prefix("edas-pg-")
             .tempdir()
@@ -79,7 +79,7 @@ impl PgCluster {
         self.dir.path().join("data")
     }
 
-    pub fn socket_dir(&self) -> PathBuf {
+    pub(crate) fn socket_dir(&self) -> PathBuf {
         self.dir.path().join("sock")
     }
 
@@ -114,7 +114,7 @@ impl PgCluster {
     }
 
     /// `postgresql://postgres@/postgres?host=<socket dir>`; `extra` is appended to the query.
-    pub fn url(&self, extra: &str) -> String {
+    pub(crate) fn url(&self, extra: &str) -> String {
         let mut url = format!(
             "postgresql://postgres@/postgres?host={}&port=5432",
             self.socket_dir().display()
@@ -127,7 +127,7 @@ impl PgCluster {
     }
 
     /// Stops the server at once (`immediate`: sessions cut as in a crash) and starts it again.
-    pub fn restart(&self) {
+    pub(crate) fn restart(&self) {
         self.stop_mode("immediate");
         self.pg_ctl_start();
     }
