@@ -16,7 +16,7 @@ pub struct Defaults {
     pub parallelism: u32,
     /// `apply.requests_per_second`, `--requests-per-second`.
     pub requests_per_second: u32,
-    /// `apply.request_timeout`: the read timeout of one request (DESIGN 5: 10 s).
+    /// `apply.request_timeout`: the read timeout of one request (docs/wire.md, "Transport": 10 s).
     pub request_timeout: Duration,
     /// `apply.verify_window`: how long an abortable status after an ambiguous abort is watched.
     pub verify_window: Duration,

@@ -1,4 +1,4 @@
-//! The config (DESIGN 2): YAML text → a validated [`DesiredState`]. Never opens files: the
+//! The config (docs/CONFIG.md): YAML text → a validated [`DesiredState`]. Never opens files: the
 //! caller passes the path (for error messages) and the text. Owns the YAML shape
 //! ([`raw`], which the JSON schema is generated from), the checks of meaning ([`check`]) and
 //! the rendering of config errors ([`error`]); it must not touch state, plans or the network.

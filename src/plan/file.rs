@@ -88,7 +88,7 @@ pub enum StalePlan {
     StateMissing { lineage: String, serial: u64 },
 }
 
-/// The provider settings a plan pins (DESIGN 3: apply carries out the plan as reviewed):
+/// The provider settings a plan pins (docs/APPLY.md: apply carries out the plan as reviewed):
 /// apply sends to exactly this endpoint and region, signed with this algorithm, and refuses a
 /// run whose flags, environment or config say otherwise. One struct, so every pinned setting
 /// is compared in the same place.

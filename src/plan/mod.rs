@@ -1,7 +1,7 @@
-//! Planning (DESIGN 3): a pure function from desired state × recorded state to a [`Plan`],
-//! and the plan file ([`file`]). No network, no clock (the timestamp is an input), no
-//! filesystem. The plan holds every decision; apply carries it out and decides nothing new.
-//! This module must not read files, print, or know how a plan is rendered.
+//! Planning (docs/CONTRACT.md, "Semantics"): a pure function from desired state × recorded state to
+//! a [`Plan`], and the plan file ([`file`]). No network, no clock (the timestamp is an input), no
+//! filesystem. The plan holds every decision; apply carries it out and decides nothing new. This
+//! module must not read files, print, or know how a plan is rendered.
 
 pub mod file;
 pub(crate) mod guards;
@@ -318,8 +318,8 @@ pub struct PlanInputs {
     pub tool_version: String,
 }
 
-/// Diffs the declared change orders against the recorded state (DESIGN 3). Pure and
-/// deterministic: the same arguments give a plan that encodes to the same bytes.
+/// Diffs the declared change orders against the recorded state (docs/CONTRACT.md, "Semantics").
+/// Pure and deterministic: the same arguments give a plan that encodes to the same bytes.
 ///
 /// Declared ids are unique once `config` has validated them; should a caller pass a
 /// duplicate anyway, only its first occurrence is planned, so no id gets two actions.

@@ -1,6 +1,6 @@
-//! `plan --refresh` (issue 6): folds the live statuses `GetChangeOrderInfo` gave for the
-//! plan's pending change orders into the plan. Pure: the command asks the service and reads
-//! the clock; this decides what each answer means for the plan, so the plan file holds every
+//! `plan --refresh` (docs/CI.md, docs/json-output.md): folds the live statuses `GetChangeOrderInfo`
+//! gave for the plan's pending change orders into the plan. Pure: the command asks the service and
+//! reads the clock; this decides what each answer means for the plan, so the plan file holds every
 //! decision and apply sends nothing the refresh showed to be pointless.
 //!
 //! - abortable (0, 1, 8, 9): stays `abort`, with the status shown next to it;
@@ -22,7 +22,8 @@ use std::collections::HashMap;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LiveStatus {
-    /// The change order's status (DESIGN 3); `None` when the service refused the question.
+    /// The change order's status (docs/CONTRACT.md, "Change order statuses"); `None` when the
+    /// service refused the question.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<i32>")]
     pub status: Option<ChangeOrderStatus>,
