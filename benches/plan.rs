@@ -73,6 +73,7 @@ fn inputs(count: usize) -> (DesiredState, State) {
         },
         apply: ApplySettings::default(),
         state: None,
+        state_name: None,
         change_orders,
     };
     (desired, state)

@@ -29,6 +29,14 @@ pub struct LoadedConfig {
 }
 
 impl LoadedConfig {
+    /// Where the parsed config puts its state, for [`open_store_with`].
+    pub(crate) fn state_keys(&self) -> config::StateKeys {
+        config::StateKeys {
+            state: self.desired.state.clone(),
+            state_name: self.desired.state_name.clone(),
+        }
+    }
+
     /// The state file for this config (docs/CONTRACT.md, "Files"): `--state`, else `state:`, else
     /// `<config stem>.state.json` beside the config.
     pub fn state_path(&self, flag: Option<&Path>) -> PathBuf {
@@ -87,6 +95,15 @@ pub fn read_config(path: &Path) -> anyhow::Result<ConfigFile> {
 }
 
 impl ConfigFile {
+    /// The `state:` and `state_name:` keys alone, read leniently (a config that fails its
+    /// checks still names its state), for opening the store before the whole file parses.
+    pub(crate) fn state_keys(&self) -> config::StateKeys {
+        std::str::from_utf8(&self.bytes)
+            .ok()
+            .and_then(config::state_keys)
+            .unwrap_or_default()
+    }
+
     /// Checks the text and parses it: the second half of [`load_config`].
     pub fn parse(self) -> anyhow::Result<LoadedConfig> {
         let path = self.path.as_path();
@@ -229,15 +246,26 @@ pub fn open_store_at(
     global: &GlobalArgs,
     flag: Option<&Path>,
 ) -> anyhow::Result<crate::state::store::AnyStore> {
-    use crate::state::postgres::{PgStore, is_postgres_url, location};
-    use crate::state::store::{AnyStore, LocalStore};
     let keys = read_bounded_text(&global.config, MAX_CONFIG_BYTES, "config file")
         .ok()
-        .and_then(|text| config::state_keys(&text));
-    let (configured, configured_name) = match keys {
-        Some(keys) => (keys.state, keys.state_name),
-        None => (None, None),
-    };
+        .and_then(|text| config::state_keys(&text))
+        .unwrap_or_default();
+    open_store_with(global, flag, keys)
+}
+
+/// [`open_store_at`] with the config's `state:` and `state_name:` already in hand, so a
+/// command that has read or parsed the config does not read and parse it again.
+pub(crate) fn open_store_with(
+    global: &GlobalArgs,
+    flag: Option<&Path>,
+    keys: config::StateKeys,
+) -> anyhow::Result<crate::state::store::AnyStore> {
+    use crate::state::postgres::{PgStore, is_postgres_url, location};
+    use crate::state::store::{AnyStore, LocalStore};
+    let config::StateKeys {
+        state: configured,
+        state_name: configured_name,
+    } = keys;
     let chosen = flag.or(configured.as_deref());
     if let Some(url) = chosen
         .and_then(Path::to_str)
@@ -264,6 +292,36 @@ pub fn open_store_at(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `plan` opens the store from the raw file's keys and `apply` from the parsed config's:
+    /// both must name the same state, or the two commands would act on different states.
+    #[test]
+    fn the_parsed_config_and_the_raw_file_name_the_same_state() {
+        for text in [
+            "version: 1\nprovider:\n  region: cn-hangzhou\nstate: postgresql://db/edas\nstate_name: inc-42\nchange_orders:\n  - id: a-1\n",
+            "version: 1\nprovider: {region: cn-hangzhou}\nstate: runbooks/s.json\nchange_orders: [{id: a-1}]\n",
+            "version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n  - id: a-1\n",
+        ] {
+            let file = ConfigFile {
+                path: PathBuf::from("incident.yaml"),
+                bytes: text.as_bytes().to_vec(),
+            };
+            let raw_keys = file.state_keys();
+            let parsed = file.parse().expect("a valid config");
+            assert_eq!(parsed.state_keys(), raw_keys, "{text}");
+        }
+        let file = ConfigFile {
+            path: PathBuf::from("incident.yaml"),
+            bytes: b"version: 1\nprovider:\n  region: cn-hangzhou\nstate: postgresql://db/edas\nstate_name: inc-42\nchange_orders:\n  - id: a-1\n".to_vec(),
+        };
+        assert_eq!(
+            file.parse().expect("a valid config").state_keys(),
+            config::StateKeys {
+                state: Some(PathBuf::from("postgresql://db/edas")),
+                state_name: Some("inc-42".to_string()),
+            }
+        );
+    }
 
     #[test]
     fn the_flag_wins_then_the_config_then_the_stem() {

@@ -94,6 +94,7 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
         .apply
         .map(|apply| check_apply(&mut checker, apply))
         .unwrap_or_default();
+    let state_name = raw.state_name.map(|name| name.value);
     let state = raw.state.and_then(|state| {
         if state.value.trim().is_empty() {
             checker.fail(
@@ -200,6 +201,7 @@ pub(super) fn check(path: &Path, text: &str, raw: RawConfig) -> Result<DesiredSt
             provider,
             apply,
             state,
+            state_name,
             change_orders,
         })
     } else {

@@ -97,6 +97,8 @@ pub struct DesiredState {
     pub apply: ApplySettings,
     /// `state:` as written, relative to the config file's directory.
     pub state: Option<PathBuf>,
+    /// `state_name:`: the state's name in a PostgreSQL database.
+    pub state_name: Option<String>,
     /// `select:`: resolved by `plan` through ListRecentChangeOrder.
     pub selectors: Vec<crate::plan::select::SelectorSpec>,
     pub change_orders: Vec<ChangeOrderSpec>,

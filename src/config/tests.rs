@@ -50,6 +50,7 @@ fn a_complete_config_parses_into_the_desired_state() {
                 ..ApplySettings::default()
             },
             state: Some(PathBuf::from("incident-42.state.json")),
+            state_name: None,
             change_orders: vec![
                 ChangeOrderSpec {
                     id: ChangeOrderId::new("6b55106c-c7f2-40f7-a1d4-0928700aaaaa"),

@@ -87,6 +87,7 @@ mod tests {
             },
             apply: ApplySettings::default(),
             state: None,
+            state_name: None,
             change_orders: (0..count)
                 .map(|index| ChangeOrderSpec {
                     id: ChangeOrderId::new(format!("co-{index}")),

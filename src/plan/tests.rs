@@ -16,6 +16,7 @@ fn desired(ids: &[&str]) -> DesiredState {
         },
         apply: ApplySettings::default(),
         state: None,
+        state_name: None,
         change_orders: ids
             .iter()
             .map(|id| ChangeOrderSpec {

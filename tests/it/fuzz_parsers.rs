@@ -917,6 +917,7 @@ fn seed_plan() -> Plan {
         },
         apply: ApplySettings::default(),
         state: None,
+        state_name: None,
         change_orders: ["co-1", "co-2", "co-3", "co-new"]
             .into_iter()
             .map(|id| ChangeOrderSpec {

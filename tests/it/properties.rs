@@ -871,6 +871,7 @@ fn desired_state() -> impl Strategy<Value = DesiredState> {
             },
             apply: ApplySettings::default(),
             state: None,
+            state_name: None,
             change_orders: indices
                 .into_iter()
                 .zip(labels)

@@ -21,7 +21,7 @@ use crate::cli::render::plan as render_plan;
 use crate::cli::render::store_error_to_anyhow;
 use crate::cli::render::{Hinted, print_error};
 use crate::cli::saved_plan;
-use crate::cli::settings::{RunTuning, load_config, open_store};
+use crate::cli::settings::{RunTuning, load_config, open_store_with};
 use crate::edas::client::EdasClient;
 use crate::edas::credentials::{Credentials, CredentialsProvider, load_provider};
 use crate::plan::file::check_applicable;
@@ -114,7 +114,7 @@ pub(crate) async fn execute(
             "run `edas-rollback plan --out FILE`, review the change orders it found, and run `edas-rollback apply FILE`",
         ));
     }
-    let store = open_store(global)?;
+    let store = open_store_with(global, global.state.as_deref(), config.state_keys())?;
     // The lock is held for the whole run: until the run ends (or this function returns).
     let run = Run::start(&store, "apply", args.lock_timeout, TOOL_VERSION)
         .map_err(store_error_to_anyhow)?;

@@ -133,12 +133,14 @@ fn load_inputs(
     global: &GlobalArgs,
     args: &PlanArgs,
 ) -> anyhow::Result<(LoadedConfig, crate::state::store::LoadedState)> {
-    let store = crate::cli::settings::open_store(global)?;
+    let file = read_config(&global.config)?;
+    let store =
+        crate::cli::settings::open_store_with(global, global.state.as_deref(), file.state_keys())?;
     if let Some(out) = &args.out {
         refuse_overwriting(out, &global.config, &store)?;
     }
     let (config, loaded) = store.load_recovering_alongside(
-        || read_config(&global.config)?.parse(),
+        || file.parse(),
         "plan",
         args.lock_timeout,
         env!("CARGO_PKG_VERSION"),
@@ -908,6 +910,7 @@ mod tests {
             },
             apply: crate::config::ApplySettings::default(),
             state: None,
+            state_name: None,
             change_orders: Vec::new(),
             selectors,
         }

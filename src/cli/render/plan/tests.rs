@@ -64,6 +64,7 @@ fn sample(count: usize) -> Plan {
         },
         apply: ApplySettings::default(),
         state: None,
+        state_name: None,
         change_orders,
     };
     let inputs = PlanInputs {
@@ -223,6 +224,7 @@ fn selected_sample() -> Plan {
         },
         apply: ApplySettings::default(),
         state: None,
+        state_name: None,
         change_orders: vec![
             explicit("co-explicit", None),
             explicit("co-c0", Some("checkout")),
