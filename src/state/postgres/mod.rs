@@ -369,6 +369,33 @@ fn migrations(schema: &str) -> Vec<(i32, String)> {
     )]
 }
 
+/// The holder row of the state's lock, for the "locked by" error and `force-unlock`.
+async fn lock_holder(
+    client: &Client,
+    schema: &str,
+    name: &str,
+    shown: &str,
+) -> Result<Option<LockInfo>, StoreError> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT id, operation, who, host, pid, created FROM {schema}.locks \
+                 WHERE state = $1"
+            ),
+            &[&name],
+        )
+        .await
+        .map_err(pg(shown, "read the lock row of"))?;
+    Ok(row.map(|row| LockInfo {
+        id: row.get(0),
+        operation: row.get(1),
+        who: row.get(2),
+        host: row.get(3),
+        pid: u32::try_from(row.get::<_, i64>(4)).unwrap_or_default(),
+        created: row.get(5),
+    }))
+}
+
 async fn migrate(client: &Client, schema: &str, shown: &str) -> Result<(), StoreError> {
     let current = client
         .query_opt(
@@ -791,24 +818,7 @@ impl PgStore {
                     .map_err(pg(&shown, "write the lock row of"))?;
                 return Ok(Ok(()));
             }
-            let holder = client
-                .query_opt(
-                    &format!(
-                        "SELECT id, operation, who, host, pid, created FROM {schema}.locks \
-                         WHERE state = $1"
-                    ),
-                    &[&name],
-                )
-                .await
-                .map_err(pg(&shown, "read the lock row of"))?
-                .map(|row| LockInfo {
-                    id: row.get(0),
-                    operation: row.get(1),
-                    who: row.get(2),
-                    host: row.get(3),
-                    pid: u32::try_from(row.get::<_, i64>(4)).unwrap_or_default(),
-                    created: row.get(5),
-                });
+            let holder = lock_holder(&client, &schema, &name, &shown).await?;
             Ok(Err(holder))
         })?;
         if taken.is_ok()
@@ -1088,24 +1098,7 @@ impl StateStore for PgStore {
         let lock_id = lock_id.to_string();
         let path = PathBuf::from(&self.shown);
         self.db.call(move |client| async move {
-            let holder = client
-                .query_opt(
-                    &format!(
-                        "SELECT id, operation, who, host, pid, created FROM {schema}.locks \
-                         WHERE state = $1"
-                    ),
-                    &[&name],
-                )
-                .await
-                .map_err(pg(&shown, "read the lock row of"))?
-                .map(|row| LockInfo {
-                    id: row.get(0),
-                    operation: row.get(1),
-                    who: row.get(2),
-                    host: row.get(3),
-                    pid: u32::try_from(row.get::<_, i64>(4)).unwrap_or_default(),
-                    created: row.get(5),
-                });
+            let holder = lock_holder(&client, &schema, &name, &shown).await?;
             let Some(info) = holder else {
                 return Err(StoreError::NotLocked { state: shown });
             };
