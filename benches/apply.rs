@@ -70,8 +70,8 @@ struct FileJournal {
 }
 
 impl JournalSink for FileJournal {
-    fn append(&mut self, record: &JournalRecord) -> Result<(), ApplyError> {
-        serde_json::to_writer(&mut self.file, record)
+    fn append(&mut self, record: JournalRecord) -> Result<(), ApplyError> {
+        serde_json::to_writer(&mut self.file, &record)
             .map_err(std::io::Error::from)
             .and_then(|()| self.file.write_all(b"\n"))
             .map_err(|error| ApplyError::Journal {

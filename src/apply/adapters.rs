@@ -63,11 +63,11 @@ fn journal_error<J: StoreJournal>(writer: &J, error: StoreError) -> ApplyError {
 }
 
 impl<J: StoreJournal> JournalSink for RecordingJournal<J> {
-    fn append(&mut self, record: &JournalRecord) -> Result<(), ApplyError> {
+    fn append(&mut self, record: JournalRecord) -> Result<(), ApplyError> {
         self.writer
-            .append(record)
+            .append(&record)
             .map_err(|error| journal_error(&self.writer, error))?;
-        self.records.push(record.clone());
+        self.records.push(record);
         Ok(())
     }
 

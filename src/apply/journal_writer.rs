@@ -237,14 +237,18 @@ impl<S: JournalSink> Writer<S> {
         }
         let result = match (self.sink.take(), &self.error) {
             (Some(mut sink), None) => {
-                match records.iter().try_for_each(|record| sink.append(record)) {
+                let count = records.len() as u64;
+                match records
+                    .into_iter()
+                    .try_for_each(|record| sink.append(record))
+                {
                     Err(error) => {
                         self.sink = Some(sink);
                         Err(error)
                     }
                     Ok(()) if !sync => {
                         self.sink = Some(sink);
-                        self.appended += records.len() as u64;
+                        self.appended += count;
                         Ok(())
                     }
                     Ok(()) => {
@@ -257,7 +261,7 @@ impl<S: JournalSink> Writer<S> {
                             Ok((sink, result)) => {
                                 self.sink = Some(sink);
                                 self.syncs += 1;
-                                self.appended += records.len() as u64;
+                                self.appended += count;
                                 if result.is_ok() {
                                     self.durability.durable.send_replace(self.appended);
                                 }

@@ -67,9 +67,11 @@ pub trait Transport: Send + Sync + 'static {
 }
 
 /// Where journal records go: the store's journal file in production. `append` may buffer;
-/// `sync` makes everything appended so far durable (flush + fdatasync).
+/// `sync` makes everything appended so far durable (flush + fdatasync). `append` takes the
+/// record, so a sink that keeps it (for the fold at the end of the run) keeps it without a
+/// copy.
 pub trait JournalSink: Send + 'static {
-    fn append(&mut self, record: &JournalRecord) -> Result<(), ApplyError>;
+    fn append(&mut self, record: JournalRecord) -> Result<(), ApplyError>;
     fn sync(&mut self) -> Result<(), ApplyError>;
 }
 

@@ -17,7 +17,7 @@ use super::{
     journal_writer::{Durability, WriterResult},
 };
 use crate::plan::Plan;
-use crate::state::journal::{FoldError, JournalRecord, fold};
+use crate::state::journal::{FoldError, JournalRecord, fold_owned};
 use crate::state::store::{LoadedState, StateStore, StoreError};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -212,11 +212,12 @@ fn save<S: StateStore>(
     journal: RecordingJournal<S::Journal>,
 ) -> Result<(), RunError> {
     let (writer, records) = journal.into_parts();
-    let folded = fold(loaded.state.clone(), &records).map_err(|source| RunError::Fold {
+    // The records and the folded state are needed no more: moved, not copied.
+    let folded = fold_owned(loaded.state.clone(), records).map_err(|source| RunError::Fold {
         journal: crate::state::store::StoreJournal::location(&writer),
         source,
     })?;
-    store.save(lock, loaded, &folded)?;
+    store.save_owned(lock, loaded, folded)?;
     store.finish_journal(lock, writer)?;
     Ok(())
 }

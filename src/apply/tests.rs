@@ -29,8 +29,8 @@ struct Journal {
 struct MemorySink(Arc<Mutex<Journal>>);
 
 impl JournalSink for MemorySink {
-    fn append(&mut self, record: &JournalRecord) -> Result<(), ApplyError> {
-        self.0.lock().unwrap().records.push(record.clone());
+    fn append(&mut self, record: JournalRecord) -> Result<(), ApplyError> {
+        self.0.lock().unwrap().records.push(record);
         Ok(())
     }
 

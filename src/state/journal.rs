@@ -149,7 +149,15 @@ pub enum FoldError {
 /// turns into an abort with `verify_first`. Records of different change orders commute, so
 /// the interleaving of parallel requests does not matter; and since every rule sets values
 /// rather than adding to them, folding the same journal twice gives the same state.
-pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldError> {
+///
+/// Copies what it keeps from `records`; [`fold_owned`] moves it instead.
+pub fn fold(state: State, records: &[JournalRecord]) -> Result<State, FoldError> {
+    fold_owned(state, records.to_vec())
+}
+
+/// [`fold`], taking the records: their strings move into the state instead of being copied
+/// (the end of an apply run folds every record it wrote, and needs them no more).
+pub fn fold_owned(mut state: State, records: Vec<JournalRecord>) -> Result<State, FoldError> {
     if let Some(first) = records.first()
         && !matches!(first, JournalRecord::Begin { .. })
     {
@@ -158,26 +166,30 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
             found: first.event_name(),
         });
     }
-    let withdrawn = withdrawn_intents(records);
+    let withdrawn: BTreeSet<(ChangeOrderId, u32)> = withdrawn_intents(&records)
+        .into_iter()
+        .map(|(id, attempt)| (id.clone(), attempt))
+        .collect();
     // The endpoint the journal's run sent to, stamped on every response it folds.
-    let mut run_endpoint: Option<&String> = None;
+    let mut run_endpoint: Option<String> = None;
     for record in records {
         match record {
             JournalRecord::Intent {
-                change_order_id,
+                ref change_order_id,
                 attempt,
                 ..
-            } if withdrawn.contains(&(change_order_id, *attempt)) => {}
+            } if !withdrawn.is_empty()
+                && withdrawn.contains(&(change_order_id.clone(), attempt)) => {}
             JournalRecord::Begin {
                 lineage, endpoint, ..
             } => {
-                if *lineage != state.lineage {
+                if lineage != state.lineage {
                     return Err(FoldError::LineageMismatch {
-                        journal: lineage.clone(),
+                        journal: lineage,
                         state: state.lineage.clone(),
                     });
                 }
-                run_endpoint = endpoint.as_ref();
+                run_endpoint = endpoint;
             }
             JournalRecord::Intent {
                 change_order_id,
@@ -190,17 +202,17 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
             } => {
                 let entry = state
                     .change_orders
-                    .entry(change_order_id.clone())
+                    .entry(change_order_id)
                     .or_insert_with(|| ChangeOrderRecord::new(RecordStatus::Unknown));
                 entry.status = RecordStatus::Unknown;
-                entry.attempts = entry.attempts.max(*attempt);
-                entry.last_attempt_at = Some(at.clone());
+                entry.attempts = entry.attempts.max(attempt);
+                entry.last_attempt_at = Some(at);
                 entry.operation = Some(operation.unwrap_or_default());
                 if app.is_some() {
-                    entry.app = app.clone();
+                    entry.app = app;
                 }
                 if reason.is_some() {
-                    entry.reason = reason.clone();
+                    entry.reason = reason;
                 }
             }
             JournalRecord::Intent {
@@ -223,22 +235,22 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
             } => {
                 let entry = state
                     .change_orders
-                    .entry(change_order_id.clone())
-                    .or_insert_with(|| ChangeOrderRecord::new(*status));
+                    .entry(change_order_id)
+                    .or_insert_with(|| ChangeOrderRecord::new(status));
                 // The recorded rollback status described an earlier abort's rollback;
                 // `rollback_status` records after this response set it again.
                 entry.rollback_status = None;
-                entry.status = *status;
-                entry.http_status = *http_status;
-                entry.request_id = request_id.clone();
-                entry.trace_id = trace_id.clone();
-                entry.code = code.clone();
-                entry.error_code = error_code.clone();
-                entry.message = message.clone();
-                entry.rollback_change_order_id = rollback_change_order_id.clone();
-                entry.confirmed_by_status = *confirmed_by_status;
-                entry.change_order_status = *change_order_status;
-                entry.endpoint = run_endpoint.cloned();
+                entry.status = status;
+                entry.http_status = http_status;
+                entry.request_id = request_id;
+                entry.trace_id = trace_id;
+                entry.code = code;
+                entry.error_code = error_code;
+                entry.message = message;
+                entry.rollback_change_order_id = rollback_change_order_id;
+                entry.confirmed_by_status = confirmed_by_status;
+                entry.change_order_status = change_order_status;
+                entry.endpoint.clone_from(&run_endpoint);
             }
             JournalRecord::RollbackStatus {
                 change_order_id,
@@ -249,9 +261,9 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<State, FoldEr
                 // journal lost its abort records; `unknown` makes the next apply ask first.
                 let entry = state
                     .change_orders
-                    .entry(change_order_id.clone())
+                    .entry(change_order_id)
                     .or_insert_with(|| ChangeOrderRecord::new(RecordStatus::Unknown));
-                entry.rollback_status = Some(*rollback_status);
+                entry.rollback_status = Some(rollback_status);
             }
             // Its intent was skipped above; nothing else to undo.
             JournalRecord::Withdrawn { .. } => {}

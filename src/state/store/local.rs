@@ -24,6 +24,7 @@ use super::{LoadedState, Recovery, SaveOutcome, StoreError};
 use crate::ids::ChangeOrderId;
 use crate::state::journal::{self, JournalRecord, ParsedJournal};
 use crate::state::model::{RecordStatus, STATE_FORMAT_VERSION, State};
+use std::borrow::Cow;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -438,7 +439,18 @@ impl LocalStore {
         loaded: &LoadedState,
         new_state: &State,
     ) -> Result<SaveOutcome, StoreError> {
-        self.save_with(lock, loaded, new_state, false)
+        self.save_with(lock, loaded, Cow::Borrowed(new_state), false)
+    }
+
+    /// [`Self::save`], taking the new state: the state written is `new_state` itself, not a
+    /// copy (the end of an apply run, whose folded state is needed no more).
+    pub fn save_owned(
+        &self,
+        lock: &StateLock,
+        loaded: &LoadedState,
+        new_state: State,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.save_with(lock, loaded, Cow::Owned(new_state), false)
     }
 
     /// [`Self::save`], keeping `state`'s own serial (`state migrate`, `state push`).
@@ -448,14 +460,14 @@ impl LocalStore {
         loaded: &LoadedState,
         state: &State,
     ) -> Result<SaveOutcome, StoreError> {
-        self.save_with(lock, loaded, state, true)
+        self.save_with(lock, loaded, Cow::Borrowed(state), true)
     }
 
     fn save_with(
         &self,
         lock: &StateLock,
         loaded: &LoadedState,
-        new_state: &State,
+        new_state: Cow<'_, State>,
         exact: bool,
     ) -> Result<SaveOutcome, StoreError> {
         self.check_lock(lock)?;
@@ -478,12 +490,12 @@ impl LocalStore {
                 found: describe(on_disk.as_ref().map(|(state, _)| state)),
             });
         }
-        let unchanged = !loaded.state.content_differs(new_state)
+        let unchanged = !loaded.state.content_differs(&new_state)
             && (!exact || (loaded.existed && loaded.state.serial == new_state.serial));
         if unchanged {
             return Ok(SaveOutcome::Unchanged);
         }
-        let mut written = new_state.clone();
+        let mut written = new_state.into_owned();
         written.format_version = STATE_FORMAT_VERSION;
         if !exact {
             written.serial = loaded.state.serial + 1;

@@ -156,6 +156,16 @@ pub trait StateStore: Send + Sync {
         loaded: &LoadedState,
         new_state: &State,
     ) -> Result<SaveOutcome, StoreError>;
+    /// [`Self::save`], taking the new state, so a backend that keeps it (the local file's
+    /// [`SaveOutcome::Written`]) need not copy it.
+    fn save_owned(
+        &self,
+        lock: &Self::Lock,
+        loaded: &LoadedState,
+        new_state: State,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.save(lock, loaded, &new_state)
+    }
     /// [`Self::save`], but `state` keeps its own serial (and lineage): `state migrate` and
     /// `state push`, which check the serials themselves.
     fn save_exact(
@@ -256,6 +266,14 @@ impl StateStore for LocalStore {
         new_state: &State,
     ) -> Result<SaveOutcome, StoreError> {
         LocalStore::save(self, lock, loaded, new_state)
+    }
+    fn save_owned(
+        &self,
+        lock: &StateLock,
+        loaded: &LoadedState,
+        new_state: State,
+    ) -> Result<SaveOutcome, StoreError> {
+        LocalStore::save_owned(self, lock, loaded, new_state)
     }
     fn save_exact(
         &self,
@@ -452,6 +470,22 @@ impl StateStore for AnyStore {
             (AnyStore::Local(store), AnyLock::Local(lock)) => store.save(lock, loaded, new_state),
             (AnyStore::Postgres(store), AnyLock::Postgres(lock)) => {
                 store.save(lock, loaded, new_state)
+            }
+            _ => Err(self.wrong_lock()),
+        }
+    }
+    fn save_owned(
+        &self,
+        lock: &AnyLock,
+        loaded: &LoadedState,
+        new_state: State,
+    ) -> Result<SaveOutcome, StoreError> {
+        match (self, lock) {
+            (AnyStore::Local(store), AnyLock::Local(lock)) => {
+                store.save_owned(lock, loaded, new_state)
+            }
+            (AnyStore::Postgres(store), AnyLock::Postgres(lock)) => {
+                store.save(lock, loaded, &new_state)
             }
             _ => Err(self.wrong_lock()),
         }
