@@ -200,16 +200,24 @@ impl Pacer {
 
     /// Waits for this task's start slot and returns the instant it started.
     pub async fn acquire(&self) -> Instant {
+        match self.reserve() {
+            Ok(now) => now,
+            Err(slot) => {
+                tokio::time::sleep_until(slot).await;
+                Instant::now()
+            }
+        }
+    }
+
+    /// Reserves this task's start slot: `Ok(now)` when it is due already, `Err(slot)` when
+    /// the task must wait until `slot` to start. A slot that is already due needs no timer:
+    /// registering one costs a timer-wheel entry, and one due within the current millisecond
+    /// made tokio wake its driver through the eventfd (a `write` system call per request
+    /// when the rate is high).
+    pub fn reserve(&self) -> Result<Instant, Instant> {
         let now = Instant::now();
         let slot = self.with(|control| control.reserve(now));
-        // A slot that is already due needs no timer: registering one costs a timer-wheel
-        // entry, and one due within the current millisecond made tokio wake its driver
-        // through the eventfd (a `write` system call per request when the rate is high).
-        if slot > now {
-            tokio::time::sleep_until(slot).await;
-            return Instant::now();
-        }
-        now
+        if slot > now { Err(slot) } else { Ok(now) }
     }
 
     pub fn on_throttled(&self, started: Instant, after: Option<Duration>) -> Option<RateChange> {

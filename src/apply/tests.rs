@@ -85,6 +85,8 @@ struct FakeService {
     max_in_flight: AtomicUsize,
     /// Aborts that arrived before their intent was durable.
     unsynced_sends: Mutex<Vec<String>>,
+    /// A change order whose abort panics (a bug in a worker), with its latency first.
+    panics_on: Option<String>,
 }
 
 fn details(request_id: String) -> ResponseDetails {
@@ -212,6 +214,9 @@ impl Transport for Arc<FakeService> {
             *count
         };
         let admitted = self.arrive(id, RequestKind::Abort).await;
+        if self.panics_on.as_deref() == Some(id.as_str()) {
+            panic!("a bug while aborting {id}");
+        }
         if !admitted {
             return throttled();
         }
@@ -1018,4 +1023,32 @@ async fn the_circuit_breaker_starts_nothing_new_once_enough_change_orders_failed
     assert_eq!(unguarded.report.failed.len(), 5);
     assert_eq!(unguarded.report.aborted.len(), 5);
     assert_eq!(unguarded.report.halted_after_failures, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_that_panics_leaves_its_change_order_unknown_and_the_run_goes_on() {
+    let service = Arc::new(FakeService {
+        latency: Duration::from_millis(10),
+        panics_on: Some("co-0005".into()),
+        ..FakeService::default()
+    });
+    let run = run(&service, tasks(40), config(4, 1_000), &CancelToken::new()).await;
+    assert_eq!(run.report.total(), 40);
+    assert_eq!(run.report.aborted.len(), 39, "{:?}", run.report);
+    let [unknown] = run.report.unknown.as_slice() else {
+        panic!("one unknown: {:?}", run.report.unknown);
+    };
+    assert_eq!(unknown.change_order_id.as_str(), "co-0005");
+    assert!(
+        unknown
+            .message
+            .starts_with("the task for this change order failed"),
+        "{}",
+        unknown.message
+    );
+    // Every other change order was sent once, and no more than 4 were ever in flight.
+    for task in tasks(40) {
+        assert_eq!(service.aborts_of(task.change_order_id.as_str()), 1);
+    }
+    assert!(service.max_in_flight.load(Ordering::SeqCst) <= 4);
 }

@@ -196,6 +196,10 @@ impl<T: Transport, C: Clock> Worker<T, C> {
         Ended::Failed(FailedChange { message, ..refused }).into()
     }
 
+    pub(super) fn change_order_id(&self) -> &ChangeOrderId {
+        &self.task.change_order_id
+    }
+
     fn id(&self) -> &ChangeOrderId {
         &self.task.change_order_id
     }
@@ -225,10 +229,15 @@ impl<T: Transport, C: Clock> Worker<T, C> {
         if self.stop.is_cancelled() {
             return None;
         }
-        let started = tokio::select! {
-            biased;
-            () = self.stop.cancelled() => return None,
-            started = self.shared.pacer.acquire() => started,
+        // A slot due at once (the usual case below the rate limit) needs neither a timer
+        // nor a watch on the stop signal, which was checked just above.
+        let started = match self.shared.pacer.reserve() {
+            Ok(now) => now,
+            Err(slot) => tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return None,
+                () = tokio::time::sleep_until(slot) => Instant::now(),
+            },
         };
         (!self.stop.is_cancelled()).then_some(started)
     }
