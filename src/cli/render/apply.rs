@@ -6,7 +6,7 @@
 use super::json_events::{self, JsonLine};
 use crate::apply::engine::WaitReport;
 use crate::apply::event::{ApplyEvent, Reporter};
-use crate::apply::{ApplyReport, FailedChange, FatalError};
+use crate::apply::{AbortedChange, ApplyReport, FailedChange, FatalError};
 use crate::plan::PlannedAction;
 use crate::state::RollbackStatus;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -23,11 +23,17 @@ fn timestamp() -> String {
 /// the typed [`JsonLine`]s of [`super::json_events`], whose schema is checked in.
 pub(crate) struct JsonLines<W: Write> {
     out: W,
+    /// The line being written, reused: serialised here whole, then one `write` (serde_json
+    /// writes a piece per token, and each piece took the batch's lock).
+    line: Vec<u8>,
 }
 
 impl<W: Write> JsonLines<W> {
     pub(crate) fn new(out: W) -> Self {
-        Self { out }
+        Self {
+            out,
+            line: Vec::with_capacity(512),
+        }
     }
 
     fn line(&mut self, (level, message, event): json_events::Unstamped<'_>) {
@@ -37,9 +43,13 @@ impl<W: Write> JsonLines<W> {
             timestamp: timestamp(),
             event,
         };
+        self.line.clear();
+        if serde_json::to_writer(&mut self.line, &line).is_err() {
+            return;
+        }
+        self.line.push(b'\n');
         // A closed stdout (e.g. `| head`) must not stop the run: the journal is the record.
-        let _ = serde_json::to_writer(&mut self.out, &line);
-        let _ = self.out.write_all(b"\n");
+        let _ = self.out.write_all(&self.line);
         let _ = self.out.flush();
     }
 
@@ -128,11 +138,17 @@ impl<W: Write> Reporter for JsonLines<W> {
 pub(crate) struct PlainLines<W: Write, E: Write> {
     out: W,
     err: E,
+    /// The line being written, reused: one `write` of the whole line, no string per line.
+    line: String,
 }
 
 impl<W: Write, E: Write> PlainLines<W, E> {
     pub(crate) fn new(out: W, err: E) -> Self {
-        Self { out, err }
+        Self {
+            out,
+            err,
+            line: String::with_capacity(128),
+        }
     }
 }
 
@@ -151,23 +167,11 @@ fn human_line(event: &ApplyEvent) -> Option<(String, bool)> {
             false,
         ),
         ApplyEvent::ChangeStarted { .. } => return None,
-        ApplyEvent::ChangeAborted(aborted) => (
-            format!(
-                "{}: aborted{}{}",
-                aborted.change_order_id,
-                if aborted.confirmed_by_status {
-                    " (confirmed by its status)"
-                } else {
-                    ""
-                },
-                aborted
-                    .request_id
-                    .as_deref()
-                    .map(|id| format!(" [RequestId {}]", safe(id)))
-                    .unwrap_or_default()
-            ),
-            false,
-        ),
+        ApplyEvent::ChangeAborted(aborted) => {
+            let mut line = String::new();
+            aborted_line(&mut line, aborted);
+            (line, false)
+        }
         ApplyEvent::ChangeFailed(failed) => (failed_line(failed), false),
         ApplyEvent::ChangeUnknown(unknown) => (
             format!(
@@ -258,6 +262,32 @@ fn human_line(event: &ApplyEvent) -> Option<(String, bool)> {
     Some(line)
 }
 
+/// `ID: aborted[ (confirmed by its status)][ [RequestId …]]`, appended to `line`: the line
+/// of nearly every change order, so it is written in place rather than formatted piecewise.
+fn aborted_line(line: &mut String, aborted: &AbortedChange) {
+    line.push_str(aborted.change_order_id.as_str());
+    line.push_str(": aborted");
+    if aborted.confirmed_by_status {
+        line.push_str(" (confirmed by its status)");
+    }
+    if let Some(request_id) = &aborted.request_id {
+        line.push_str(" [RequestId ");
+        push_safe(line, request_id);
+        line.push(']');
+    }
+}
+
+/// [`safe`], appended to `out` without a string of its own.
+fn push_safe(out: &mut String, text: &str) {
+    for character in text.chars() {
+        if character.is_control() {
+            out.extend(character.escape_default());
+        } else {
+            out.push(character);
+        }
+    }
+}
+
 fn failed_line(failed: &FailedChange) -> String {
     let mut line = format!("{}: failed", failed.change_order_id);
     // A change order found finished by GetChangeOrderInfo carries that call's `200`: a success
@@ -278,14 +308,28 @@ fn seconds(duration: Duration) -> String {
 
 impl<W: Write, E: Write> Reporter for PlainLines<W, E> {
     fn on_event(&mut self, event: &ApplyEvent) {
-        if let Some((line, warning)) = human_line(event) {
-            let target: &mut dyn Write = if warning {
-                &mut self.err
-            } else {
-                &mut self.out
-            };
-            let _ = writeln!(target, "{line}");
-        }
+        self.line.clear();
+        let warning = match event {
+            ApplyEvent::ChangeAborted(aborted) => {
+                aborted_line(&mut self.line, aborted);
+                false
+            }
+            other => match human_line(other) {
+                Some((line, warning)) => {
+                    self.line = line;
+                    warning
+                }
+                None => return,
+            },
+        };
+        self.line.push('\n');
+        let target: &mut dyn Write = if warning {
+            &mut self.err
+        } else {
+            &mut self.out
+        };
+        // A closed stdout (`| head`) must not stop the run: the journal is the record.
+        let _ = target.write_all(self.line.as_bytes());
     }
 }
 
