@@ -323,6 +323,205 @@ fn withdrawn_intents(records: &[JournalRecord]) -> BTreeSet<(&ChangeOrderId, u32
         .collect()
 }
 
+/// The journal's JSON lines, written by hand: each record exactly as `serde_json::to_vec`
+/// writes it (the tests compare them byte for byte), in a fraction of the instructions (two
+/// records per change order; the derived serializer cost ~3,400 instructions a record).
+impl JournalRecord {
+    /// Appends the record's JSON and a newline to `out`.
+    pub fn write_json_line(&self, out: &mut Vec<u8>) {
+        let mut object = JsonObject::open(out, self.event_name());
+        match self {
+            JournalRecord::Begin {
+                lineage,
+                serial,
+                at,
+                operation,
+                endpoint,
+            } => {
+                object.string("lineage", lineage);
+                object.number("serial", *serial);
+                object.string("at", at);
+                object.string("operation", operation);
+                object.optional_string("endpoint", endpoint.as_deref());
+            }
+            JournalRecord::Intent {
+                change_order_id,
+                attempt,
+                at,
+                request,
+                operation,
+                app,
+                reason,
+            } => {
+                object.string("change_order_id", change_order_id.as_str());
+                object.number("attempt", u64::from(*attempt));
+                object.string("at", at);
+                object.string(
+                    "request",
+                    match request {
+                        RequestKind::Abort => "abort",
+                        RequestKind::Verify => "verify",
+                    },
+                );
+                object.optional_string("operation", operation.map(RollbackOperation::as_str));
+                object.optional_string("app", app.as_deref());
+                object.optional_string("reason", reason.as_deref());
+            }
+            JournalRecord::Response {
+                change_order_id,
+                at,
+                status,
+                http_status,
+                request_id,
+                trace_id,
+                code,
+                error_code,
+                message,
+                rollback_change_order_id,
+                confirmed_by_status,
+                change_order_status,
+            } => {
+                object.string("change_order_id", change_order_id.as_str());
+                object.string("at", at);
+                object.string("status", status.as_str());
+                if let Some(http_status) = http_status {
+                    object.number("http_status", u64::from(*http_status));
+                }
+                object.optional_string("request_id", request_id.as_deref());
+                object.optional_string("trace_id", trace_id.as_deref());
+                object.optional_string("code", code.as_deref());
+                object.optional_string("error_code", error_code.as_deref());
+                object.optional_string("message", message.as_deref());
+                object.optional_string(
+                    "rollback_change_order_id",
+                    rollback_change_order_id.as_deref(),
+                );
+                if *confirmed_by_status {
+                    object.key("confirmed_by_status");
+                    object.out.extend_from_slice(b"true");
+                }
+                if let Some(status) = change_order_status {
+                    object.key("change_order_status");
+                    let code = i32::from(*status);
+                    if code < 0 {
+                        object.out.push(b'-');
+                    }
+                    push_decimal(object.out, u64::from(code.unsigned_abs()));
+                }
+            }
+            JournalRecord::RollbackStatus {
+                change_order_id,
+                at,
+                rollback_status,
+            } => {
+                object.string("change_order_id", change_order_id.as_str());
+                object.string("at", at);
+                object.string(
+                    "rollback_status",
+                    match rollback_status {
+                        RollbackStatus::Running => "running",
+                        RollbackStatus::Succeeded => "succeeded",
+                        RollbackStatus::PartiallySucceeded => "partially_succeeded",
+                        RollbackStatus::Failed => "failed",
+                        RollbackStatus::TimedOut => "timed_out",
+                    },
+                );
+            }
+            JournalRecord::Withdrawn {
+                change_order_id,
+                attempt,
+                at,
+            } => {
+                object.string("change_order_id", change_order_id.as_str());
+                object.number("attempt", u64::from(*attempt));
+                object.string("at", at);
+            }
+        }
+        out.extend_from_slice(b"}\n");
+    }
+}
+
+/// A JSON object being written: `{"event":"…"` is out, each field adds `,"key":value`.
+struct JsonObject<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl<'a> JsonObject<'a> {
+    fn open(out: &'a mut Vec<u8>, event: &str) -> Self {
+        out.extend_from_slice(b"{\"event\":");
+        push_json_string(out, event);
+        Self { out }
+    }
+
+    fn key(&mut self, key: &str) {
+        self.out.extend_from_slice(b",\"");
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    fn string(&mut self, key: &str, value: &str) {
+        self.key(key);
+        push_json_string(self.out, value);
+    }
+
+    fn optional_string(&mut self, key: &str, value: Option<&str>) {
+        if let Some(value) = value {
+            self.string(key, value);
+        }
+    }
+
+    fn number(&mut self, key: &str, value: u64) {
+        self.key(key);
+        push_decimal(self.out, value);
+    }
+}
+
+fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// A JSON string as serde_json escapes it: `"` and `\`, the short escapes `\b \f \n \r \t`,
+/// other control characters below 0x20 as `\u00xx`; everything else as it is.
+fn push_json_string(out: &mut Vec<u8>, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = value.as_bytes();
+    let mut plain_from = 0;
+    let mut unicode = *b"\\u0000";
+    for (index, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f => {
+                unicode[4] = HEX[usize::from(byte >> 4)];
+                unicode[5] = HEX[usize::from(byte & 0xf)];
+                &unicode
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[plain_from..index]);
+        out.extend_from_slice(escape);
+        plain_from = index + 1;
+    }
+    out.extend_from_slice(&bytes[plain_from..]);
+    out.push(b'"');
+}
+
 impl JournalRecord {
     fn event_name(&self) -> &'static str {
         match self {
@@ -841,6 +1040,117 @@ mod tests {
             let parsed = parse_journal_bytes(bytes).unwrap();
             prop_assert!(journal.starts_with(&parsed.records));
             prop_assert_eq!(parsed.torn_last_line.is_some(), !bytes.is_empty() && !bytes.ends_with(b"\n"));
+        }
+    }
+
+    fn json_line(record: &JournalRecord) -> String {
+        let mut line = Vec::new();
+        record.write_json_line(&mut line);
+        String::from_utf8(line).unwrap()
+    }
+
+    fn serde_line(record: &JournalRecord) -> String {
+        format!("{}\n", serde_json::to_string(record).unwrap())
+    }
+
+    #[test]
+    fn every_record_is_written_exactly_as_serde_json_writes_it() {
+        let full_response = JournalRecord::Response {
+            change_order_id: id("co-\"quoted\"\\"),
+            at: "2026-11-27T10:00:09.123Z".into(),
+            status: RecordStatus::Finished,
+            http_status: Some(404),
+            request_id: Some("req\u{1}\u{1f}\u{7f}\u{8}\u{c}\n\r\t".into()),
+            trace_id: Some("trace/é中😀".into()),
+            code: Some("Code".into()),
+            error_code: Some("Error.Code".into()),
+            message: Some(String::new()),
+            rollback_change_order_id: Some("rb".into()),
+            confirmed_by_status: true,
+            change_order_status: Some(ChangeOrderStatus::from(-7)),
+        };
+        let records = [
+            begin(),
+            JournalRecord::Begin {
+                lineage: LINEAGE.into(),
+                serial: u64::MAX,
+                at: "t".into(),
+                operation: "apply".into(),
+                endpoint: Some("http://127.0.0.1:8080".into()),
+            },
+            intent("a", 1, RequestKind::Abort),
+            intent("b", 4_294_967_295, RequestKind::Verify),
+            JournalRecord::Intent {
+                change_order_id: id("c"),
+                attempt: 0,
+                at: "t".into(),
+                request: RequestKind::Abort,
+                operation: Some(RollbackOperation::Rollback),
+                app: None,
+                reason: None,
+            },
+            response("a", RecordStatus::Aborted, "req-1"),
+            full_response,
+            JournalRecord::Response {
+                change_order_id: id("d"),
+                at: "t".into(),
+                status: RecordStatus::Unknown,
+                http_status: None,
+                request_id: None,
+                trace_id: None,
+                code: None,
+                error_code: None,
+                message: None,
+                rollback_change_order_id: None,
+                confirmed_by_status: false,
+                change_order_status: Some(ChangeOrderStatus::Stopped),
+            },
+            withdrawn("a", 2),
+        ]
+        .into_iter()
+        .chain(
+            [
+                RollbackStatus::Running,
+                RollbackStatus::Succeeded,
+                RollbackStatus::PartiallySucceeded,
+                RollbackStatus::Failed,
+                RollbackStatus::TimedOut,
+            ]
+            .map(|rollback_status| JournalRecord::RollbackStatus {
+                change_order_id: id("a"),
+                at: "t".into(),
+                rollback_status,
+            }),
+        );
+        for record in records {
+            let line = json_line(&record);
+            assert_eq!(line, serde_line(&record));
+            assert_eq!(parse_journal(&line).unwrap().records, vec![record]);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_in_a_record_is_written_as_serde_json_writes_it(
+            text in any::<String>(),
+            number in any::<u32>(),
+            status in any::<i32>(),
+        ) {
+            let record = JournalRecord::Response {
+                change_order_id: id(&text),
+                at: text.clone(),
+                status: RecordStatus::Failed,
+                http_status: Some(number as u16),
+                request_id: Some(text.clone()),
+                trace_id: None,
+                code: None,
+                error_code: None,
+                message: Some(format!("{text}\u{0}{text}")),
+                rollback_change_order_id: None,
+                confirmed_by_status: false,
+                change_order_status: Some(ChangeOrderStatus::from(status)),
+            };
+            prop_assert_eq!(json_line(&record), serde_line(&record));
         }
     }
 }

@@ -531,20 +531,19 @@ fn record<R: Reporter>(
             report.fatal = Some(*fatal);
         }
     }
-    match end.ended {
-        Ended::Aborted(aborted) => {
-            reporter.on_event(&ApplyEvent::ChangeAborted(aborted.clone()));
-            report.aborted.push(aborted);
-        }
-        Ended::Failed(failed) => {
-            reporter.on_event(&ApplyEvent::ChangeFailed(failed.clone()));
-            report.failed.push(failed);
-        }
-        Ended::Unknown(unknown) => {
-            reporter.on_event(&ApplyEvent::ChangeUnknown(unknown.clone()));
-            report.unknown.push(unknown);
-        }
-        Ended::NotStarted(id) => report.not_started.push(id),
+    // The event is shown, then its contents move into the report: no copy of either.
+    let event = match end.ended {
+        Ended::Aborted(aborted) => ApplyEvent::ChangeAborted(aborted),
+        Ended::Failed(failed) => ApplyEvent::ChangeFailed(failed),
+        Ended::Unknown(unknown) => ApplyEvent::ChangeUnknown(unknown),
+        Ended::NotStarted(id) => return report.not_started.push(id),
+    };
+    reporter.on_event(&event);
+    match event {
+        ApplyEvent::ChangeAborted(aborted) => report.aborted.push(aborted),
+        ApplyEvent::ChangeFailed(failed) => report.failed.push(failed),
+        ApplyEvent::ChangeUnknown(unknown) => report.unknown.push(unknown),
+        _ => {}
     }
 }
 

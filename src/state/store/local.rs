@@ -44,11 +44,7 @@ pub struct JournalWriter {
 impl JournalWriter {
     pub fn append(&mut self, record: &JournalRecord) -> Result<(), StoreError> {
         self.line.clear();
-        serde_json::to_writer(&mut self.line, record).map_err(|source| StoreError::Encode {
-            path: self.path.clone(),
-            source,
-        })?;
-        self.line.push(b'\n');
+        record.write_json_line(&mut self.line);
         self.writer
             .write_all(&self.line)
             .map_err(|source| io_error("append to", &self.path, source))?;
