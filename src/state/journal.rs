@@ -476,7 +476,7 @@ impl<'a> JsonObject<'a> {
     }
 }
 
-fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     loop {
@@ -492,7 +492,7 @@ fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
 
 /// A JSON string as serde_json escapes it: `"` and `\`, the short escapes `\b \f \n \r \t`,
 /// other control characters below 0x20 as `\u00xx`; everything else as it is.
-fn push_json_string(out: &mut Vec<u8>, value: &str) {
+pub(crate) fn push_json_string(out: &mut Vec<u8>, value: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = value.as_bytes();

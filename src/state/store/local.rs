@@ -496,11 +496,7 @@ impl LocalStore {
         if !exact {
             written.serial = loaded.state.serial + 1;
         }
-        let mut bytes =
-            serde_json::to_vec_pretty(&written).map_err(|source| StoreError::Encode {
-                path: self.state_path.clone(),
-                source,
-            })?;
+        let mut bytes = super::encode::state_json(&written);
         bytes.push(b'\n');
         if let Some((_, previous)) = &on_disk
             && !lock.backup_written.load(Ordering::SeqCst)

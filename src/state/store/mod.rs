@@ -2,9 +2,11 @@
 //! database. [`StateStore`] is what the commands and apply need of a backend; [`LocalStore`]
 //! (files beside the config) and [`crate::state::postgres::PgStore`] implement it, and
 //! [`AnyStore`] is the one a command picked from `--state`/`state:`. Split by concern:
-//! `error`, `lock` (local OS locks), `atomic` (whole files), `local` (the file store).
+//! `error`, `lock` (local OS locks), `atomic` (whole files), `encode` (the state file's bytes),
+//! `local` (the file store).
 
 mod atomic;
+mod encode;
 mod error;
 mod local;
 mod lock;
