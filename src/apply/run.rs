@@ -145,14 +145,24 @@ impl<'s, S: StateStore> Run<'s, S> {
             &loaded.state,
             &rfc3339(SystemTime::now()),
         ));
-        let task_ids: Vec<_> = tasks
-            .iter()
-            .map(|task| task.change_order_id.clone())
-            .collect();
-        let app_ids: std::collections::HashMap<_, _> = tasks
-            .iter()
-            .filter_map(|task| Some((task.change_order_id.clone(), task.app_id.clone()?)))
-            .collect();
+        // Only `--wait` needs these: not copied otherwise.
+        let task_ids: Vec<_> = match settings.wait {
+            Some(_) => tasks
+                .iter()
+                .map(|task| task.change_order_id.clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        let app_ids: std::collections::HashMap<_, _> = match settings.wait {
+            Some(_) => tasks
+                .iter()
+                .filter_map(|task| {
+                    let app_id = task.app_id.clone()?;
+                    Some((task.change_order_id.clone(), app_id))
+                })
+                .collect(),
+            None => std::collections::HashMap::new(),
+        };
         let mut report = engine.abort_all(tasks, reporter, cancel).await;
         let wait = match settings.wait {
             Some(wait) if !report.interrupted && report.fatal.is_none() => {

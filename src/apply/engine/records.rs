@@ -9,6 +9,7 @@ use crate::edas::wire::ChangeOrderStatus;
 use crate::ids::ChangeOrderId;
 use crate::state::journal::{JournalRecord, RequestKind};
 use crate::state::{RecordStatus, RollbackStatus};
+use std::borrow::Cow;
 
 /// The intent of one request for `task`: `attempt` counts over the change order's history.
 /// An abort names the call it sends; a verification sends no rollback call.
@@ -61,7 +62,9 @@ pub(super) struct ResponseRecord<'a> {
     change_order_id: &'a ChangeOrderId,
     at: String,
     status: RecordStatus,
-    details: &'a ResponseDetails,
+    /// Borrowed when the caller still needs the answer's details; owned when they move
+    /// into the record.
+    details: Cow<'a, ResponseDetails>,
     message: Option<String>,
     rollback_change_order_id: Option<String>,
     confirmed_by_status: bool,
@@ -79,7 +82,26 @@ impl<'a> ResponseRecord<'a> {
             change_order_id,
             at,
             status,
-            details,
+            details: Cow::Borrowed(details),
+            message: None,
+            rollback_change_order_id: None,
+            confirmed_by_status: false,
+            change_order_status: None,
+        }
+    }
+
+    /// [`ResponseRecord::new`] with the details moved in: the record takes their strings.
+    pub(super) fn new_owned(
+        change_order_id: &'a ChangeOrderId,
+        at: String,
+        status: RecordStatus,
+        details: ResponseDetails,
+    ) -> Self {
+        Self {
+            change_order_id,
+            at,
+            status,
+            details: Cow::Owned(details),
             message: None,
             rollback_change_order_id: None,
             confirmed_by_status: false,
@@ -120,17 +142,38 @@ impl<'a> ResponseRecord<'a> {
     }
 
     pub(super) fn build(self) -> JournalRecord {
-        let details = self.details;
+        let ResponseDetails {
+            http_status,
+            request_id,
+            trace_id,
+            code,
+            error_code,
+            message,
+        } = match self.details {
+            Cow::Owned(details) => details,
+            Cow::Borrowed(details) => ResponseDetails {
+                http_status: details.http_status,
+                request_id: details.request_id.clone(),
+                trace_id: details.trace_id.clone(),
+                code: details.code.clone(),
+                error_code: details.error_code.clone(),
+                // Not copied when our own message replaces it.
+                message: match self.message {
+                    Some(_) => None,
+                    None => details.message.clone(),
+                },
+            },
+        };
         JournalRecord::Response {
             change_order_id: self.change_order_id.clone(),
             at: self.at,
             status: self.status,
-            http_status: details.http_status,
-            request_id: details.request_id.clone(),
-            trace_id: details.trace_id.clone(),
-            code: details.code.clone(),
-            error_code: details.error_code.clone(),
-            message: self.message.or_else(|| details.message.clone()),
+            http_status,
+            request_id,
+            trace_id,
+            code,
+            error_code,
+            message: self.message.or(message),
             rollback_change_order_id: self.rollback_change_order_id,
             confirmed_by_status: self.confirmed_by_status,
             change_order_status: self.change_order_status,

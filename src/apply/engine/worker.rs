@@ -393,21 +393,26 @@ impl<T: Transport, C: Clock> Worker<T, C> {
                 details,
             } => {
                 self.rate_changed(self.shared.pacer.on_success());
+                let aborted = AbortedChange {
+                    change_order_id: self.id().clone(),
+                    request_id: details.request_id.clone(),
+                    rollback_change_order_id: rollback_change_order_id.clone(),
+                    confirmed_by_status: false,
+                    attempts: self.abort_attempts,
+                };
+                // The answer's details move into the record: nearly every change order
+                // ends here.
                 self.journal(
-                    self.response(RecordStatus::Aborted, &details)
-                        .rollback(rollback_change_order_id.clone())
-                        .build(),
+                    ResponseRecord::new_owned(
+                        self.id(),
+                        self.shared.now(),
+                        RecordStatus::Aborted,
+                        details,
+                    )
+                    .rollback(rollback_change_order_id)
+                    .build(),
                 );
-                Step::Done(
-                    Ended::Aborted(AbortedChange {
-                        change_order_id: self.id().clone(),
-                        request_id: details.request_id,
-                        rollback_change_order_id,
-                        confirmed_by_status: false,
-                        attempts: self.abort_attempts,
-                    })
-                    .into(),
-                )
+                Step::Done(Ended::Aborted(aborted).into())
             }
             Outcome::Retry {
                 details,
