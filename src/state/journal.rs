@@ -496,6 +496,16 @@ pub(crate) fn push_json_string(out: &mut Vec<u8>, value: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = value.as_bytes();
+    // Nearly every value (ids, times, request ids) needs no escape: one pass without early
+    // exit, which the compiler vectorises, then one copy.
+    let needs_escape = bytes.iter().fold(false, |found, &byte| {
+        found | (byte < 0x20) | (byte == b'"') | (byte == b'\\')
+    });
+    if !needs_escape {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut plain_from = 0;
     let mut unicode = *b"\\u0000";
     for (index, &byte) in bytes.iter().enumerate() {

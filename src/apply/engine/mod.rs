@@ -300,7 +300,8 @@ pub fn rfc3339(time: SystemTime) -> String {
     put(14, 2, second_of_day / 60 % 60);
     put(17, 2, second_of_day % 60);
     put(20, 3, u64::from(since_epoch.subsec_millis()));
-    text.iter().map(|&byte| char::from(byte)).collect()
+    // ASCII digits and separators only, so always UTF-8.
+    String::from_utf8(text.to_vec()).unwrap_or_default()
 }
 
 #[cfg(test)]
