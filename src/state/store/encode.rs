@@ -27,7 +27,7 @@ pub(crate) fn state_json(state: &State) -> Vec<u8> {
     top.key("change_orders");
     let mut records = Object::open(top.out, 2);
     for (id, record) in change_orders {
-        records.key(id.as_str());
+        records.data_key(id.as_str());
         write_record(records.out, record);
     }
     records.close();
@@ -121,7 +121,22 @@ impl<'a> Object<'a> {
         }
     }
 
-    fn key(&mut self, key: &str) {
+    /// A field name of the model: plain ASCII, written as it is.
+    fn key(&mut self, key: &'static str) {
+        self.start_key();
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\": ");
+    }
+
+    /// A key from the data (a change order id), escaped.
+    fn data_key(&mut self, key: &str) {
+        self.start_key();
+        push_json_string(self.out, key);
+        self.out.extend_from_slice(b": ");
+    }
+
+    fn start_key(&mut self) {
         if self.empty {
             self.empty = false;
             self.out.push(b'\n');
@@ -129,16 +144,14 @@ impl<'a> Object<'a> {
             self.out.extend_from_slice(b",\n");
         }
         indent(self.out, self.depth);
-        push_json_string(self.out, key);
-        self.out.extend_from_slice(b": ");
     }
 
-    fn string(&mut self, key: &str, value: &str) {
+    fn string(&mut self, key: &'static str, value: &str) {
         self.key(key);
         push_json_string(self.out, value);
     }
 
-    fn optional_string(&mut self, key: &str, value: Option<&str>) {
+    fn optional_string(&mut self, key: &'static str, value: Option<&str>) {
         if let Some(value) = value {
             self.string(key, value);
         }
