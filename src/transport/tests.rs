@@ -1,0 +1,1 @@
+//! Transport tests against small real servers on loopback.
