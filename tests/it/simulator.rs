@@ -22,7 +22,7 @@ fn loopback() -> SocketAddr {
 }
 
 /// A plain HTTP client: the transport alone, with an optional deadline for a whole exchange.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct HttpClient {
     timeout: Option<Duration>,
 }
