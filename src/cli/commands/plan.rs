@@ -204,7 +204,7 @@ impl Pacing {
     }
 
     /// The client for these requests, with room for `parallelism` connections; built inside
-    /// the runtime it runs on (reqwest's requirement).
+    /// the runtime it runs on (its connections are tokio sockets).
     fn client(
         &self,
         desired: &DesiredState,
