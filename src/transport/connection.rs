@@ -217,6 +217,8 @@ impl Connection {
             ..
         }) = route
         {
+            // The one place besides the CONNECT below where the proxy's credentials are read:
+            // into the bytes for the proxy, never into a message or a log.
             put_header(
                 out,
                 "proxy-authorization",
