@@ -459,7 +459,9 @@ pub(crate) fn cli_snapshot_settings() -> insta::Settings {
         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)",
         "[TIME]",
     );
-    settings.add_filter(r"\b\d+(\.\d+)? ?(ms|µs|s)\b", "[DURATION]");
+    // Elapsed and waited durations; not a literal quoted in backticks (a config error's
+    // "expected a duration like `10s`").
+    settings.add_filter(r"(^|[^`\w.])\d+(\.\d+)? ?(ms|µs|s)\b", "${1}[DURATION]");
     settings.add_filter(r"\b[0-9a-f]{64}\b", "[SHA256]");
     settings.add_filter(r"\bpid \d+", "pid [PID]");
     // The simulator's RequestIds, where the output names them as such.
