@@ -477,6 +477,10 @@ pub(crate) fn cli_snapshot_settings() -> insta::Settings {
         &format!(r"edas-rollback {}", regex_escape(env!("CARGO_PKG_VERSION"))),
         "edas-rollback [VERSION]",
     );
+    settings.add_filter(
+        &format!(r"\bv{}\b", regex_escape(env!("CARGO_PKG_VERSION"))),
+        "v[VERSION]",
+    );
     settings
 }
 
