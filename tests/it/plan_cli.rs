@@ -165,13 +165,7 @@ fn detailed_exitcode_is_two_when_something_will_be_sent_and_zero_otherwise() {
     std::fs::write(workspace.path("incident.state.json"), state.to_string()).unwrap();
     let nothing = workspace.run(&["-c", "incident.yaml", "plan", "--detailed-exitcode"]);
     assert_eq!(nothing.code, Some(0), "{nothing}");
-    assert!(
-        nothing
-            .stdout
-            .ends_with("No changes. All declared change orders are aborted.\n"),
-        "{}",
-        nothing.stdout
-    );
+    assert_cli_snapshot!("nothing_to_do", nothing.both());
 }
 
 #[test]

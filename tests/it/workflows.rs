@@ -322,6 +322,7 @@ fn the_github_actions_example_runs_end_to_end_against_the_simulator() {
         .map(|index| format!("6b55106c-c7f2-40f7-a1d4-00000000000{index}"))
         .collect();
     let workspace = workspace(&sim, ids.clone());
+    let mut transcript = String::new();
     for (job, argv) in &commands {
         let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
         // The pull-request job has no credentials in the example; only apply does.
@@ -337,14 +338,15 @@ fn the_github_actions_example_runs_end_to_end_against_the_simulator() {
             "{job}: {}\n{output}",
             argv.join(" ")
         );
-        if argv[1..] == ["show", "plan.json", "--format", "markdown"] {
-            let markdown = &output.stdout;
-            assert!(
-                markdown.starts_with("**edas-rollback will abort 3 change orders**"),
-                "{markdown}"
-            );
-        }
+        transcript.push_str(&format!(
+            "$ {job}: {}\n{}{}",
+            argv.join(" "),
+            support::sorted_outcomes(&output.stdout),
+            support::sorted_outcomes(&output.stderr)
+        ));
     }
+    // What each step of the example printed, in order.
+    assert_cli_snapshot!("github_workflow_transcript", transcript);
     // The rehearsal ran against its own embedded simulator: only apply reached this one.
     let stats = sim.stats();
     assert_eq!(stats.totals.aborts_committed, 3);
