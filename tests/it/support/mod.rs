@@ -309,6 +309,30 @@ impl Workspace {
         Run::from(run(self.binary(args))).no_panic()
     }
 
+    /// Runs the binary like [`Workspace::run`], under a pseudo-terminal (`script`), so stdout
+    /// and stderr are a terminal as for a person at a shell. The [`Run`]'s stdout is what the
+    /// terminal showed (both streams, with its `\r\n`); its exit code is the binary's.
+    pub(crate) fn on_a_terminal(&self, args: &[&str]) -> Run {
+        let binary = self.binary(args);
+        let quoted: Vec<String> = std::iter::once(binary.get_program())
+            .chain(binary.get_args())
+            .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''")))
+            .collect();
+        let mut script = Command::new("script");
+        script
+            .args(["-q", "-e", "-c", &quoted.join(" "), "/dev/null"])
+            .current_dir(self.dir.path())
+            .env_clear()
+            .envs(
+                binary
+                    .get_envs()
+                    .filter_map(|(key, value)| Some((key, value?))),
+            )
+            .env("TERM", "xterm")
+            .stdin(Stdio::null());
+        Run::from(run(script)).no_panic()
+    }
+
     /// Runs the binary to its end with a clean environment: no credentials, no endpoint.
     pub(crate) fn run_bare(&self, args: &[&str]) -> Run {
         Run::from(run(self.bare_command(args))).no_panic()
