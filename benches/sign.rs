@@ -2,6 +2,9 @@
 //! (docs/BENCHMARKS.md: under 5 µs), with signature V3 (the default) and ROA v1. Run with
 //! `cargo bench --bench sign`; prints ns per request.
 //!
+//! `SIGN_BENCH_ITERATIONS`, `SIGN_BENCH_ROUNDS` and `SIGN_BENCH_ONLY` (a part of a case's name)
+//! shorten a run, e.g. under `valgrind --tool=callgrind` (docs/BENCHMARKS.md, "Build + sign").
+//!
 //! The machine this runs on may be shared, so besides wall time it reports on-CPU time from
 //! `/proc/thread-self/schedstat` (Linux): time spent waiting for a core is not our cost.
 
@@ -25,6 +28,14 @@ fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|text| text.parse().ok())
         .unwrap_or(default)
+}
+
+/// A nonce made the way `edas::client` makes one per attempt: 128 bits from fastrand's
+/// thread-local generator in UUID v4 form (not `Uuid::new_v4`, a `getrandom` system call).
+fn client_nonce() -> String {
+    uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
+        .into_uuid()
+        .to_string()
 }
 
 /// Nanoseconds this thread has spent on a CPU, when the kernel says.
@@ -123,7 +134,7 @@ fn main() {
                 &endpoint,
             )
             .unwrap();
-            let nonce = uuid::Uuid::new_v4().to_string();
+            let nonce = client_nonce();
             let text = Acs3Signer
                 .sign(&mut request, &credentials, SystemTime::now(), &nonce)
                 .unwrap();
@@ -151,7 +162,7 @@ fn main() {
             &endpoint,
         )
         .unwrap();
-        let nonce = uuid::Uuid::new_v4().to_string();
+        let nonce = client_nonce();
         let text = RoaV1Signer
             .sign(&mut request, &credentials, SystemTime::now(), &nonce)
             .unwrap();

@@ -219,10 +219,16 @@ thread_local! {
 /// `+`, every other byte `%XX` with uppercase hex.
 fn push_form_encoded(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for byte in text.bytes() {
+    // Runs of characters kept as they are are copied whole (ids and regions are one run).
+    let mut run_start = 0;
+    for (index, byte) in text.bytes().enumerate() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'*' | b'-' | b'.' | b'_') {
-            out.push(char::from(byte));
-        } else if byte == b' ' {
+            continue;
+        }
+        // A run is ASCII, so both its ends are char boundaries and `get` finds it.
+        out.push_str(text.get(run_start..index).unwrap_or_default());
+        run_start = index + 1;
+        if byte == b' ' {
             out.push('+');
         } else {
             out.push('%');
@@ -230,6 +236,7 @@ fn push_form_encoded(out: &mut String, text: &str) {
             out.push(char::from(HEX[usize::from(byte & 0x0f)]));
         }
     }
+    out.push_str(text.get(run_start..).unwrap_or_default());
 }
 
 fn build(

@@ -50,6 +50,19 @@ pub(super) fn push_percent_encoded(out: &mut String, text: &str, keep: &[u8]) {
     }
 }
 
+/// A header value as the V3 canonical request shows it: `str::trim`, without its Unicode
+/// scan when the value starts and ends with a visible ASCII character (every Unicode space
+/// is outside ASCII, so there is nothing to trim).
+pub(super) fn trim_header_value(value: &str) -> &str {
+    let solid = |byte: &u8| (0x21..0x7f).contains(byte);
+    let bytes = value.as_bytes();
+    if bytes.first().is_some_and(solid) && bytes.last().is_some_and(solid) {
+        value
+    } else {
+        value.trim()
+    }
+}
+
 /// Lowercase hex of `bytes` into `out`, two characters a byte; `out` must be twice as long.
 pub(super) fn hex_lower_into(bytes: &[u8], out: &mut [u8]) {
     for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
@@ -69,28 +82,53 @@ pub(super) fn push_hex_lower(out: &mut String, bytes: &[u8]) {
 /// How many query pairs the allocation-free split holds; our requests carry two.
 pub(super) const MAX_PLAIN_PAIRS: usize = 8;
 
+/// A raw query split by [`split_plain_query`].
+pub(super) struct PlainQuery {
+    /// How many pairs were written.
+    pub(super) count: usize,
+    /// Every key and value is made of unreserved characters only: percent-encoding leaves
+    /// each as it is (V3 can sign them as they are).
+    pub(super) unreserved: bool,
+}
+
 /// The pairs of a raw query split the way `decode_query` splits it (`&` between pairs, empty
-/// pairs skipped, the key up to the first `=`, no `=` at all: no value), but borrowed, for a
-/// raw query in which no byte needs decoding (no `%`, no `+`). `None` when decoding is needed
-/// or there are more than [`MAX_PLAIN_PAIRS`] pairs: the caller then decodes with
-/// `decode_query`.
+/// pairs skipped, the key up to the first `=`, no `=` at all: no value), but borrowed and in
+/// one pass, for a raw query in which no byte needs decoding (no `%`, no `+`). `None` when
+/// decoding is needed or there are more than [`MAX_PLAIN_PAIRS`] pairs: the caller then
+/// decodes with `decode_query`.
 pub(super) fn split_plain_query<'a>(
     raw_query: &'a str,
     pairs: &mut [(&'a str, Option<&'a str>); MAX_PLAIN_PAIRS],
-) -> Option<usize> {
-    if raw_query.bytes().any(|byte| byte == b'%' || byte == b'+') {
-        return None;
-    }
+) -> Option<PlainQuery> {
+    let bytes = raw_query.as_bytes();
     let mut count = 0;
-    for pair in raw_query.split('&').filter(|pair| !pair.is_empty()) {
-        let slot = pairs.get_mut(count)?;
-        *slot = match pair.split_once('=') {
-            Some((key, value)) => (key, Some(value)),
-            None => (pair, None),
-        };
-        count += 1;
+    let mut unreserved = true;
+    let mut pair_start = 0;
+    let mut equals_at: Option<usize> = None;
+    // One step past the end closes the last pair as a `&` would.
+    for index in 0..=bytes.len() {
+        match bytes.get(index).copied().unwrap_or(b'&') {
+            b'&' => {
+                if index > pair_start {
+                    // Both ends of each piece are next to an ASCII byte: char boundaries.
+                    *pairs.get_mut(count)? = match equals_at {
+                        Some(at) => (
+                            raw_query.get(pair_start..at)?,
+                            Some(raw_query.get(at + 1..index)?),
+                        ),
+                        None => (raw_query.get(pair_start..index)?, None),
+                    };
+                    count += 1;
+                }
+                pair_start = index + 1;
+                equals_at = None;
+            }
+            b'=' if equals_at.is_none() => equals_at = Some(index),
+            b'%' | b'+' => return None,
+            byte => unreserved &= is_unreserved(byte),
+        }
     }
-    Some(count)
+    Some(PlainQuery { count, unreserved })
 }
 
 /// A UTC date and time, whole seconds, years 0000 to 9999.
@@ -286,6 +324,24 @@ mod tests {
     }
 
     #[test]
+    fn the_header_value_trim_is_str_trim() {
+        for value in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta b\t",
+            "\u{a0}x\u{a0}",
+            "x\u{2003}",
+            "\u{1c}x",
+            "é",
+        ] {
+            assert_eq!(trim_header_value(value), value.trim(), "{value:?}");
+        }
+    }
+
+    #[test]
     fn hex_is_what_the_hex_crate_writes() {
         let bytes: Vec<u8> = (0..=255).collect();
         let mut text = String::new();
@@ -305,7 +361,7 @@ mod tests {
             "&",
         ] {
             let mut pairs = [("", None); MAX_PLAIN_PAIRS];
-            let count = split_plain_query(raw, &mut pairs).unwrap();
+            let count = split_plain_query(raw, &mut pairs).unwrap().count;
             let split: Vec<(String, Option<String>)> = pairs[..count]
                 .iter()
                 .map(|(key, value)| (key.to_string(), value.map(str::to_string)))
@@ -313,8 +369,20 @@ mod tests {
             assert_eq!(split, super::super::decode_query(raw), "{raw}");
         }
         let mut pairs = [("", None); MAX_PLAIN_PAIRS];
-        assert_eq!(split_plain_query("a=b+c", &mut pairs), None);
-        assert_eq!(split_plain_query("a=%20", &mut pairs), None);
-        assert_eq!(split_plain_query(&"a&".repeat(9), &mut pairs), None);
+        assert!(split_plain_query("a=b+c", &mut pairs).is_none());
+        assert!(split_plain_query("a=%20", &mut pairs).is_none());
+        assert!(split_plain_query(&"a&".repeat(9), &mut pairs).is_none());
+        let unreserved = |raw| split_plain_query(raw, &mut [("", None); MAX_PLAIN_PAIRS]);
+        assert!(
+            unreserved("Id=6b55-c7f2_x.y~z&RegionId=cn-hangzhou")
+                .unwrap()
+                .unreserved
+        );
+        for needs_encoding in ["a=b=c", "a*=1", "a=é", "a=/"] {
+            assert!(
+                !unreserved(needs_encoding).unwrap().unreserved,
+                "{needs_encoding}"
+            );
+        }
     }
 }
