@@ -218,11 +218,22 @@ thread_local! {
 /// it (and the official SDKs send it): `* - . _` and alphanumerics as they are, a space as
 /// `+`, every other byte `%XX` with uppercase hex.
 fn push_form_encoded(out: &mut String, text: &str) {
+    static FORM_KEPT: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut index = 0;
+        while index < 256 {
+            let byte = index as u8;
+            table[index] =
+                byte.is_ascii_alphanumeric() || matches!(byte, b'*' | b'-' | b'.' | b'_');
+            index += 1;
+        }
+        table
+    };
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     // Runs of characters kept as they are are copied whole (ids and regions are one run).
     let mut run_start = 0;
     for (index, byte) in text.bytes().enumerate() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'*' | b'-' | b'.' | b'_') {
+        if FORM_KEPT[usize::from(byte)] {
             continue;
         }
         // A run is ASCII, so both its ends are char boundaries and `get` finds it.

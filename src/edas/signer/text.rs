@@ -6,34 +6,51 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// RFC 3986 unreserved characters (`A-Z a-z 0-9 - _ . ~`): what signature V3 leaves as is.
-static UNRESERVED: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        let b = byte as u8;
-        table[byte] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
-        byte += 1;
+/// Per byte, what it is to the encoders and decoders below (bit flags).
+const UNRESERVED: u8 = 1; // RFC 3986 unreserved, `A-Z a-z 0-9 - _ . ~`: V3 leaves it as is
+const PATH_PLAIN: u8 = 2; // unreserved or `/`: a V3 path keeps it
+const DECODED: u8 = 4; // `%` or `+`: the query decoder changes it
+
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut index = 0;
+    while index < 256 {
+        let byte = index as u8;
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            table[index] = UNRESERVED | PATH_PLAIN;
+        } else if byte == b'/' {
+            table[index] = PATH_PLAIN;
+        } else if matches!(byte, b'%' | b'+') {
+            table[index] = DECODED;
+        }
+        index += 1;
     }
     table
 };
+
+/// True when every byte of `text` has `flag`; no early exit, so the loop has no branch.
+fn all_have(text: &[u8], flag: u8) -> bool {
+    text.iter()
+        .fold(flag, |all, &byte| all & CLASS[usize::from(byte)])
+        == flag
+}
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 
 pub(super) fn is_unreserved(byte: u8) -> bool {
-    UNRESERVED[usize::from(byte)]
+    CLASS[usize::from(byte)] & UNRESERVED != 0
 }
 
 /// True when every byte is unreserved or `/`: such a path is its own decoding and its own
 /// encoding, the case of every path this tool sends.
 pub(super) fn is_plain_path(path: &str) -> bool {
-    path.bytes().all(|byte| is_unreserved(byte) || byte == b'/')
+    all_have(path.as_bytes(), PATH_PLAIN)
 }
 
 /// True when every byte is unreserved: percent-encoding leaves such text as it is.
 pub(super) fn is_plain(text: &str) -> bool {
-    text.bytes().all(is_unreserved)
+    all_have(text.as_bytes(), UNRESERVED)
 }
 
 /// Appends `text` percent-encoded: unreserved characters and the bytes in `keep` as they
@@ -92,41 +109,34 @@ pub(super) struct PlainQuery {
 }
 
 /// The pairs of a raw query split the way `decode_query` splits it (`&` between pairs, empty
-/// pairs skipped, the key up to the first `=`, no `=` at all: no value), but borrowed and in
-/// one pass, for a raw query in which no byte needs decoding (no `%`, no `+`). `None` when
+/// pairs skipped, the key up to the first `=`, no `=` at all: no value), but borrowed, for a
+/// raw query in which no byte needs decoding (no `%`, no `+`). `None` when
 /// decoding is needed or there are more than [`MAX_PLAIN_PAIRS`] pairs: the caller then
 /// decodes with `decode_query`.
 pub(super) fn split_plain_query<'a>(
     raw_query: &'a str,
     pairs: &mut [(&'a str, Option<&'a str>); MAX_PLAIN_PAIRS],
 ) -> Option<PlainQuery> {
-    let bytes = raw_query.as_bytes();
     let mut count = 0;
     let mut unreserved = true;
-    let mut pair_start = 0;
-    let mut equals_at: Option<usize> = None;
-    // One step past the end closes the last pair as a `&` would.
-    for index in 0..=bytes.len() {
-        match bytes.get(index).copied().unwrap_or(b'&') {
-            b'&' => {
-                if index > pair_start {
-                    // Both ends of each piece are next to an ASCII byte: char boundaries.
-                    *pairs.get_mut(count)? = match equals_at {
-                        Some(at) => (
-                            raw_query.get(pair_start..at)?,
-                            Some(raw_query.get(at + 1..index)?),
-                        ),
-                        None => (raw_query.get(pair_start..index)?, None),
-                    };
-                    count += 1;
-                }
-                pair_start = index + 1;
-                equals_at = None;
-            }
-            b'=' if equals_at.is_none() => equals_at = Some(index),
-            b'%' | b'+' => return None,
-            byte => unreserved &= is_unreserved(byte),
+    for pair in raw_query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = match pair.split_once('=') {
+            Some((key, value)) => (key, Some(value)),
+            None => (pair, None),
+        };
+        let mut any = 0;
+        let mut all = UNRESERVED;
+        for &byte in key.as_bytes().iter().chain(value.unwrap_or("").as_bytes()) {
+            let class = CLASS[usize::from(byte)];
+            any |= class;
+            all &= class;
         }
+        if any & DECODED != 0 {
+            return None;
+        }
+        unreserved &= all == UNRESERVED;
+        *pairs.get_mut(count)? = (key, value);
+        count += 1;
     }
     Some(PlainQuery { count, unreserved })
 }
