@@ -71,10 +71,10 @@ fn measure(mut work: impl FnMut()) -> (u128, Option<u128>) {
 
 /// Runs and reports `work` unless `SIGN_BENCH_ONLY` names another case.
 fn case(name: &str, work: impl FnMut()) {
-    if let Ok(only) = std::env::var("SIGN_BENCH_ONLY") {
-        if !name.contains(only.as_str()) {
-            return;
-        }
+    if let Ok(only) = std::env::var("SIGN_BENCH_ONLY")
+        && !name.contains(only.as_str())
+    {
+        return;
     }
     report(name, measure(work));
 }

@@ -493,6 +493,9 @@ mod tests {
     use std::time::Duration;
 
     /// A request with `headers` appended in order (a name may repeat).
+    /// Header names and values, appended in order.
+    type Headers<'a> = Vec<(&'a str, &'a [u8])>;
+
     fn request_with(uri: &str, headers: &[(&str, &[u8])]) -> http::Request<()> {
         let mut request = http::Request::builder()
             .method("PUT")
@@ -539,7 +542,7 @@ mod tests {
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_slice()))
             .collect();
-        let cases: Vec<(&str, Vec<(&str, &[u8])>)> = vec![
+        let cases: Vec<(&str, Headers<'_>)> = vec![
             (
                 "http://h:1/pop/v5/changeorder/change_order_abort_and_rollback?ChangeOrderId=6b55106c-c7f2&RegionId=cn-hangzhou",
                 vec![

@@ -253,6 +253,9 @@ mod tests {
     use hmac::KeyInit as _;
     use proptest::prelude::*;
 
+    /// Header names and values, appended in order.
+    type Headers<'a> = Vec<(&'a str, &'a [u8])>;
+
     fn request_with(uri: &str, headers: &[(&str, &[u8])]) -> http::Request<()> {
         let mut request = http::Request::builder()
             .method("PUT")
@@ -281,7 +284,7 @@ mod tests {
     fn the_fast_string_to_sign_is_the_general_one_for_awkward_requests() {
         let many: Vec<String> = (0..30).map(|index| format!("x-acs-h{index:02}")).collect();
         let many: Vec<(&str, &[u8])> = many.iter().map(|name| (name.as_str(), &b"v"[..])).collect();
-        let cases: Vec<(&str, Vec<(&str, &[u8])>)> = vec![
+        let cases: Vec<(&str, Headers<'_>)> = vec![
             (
                 "http://h/pop/v5/x?ChangeOrderId=1&RegionId=cn-hangzhou",
                 vec![
