@@ -208,7 +208,7 @@ pub(crate) async fn execute(
         None => {
             load_provider(
                 desired.provider.profile.as_deref(),
-                &crate::cli::env::credentials_environment(),
+                &crate::cli::env::credentials_environment()?,
             )
             .await?
         }
@@ -220,7 +220,7 @@ pub(crate) async fn execute(
         region,
         credentials,
         plan.signature_algorithm,
-    ))?;
+    )?)?;
 
     let cancel = CancelToken::new();
     crate::cli::signals::install_stop_handler(cancel.clone());

@@ -204,7 +204,7 @@ impl Pacing {
     }
 
     /// The client for these requests, with room for `parallelism` connections; built inside
-    /// the runtime it runs on (reqwest's requirement).
+    /// the runtime it runs on (its connections are tokio sockets).
     fn client(
         &self,
         desired: &DesiredState,
@@ -216,7 +216,7 @@ impl Pacing {
             desired.provider.region.clone(),
             credentials,
             desired.provider.signature_algorithm,
-        ))?)
+        )?)?)
     }
 }
 
@@ -254,7 +254,7 @@ pub(crate) async fn resolve_selectors_with(
         Some(credentials) => credentials.into(),
         None => load_provider(
             desired.provider.profile.as_deref(),
-            &crate::cli::env::credentials_environment(),
+            &crate::cli::env::credentials_environment()?,
         )
         .await
         .map_err(|error| {
@@ -474,7 +474,7 @@ fn refresh(
     let live = runtime.block_on(async {
         let credentials = load_provider(
             desired.provider.profile.as_deref(),
-            &crate::cli::env::credentials_environment(),
+            &crate::cli::env::credentials_environment()?,
         )
         .await?;
         let client = pacing.client(desired, endpoint, credentials)?;
