@@ -7,7 +7,6 @@
 use crate::cli::limits::{MAX_PLAN_BYTES, read_bounded};
 use crate::cli::render::Hinted;
 use anyhow::{Context, anyhow};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Refuses `out` when it names one of `protected` (a description and a path each), or an
@@ -95,22 +94,28 @@ fn refusal(error: anyhow::Error, hint: &str) -> anyhow::Error {
 }
 
 /// Writes the plan beside its final name and renames it into place, so a reader (or a CI
-/// upload step) never sees half a plan. The one file `cli/` writes (docs/DECISIONS.md,
-/// Boundaries); [`check_plan_out`] decides first whether it may.
+/// upload step) never sees half a plan; `write` writes the content (it gets large writes of
+/// its own, so the file is not buffered). Returns the file (open for reading and writing), so
+/// the plan can be printed from it (`--format json`) without holding it in memory, and
+/// what `write` returned. The one file `cli/` writes (docs/DECISIONS.md, Boundaries);
+/// [`check_plan_out`] decides first whether it may.
 #[allow(
     clippy::disallowed_methods,
     reason = "the plan file is cli/'s own output, written only here"
 )]
-pub(crate) fn write_plan_file(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_plan_file<T>(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<T>,
+) -> anyhow::Result<(std::fs::File, T)> {
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
     let written = tempfile::NamedTempFile::new_in(directory).and_then(|mut temporary| {
-        temporary.write_all(text.as_bytes())?;
+        let written = write(temporary.as_file_mut())?;
         temporary.as_file().sync_all()?;
-        temporary.persist(path).map_err(|error| error.error)?;
-        Ok(())
+        let file = temporary.persist(path).map_err(|error| error.error)?;
+        Ok((file, written))
     });
     written
         .map_err(|error| {
@@ -120,6 +125,5 @@ pub(crate) fn write_plan_file(path: &Path, text: &str) -> anyhow::Result<()> {
                 "check that the directory exists and is writable, or pass another `--out FILE`",
             )
         })
-        .context("the plan was not saved")?;
-    Ok(())
+        .context("the plan was not saved")
 }
