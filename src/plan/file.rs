@@ -290,11 +290,19 @@ impl<W: Write> Sealing<W> {
 
 impl<W: Write> Write for Sealing<W> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    /// serde_json writes every token with `write_all`: one append, inlined, instead of the
+    /// default loop over `write`.
+    #[inline]
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.buffer.extend_from_slice(bytes);
         if self.buffer.len() >= SEALING_CHUNK + UNSEALED_END.len() {
             self.pass_on()?;
         }
-        Ok(bytes.len())
+        Ok(())
     }
 
     /// Holds back the end on purpose: only [`Sealing::finish`] may write it.

@@ -28,7 +28,7 @@ use crate::plan::select;
 use crate::plan::{
     Action, LiveStatus, Plan, PlanDraft, PlanInputs, PlanSummary, draft, plan, refreshed,
 };
-use crate::state::store::AnyStore;
+use crate::state::store::{AnyStore, StateStore};
 use anyhow::Context;
 use std::collections::HashMap;
 use std::io::{Seek, Write};
@@ -206,24 +206,83 @@ fn refuse_overwriting(out: &Path, config: &Path, store: &AnyStore) -> anyhow::Re
 /// from the flags and the config's `state:`), `--out` is refused if it would overwrite one of
 /// them, and the config parses while the state loads (on a second thread when that is only a
 /// read, `AnyStore::load_recovering_alongside`); a config error is reported first.
+///
+/// The store must be known before the parse for the two to overlap. It is opened from
+/// [`crate::cli::settings::ConfigFile::state_keys_guess`] (the file's unindented lines: milliseconds) when that
+/// names a local state, and the guess is then confirmed against the parsed config; when it
+/// is wrong, or the parse fails, the store is opened from [`crate::cli::settings::ConfigFile::state_keys`] as if no
+/// guess had been made, so every outcome and every error (and their order) is the one that
+/// reading the keys first gives. Only when nothing can be guessed are the keys read first
+/// (a second pass of the YAML fast path over the whole file).
 fn load_inputs(
     global: &GlobalArgs,
     args: &PlanArgs,
 ) -> anyhow::Result<(LoadedConfig, crate::state::store::LoadedState)> {
     let file = read_config(&global.config)?;
-    let store =
-        crate::cli::settings::open_store_with(global, global.state.as_deref(), file.state_keys())?;
-    if let Some(out) = &args.out {
-        refuse_overwriting(out, &global.config, &store)?;
-    }
-    let (config, loaded) = store.load_recovering_alongside(
-        || file.parse(),
-        "plan",
+    let open = |keys: crate::config::StateKeys| -> anyhow::Result<AnyStore> {
+        let store = crate::cli::settings::open_store_with(global, global.state.as_deref(), keys)?;
+        if let Some(out) = &args.out {
+            refuse_overwriting(out, &global.config, &store)?;
+        }
+        Ok(store)
+    };
+    let (operation, version) = ("plan", env!("CARGO_PKG_VERSION"));
+    let guessed = file.state_keys_guess().and_then(|guess| {
+        // A guess that fails to open is not reported: the keys read in full decide.
+        let store = open(guess.clone()).ok()?;
+        matches!(store, AnyStore::Local(_)).then_some((guess, store))
+    });
+    let Some((guess, store)) = guessed else {
+        let store = open(file.state_keys())?;
+        let (config, loaded) = store.load_recovering_alongside(
+            || file.parse(),
+            operation,
+            args.lock_timeout,
+            version,
+        )?;
+        return Ok((
+            config,
+            loaded.map_err(crate::cli::render::store_error_to_anyhow)?,
+        ));
+    };
+    let confirmed = store.load_recovering_alongside(
+        || match file.parse() {
+            Ok(config) if config.state_keys() == guess => Ok(config),
+            Ok(config) => Err(Unconfirmed::OtherStore(Box::new(config))),
+            Err(error) => Err(Unconfirmed::Failed(error)),
+        },
+        operation,
         args.lock_timeout,
-        env!("CARGO_PKG_VERSION"),
-    )?;
-    let loaded = loaded.map_err(crate::cli::render::store_error_to_anyhow)?;
-    Ok((config, loaded))
+        version,
+    );
+    match confirmed {
+        Ok((config, loaded)) => Ok((
+            config,
+            loaded.map_err(crate::cli::render::store_error_to_anyhow)?,
+        )),
+        // Nothing was loaded from the guessed store: a journal is folded only after the
+        // parse succeeded, and a read on the side is only a read.
+        Err(Unconfirmed::OtherStore(config)) => {
+            let store = open(file.state_keys())?;
+            let loaded = store
+                .load_recovering(operation, args.lock_timeout, version)
+                .map_err(crate::cli::render::store_error_to_anyhow)?;
+            Ok((*config, loaded))
+        }
+        // As without a guess: a failure to open the store, or a refused `--out`, first.
+        Err(Unconfirmed::Failed(error)) => {
+            open(file.state_keys())?;
+            Err(error)
+        }
+    }
+}
+
+/// Why [`load_inputs`]'s parse did not confirm the store it loads from.
+enum Unconfirmed {
+    /// The config parsed, and names another state than the guess.
+    OtherStore(Box<LoadedConfig>),
+    /// The config did not parse.
+    Failed(anyhow::Error),
 }
 
 /// `CreateTime` has no zone; EDAS consoles show China Standard Time (UTC+8), which is how
