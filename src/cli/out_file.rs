@@ -42,9 +42,10 @@ pub(crate) fn check_plan_out(out: &Path, protected: &[(&str, &Path)]) -> anyhow:
         ));
     }
     let looks_like_a_plan = metadata.len() <= MAX_PLAN_BYTES
-        && read_bounded(out, MAX_PLAN_BYTES, "plan file")
-            .ok()
-            .is_some_and(|bytes| is_plan(&bytes));
+        && (written_by_plan_out(out, metadata.len())
+            || read_bounded(out, MAX_PLAN_BYTES, "plan file")
+                .ok()
+                .is_some_and(|bytes| is_plan(&bytes)));
     if !looks_like_a_plan {
         return Err(refusal(
             anyhow!(
@@ -56,6 +57,37 @@ pub(crate) fn check_plan_out(out: &Path, protected: &[(&str, &Path)]) -> anyhow:
         ));
     }
     Ok(())
+}
+
+/// True when the file of `len` bytes at `path` begins and ends as every file `plan --out`
+/// writes does (`{` and `"format_version": ` on the next line; `"checksum": "`, 64 hex digits,
+/// `"` and the closing brace): enough to know it is one without reading and parsing the
+/// middle (tens of megabytes for a large plan). Any other file, a reformatted plan included,
+/// is judged by [`is_plan`].
+fn written_by_plan_out(path: &Path, len: u64) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    const HEAD: &[u8] = b"{\n  \"format_version\": ";
+    const BEFORE_DIGEST: &[u8] = b"\n  \"checksum\": \"";
+    const AFTER_DIGEST: &[u8] = b"\"\n}\n";
+    const TAIL: usize = BEFORE_DIGEST.len() + 64 + AFTER_DIGEST.len();
+    if len < (HEAD.len() + TAIL) as u64 {
+        return false;
+    }
+    let mut head = [0; HEAD.len()];
+    let mut tail = [0; TAIL];
+    let read = std::fs::File::open(path).and_then(|mut file| {
+        file.read_exact(&mut head)?;
+        file.seek(SeekFrom::End(-(TAIL as i64)))?;
+        file.read_exact(&mut tail)
+    });
+    let digest = &tail[BEFORE_DIGEST.len()..TAIL - AFTER_DIGEST.len()];
+    read.is_ok()
+        && head == HEAD
+        && tail.starts_with(BEFORE_DIGEST)
+        && tail.ends_with(AFTER_DIGEST)
+        && digest
+            .iter()
+            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(byte))
 }
 
 /// True when `bytes` hold a JSON object with a plan's header fields, of any format version
@@ -126,4 +158,66 @@ pub(crate) fn write_plan_file<T>(
             )
         })
         .context("the plan was not saved")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::file::encode;
+    use crate::plan::{Plan, PlanInputs, plan};
+
+    fn a_plan() -> Plan {
+        let desired = crate::config::parse(
+            Path::new("c.yaml"),
+            "version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n  - id: a-1\n",
+        )
+        .unwrap();
+        plan(
+            &desired,
+            None,
+            &PlanInputs {
+                created_at: "2026-12-01T00:00:00Z".to_string(),
+                config_path: "c.yaml".to_string(),
+                config_sha256: "0".repeat(64),
+                endpoint: "https://edas.cn-hangzhou.aliyuncs.com".to_string(),
+                tool_version: "0.1.0".to_string(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_file_written_by_plan_out_is_known_by_its_first_and_last_bytes_anything_else_by_parsing() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("plan.json");
+        let encoded = encode(&a_plan());
+        let len = |text: &str| text.len() as u64;
+        std::fs::write(&path, &encoded).unwrap();
+        assert!(written_by_plan_out(&path, len(&encoded)));
+        assert!(check_plan_out(&path, &[]).is_ok());
+
+        // Reformatted (`jq -c .`): not as written, but still a plan to replace.
+        let value: serde_json::Value = serde_json::from_str(&encoded).unwrap();
+        let compact = serde_json::to_string(&value).unwrap();
+        std::fs::write(&path, &compact).unwrap();
+        assert!(!written_by_plan_out(&path, len(&compact)));
+        assert!(check_plan_out(&path, &[]).is_ok());
+
+        // Cut short, or not a plan at all: refused.
+        for text in [
+            &encoded[..encoded.len() - 3],
+            &encoded[..encoded.len() / 2],
+            "my incident notes\n",
+            "",
+        ] {
+            std::fs::write(&path, text).unwrap();
+            assert!(!written_by_plan_out(&path, len(text)), "{text}");
+            let refused = format!("{:#}", check_plan_out(&path, &[]).unwrap_err());
+            assert!(refused.contains("is not a plan file"), "{refused}");
+        }
+        // A checksum that is not a lowercase hex digest is judged by parsing.
+        let upper = encoded.replace(&a_plan().checksum, &a_plan().checksum.to_uppercase());
+        std::fs::write(&path, &upper).unwrap();
+        assert!(!written_by_plan_out(&path, len(&upper)));
+        assert!(check_plan_out(&path, &[]).is_ok());
+    }
 }
