@@ -218,7 +218,7 @@ pub fn encode(plan: &Plan) -> String {
 /// Writes [`encode`]'s bytes to `out` as they are produced (buffered in 64 KiB).
 pub fn write_encoded(out: impl Write, plan: &Plan) -> io::Result<()> {
     let mut out = io::BufWriter::with_capacity(SEALING_CHUNK, out);
-    serde_json::to_writer_pretty(&mut out, &PlanView::of(plan)).map_err(io::Error::from)?;
+    pretty(&mut out, &PlanView::of(plan)).map_err(io::Error::from)?;
     out.write_all(b"\n")?;
     out.flush()
 }
@@ -242,7 +242,7 @@ pub(crate) fn write_sealed<A: Serialize>(
         hasher: Sha256::new(),
         buffer: Vec::with_capacity(SEALING_CHUNK + 4096),
     };
-    serde_json::to_writer_pretty(&mut sealing, &view).map_err(io::Error::from)?;
+    pretty(&mut sealing, &view).map_err(io::Error::from)?;
     sealing.write_all(b"\n")?;
     sealing.finish()
 }
@@ -670,9 +670,117 @@ fn syntax(path: &Path, source: serde_json::Error) -> PlanFileError {
 
 fn write_canonical<A: Serialize>(writer: &mut impl Write, plan: &PlanView<'_, A>) {
     // Serialising plain structs with string keys into an infallible writer cannot fail.
-    let written = serde_json::to_writer_pretty(&mut *writer, plan)
+    let written = pretty(&mut *writer, plan)
         .and_then(|()| writer.write_all(b"\n").map_err(serde_json::Error::io));
     debug_assert!(written.is_ok(), "plan serialisation failed: {written:?}");
+}
+
+/// `serde_json::to_writer_pretty`, through [`Pretty`].
+fn pretty<A: Serialize>(writer: impl Write, plan: &PlanView<'_, A>) -> serde_json::Result<()> {
+    plan.serialize(&mut serde_json::Serializer::with_formatter(
+        writer,
+        Pretty::default(),
+    ))
+}
+
+/// serde_json's `PrettyFormatter` with its default two-space indent, byte for byte (the same
+/// methods with the same logic), except that a line break and the next line's indentation
+/// are one write rather than one per level: a plan of 100,000 change orders has 1.2 million
+/// lines, most three levels deep. Tested against `serde_json::to_string_pretty`.
+#[derive(Default)]
+struct Pretty {
+    current_indent: usize,
+    has_value: bool,
+}
+
+/// `,` and a line break, then enough indentation for any plan (five levels at most).
+const LINE_BREAKS: &[u8] = b",\n                                ";
+
+impl Pretty {
+    /// A line break (after a comma unless `first`), then the current indentation.
+    fn new_line(&self, writer: &mut (impl ?Sized + Write), first: bool) -> io::Result<()> {
+        let start = usize::from(first);
+        let end = 2 + 2 * self.current_indent;
+        match LINE_BREAKS.get(start..end) {
+            Some(line) => writer.write_all(line),
+            None => {
+                writer.write_all(&LINE_BREAKS[start..2])?;
+                for _ in 0..self.current_indent {
+                    writer.write_all(b"  ")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl serde_json::ser::Formatter for Pretty {
+    #[inline]
+    fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.current_indent += 1;
+        self.has_value = false;
+        writer.write_all(b"[")
+    }
+
+    #[inline]
+    fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.current_indent -= 1;
+        if self.has_value {
+            self.new_line(writer, true)?;
+        }
+        writer.write_all(b"]")
+    }
+
+    #[inline]
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.new_line(writer, first)
+    }
+
+    #[inline]
+    fn end_array_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    #[inline]
+    fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.current_indent += 1;
+        self.has_value = false;
+        writer.write_all(b"{")
+    }
+
+    #[inline]
+    fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.current_indent -= 1;
+        if self.has_value {
+            self.new_line(writer, true)?;
+        }
+        writer.write_all(b"}")
+    }
+
+    #[inline]
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.new_line(writer, first)
+    }
+
+    #[inline]
+    fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        writer.write_all(b": ")
+    }
+
+    #[inline]
+    fn end_object_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 struct HashWriter(Sha256);

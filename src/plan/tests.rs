@@ -376,7 +376,8 @@ fn the_encoding_is_the_derived_serialization_of_the_plan() {
         request_id: Some("r".to_string()),
         at: Some("2026-11-28T00:00:00Z".to_string()),
     });
-    for plan in [planned, refreshed_plan, everything] {
+    let empty = plan(&desired(&[]), None, &inputs());
+    for plan in [planned, refreshed_plan, everything, empty] {
         let derived = serde_json::to_string_pretty(&plan).unwrap() + "\n";
         assert_eq!(file::encode(&plan), derived);
     }
@@ -607,6 +608,10 @@ mod properties {
             prop_assert_eq!(planned.will_send(), summary.will_send() > 0);
             let again = plan(&config, Some(&recorded_state), &inputs());
             prop_assert_eq!(file::encode(&planned), file::encode(&again));
+            prop_assert_eq!(
+                file::encode(&planned),
+                serde_json::to_string_pretty(&planned).unwrap() + "\n"
+            );
             let decoded = file::decode(std::path::Path::new("p.json"), &file::encode(&planned));
             prop_assert_eq!(decoded.ok(), Some(planned));
         }
