@@ -7,6 +7,7 @@
 use crate::cli::limits::{MAX_PLAN_BYTES, read_bounded};
 use crate::cli::render::Hinted;
 use anyhow::{Context, anyhow};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Refuses `out` when it names one of `protected` (a description and a path each), or an
@@ -58,6 +59,56 @@ pub(crate) fn check_plan_out(out: &Path, protected: &[(&str, &Path)]) -> anyhow:
     }
     Ok(())
 }
+
+/// The plan file being written: every [`WRITEBACK_STEP`] bytes, the disk is asked to start
+/// writing what came before (Linux `sync_file_range`, which waits for nothing), so the
+/// `fsync` that makes the plan durable before it is renamed into place finds most of a large
+/// plan already on disk instead of all of it (tens of milliseconds of wall time for 34 MB).
+/// Durability still rests on that `fsync` alone.
+pub(crate) struct EarlyWriteback<'a> {
+    file: &'a mut std::fs::File,
+    written: u64,
+    started: u64,
+}
+
+/// How much is written between two requests to start writeback.
+const WRITEBACK_STEP: u64 = 4 << 20;
+
+impl Write for EarlyWriteback<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let count = self.file.write(bytes)?;
+        self.written += count as u64;
+        if self.written - self.started >= WRITEBACK_STEP {
+            start_writeback(self.file, self.started, self.written - self.started);
+            self.started = self.written;
+        }
+        Ok(count)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Asks the kernel to start writing `len` bytes from `offset` to disk; only a hint, so its
+/// result does not matter (the `fsync` after the last write reports any failure).
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (
+        libc::off64_t::try_from(offset),
+        libc::off64_t::try_from(len),
+    ) else {
+        return;
+    };
+    // SAFETY: sync_file_range reads no memory of ours; the descriptor is open for the call.
+    let _ = unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE)
+    };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &std::fs::File, _offset: u64, _len: u64) {}
 
 /// True when the file of `len` bytes at `path` begins and ends as every file `plan --out`
 /// writes does (`{` and `"format_version": ` on the next line; `"checksum": "`, 64 hex digits,
@@ -137,14 +188,18 @@ fn refusal(error: anyhow::Error, hint: &str) -> anyhow::Error {
 )]
 pub(crate) fn write_plan_file<T>(
     path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<T>,
+    write: impl FnOnce(&mut EarlyWriteback<'_>) -> std::io::Result<T>,
 ) -> anyhow::Result<(std::fs::File, T)> {
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
     let written = tempfile::NamedTempFile::new_in(directory).and_then(|mut temporary| {
-        let written = write(temporary.as_file_mut())?;
+        let written = write(&mut EarlyWriteback {
+            file: temporary.as_file_mut(),
+            written: 0,
+            started: 0,
+        })?;
         temporary.as_file().sync_all()?;
         let file = temporary.persist(path).map_err(|error| error.error)?;
         Ok((file, written))
@@ -219,5 +274,29 @@ mod tests {
         std::fs::write(&path, &upper).unwrap();
         assert!(!written_by_plan_out(&path, len(&upper)));
         assert!(check_plan_out(&path, &[]).is_ok());
+    }
+
+    #[test]
+    fn a_large_plan_file_is_written_whole_while_its_writeback_starts_early() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("plan.json");
+        // Past two writeback steps, written in pieces that do not divide them.
+        let content: Vec<u8> = (0..(9 << 20) + 7)
+            .map(|index| (index % 251) as u8)
+            .collect();
+        let (mut file, written) = write_plan_file(&path, |out| {
+            for piece in content.chunks(65_537) {
+                out.write_all(piece)?;
+            }
+            Ok(out.written)
+        })
+        .unwrap();
+        assert_eq!(written, content.len() as u64);
+        assert_eq!(std::fs::read(&path).unwrap(), content);
+        // The returned file is the one renamed into place.
+        let mut again = Vec::new();
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0)).unwrap();
+        std::io::Read::read_to_end(&mut file, &mut again).unwrap();
+        assert_eq!(again, content);
     }
 }
