@@ -826,7 +826,7 @@ fn the_guess_of_the_state_keys_reads_unindented_lines_and_gives_up_on_anything_e
         format!("{HEADER}state: ~\n"),
         format!("{HEADER}state: \"a\\tb\"\n"),
         format!("{HEADER}state: &anchor a.json\n"),
-        format!("{{state: a.json}}\n"),
+        "{state: a.json}\n".to_string(),
         format!("\"state\": a.json\n{HEADER}"),
         format!("---\nstate: a.json\n{HEADER}"),
         format!("{HEADER}state:\ta.json\n"),

@@ -418,7 +418,11 @@ impl PlanDraft<'_> {
     /// [`PlanDraft::write_sealed`], or empty).
     pub fn into_plan(self, checksum: String) -> Plan {
         Plan {
-            actions: self.decisions.iter().map(Decision::to_action).collect(),
+            actions: self
+                .decisions
+                .iter()
+                .map(|decision| decision.to_action())
+                .collect(),
             checksum,
             ..self.header
         }
@@ -542,7 +546,7 @@ impl<'a> Decision<'a> {
         ActionKind::of(self.action, self.verify_first, self.recorded_status(), None)
     }
 
-    fn to_action(&self) -> PlannedAction {
+    fn to_action(self) -> PlannedAction {
         PlannedAction {
             change_order_id: self.id().clone(),
             action: self.action,
