@@ -2,7 +2,7 @@
 //! committed JSON schema checked against the Rust types, every example checked by both the
 //! schema and the loader, and docs/CONFIG.md checked to mention every key.
 
-use assert_cmd::Command;
+use crate::support::{Run, Workspace, assert_cli_snapshot};
 use edas_rollback::cli::settings::load_config;
 use edas_rollback::config::raw::json_schema;
 use serde_json::Value;
@@ -15,74 +15,42 @@ fn repository() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// `edas-rollback -c name validate` on a config `name` holding `contents`, in a fresh
+/// workspace with a clean environment.
+fn validate(name: &str, contents: &[u8]) -> Run {
+    Workspace::empty()
+        .config_named(name)
+        .config_bytes(contents)
+        .run_bare(&["-c", name, "validate"])
 }
 
-/// Runs `edas-rollback [-c config] validate` in `directory`.
-fn validate(directory: &Path, config: Option<&str>) -> Run {
-    let mut command = Command::cargo_bin("edas-rollback").unwrap();
-    command.current_dir(directory).env("NO_COLOR", "1");
-    if let Some(config) = config {
-        command.args(["-c", config]);
-    }
-    let output = command.arg("validate").output().unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
-}
-
-/// Writes `text` as `name` in a fresh temp dir, runs `validate` on it, and checks what every
-/// refusal must do: exit 1, name the file, print nothing on stdout, never panic.
+/// Runs `validate` on `contents` as `name` and checks what every refusal must do: exit 1,
+/// print nothing on stdout (the harness checks it never panics). The caller snapshots the
+/// message, which names the file and the `line:column`.
 fn refused(name: &str, contents: &[u8]) -> String {
-    let directory = tempfile::tempdir().unwrap();
-    std::fs::write(directory.path().join(name), contents).unwrap();
-    let run = validate(directory.path(), Some(name));
-    assert_eq!(
-        run.code, 1,
-        "stdout: {}\nstderr: {}",
-        run.stdout, run.stderr
-    );
-    assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
-    assert!(run.stderr.starts_with("error: "), "stderr: {}", run.stderr);
-    assert!(run.stderr.contains(name), "stderr: {}", run.stderr);
-    assert!(!run.stderr.contains("panicked"), "stderr: {}", run.stderr);
+    let run = validate(name, contents).expect(1);
+    assert_eq!(run.stdout, "");
     run.stderr
 }
 
-/// Like [`refused`], and the message points at `name:line:column`.
-fn refused_at(contents: &str, line_column: &str) -> String {
-    let stderr = refused("incident.yaml", contents.as_bytes());
-    assert!(
-        stderr.contains(&format!("incident.yaml:{line_column}")),
-        "expected incident.yaml:{line_column} in:\n{stderr}"
-    );
-    stderr
+/// [`refused`] as `incident.yaml`.
+fn refused_at(contents: &str) -> String {
+    refused("incident.yaml", contents.as_bytes())
 }
 
 #[test]
 fn a_valid_config_prints_the_number_of_change_orders() {
-    let run = validate(&repository(), Some("examples/incident.yaml"));
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let example = std::fs::read(repository().join("examples/incident.yaml")).unwrap();
+    let run = validate("incident.yaml", &example).expect(0);
     assert_eq!(run.stdout, "ok: 3 change orders\n");
-    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    assert_eq!(run.stderr, "");
 }
 
 #[test]
 fn an_empty_change_order_list_is_valid() {
-    let directory = tempfile::tempdir().unwrap();
-    std::fs::write(
-        directory.path().join("edas-rollback.yaml"),
-        format!("{VALID_HEADER}change_orders: []\n"),
-    )
-    .unwrap();
+    let workspace = Workspace::empty().config(&format!("{VALID_HEADER}change_orders: []\n"));
     // No `-c`: the default name in the working directory is used.
-    let run = validate(directory.path(), None);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = workspace.run_bare(&["validate"]).expect(0);
     assert_eq!(run.stdout, "ok: 0 change orders\n");
 }
 
@@ -97,10 +65,7 @@ fn a_hundred_thousand_change_orders_validate() {
         )
         .unwrap();
     }
-    let directory = tempfile::tempdir().unwrap();
-    std::fs::write(directory.path().join("big.yaml"), text).unwrap();
-    let run = validate(directory.path(), Some("big.yaml"));
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = validate("big.yaml", text.as_bytes()).expect(0);
     assert_eq!(run.stdout, "ok: 100000 change orders\n");
 }
 
@@ -111,102 +76,74 @@ fn a_duplicate_id_at_the_end_of_a_large_file_names_both_lines() {
         writeln!(text, "  - id: co-{index}").unwrap();
     }
     text.push_str("  - id: co-7\n");
-    let stderr = refused_at(&text, "20005:9");
-    assert!(
-        stderr.contains("`co-7` is declared twice: line 12 and line 20005"),
-        "{stderr}"
-    );
+    // At incident.yaml:20005:9, naming both lines.
+    assert_cli_snapshot!(refused_at(&text));
 }
 
 #[test]
 fn malformed_yaml_is_refused_with_its_position() {
-    let stderr = refused_at(
-        "version: 1\nprovider: {region: cn-hangzhou\nchange_orders: []\n",
-        "3:14",
-    );
-    insta::assert_snapshot!(stderr);
+    let stderr = refused_at("version: 1\nprovider: {region: cn-hangzhou\nchange_orders: []\n");
+    assert_cli_snapshot!(stderr);
 }
 
 #[test]
 fn a_value_of_the_wrong_type_is_refused_with_what_was_expected() {
-    let stderr = refused_at(
-        &format!("{VALID_HEADER}apply:\n  requests_per_second: fast\nchange_orders: []\n"),
-        "5:24",
-    );
-    insta::assert_snapshot!(stderr);
+    let stderr = refused_at(&format!(
+        "{VALID_HEADER}apply:\n  requests_per_second: fast\nchange_orders: []\n"
+    ));
+    assert_cli_snapshot!(stderr);
 }
 
 #[test]
 fn an_unknown_key_is_refused_naming_the_allowed_ones() {
-    let stderr = refused_at(
-        &format!("{VALID_HEADER}  access_key_secret: hunter2\nchange_orders: []\n"),
-        "4:3",
-    );
-    assert!(
-        stderr.contains("`region`, `endpoint`, `profile`"),
-        "{stderr}"
-    );
-    insta::assert_snapshot!(stderr);
+    let stderr = refused_at(&format!(
+        "{VALID_HEADER}  access_key_secret: hunter2\nchange_orders: []\n"
+    ));
+    assert_cli_snapshot!(stderr);
 }
 
 #[test]
 fn every_bad_id_and_duplicate_is_reported_in_one_run() {
-    let stderr = refused_at(
-        &format!(
-            "{VALID_HEADER}change_orders:\n  - id: 6b55106c_c7f2\n  - id: ok-1\n  - id: 'has space'\n  - id: ok-1\n"
-        ),
-        "5:9",
-    );
-    assert!(stderr.contains("incident.yaml:7:9"), "{stderr}");
-    assert!(stderr.contains("incident.yaml:8:9"), "{stderr}");
-    assert!(stderr.contains("line 6 and line 8"), "{stderr}");
-    assert!(stderr.contains("3 errors in incident.yaml"), "{stderr}");
-    insta::assert_snapshot!(stderr);
+    let stderr = refused_at(&format!(
+        "{VALID_HEADER}change_orders:\n  - id: 6b55106c_c7f2\n  - id: ok-1\n  - id: 'has space'\n  - id: ok-1\n"
+    ));
+    assert_cli_snapshot!(stderr);
 }
 
 #[test]
 fn a_bad_region_is_refused() {
-    let stderr = refused_at(
-        "version: 1\nprovider:\n  region: CN_Hangzhou\nchange_orders: []\n",
-        "3:11",
-    );
-    insta::assert_snapshot!(stderr);
+    let stderr = refused_at("version: 1\nprovider:\n  region: CN_Hangzhou\nchange_orders: []\n");
+    assert_cli_snapshot!(stderr);
 }
 
 #[test]
 fn zero_parallelism_is_refused() {
-    let stderr = refused_at(
-        &format!("{VALID_HEADER}apply:\n  parallelism: 0\nchange_orders: []\n"),
-        "5:16",
-    );
-    insta::assert_snapshot!(stderr);
+    let stderr = refused_at(&format!(
+        "{VALID_HEADER}apply:\n  parallelism: 0\nchange_orders: []\n"
+    ));
+    assert_cli_snapshot!(stderr);
 }
 
 #[test]
 fn a_duration_without_a_unit_is_refused() {
-    let stderr = refused_at(
-        &format!("{VALID_HEADER}apply:\n  request_timeout: 10\nchange_orders: []\n"),
-        "5:20",
-    );
-    insta::assert_snapshot!(stderr);
+    let stderr = refused_at(&format!(
+        "{VALID_HEADER}apply:\n  request_timeout: 10\nchange_orders: []\n"
+    ));
+    assert_cli_snapshot!(stderr);
 }
 
 #[test]
 fn a_non_http_endpoint_is_refused() {
     let stderr = refused_at(
         "version: 1\nprovider:\n  region: cn-hangzhou\n  endpoint: edas.cn-hangzhou.aliyuncs.com\nchange_orders: []\n",
-        "4:13",
     );
-    insta::assert_snapshot!(stderr);
+    assert_cli_snapshot!(stderr);
 }
 
 #[test]
 fn an_unsupported_version_is_refused() {
-    let stderr = refused_at(
-        "version: 2\nprovider:\n  region: cn-hangzhou\nchange_orders: []\n",
-        "1:10",
-    );
-    assert!(stderr.contains("`version: 1`"), "{stderr}");
+    let stderr = refused_at("version: 2\nprovider:\n  region: cn-hangzhou\nchange_orders: []\n");
+    assert_cli_snapshot!(stderr);
 }
 
 #[test]
@@ -215,35 +152,29 @@ fn bytes_that_are_not_utf8_are_refused_with_their_position() {
         format!("{VALID_HEADER}change_orders:\n  - id: abc\n    reason: caf").into_bytes();
     contents.extend_from_slice(&[0xe9, b'\n']);
     let stderr = refused("latin1.yaml", &contents);
-    assert!(stderr.contains("latin1.yaml:6:16"), "{stderr}");
-    assert!(stderr.contains("`0xe9`"), "{stderr}");
-    insta::assert_snapshot!(stderr);
+    assert_cli_snapshot!(stderr);
 }
 
 #[test]
 fn a_missing_file_is_refused_with_a_hint_about_the_flag() {
-    let directory = tempfile::tempdir().unwrap();
-    let run = validate(directory.path(), Some("nope.yaml"));
-    assert_eq!(run.code, 1);
-    insta::assert_snapshot!(run.stderr);
+    let workspace = Workspace::empty();
+    let run = workspace
+        .run_bare(&["-c", "nope.yaml", "validate"])
+        .expect(1);
+    assert_cli_snapshot!(run.stderr);
 
-    let run = validate(directory.path(), None);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("`edas-rollback.yaml` not found"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("`-c FILE`"), "{}", run.stderr);
+    let run = workspace.run_bare(&["validate"]).expect(1);
+    assert_cli_snapshot!("the_default_config_is_missing", run.stderr);
 }
 
 #[test]
 fn a_directory_given_as_the_config_is_refused() {
-    let directory = tempfile::tempdir().unwrap();
-    std::fs::create_dir(directory.path().join("runbooks")).unwrap();
-    let run = validate(directory.path(), Some("runbooks"));
-    assert_eq!(run.code, 1);
-    insta::assert_snapshot!(run.stderr);
+    let workspace = Workspace::empty();
+    std::fs::create_dir(workspace.path("runbooks")).unwrap();
+    let run = workspace
+        .run_bare(&["-c", "runbooks", "validate"])
+        .expect(1);
+    assert_cli_snapshot!(run.stderr);
 }
 
 #[test]

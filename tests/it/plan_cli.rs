@@ -2,9 +2,8 @@
 //! hand-written configs, state files and journals, checking stdout, stderr, exit codes and
 //! the files left behind. Also checks docs/json-output.md against real plan output.
 
-use crate::support::{Run, assert_cli_snapshot, docs};
+use crate::support::{self, Run, Workspace, assert_cli_snapshot, docs};
 
-use assert_cmd::Command;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -15,39 +14,23 @@ const THIRD: &str = "8d77328e-e9b4-42b9-c3f6-2140922ccccc";
 const GONE: &str = "00000000-0000-4000-8000-00000000dead";
 const LINEAGE: &str = "5f0c1d2e-7a0b-4c3d-8e9f-0123456789ab";
 
-fn run(directory: &Path, arguments: &[&str]) -> Run {
-    let output = Command::cargo_bin("edas-rollback")
-        .unwrap()
-        .current_dir(directory)
-        .env_remove("EDAS_ENDPOINT")
-        .args(arguments)
-        .output()
-        .unwrap();
-    let run = Run::from(output);
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    run
-}
-
-/// A temp dir holding `incident.yaml` declaring FIRST, SECOND and THIRD.
-fn incident() -> tempfile::TempDir {
-    let directory = tempfile::tempdir().unwrap();
-    std::fs::write(
-        directory.path().join("incident.yaml"),
-        format!(
+/// A workspace holding `incident.yaml` declaring FIRST, SECOND and THIRD, with no simulator:
+/// nothing here sends a request.
+fn incident() -> Workspace {
+    Workspace::empty()
+        .config_named("incident.yaml")
+        .config(&format!(
             "version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n  \
              - id: {FIRST}\n    app: checkout\n    reason: release 2026-11-27 broke checkout\n  \
              - id: {SECOND}\n    app: payments\n    operation: rollback\n    \
              app_id: 3616cdca-4f92-4d28-9a52-8e0ea3f6b1a7\n  \
              - id: {THIRD}\n"
-        ),
-    )
-    .unwrap();
-    directory
+        ))
 }
 
 /// A state at serial 3: SECOND failed (with every error field), THIRD unknown, GONE aborted
 /// and no longer declared.
-fn write_state(directory: &Path) {
+fn write_state(workspace: &Workspace) {
     let state = serde_json::json!({
         "format_version": 1,
         "lineage": LINEAGE,
@@ -68,7 +51,7 @@ fn write_state(directory: &Path) {
         }
     });
     std::fs::write(
-        directory.join("incident.state.json"),
+        workspace.path("incident.state.json"),
         serde_json::to_string_pretty(&state).unwrap(),
     )
     .unwrap();
@@ -80,85 +63,78 @@ fn read_json(path: &Path) -> Value {
 
 #[test]
 fn plan_on_a_fresh_config_aborts_every_declared_change_order() {
-    let directory = incident();
-    let run = run(directory.path(), &["-c", "incident.yaml", "plan"]);
-    assert_eq!(run.code, Some(0), "{run}");
+    let workspace = incident();
+    // Without NO_COLOR: no colour when not a terminal (an escape would show in the snapshot).
+    let mut command = workspace.binary(&["-c", "incident.yaml", "plan"]);
+    command.env_remove("NO_COLOR");
+    let run = Run::from(support::run(command)).expect(0);
     assert_cli_snapshot!(run.stdout);
     assert!(
-        !run.stdout.contains('\u{1b}'),
-        "no colour when not a terminal"
-    );
-    assert!(
-        !directory.path().join("incident.state.json").exists(),
+        !workspace.path("incident.state.json").exists(),
         "plan never writes state"
     );
 }
 
 #[test]
 fn a_plan_saved_with_out_is_shown_back_byte_for_byte_by_show() {
-    let directory = incident();
-    write_state(directory.path());
-    let planned = run(
-        directory.path(),
-        &[
-            "-c",
-            "incident.yaml",
-            "plan",
-            "--out",
-            "plan.json",
-            "--format",
-            "json",
-        ],
-    );
+    let workspace = incident();
+    write_state(&workspace);
+    let planned = workspace.run(&[
+        "-c",
+        "incident.yaml",
+        "plan",
+        "--out",
+        "plan.json",
+        "--format",
+        "json",
+    ]);
     assert_eq!(planned.code, Some(0), "{planned}");
-    let saved = std::fs::read_to_string(directory.path().join("plan.json")).unwrap();
+    let saved = std::fs::read_to_string(workspace.path("plan.json")).unwrap();
     assert_eq!(planned.stdout, saved, "--format json prints the plan file");
 
-    let shown = run(directory.path(), &["show", "plan.json", "--format", "json"]);
+    let shown = workspace.run(&["show", "plan.json", "--format", "json"]);
     assert_eq!(shown.code, Some(0), "{shown}");
     assert_eq!(shown.stdout, saved);
 
-    let text = run(directory.path(), &["show", "plan.json"]);
+    let text = workspace.run(&["show", "plan.json"]);
     assert_eq!(text.code, Some(0), "{text}");
-    let plan = read_json(&directory.path().join("plan.json"));
+    let plan = read_json(&workspace.path("plan.json"));
     let checksum = plan["checksum"].as_str().unwrap();
-    assert!(text.stdout.contains(checksum), "{}", text.stdout);
-    assert_cli_snapshot!("show_text", text.stdout);
-
-    let markdown = run(
-        directory.path(),
-        &["show", "plan.json", "--format", "markdown"],
+    assert_cli_snapshot!(
+        "show_text",
+        text.stdout.replace(checksum, "[PLAN-CHECKSUM]")
     );
+
+    let markdown = workspace.run(&["show", "plan.json", "--format", "markdown"]);
     assert_eq!(markdown.code, Some(0), "{markdown}");
-    assert!(markdown.stdout.contains(checksum));
-    assert_cli_snapshot!("show_markdown", markdown.stdout);
+    assert_cli_snapshot!(
+        "show_markdown",
+        markdown.stdout.replace(checksum, "[PLAN-CHECKSUM]")
+    );
 }
 
 #[test]
 fn the_plan_file_pins_the_state_version_config_hash_and_endpoint() {
-    let directory = incident();
-    write_state(directory.path());
-    let planned = run(
-        directory.path(),
-        &[
-            "-c",
-            "incident.yaml",
-            "--endpoint",
-            "http://127.0.0.1:9",
-            "plan",
-            "--out",
-            "plan.json",
-        ],
-    );
+    let workspace = incident();
+    write_state(&workspace);
+    let planned = workspace.run(&[
+        "-c",
+        "incident.yaml",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "plan",
+        "--out",
+        "plan.json",
+    ]);
     assert_eq!(planned.code, Some(0), "{planned}");
-    let plan = read_json(&directory.path().join("plan.json"));
+    let plan = read_json(&workspace.path("plan.json"));
     assert_eq!(plan["format_version"], 1);
     assert_eq!(plan["state"]["lineage"], LINEAGE);
     assert_eq!(plan["state"]["serial"], 3);
     assert_eq!(plan["endpoint"], "http://127.0.0.1:9");
     assert_eq!(plan["region"], "cn-hangzhou");
     assert_eq!(plan["config"]["path"], "incident.yaml");
-    let config = std::fs::read(directory.path().join("incident.yaml")).unwrap();
+    let config = std::fs::read(workspace.path("incident.yaml")).unwrap();
     let digest = <sha2::Sha256 as sha2::Digest>::digest(&config);
     assert_eq!(plan["config"]["sha256"], hex::encode(digest));
     let created = plan["created_at"].as_str().unwrap();
@@ -174,14 +150,11 @@ fn the_plan_file_pins_the_state_version_config_hash_and_endpoint() {
 
 #[test]
 fn detailed_exitcode_is_two_when_something_will_be_sent_and_zero_otherwise() {
-    let directory = incident();
-    let changes = run(
-        directory.path(),
-        &["-c", "incident.yaml", "plan", "--detailed-exitcode"],
-    );
+    let workspace = incident();
+    let changes = workspace.run(&["-c", "incident.yaml", "plan", "--detailed-exitcode"]);
     assert_eq!(changes.code, Some(2), "{changes}");
 
-    let without_flag = run(directory.path(), &["-c", "incident.yaml", "plan"]);
+    let without_flag = workspace.run(&["-c", "incident.yaml", "plan"]);
     assert_eq!(without_flag.code, Some(0), "{without_flag}");
 
     let aborted = serde_json::json!({ "status": "aborted", "attempts": 1 });
@@ -189,96 +162,70 @@ fn detailed_exitcode_is_two_when_something_will_be_sent_and_zero_otherwise() {
         "format_version": 1, "lineage": LINEAGE, "serial": 9, "tool_version": "0.1.0",
         "change_orders": { FIRST: aborted, SECOND: aborted, THIRD: aborted }
     });
-    std::fs::write(
-        directory.path().join("incident.state.json"),
-        state.to_string(),
-    )
-    .unwrap();
-    let nothing = run(
-        directory.path(),
-        &["-c", "incident.yaml", "plan", "--detailed-exitcode"],
-    );
+    std::fs::write(workspace.path("incident.state.json"), state.to_string()).unwrap();
+    let nothing = workspace.run(&["-c", "incident.yaml", "plan", "--detailed-exitcode"]);
     assert_eq!(nothing.code, Some(0), "{nothing}");
-    assert!(
-        nothing
-            .stdout
-            .ends_with("No changes. All declared change orders are aborted.\n"),
-        "{}",
-        nothing.stdout
-    );
+    assert_cli_snapshot!("nothing_to_do", nothing.both());
 }
 
 #[test]
 fn a_tampered_plan_file_is_refused() {
-    let directory = incident();
-    let planned = run(
-        directory.path(),
-        &["-c", "incident.yaml", "plan", "--out", "plan.json"],
-    );
+    let workspace = incident();
+    let planned = workspace.run(&["-c", "incident.yaml", "plan", "--out", "plan.json"]);
     assert_eq!(planned.code, Some(0), "{planned}");
-    let path = directory.path().join("plan.json");
+    let path = workspace.path("plan.json");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.replacen(THIRD, GONE, 1)).unwrap();
-    let shown = run(directory.path(), &["show", "plan.json"]);
+    let shown = workspace.run(&["show", "plan.json"]);
     assert_eq!(shown.code, Some(1), "{shown}");
     assert!(shown.stdout.is_empty());
     assert_cli_snapshot!("tampered", shown.stderr);
 
     std::fs::write(&path, "{\n  \"format_version\": 1,\n  oops\n}\n").unwrap();
-    let broken = run(directory.path(), &["show", "plan.json"]);
+    let broken = workspace.run(&["show", "plan.json"]);
     assert_eq!(broken.code, Some(1), "{broken}");
     assert_cli_snapshot!("not_json", broken.stderr);
 
-    let missing = run(directory.path(), &["show", "absent.json"]);
+    let missing = workspace.run(&["show", "absent.json"]);
     assert_eq!(missing.code, Some(1), "{missing}");
     assert_cli_snapshot!("missing", missing.stderr);
 }
 
 #[test]
 fn plan_without_a_config_fails_with_a_hint() {
-    let directory = tempfile::tempdir().unwrap();
-    let run = run(directory.path(), &["plan"]);
+    let workspace = Workspace::empty();
+    let run = workspace.run(&["plan"]);
     assert_eq!(run.code, Some(1), "{run}");
     assert_cli_snapshot!(run.stderr);
 }
 
 #[test]
 fn state_list_and_show_read_a_hand_written_state_file() {
-    let directory = incident();
-    write_state(directory.path());
-    let list = run(directory.path(), &["-c", "incident.yaml", "state", "list"]);
+    let workspace = incident();
+    write_state(&workspace);
+    let list = workspace.run(&["-c", "incident.yaml", "state", "list"]);
     assert_eq!(list.code, Some(0), "{list}");
     assert_cli_snapshot!("list", list.stdout);
 
-    let show = run(
-        directory.path(),
-        &["--state", "incident.state.json", "state", "show", SECOND],
-    );
+    let show = workspace.run(&["--state", "incident.state.json", "state", "show", SECOND]);
     assert_eq!(show.code, Some(0), "{show}");
-    // The snapshot's filter hides times; this one is the state's own.
-    assert!(show.stdout.contains("2026-11-27T23:10:00Z"), "{show}");
-    assert_cli_snapshot!("show", show.stdout);
+    // Without the CLI filters: the time shown is the state's own, not the clock's.
+    insta::assert_snapshot!("show", show.stdout);
 
-    let summary = run(directory.path(), &["-c", "incident.yaml", "show"]);
+    let summary = workspace.run(&["-c", "incident.yaml", "show"]);
     assert_eq!(summary.code, Some(0), "{summary}");
     assert_cli_snapshot!("summary", summary.stdout);
 
-    let json = run(
-        directory.path(),
-        &["-c", "incident.yaml", "show", "--format", "json"],
-    );
+    let json = workspace.run(&["-c", "incident.yaml", "show", "--format", "json"]);
     let value: Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(value["serial"], 3);
 }
 
 #[test]
 fn state_show_of_an_unknown_id_names_it_and_exits_one() {
-    let directory = incident();
-    write_state(directory.path());
-    let show = run(
-        directory.path(),
-        &["-c", "incident.yaml", "state", "show", "no-such-id"],
-    );
+    let workspace = incident();
+    write_state(&workspace);
+    let show = workspace.run(&["-c", "incident.yaml", "state", "show", "no-such-id"]);
     assert_eq!(show.code, Some(1), "{show}");
     assert!(show.stdout.is_empty());
     assert_cli_snapshot!(show.stderr);
@@ -286,15 +233,12 @@ fn state_show_of_an_unknown_id_names_it_and_exits_one() {
 
 #[test]
 fn state_rm_bumps_the_serial_writes_the_backup_and_shows_what_was_removed() {
-    let directory = incident();
-    write_state(directory.path());
-    let state_path = directory.path().join("incident.state.json");
+    let workspace = incident();
+    write_state(&workspace);
+    let state_path = workspace.path("incident.state.json");
     let before = std::fs::read(&state_path).unwrap();
 
-    let removed = run(
-        directory.path(),
-        &["-c", "incident.yaml", "state", "rm", GONE],
-    );
+    let removed = workspace.run(&["-c", "incident.yaml", "state", "rm", GONE]);
     assert_eq!(removed.code, Some(0), "{removed}");
     assert_cli_snapshot!(removed.stdout);
 
@@ -303,30 +247,24 @@ fn state_rm_bumps_the_serial_writes_the_backup_and_shows_what_was_removed() {
     assert_eq!(after["lineage"], LINEAGE);
     assert!(after["change_orders"].get(GONE).is_none());
     assert!(after["change_orders"].get(SECOND).is_some());
-    let backup = std::fs::read(directory.path().join("incident.state.json.backup")).unwrap();
+    let backup = std::fs::read(workspace.path("incident.state.json.backup")).unwrap();
     assert_eq!(
         backup, before,
         "the backup is the previous state, byte for byte"
     );
     // The lock was released: a second edit goes through and bumps the serial again.
-    let again = run(
-        directory.path(),
-        &["-c", "incident.yaml", "state", "rm", SECOND],
-    );
+    let again = workspace.run(&["-c", "incident.yaml", "state", "rm", SECOND]);
     assert_eq!(again.code, Some(0), "{again}");
     assert_eq!(read_json(&state_path)["serial"], 5);
 }
 
 #[test]
 fn state_rm_of_an_id_not_in_state_removes_nothing() {
-    let directory = incident();
-    write_state(directory.path());
-    let state_path = directory.path().join("incident.state.json");
+    let workspace = incident();
+    write_state(&workspace);
+    let state_path = workspace.path("incident.state.json");
     let before = std::fs::read(&state_path).unwrap();
-    let removed = run(
-        directory.path(),
-        &["-c", "incident.yaml", "state", "rm", GONE, "typo-id"],
-    );
+    let removed = workspace.run(&["-c", "incident.yaml", "state", "rm", GONE, "typo-id"]);
     assert_eq!(removed.code, Some(1), "{removed}");
     assert_cli_snapshot!(removed.stderr);
     assert_eq!(std::fs::read(&state_path).unwrap(), before);
@@ -334,8 +272,8 @@ fn state_rm_of_an_id_not_in_state_removes_nothing() {
 
 #[test]
 fn a_leftover_journal_is_folded_first_and_announced_in_one_line() {
-    let directory = incident();
-    write_state(directory.path());
+    let workspace = incident();
+    write_state(&workspace);
     let journal = [
         serde_json::json!({"event": "begin", "lineage": LINEAGE, "serial": 3, "at": "2026-11-28T00:00:00Z", "operation": "apply"}),
         serde_json::json!({"event": "intent", "change_order_id": FIRST, "attempt": 1, "at": "2026-11-28T00:00:01Z", "request": "abort", "app": "checkout"}),
@@ -343,29 +281,13 @@ fn a_leftover_journal_is_folded_first_and_announced_in_one_line() {
     .iter()
     .map(|record| format!("{record}\n"))
     .collect::<String>();
-    std::fs::write(
-        directory.path().join("incident.state.json.journal"),
-        journal,
-    )
-    .unwrap();
+    std::fs::write(workspace.path("incident.state.json.journal"), journal).unwrap();
 
-    let planned = run(
-        directory.path(),
-        &["-c", "incident.yaml", "plan", "--format", "json"],
-    );
+    let planned = workspace.run(&["-c", "incident.yaml", "plan", "--format", "json"]);
     assert_eq!(planned.code, Some(0), "{planned}");
-    let notes: Vec<&str> = planned
-        .stderr
-        .lines()
-        .filter(|line| line.contains("recovered an interrupted run"))
-        .collect();
-    assert_eq!(notes.len(), 1, "{}", planned.stderr);
-    assert!(
-        !directory
-            .path()
-            .join("incident.state.json.journal")
-            .exists()
-    );
+    // One line, and nothing else on stderr.
+    assert_cli_snapshot!(planned.stderr);
+    assert!(!workspace.path("incident.state.json.journal").exists());
     let plan: Value = serde_json::from_str(&planned.stdout).unwrap();
     let first = &plan["actions"][0];
     assert_eq!(first["change_order_id"], FIRST);
@@ -383,78 +305,66 @@ fn a_leftover_journal_is_folded_first_and_announced_in_one_line() {
 /// from the text; these guard that the guess never decides which state is planned against.
 #[test]
 fn plan_reads_the_state_file_the_config_names_not_the_one_beside_it() {
-    let directory = incident();
-    write_state(directory.path());
-    std::fs::create_dir(directory.path().join("runs")).unwrap();
+    let workspace = incident();
+    write_state(&workspace);
+    std::fs::create_dir(workspace.path("runs")).unwrap();
     std::fs::rename(
-        directory.path().join("incident.state.json"),
-        directory.path().join("runs/x.json"),
+        workspace.path("incident.state.json"),
+        workspace.path("runs/x.json"),
     )
     .unwrap();
     // A decoy where the default would be: refused as corrupt if it were read.
-    std::fs::write(directory.path().join("incident.state.json"), "{ not json").unwrap();
-    let config = std::fs::read_to_string(directory.path().join("incident.yaml")).unwrap();
+    std::fs::write(workspace.path("incident.state.json"), "{ not json").unwrap();
+    let config = std::fs::read_to_string(workspace.path("incident.yaml")).unwrap();
     // An anchor is valid YAML that the early guess does not read.
     for state_line in ["state: runs/x.json\n", "state: &where runs/x.json\n"] {
         std::fs::write(
-            directory.path().join("incident.yaml"),
+            workspace.path("incident.yaml"),
             format!("{state_line}{config}"),
         )
         .unwrap();
-        let planned = run(
-            directory.path(),
-            &["-c", "incident.yaml", "plan", "--format", "json"],
-        );
+        let planned = workspace.run(&["-c", "incident.yaml", "plan", "--format", "json"]);
         assert_eq!(planned.code, Some(0), "{state_line}: {planned}");
         let plan: Value = serde_json::from_str(&planned.stdout).unwrap();
         assert_eq!(plan["state"]["serial"], 3, "{state_line}");
         assert_eq!(plan["state"]["lineage"], LINEAGE, "{state_line}");
     }
-    let flagged = run(
-        directory.path(),
-        &[
-            "-c",
-            "incident.yaml",
-            "--state",
-            "incident.state.json",
-            "plan",
-        ],
-    );
+    let flagged = workspace.run(&[
+        "-c",
+        "incident.yaml",
+        "--state",
+        "incident.state.json",
+        "plan",
+    ]);
     assert_eq!(
         flagged.code,
         Some(1),
         "--state wins over `state:`: {flagged}"
     );
-    assert!(
-        flagged.stderr.contains("incident.state.json"),
-        "{}",
-        flagged.stderr
-    );
+    // It names the decoy it read.
+    assert_cli_snapshot!(flagged.stderr);
 }
 
 #[test]
 fn a_config_error_is_reported_before_a_corrupt_state_file() {
-    let directory = incident();
-    std::fs::write(directory.path().join("incident.state.json"), "{ not json").unwrap();
+    let workspace = incident();
+    std::fs::write(workspace.path("incident.state.json"), "{ not json").unwrap();
     std::fs::write(
-        directory.path().join("incident.yaml"),
+        workspace.path("incident.yaml"),
         "version: 1\nprovider:\n  region: cn-hangzhou\nchange_orders:\n  - id: a_b\n",
     )
     .unwrap();
-    let planned = run(directory.path(), &["-c", "incident.yaml", "plan"]);
+    let planned = workspace.run(&["-c", "incident.yaml", "plan"]);
     assert_eq!(planned.code, Some(1), "{planned}");
-    assert!(!planned.stderr.contains("state"), "{}", planned.stderr);
+    // Only the config's error: the state is never mentioned.
     assert_cli_snapshot!(planned.stderr);
 }
 
 #[test]
 fn every_plan_field_in_the_output_is_documented_and_every_documented_field_exists() {
-    let directory = incident();
-    write_state(directory.path());
-    let planned = run(
-        directory.path(),
-        &["-c", "incident.yaml", "plan", "--format", "json"],
-    );
+    let workspace = incident();
+    write_state(&workspace);
+    let planned = workspace.run(&["-c", "incident.yaml", "plan", "--format", "json"]);
     assert_eq!(planned.code, Some(0), "{planned}");
     let plan: Value = serde_json::from_str(&planned.stdout).unwrap();
     let mut produced = BTreeSet::new();
@@ -502,17 +412,11 @@ fn every_plan_field_in_the_output_is_documented_and_every_documented_field_exist
 
 #[test]
 fn a_mistyped_flag_exits_1_so_it_is_never_read_as_changes_pending() {
-    let output = assert_cmd::Command::cargo_bin("edas-rollback")
-        .unwrap()
-        .args(["plan", "--detailed-exitcod"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--detailed-exitcode"));
-    let help = assert_cmd::Command::cargo_bin("edas-rollback")
-        .unwrap()
-        .args(["plan", "--help"])
-        .output()
-        .unwrap();
-    assert_eq!(help.status.code(), Some(0));
+    let workspace = Workspace::empty();
+    let output = workspace
+        .run_bare(&["plan", "--detailed-exitcod"])
+        .expect(1);
+    // It suggests the flag meant.
+    assert_cli_snapshot!(output.stderr);
+    workspace.run_bare(&["plan", "--help"]).expect(0);
 }

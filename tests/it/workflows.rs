@@ -112,27 +112,13 @@ fn detailed_exitcode_is_two_while_something_abortable_remains_and_zero_once_noth
     let refreshed = workspace
         .run(&["plan", "--refresh", "--detailed-exitcode"])
         .expect(0);
-    let stdout = &refreshed.stdout;
-    assert!(
-        stdout.contains("No changes: nothing will be sent."),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("warning: 4 change orders cannot be aborted"),
-        "{stdout}"
-    );
+    assert_cli_snapshot!("finished_refreshed_plan", refreshed.both());
     // Applying such a plan sends nothing and says why.
     workspace
         .run(&["plan", "--refresh", "--out", "plan.json"])
         .expect(0);
     let apply = workspace.run(&["apply", "plan.json"]).expect(0);
-    assert!(
-        apply
-            .stdout
-            .contains("1 already stopped and 4 cannot be aborted"),
-        "{}",
-        apply.stdout
-    );
+    assert_cli_snapshot!("finished_refreshed_plan_applied", apply.both());
     assert_eq!(sim.stats().totals.aborts_received, 0);
 }
 
@@ -173,8 +159,10 @@ fn a_change_order_the_service_cannot_find_is_a_warning_and_keeps_its_abort() {
     assert_eq!(missing["change_order_id"], "co-missing");
     assert_eq!(missing["action"], "abort");
     assert!(missing["live_status"].get("status").is_none(), "{missing}");
-    let message = missing["live_status"]["message"].as_str().unwrap();
-    assert!(message.contains("co-missing"), "{message}");
+    assert_cli_snapshot!(
+        "missing_live_status_message",
+        missing["live_status"]["message"].as_str().unwrap()
+    );
 }
 
 #[test]
@@ -262,11 +250,8 @@ fn a_credentials_error_during_refresh_fails_the_plan_and_saves_nothing() {
     let mut command = workspace.binary(&["plan", "--refresh", "--out", "plan.json"]);
     command.env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret);
     let output = Run::from(command.output().unwrap()).expect(1);
-    let stderr = &output.stderr;
-    assert!(stderr.contains("`plan --refresh` failed"), "{stderr}");
-    assert!(stderr.contains("SignatureDoesNotMatch"), "{stderr}");
-    assert!(stderr.contains("hint: "), "{stderr}");
-    assert!(!stderr.contains(secret) && !output.stdout.contains(secret));
+    assert!(!output.both().contains(secret), "the secret never appears");
+    assert_cli_snapshot!("refresh_with_a_wrong_secret", output.both());
     assert!(!workspace.path("plan.json").exists());
     // The first refusal stops new questions: far fewer than one per change order.
     assert!(sim.stats().totals.signature_failures <= 10);
@@ -337,6 +322,7 @@ fn the_github_actions_example_runs_end_to_end_against_the_simulator() {
         .map(|index| format!("6b55106c-c7f2-40f7-a1d4-00000000000{index}"))
         .collect();
     let workspace = workspace(&sim, ids.clone());
+    let mut transcript = String::new();
     for (job, argv) in &commands {
         let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
         // The pull-request job has no credentials in the example; only apply does.
@@ -352,14 +338,15 @@ fn the_github_actions_example_runs_end_to_end_against_the_simulator() {
             "{job}: {}\n{output}",
             argv.join(" ")
         );
-        if argv[1..] == ["show", "plan.json", "--format", "markdown"] {
-            let markdown = &output.stdout;
-            assert!(
-                markdown.starts_with("**edas-rollback will abort 3 change orders**"),
-                "{markdown}"
-            );
-        }
+        transcript.push_str(&format!(
+            "$ {job}: {}\n{}{}",
+            argv.join(" "),
+            support::sorted_outcomes(&output.stdout),
+            support::sorted_outcomes(&output.stderr)
+        ));
     }
+    // What each step of the example printed, in order.
+    assert_cli_snapshot!("github_workflow_transcript", transcript);
     // The rehearsal ran against its own embedded simulator: only apply reached this one.
     let stats = sim.stats();
     assert_eq!(stats.totals.aborts_committed, 3);
@@ -376,8 +363,11 @@ fn the_github_actions_example_runs_end_to_end_against_the_simulator() {
     let (_, apply) = commands.last().unwrap();
     let args: Vec<&str> = apply[1..].iter().map(String::as_str).collect();
     let again = workspace.run(&args).expect(1);
-    let stderr = &again.stderr;
-    assert!(stderr.contains("Saved plan is stale"), "{stderr}");
+    let lineage = state["lineage"].as_str().unwrap();
+    assert_cli_snapshot!(
+        "documented_plan_applied_again",
+        again.both().replace(lineage, "[LINEAGE]")
+    );
     assert_eq!(
         sim.stats().totals.aborts_received,
         stats.totals.aborts_received

@@ -166,9 +166,22 @@ impl Drop for Sim {
 /// let run = workspace.plan(&["--out", "plan.json"]).expect(0);
 /// workspace.apply(&[]).expect(0); // apply --auto-approve
 /// ```
+///
+/// Without [`Workspace::against`] no endpoint is named (the config or nothing decides): for
+/// the commands that send nothing (`validate`, `show`, `state`, `plan` without `--refresh`,
+/// `completions`, `man`). [`Workspace::config_named`] and [`Workspace::config`] give the config
+/// another name or hand-written text; [`Workspace::empty`] is a dir with no config at all.
 pub(crate) struct Workspace {
     pub dir: tempfile::TempDir,
     pub ids: Vec<String>,
+    /// The config's file name in the dir (`edas-rollback.yaml` unless
+    /// [`Workspace::config_named`] says otherwise); runs name it with `-c` only when a test
+    /// does.
+    config_name: String,
+    /// Hand-written config bytes written instead of the generated YAML.
+    config_text: Option<Vec<u8>>,
+    /// No config file is written (see [`Workspace::empty`]).
+    no_config: bool,
     /// Relative to the dir; `None` for the default beside the config.
     state: Option<String>,
     /// YAML under the config's `apply:` key.
@@ -189,6 +202,9 @@ impl Workspace {
         let workspace = Workspace {
             dir: tempfile::tempdir().unwrap(),
             ids,
+            config_name: "edas-rollback.yaml".to_string(),
+            config_text: None,
+            no_config: false,
             state: None,
             apply: String::new(),
             endpoint: None,
@@ -196,6 +212,45 @@ impl Workspace {
         };
         workspace.write_config();
         workspace
+    }
+
+    /// A temp dir with no config in it (nothing there to read).
+    pub(crate) fn empty() -> Workspace {
+        let mut workspace = Workspace::new(0);
+        std::fs::remove_file(workspace.config_path()).unwrap();
+        workspace.no_config = true;
+        workspace
+    }
+
+    /// The config is the file `name` in the dir (the generated one moves there); its default
+    /// state is then `<stem>.state.json`. Runs still pass `-c name` themselves, as an SRE
+    /// would.
+    pub(crate) fn config_named(mut self, name: &str) -> Workspace {
+        if !self.no_config {
+            std::fs::remove_file(self.config_path()).unwrap();
+        }
+        self.config_name = name.to_string();
+        self.write_config();
+        self
+    }
+
+    /// The config file holds exactly `text` (and declares no [`Workspace::ids`] of its own).
+    pub(crate) fn config(self, text: &str) -> Workspace {
+        self.config_bytes(text.as_bytes())
+    }
+
+    /// Like [`Workspace::config`], for bytes that need not be UTF-8.
+    pub(crate) fn config_bytes(mut self, bytes: &[u8]) -> Workspace {
+        self.ids = Vec::new();
+        self.config_text = Some(bytes.to_vec());
+        self.no_config = false;
+        self.write_config();
+        self
+    }
+
+    /// Where the config is.
+    pub(crate) fn config_path(&self) -> PathBuf {
+        self.path(&self.config_name)
     }
 
     /// The config's `state:` (a path relative to the dir, or a `postgres://` URL).
@@ -226,12 +281,11 @@ impl Workspace {
     }
 
     /// The binary with these arguments, pointed at the simulator given to
-    /// [`Workspace::against`], ready to spawn.
+    /// [`Workspace::against`] (if any), with the simulator's test credentials, ready to spawn.
     pub(crate) fn binary(&self, args: &[&str]) -> Command {
-        let endpoint = self
-            .endpoint
-            .as_deref()
-            .expect("Workspace::against(&sim) names the endpoint");
+        let Some(endpoint) = self.endpoint.as_deref() else {
+            return self.without_endpoint(args);
+        };
         if self.endpoint_in_env {
             let mut command = self.without_endpoint(args);
             command.env("EDAS_ENDPOINT", endpoint);
@@ -252,7 +306,36 @@ impl Workspace {
 
     /// Runs the binary to its end (see [`Workspace::binary`]).
     pub(crate) fn run(&self, args: &[&str]) -> Run {
-        Run::from(run(self.binary(args)))
+        Run::from(run(self.binary(args))).no_panic()
+    }
+
+    /// Runs the binary like [`Workspace::run`], under a pseudo-terminal (`script`), so stdout
+    /// and stderr are a terminal as for a person at a shell. The [`Run`]'s stdout is what the
+    /// terminal showed (both streams, with its `\r\n`); its exit code is the binary's.
+    pub(crate) fn on_a_terminal(&self, args: &[&str]) -> Run {
+        let binary = self.binary(args);
+        let quoted: Vec<String> = std::iter::once(binary.get_program())
+            .chain(binary.get_args())
+            .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''")))
+            .collect();
+        let mut script = Command::new("script");
+        script
+            .args(["-q", "-e", "-c", &quoted.join(" "), "/dev/null"])
+            .current_dir(self.dir.path())
+            .env_clear()
+            .envs(
+                binary
+                    .get_envs()
+                    .filter_map(|(key, value)| Some((key, value?))),
+            )
+            .env("TERM", "xterm")
+            .stdin(Stdio::null());
+        Run::from(run(script)).no_panic()
+    }
+
+    /// Runs the binary to its end with a clean environment: no credentials, no endpoint.
+    pub(crate) fn run_bare(&self, args: &[&str]) -> Run {
+        Run::from(run(self.bare_command(args))).no_panic()
     }
 
     /// `plan` with `extra` arguments.
@@ -268,10 +351,18 @@ impl Workspace {
     /// Declares `count` change orders from now on (the first ones stay the same).
     pub(crate) fn declare(&mut self, count: usize) {
         self.ids = numbered_ids(count);
+        self.config_text = None;
         self.write_config();
     }
 
     fn write_config(&self) {
+        if self.no_config {
+            return;
+        }
+        if let Some(text) = &self.config_text {
+            std::fs::write(self.config_path(), text).unwrap();
+            return;
+        }
         let mut yaml = String::from("version: 1\nprovider:\n  region: cn-hangzhou\n");
         if !self.apply.is_empty() {
             yaml.push_str("apply:\n");
@@ -286,7 +377,7 @@ impl Workspace {
         for id in &self.ids {
             yaml.push_str(&format!("  - id: {id}\n    app: checkout\n"));
         }
-        std::fs::write(self.path("edas-rollback.yaml"), yaml).unwrap();
+        std::fs::write(self.config_path(), yaml).unwrap();
     }
 
     pub(crate) fn path(&self, name: &str) -> PathBuf {
@@ -296,7 +387,13 @@ impl Workspace {
     pub(crate) fn state_path(&self) -> PathBuf {
         match &self.state {
             Some(state) => self.path(state),
-            None => self.path("edas-rollback.state.json"),
+            None => {
+                let stem = Path::new(&self.config_name)
+                    .file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy();
+                self.path(&format!("{stem}.state.json"))
+            }
         }
     }
 
@@ -386,13 +483,15 @@ pub(crate) fn cli_snapshot_settings() -> insta::Settings {
         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)",
         "[TIME]",
     );
-    settings.add_filter(r"\b\d+(\.\d+)? ?(ms|µs|s)\b", "[DURATION]");
+    // Elapsed and waited durations; not a literal quoted in backticks (a config error's
+    // "expected a duration like `10s`").
+    settings.add_filter(r"(^|[^`\w.])\d+(\.\d+)? ?(ms|µs|s)\b", "${1}[DURATION]");
     settings.add_filter(r"\b[0-9a-f]{64}\b", "[SHA256]");
     settings.add_filter(r"\bpid \d+", "pid [PID]");
     // The simulator's RequestIds, where the output names them as such.
     settings.add_filter(
-        r"RequestId [0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\b",
-        "RequestId [REQUEST-ID]",
+        r"RequestId (`?)[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\b",
+        "RequestId ${1}[REQUEST-ID]",
     );
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     if !host.is_empty() {
@@ -402,8 +501,30 @@ pub(crate) fn cli_snapshot_settings() -> insta::Settings {
         &format!(r"edas-rollback {}", regex_escape(env!("CARGO_PKG_VERSION"))),
         "edas-rollback [VERSION]",
     );
+    settings.add_filter(
+        &format!(r"\bv{}\b", regex_escape(env!("CARGO_PKG_VERSION"))),
+        "v[VERSION]",
+    );
     settings
 }
+
+/// [`cli_snapshot_settings`], and every count (a number standing alone as a word) becomes
+/// `[N]`: for output whose numbers depend on timing (how many answers arrived before a
+/// signal or a fatal error), so the snapshot still holds every word around them.
+pub(crate) fn counts_hidden_snapshot_settings() -> insta::Settings {
+    let mut settings = cli_snapshot_settings();
+    settings.add_filter(r"(^|[\s(])\d+\b", "${1}[N]");
+    settings
+}
+
+/// `assert_snapshot!` under [`counts_hidden_snapshot_settings`].
+macro_rules! assert_cli_snapshot_counts_hidden {
+    ($($argument:tt)*) => {{
+        let _settings = $crate::support::counts_hidden_snapshot_settings().bind_to_scope();
+        insta::assert_snapshot!($($argument)*);
+    }};
+}
+pub(crate) use assert_cli_snapshot_counts_hidden;
 
 /// `assert_snapshot!` under [`cli_snapshot_settings`].
 macro_rules! assert_cli_snapshot {
@@ -413,6 +534,58 @@ macro_rules! assert_cli_snapshot {
     }};
 }
 pub(crate) use assert_cli_snapshot;
+
+/// `text` with each run of consecutive per-change-order lines (`ID: …`, `warning: ID: …`,
+/// also indented in a summary's lists) sorted: `apply` prints them as answers arrive, in an order that concurrency decides, so a
+/// snapshot takes them sorted. Every other line stays where it is.
+pub(crate) fn sorted_outcomes(text: &str) -> String {
+    let mut out = Vec::new();
+    let mut run: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        if per_change_order(line) {
+            run.push(line);
+            continue;
+        }
+        run.sort_unstable();
+        out.append(&mut run);
+        out.push(line);
+    }
+    run.sort_unstable();
+    out.append(&mut run);
+    let mut sorted = out.join("\n");
+    if text.ends_with('\n') {
+        sorted.push('\n');
+    }
+    sorted
+}
+
+/// `text` from the line `Aborting N change orders…` on: what `apply` printed after the plan
+/// it showed (the plan's rows are snapshotted where plans are the subject).
+pub(crate) fn after_the_plan(text: &str) -> &str {
+    text.find("\nAborting ").map_or(text, |at| &text[at + 1..])
+}
+
+/// `text` without its per-change-order lines (`ID: …`, `warning: ID: …`, and the indented
+/// ones of a summary's `Failed:` list): for a run whose set of answered change orders is
+/// timing (a signal or a fatal error mid-run); the state checks those one by one.
+pub(crate) fn without_outcomes(text: &str) -> String {
+    let mut kept = String::new();
+    for line in text.lines().filter(|line| !per_change_order(line)) {
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    kept
+}
+
+/// `ID: …` or `warning: ID: …` (perhaps indented), where the id has a dash and nothing but letters, digits and
+/// dashes (so `error: …` and `hint: …` are not).
+fn per_change_order(line: &str) -> bool {
+    let line = line.trim_start();
+    let line = line.strip_prefix("warning: ").unwrap_or(line);
+    line.split_once(": ").is_some_and(|(id, _)| {
+        id.contains('-') && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    })
+}
 
 fn regex_escape(text: &str) -> String {
     let mut escaped = String::new();
@@ -445,6 +618,13 @@ impl Run {
     #[track_caller]
     pub(crate) fn expect(self, code: i32) -> Run {
         assert_eq!(self.code, Some(code), "{self}");
+        self
+    }
+
+    /// Fails the test if the binary panicked (whatever its exit code).
+    #[track_caller]
+    pub(crate) fn no_panic(self) -> Run {
+        assert!(!self.stderr.contains("panicked at"), "{self}");
         self
     }
 
