@@ -16,6 +16,8 @@
 //! - [`apply`] carries out a plan: parallel, paced, journaled, interruptible.
 //! - [`edas`] is everything that crosses the wire: wire types, request building, the ROA v1
 //!   signer, credentials, endpoints, the HTTP client and the one outcome policy.
+//! - [`transport`] is the HTTP/1.1 client under [`edas`]: keep-alive connections to one origin,
+//!   proxies, TLS; it knows nothing of EDAS.
 //! - [`sim`] is a strict local EDAS simulator for tests, benchmarks and rehearsals.
 //! - [`cli`] is the only code that reads argv and the environment, prints, and picks exit codes.
 //!
@@ -46,3 +48,4 @@ pub mod ids;
 pub mod plan;
 pub mod sim;
 pub mod state;
+pub mod transport;

@@ -9,6 +9,7 @@
 )]
 
 use crate::edas::credentials::ChainEnvironment;
+use crate::transport::{ProxyEnvironment, ProxyError, ProxySettings};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -29,14 +30,33 @@ pub(crate) fn home() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// What the credentials chain reads (`ALIBABA_CLOUD_*` and the rest of its variables, and
-/// the home directory), captured now. Variables whose name or value is not UTF-8 are left
-/// out, so they read as unset, as `std::env::var` would have them.
-pub(crate) fn credentials_environment() -> ChainEnvironment {
-    ChainEnvironment {
+/// What the credentials chain reads (`ALIBABA_CLOUD_*` and the rest of its variables, the
+/// home directory and the proxy variables), captured now. Variables whose name or value is not
+/// UTF-8 are left out, so they read as unset, as `std::env::var` would have them.
+pub(crate) fn credentials_environment() -> Result<ChainEnvironment, ProxyError> {
+    Ok(ChainEnvironment {
         vars: std::env::vars_os()
             .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
             .collect(),
         home: home(),
+        proxy: proxy_settings()?,
+    })
+}
+
+/// The proxy variables (src/transport/proxy.rs has their rules): the uppercase name first,
+/// then the lowercase one, as reqwest read them before this crate had its own client.
+pub(crate) fn proxy_environment() -> ProxyEnvironment {
+    let first = |names: [&str; 2]| names.into_iter().find_map(var);
+    ProxyEnvironment {
+        http_proxy: first(["HTTP_PROXY", "http_proxy"]),
+        https_proxy: first(["HTTPS_PROXY", "https_proxy"]),
+        all_proxy: first(["ALL_PROXY", "all_proxy"]),
+        no_proxy: first(["NO_PROXY", "no_proxy"]),
+        is_cgi: var_os("REQUEST_METHOD").is_some(),
     }
+}
+
+/// The parsed proxy settings for every HTTP client of the run (EDAS, STS, metadata service).
+pub(crate) fn proxy_settings() -> Result<ProxySettings, ProxyError> {
+    ProxySettings::from_environment(&proxy_environment())
 }

@@ -223,19 +223,21 @@ impl RunTuning {
     }
 
     /// The EDAS client's settings for these values: the read timeout is `request_timeout`,
-    /// the connection pool holds `parallelism` connections.
+    /// the connection pool holds `parallelism` connections, the proxy is the environment's
+    /// (`HTTPS_PROXY`, `NO_PROXY`, ...; an unsupported proxy URL is an error).
     pub fn client_settings(
         &self,
         endpoint: Endpoint,
         region: impl Into<String>,
         credentials: impl Into<CredentialsProvider>,
         signature_algorithm: SignatureAlgorithm,
-    ) -> ClientSettings {
+    ) -> Result<ClientSettings, crate::transport::ProxyError> {
         let mut settings =
             ClientSettings::new(endpoint, region, credentials, self.parallelism as usize);
         settings.read_timeout = self.request_timeout;
         settings.signature_algorithm = signature_algorithm;
-        settings
+        settings.proxy = crate::cli::env::proxy_settings()?;
+        Ok(settings)
     }
 }
 
@@ -402,15 +404,17 @@ mod tests {
         assert_eq!(tuning.request_timeout, duration("request_timeout"));
         assert_eq!(tuning.verify_window, duration("verify_window"));
         let endpoint = Endpoint::parse("http://127.0.0.1:1").unwrap();
-        let client = tuning.client_settings(
-            endpoint,
-            "cn-hangzhou",
-            crate::edas::credentials::Credentials::new(
-                "id",
-                crate::edas::secret::Secret::new("secret"),
-            ),
-            SignatureAlgorithm::default(),
-        );
+        let client = tuning
+            .client_settings(
+                endpoint,
+                "cn-hangzhou",
+                crate::edas::credentials::Credentials::new(
+                    "id",
+                    crate::edas::secret::Secret::new("secret"),
+                ),
+                SignatureAlgorithm::default(),
+            )
+            .unwrap();
         assert_eq!(client.read_timeout, duration("request_timeout"));
         assert_eq!(client.pool_size, tuning.parallelism as usize);
     }

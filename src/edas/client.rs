@@ -1,5 +1,5 @@
-//! The HTTP client: one reqwest client (rustls with the ring provider, no OpenSSL) shared by the
-//! whole run. One call is one attempt: build the request, sign it anew (fresh `Date`, fresh
+//! The EDAS client: one [`Transport`] (our own HTTP/1.1 client, src/transport/) to the endpoint,
+//! shared by the whole run. One call is one attempt: build the request, sign it anew (fresh `Date`, fresh
 //! nonce), send it, and hand the response or the transport error to the pure policy in
 //! [`super::outcome`]. Retrying, pacing and journaling belong to `apply`, not here.
 //!
@@ -23,6 +23,7 @@ use super::request::{
 use super::signer::{RequestSigner, SignError, SignatureAlgorithm};
 use super::wire;
 use crate::ids::ChangeOrderId;
+use crate::transport::{ProxySettings, Target, TlsSetupError, Transport, TransportSettings};
 use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -54,6 +55,8 @@ pub struct ClientSettings {
     pub pool_size: usize,
     /// `provider.signature_algorithm`; V3 unless the config asks for the legacy one.
     pub signature_algorithm: SignatureAlgorithm,
+    /// The proxy variables (`HTTPS_PROXY`, `NO_PROXY`, ...) as `cli::env` read them.
+    pub proxy: ProxySettings,
 }
 
 impl ClientSettings {
@@ -72,6 +75,7 @@ impl ClientSettings {
             read_timeout: DEFAULT_READ_TIMEOUT,
             pool_size,
             signature_algorithm: SignatureAlgorithm::default(),
+            proxy: ProxySettings::default(),
         }
     }
 }
@@ -86,10 +90,12 @@ pub enum ClientError {
         #[source]
         source: rustls::Error,
     },
-    #[error("cannot configure TLS")]
-    Tls(#[source] rustls::Error),
-    #[error("cannot build the HTTP client")]
-    Build(#[source] reqwest::Error),
+    #[error("cannot set up TLS for `{endpoint}`")]
+    Tls {
+        endpoint: String,
+        #[source]
+        source: TlsSetupError,
+    },
 }
 
 /// Why an attempt produced no response. `Local` errors happen before anything is sent.
@@ -113,9 +119,7 @@ pub struct EdasClient {
 }
 
 struct Inner {
-    http: reqwest::Client,
-    /// The endpoint as a URL, parsed once: each request only sets its path and query.
-    base_url: Option<reqwest::Url>,
+    transport: Transport,
     endpoint: Endpoint,
     region: String,
     credentials: CredentialsProvider,
@@ -136,23 +140,31 @@ impl std::fmt::Debug for EdasClient {
 
 impl EdasClient {
     pub fn new(settings: ClientSettings) -> Result<Self, ClientError> {
-        let tls = tls_config(&settings.endpoint)?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .connect_timeout(settings.connect_timeout)
-            .read_timeout(settings.read_timeout)
-            .pool_max_idle_per_host(settings.pool_size.max(1))
-            .user_agent(USER_AGENT)
-            // A redirected PUT would be a different request from the one we signed and
-            // journaled; the policy treats a 3xx as "ask before sending again".
-            .redirect(reqwest::redirect::Policy::none())
-            .tcp_nodelay(true)
-            .build()
-            .map_err(ClientError::Build)?;
+        // The transport follows no redirect: a redirected PUT would be a different request from
+        // the one we signed and journaled; the policy treats a 3xx as "ask before sending again".
+        let transport = Transport::new(
+            Target::from_endpoint(&settings.endpoint),
+            TransportSettings {
+                connect_timeout: settings.connect_timeout,
+                read_timeout: settings.read_timeout,
+                pool_size: settings.pool_size.max(1),
+                proxy: settings.proxy,
+                user_agent: USER_AGENT,
+            },
+        )
+        .map_err(|source| match source {
+            TlsSetupError::RootCertificates(source) => ClientError::RootCertificates {
+                endpoint: settings.endpoint.to_string(),
+                source,
+            },
+            source => ClientError::Tls {
+                endpoint: settings.endpoint.to_string(),
+                source,
+            },
+        })?;
         Ok(Self {
             inner: Arc::new(Inner {
-                http,
-                base_url: reqwest::Url::parse(&format!("{}/", settings.endpoint)).ok(),
+                transport,
                 endpoint: settings.endpoint,
                 region: settings.region,
                 credentials: settings.credentials,
@@ -293,28 +305,16 @@ impl EdasClient {
             "{}",
             inner.signer.signed_text_name()
         );
-        let request = to_reqwest(inner.base_url.as_ref(), request)
-            .map_err(|error| AttemptError::Transport(transport_error(&error)))?;
-        let exchange = async {
-            let response = inner
-                .http
-                .execute(request)
-                .await
-                .map_err(|error| AttemptError::Transport(transport_error(&error)))?;
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let body = response
-                .bytes()
-                .await
-                .map_err(|error| AttemptError::Transport(body_error(&error)))?;
-            Ok::<_, AttemptError>(RawResponse {
-                status,
-                headers,
-                body,
-            })
-        };
+        let path_and_query = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |path_and_query| path_and_query.as_str());
+        let exchange =
+            inner
+                .transport
+                .send(request.method(), path_and_query, request.headers(), b"");
         let raw = match tokio::time::timeout(inner.deadline, exchange).await {
-            Ok(answer) => answer?,
+            Ok(answer) => answer.map_err(AttemptError::Transport)?,
             Err(_elapsed) => {
                 return Err(AttemptError::Transport(TransportError::ReadTimeout(
                     format!(
@@ -337,28 +337,6 @@ impl EdasClient {
         );
         Ok(raw)
     }
-}
-
-/// The signed request in reqwest's terms. reqwest's own conversion parses the whole URI into
-/// a URL again (host, IDNA and all: a sixth of the client's instructions per request in
-/// callgrind); the host never changes, so only the path and query are set on the endpoint's
-/// URL parsed once. The result is the same URL.
-fn to_reqwest(
-    base_url: Option<&reqwest::Url>,
-    request: http::Request<()>,
-) -> Result<reqwest::Request, reqwest::Error> {
-    let Some(base_url) = base_url else {
-        return reqwest::Request::try_from(request.map(|()| reqwest::Body::from("")));
-    };
-    let (parts, ()) = request.into_parts();
-    let mut url = base_url.clone();
-    url.set_path(parts.uri.path());
-    url.set_query(parts.uri.query());
-    let mut converted = reqwest::Request::new(parts.method, url);
-    *converted.headers_mut() = parts.headers;
-    *converted.version_mut() = parts.version;
-    *converted.body_mut() = Some(reqwest::Body::from(""));
-    Ok(converted)
 }
 
 fn local_details(error: &AttemptError) -> ResponseDetails {
@@ -393,112 +371,6 @@ fn request_id_of(response: &RawResponse) -> Option<String> {
         })
 }
 
-/// TLS with the ring provider. An `https` endpoint verifies against the platform's roots; an
-/// `http` endpoint (the simulator) never does TLS, so it skips loading them.
-fn tls_config(endpoint: &Endpoint) -> Result<rustls::ClientConfig, ClientError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(ClientError::Tls)?;
-    if endpoint.is_https() {
-        let verifier = rustls_platform_verifier::Verifier::new(provider).map_err(|source| {
-            ClientError::RootCertificates {
-                endpoint: endpoint.to_string(),
-                source,
-            }
-        })?;
-        Ok(builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth())
-    } else {
-        Ok(builder
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth())
-    }
-}
-
-/// The whole chain of an error on one line, for the reason text.
-fn chain(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-fn io_kind_in_chain(error: &reqwest::Error) -> Option<std::io::ErrorKind> {
-    let mut source = error.source();
-    while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return Some(io.kind());
-        }
-        source = cause.source();
-    }
-    None
-}
-
-fn has_tls_error(error: &reqwest::Error) -> bool {
-    let mut source = error.source();
-    while let Some(cause) = source {
-        if cause.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>()
-            && io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-        {
-            return true;
-        }
-        source = cause.source();
-    }
-    false
-}
-
-/// Sorts a reqwest error into "never sent" and "sent, outcome unknown". reqwest marks every
-/// failure to establish the connection (refused, DNS, connect timeout, TLS handshake) as a
-/// connect error; anything else happened after the request may have been written.
-fn transport_error(error: &reqwest::Error) -> TransportError {
-    let text = chain(error);
-    if error.is_connect() {
-        if has_tls_error(error) {
-            return TransportError::Tls(text);
-        }
-        if error.is_timeout() || io_kind_in_chain(error) == Some(std::io::ErrorKind::TimedOut) {
-            return TransportError::ConnectTimeout(text);
-        }
-        if io_kind_in_chain(error) == Some(std::io::ErrorKind::ConnectionRefused) {
-            return TransportError::ConnectionRefused(text);
-        }
-        if text.contains("dns error") || text.contains("failed to lookup address") {
-            return TransportError::Dns(text);
-        }
-        return TransportError::Connect(text);
-    }
-    if error.is_builder() {
-        return TransportError::Connect(text);
-    }
-    if error.is_timeout() {
-        return TransportError::ReadTimeout(text);
-    }
-    if error.is_body() || error.is_decode() {
-        return TransportError::Body(text);
-    }
-    TransportError::ConnectionClosed(text)
-}
-
-fn body_error(error: &reqwest::Error) -> TransportError {
-    if error.is_timeout() {
-        TransportError::ReadTimeout(chain(error))
-    } else {
-        TransportError::Body(chain(error))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,39 +389,11 @@ mod tests {
     #[test]
     fn a_client_builds_for_http_and_https_endpoints_without_a_global_provider() {
         assert!(EdasClient::new(settings("http://127.0.0.1:1")).is_ok());
-        // reqwest panics when it has to pick a crypto provider itself; ours never asks it to.
+        // No process-global crypto provider is installed or needed: the transport names ring.
         // A machine without CA certificates gets a clear error instead of a client.
         match EdasClient::new(settings("https://edas.cn-hangzhou.aliyuncs.com")) {
             Ok(_) | Err(ClientError::RootCertificates { .. }) => {}
             Err(other) => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_request_converted_on_the_parsed_endpoint_has_the_url_a_full_parse_gives() {
-        for endpoint in [
-            "http://127.0.0.1:8080",
-            "https://edas.cn-hangzhou.aliyuncs.com",
-        ] {
-            let endpoint = Endpoint::parse(endpoint).unwrap();
-            let base = reqwest::Url::parse(&format!("{endpoint}/")).unwrap();
-            let path_and_query = "/pop/v5/changeorder/change_order_abort_and_rollback?\
-                                  ChangeOrderId=6b55106c%2Dc7f2%20%E4%B8%AD&Empty=&Plus=a+b";
-            let build = || {
-                http::Request::builder()
-                    .method(http::Method::PUT)
-                    .uri(endpoint.uri(path_and_query).unwrap())
-                    .header("x-acs-signature-nonce", "n-1")
-                    .body(())
-                    .unwrap()
-            };
-            let fast = to_reqwest(Some(&base), build()).unwrap();
-            let full = to_reqwest(None, build()).unwrap();
-            assert_eq!(fast.url(), full.url());
-            assert_eq!(fast.url().as_str(), format!("{endpoint}{path_and_query}"));
-            assert_eq!(fast.method(), full.method());
-            assert_eq!(fast.headers(), full.headers());
-            assert_eq!(fast.version(), full.version());
         }
     }
 

@@ -1,6 +1,6 @@
 //! `Secret`: a string that must never be printed, logged, serialized or written anywhere.
 //! Its `Debug` is redacted, it has no `Display` and no `Serialize`, and the only way to read
-//! it is [`Secret::expose_to_signer`], which only the signers call.
+//! it is [`Secret::expose_to_signer`], called only where the secret is signed with or sent.
 
 use std::fmt;
 
@@ -12,8 +12,10 @@ impl Secret {
         Self(value.into())
     }
 
-    /// The one way to read a secret. Only `edas::signer` (to compute a signature and set the
-    /// security token header) and the simulator's verifier (to check one) call it.
+    /// The one way to read a secret. Called only where it is signed with or sent: the signers
+    /// (the signature and the security token header), the credentials fetcher (STS's own
+    /// signature, the token it exchanges), the simulator's verifier (to check a signature) and
+    /// the transport (a proxy's `Proxy-Authorization`).
     pub fn expose_to_signer(&self) -> &str {
         &self.0
     }

@@ -21,6 +21,7 @@ use edas_rollback::edas::wire::{
 };
 use edas_rollback::edas::{ABORT_PATH, INFO_PATH};
 use edas_rollback::ids::ChangeOrderId;
+use edas_rollback::transport::{ProxyEnvironment, ProxySettings};
 use http::StatusCode;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -616,4 +617,246 @@ async fn a_host_that_does_not_resolve_is_retried_because_nothing_was_sent() {
     };
     assert!(!throttled);
     assert!(reason.starts_with("cannot resolve"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_server_trickling_its_body_is_cut_at_the_attempts_deadline_and_verified() {
+    // Each byte comes well within the read timeout, so only the whole-attempt deadline
+    // (connect timeout + read timeout) can end this.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buffer = vec![0u8; 4096];
+        let _ = socket.read(&mut buffer).await;
+        let _ = socket
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            .await;
+        for _ in 0..1000 {
+            if socket.write_all(b"x").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut settings = ClientSettings::new(
+        Endpoint::parse(&format!("http://{address}")).unwrap(),
+        "cn-hangzhou",
+        access_key(SECRET),
+        1,
+    );
+    settings.connect_timeout = Duration::from_millis(700);
+    settings.read_timeout = Duration::from_millis(500);
+    let client = EdasClient::new(settings).unwrap();
+    let started = std::time::Instant::now();
+    let outcome = client.abort(&id("co-trickle"), Default::default()).await;
+    let elapsed = started.elapsed();
+    let Outcome::Verify { reason, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(reason.contains("deadline"), "{reason}");
+    assert!(
+        elapsed >= Duration::from_millis(1100) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+}
+
+/// A forwarding proxy for plain `http` (absolute-form request lines, forwarded in origin form)
+/// and CONNECT tunnels. It records each head it receives and checks `Proxy-Authorization`.
+/// A CONNECT goes to `tunnel_to` whatever authority it names (so a made-up host name works).
+pub(crate) async fn forwarding_proxy(
+    expected_authorization: &'static str,
+    tunnel_to: Option<SocketAddr>,
+) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let recorded = heads.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            let recorded = recorded.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).await.ok() != Some(1) {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8(head).unwrap();
+                recorded.lock().unwrap().push(head.clone());
+                if !head
+                    .lines()
+                    .any(|line| line == format!("proxy-authorization: {expected_authorization}"))
+                {
+                    let _ = client
+                        .write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+                        .await;
+                    return;
+                }
+                let line = head.lines().next().unwrap().to_string();
+                let mut words = line.split(' ');
+                let (method, uri) = (words.next().unwrap(), words.next().unwrap());
+                if method == "CONNECT" {
+                    let mut origin = tokio::net::TcpStream::connect(tunnel_to.unwrap())
+                        .await
+                        .unwrap();
+                    client
+                        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                        .await
+                        .unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut origin).await;
+                    return;
+                }
+                let rest = uri.strip_prefix("http://").unwrap();
+                let (authority, path) = rest.split_at(rest.find('/').unwrap());
+                let mut origin = tokio::net::TcpStream::connect(authority).await.unwrap();
+                let forwarded: String = head
+                    .lines()
+                    .skip(1)
+                    .filter(|line| !line.starts_with("proxy-authorization"))
+                    .map(|line| format!("{line}\r\n"))
+                    .collect();
+                origin
+                    .write_all(format!("{method} {path} HTTP/1.1\r\n{forwarded}").as_bytes())
+                    .await
+                    .unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut origin).await;
+            });
+        }
+    });
+    (address, heads)
+}
+
+fn proxies(pairs: &[(&str, String)]) -> ProxySettings {
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    };
+    ProxySettings::from_environment(&ProxyEnvironment {
+        http_proxy: get("HTTP_PROXY"),
+        https_proxy: get("HTTPS_PROXY"),
+        all_proxy: None,
+        no_proxy: get("NO_PROXY"),
+        is_cgi: false,
+    })
+    .unwrap()
+}
+
+const PROXY_PASSWORD: &str = "Pr0xyPassw0rd-9d1c";
+
+#[tokio::test]
+async fn signed_requests_pass_through_an_authenticating_proxy_whose_password_is_never_logged() {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let writer = Captured(buffer.clone());
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = serve(Behaviour::Verify { secret: SECRET }).await;
+    // base64("ops:Pr0xyPassw0rd-9d1c")
+    let expected = "Basic b3BzOlByMHh5UGFzc3cwcmQtOWQxYw==";
+    let (proxy, heads) = forwarding_proxy(expected, None).await;
+    let mut settings = ClientSettings::new(
+        Endpoint::parse(&format!("http://{}", server.address)).unwrap(),
+        "cn-hangzhou",
+        access_key(SECRET),
+        2,
+    );
+    settings.proxy = proxies(&[("HTTP_PROXY", format!("http://ops:{PROXY_PASSWORD}@{proxy}"))]);
+    let client = EdasClient::new(settings.clone()).unwrap();
+    let outcome = client.abort(&id("co-proxied"), Default::default()).await;
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    let heads = heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 1);
+    assert!(
+        heads[0].starts_with(&format!("PUT http://{}{ABORT_PATH}?", server.address)),
+        "{heads:?}"
+    );
+    assert_eq!(server.seen.lock().unwrap().len(), 1, "the origin got it");
+
+    // NO_PROXY: straight to the origin.
+    settings.proxy = proxies(&[
+        ("HTTP_PROXY", format!("http://ops:{PROXY_PASSWORD}@{proxy}")),
+        ("NO_PROXY", "127.0.0.1".to_string()),
+    ]);
+    let direct = EdasClient::new(settings.clone()).unwrap();
+    assert!(matches!(
+        direct.abort(&id("co-direct"), Default::default()).await,
+        Outcome::Done { .. }
+    ));
+    assert_eq!(server.seen.lock().unwrap().len(), 2);
+
+    // A wrong password: the proxy answers 407 itself, which the policy sees as a response.
+    settings.proxy = proxies(&[("HTTP_PROXY", format!("http://ops:nope@{proxy}"))]);
+    let refused = EdasClient::new(settings).unwrap();
+    let outcome = refused.abort(&id("co-refused"), Default::default()).await;
+    assert!(!matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+
+    let logs = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("sending request"), "{logs}");
+    assert!(!logs.contains(PROXY_PASSWORD), "{logs}");
+    assert!(!logs.contains("b3BzOlByMHh5UGFzc3cwcmQtOWQxYw"), "{logs}");
+    let shown = format!("{client:?} {outcome:?}");
+    assert!(!shown.contains(PROXY_PASSWORD), "{shown}");
+}
+
+#[tokio::test]
+async fn an_https_endpoint_behind_a_proxy_is_tunnelled_and_its_host_resolved_by_the_proxy() {
+    // The tunnel leads to a server that is not TLS at all: the handshake fails after the
+    // CONNECT succeeded, which shows the CONNECT carried the made-up host name (this machine
+    // never resolved it) and the proxy's credentials.
+    let not_tls = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let not_tls_address = not_tls.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut socket, _)) = not_tls.accept().await {
+            let _ = socket
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let expected = "Basic b3BzOlByMHh5UGFzc3cwcmQtOWQxYw==";
+    let (proxy, heads) = forwarding_proxy(expected, Some(not_tls_address)).await;
+    let mut settings = ClientSettings::new(
+        Endpoint::parse("https://edas.cn-hangzhou.proxied.invalid").unwrap(),
+        "cn-hangzhou",
+        access_key(SECRET),
+        1,
+    );
+    settings.proxy = proxies(&[(
+        "HTTPS_PROXY",
+        format!("http://ops:{PROXY_PASSWORD}@{proxy}"),
+    )]);
+    let client = match EdasClient::new(settings) {
+        Ok(client) => client,
+        // A machine without CA certificates cannot build an https client at all.
+        Err(error) => {
+            assert!(error.to_string().contains("root certificates"), "{error}");
+            return;
+        }
+    };
+    let outcome = client.abort(&id("co-tunnel"), Default::default()).await;
+    let reason = match &outcome {
+        Outcome::Fatal { details, .. } => details.message.clone().unwrap_or_default(),
+        Outcome::Retry { reason, .. } => reason.clone(),
+        other => panic!("a failed handshake is never sent: {other:?}"),
+    };
+    assert!(!reason.contains(PROXY_PASSWORD), "{reason}");
+    let heads = heads.lock().unwrap().clone();
+    assert!(
+        heads[0].starts_with("CONNECT edas.cn-hangzhou.proxied.invalid:443 HTTP/1.1\r\n"),
+        "{heads:?}"
+    );
 }

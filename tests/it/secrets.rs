@@ -640,3 +640,85 @@ mod temporary {
         assert_eq!(sim.stats().totals.requests, 0);
     }
 }
+
+/// A proxy's password (in `HTTP_PROXY`) never appears in any output or file, whether the
+/// proxy carries the run, refuses it, or names a scheme we do not support.
+#[test]
+fn a_proxy_password_never_appears_in_output_or_files() {
+    use base64::Engine as _;
+    const PROXY_PASSWORD: &str = "PROXY-PASS-DO-NOT-LEAK-77";
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("ops:{PROXY_PASSWORD}"));
+    let expected: &'static str = Box::leak(format!("Basic {encoded}").into_boxed_str());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (proxy, heads) = runtime.block_on(crate::edas_client::forwarding_proxy(expected, None));
+    let sim = Sim::start(SimConfig {
+        faults: Faults::default(),
+        ..sim_config(SECRET)
+    });
+    let workspace = Workspace::new(3);
+    let run_with = |proxy_url: &str, args: &[&str]| {
+        let mut command = workspace.bare_command(args);
+        command
+            .env("EDAS_ENDPOINT", sim.endpoint())
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+            .env("ALIBABA_CLOUD_SECURITY_TOKEN", TOKEN)
+            .env("HTTP_PROXY", proxy_url)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy");
+        run(command)
+    };
+    let good = format!("http://ops:{PROXY_PASSWORD}@{proxy}");
+    let wrong = format!("http://ops:{PROXY_PASSWORD}-wrong@{proxy}");
+    let unsupported = format!("socks5://ops:{PROXY_PASSWORD}@{proxy}");
+    let mut outputs = Vec::new();
+    let plan = run_with(&good, &["-vv", "plan", "--refresh"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", describe(&plan));
+    outputs.push(plan);
+    let refused = run_with(&wrong, &["-vv", "apply", "--auto-approve"]);
+    assert_ne!(refused.status.code(), Some(0), "{}", describe(&refused));
+    outputs.push(refused);
+    let not_supported = run_with(&unsupported, &["-vv", "apply", "--auto-approve"]);
+    assert_ne!(
+        not_supported.status.code(),
+        Some(0),
+        "{}",
+        describe(&not_supported)
+    );
+    assert!(
+        text(&not_supported.stderr).contains("socks5://127.0.0.1"),
+        "{}",
+        describe(&not_supported)
+    );
+    outputs.push(not_supported);
+    let applied = run_with(&good, &["-vv", "apply", "--auto-approve"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", describe(&applied));
+    outputs.push(applied);
+    let heads = heads.lock().unwrap().clone();
+    assert!(
+        heads.iter().any(|head| head.contains(expected)),
+        "the run went through the proxy: {heads:?}"
+    );
+
+    let mut pieces = vec![encoded.clone()];
+    for start in 0..=PROXY_PASSWORD.len() - 8 {
+        pieces.push(PROXY_PASSWORD[start..start + 8].to_string());
+    }
+    let check = |what: &str, bytes: &[u8]| {
+        let haystack = String::from_utf8_lossy(bytes);
+        for piece in &pieces {
+            assert!(
+                !haystack.contains(piece.as_str()),
+                "`{piece}` (from the proxy password) appears in {what}:\n{haystack}"
+            );
+        }
+    };
+    for output in &outputs {
+        check("stdout", &output.stdout);
+        check("stderr", &output.stderr);
+        assert_clean("stderr", &output.stderr);
+    }
+    for path in files_under(workspace.dir.path()) {
+        check(&path.display().to_string(), &std::fs::read(&path).unwrap());
+    }
+}

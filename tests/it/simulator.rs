@@ -1,14 +1,16 @@
 //! The simulator over real HTTP on loopback: requests are signed with the production signer
-//! and sent with a plain reqwest client, so every check the simulator makes is exercised the
+//! and sent with the crate's own HTTP/1.1 transport (no EDAS client logic on top), so every check the simulator makes is exercised the
 //! way the CLI and the official SDK exercise it.
 
 use crate::support::assert_cli_snapshot;
 use edas_rollback::edas::credentials::Credentials;
+use edas_rollback::edas::outcome::{RawResponse, TransportError};
 use edas_rollback::edas::secret::Secret;
 use edas_rollback::edas::signer::{Acs3Signer, RequestSigner, RoaV1Signer};
 use edas_rollback::edas::{ABORT_PATH, API_VERSION, INFO_PATH, LIST_PATH, ROLLBACK_PATH};
 use edas_rollback::ids::ChangeOrderId;
 use edas_rollback::sim::{Latency, ScriptedOutcome, SimConfig, SimStats, Simulator};
+use edas_rollback::transport::{ProxySettings, Target, Transport, TransportSettings};
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -20,17 +22,48 @@ fn loopback() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
 
-fn http_client(timeout: Option<Duration>) -> reqwest::Client {
-    // reqwest is built without a default TLS provider; plain http needs none, but the
-    // builder wants one installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let builder = reqwest::Client::builder();
-    match timeout {
-        Some(timeout) => builder.timeout(timeout),
-        None => builder,
+/// A plain HTTP client: the transport alone, with an optional deadline for a whole exchange.
+#[derive(Clone)]
+struct HttpClient {
+    timeout: Option<Duration>,
+}
+
+fn http_client(timeout: Option<Duration>) -> HttpClient {
+    HttpClient { timeout }
+}
+
+impl HttpClient {
+    /// One exchange with the URL's origin; the request's own URI is ignored for the target.
+    async fn exchange(
+        &self,
+        url: &str,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Result<RawResponse, TransportError> {
+        let (target, path_and_query) = Target::parse_url(url).unwrap();
+        let transport = Transport::new(
+            target,
+            TransportSettings {
+                connect_timeout: Duration::from_secs(5),
+                read_timeout: Duration::from_secs(60),
+                pool_size: 1,
+                proxy: ProxySettings::default(),
+                user_agent: "edas-rollback-tests",
+            },
+        )
+        .unwrap();
+        let sent = transport.send(method, &path_and_query, headers, b"");
+        match self.timeout {
+            Some(timeout) => tokio::time::timeout(timeout, sent)
+                .await
+                .unwrap_or_else(|_| Err(TransportError::ReadTimeout("deadline".into()))),
+            None => sent.await,
+        }
     }
-    .build()
-    .unwrap()
+}
+
+fn is_timeout(error: &TransportError) -> bool {
+    matches!(error, TransportError::ReadTimeout(_))
 }
 
 fn config(change_orders: &[(&str, i32)]) -> SimConfig {
@@ -132,18 +165,13 @@ fn sign_v3(
 async fn send_absolute(request: &http::Request<()>) -> Answer {
     let url = request.uri().to_string();
     let response = http_client(None)
-        .request(request.method().clone(), url)
-        .headers(request.headers().clone())
-        .send()
+        .exchange(&url, request.method(), request.headers())
         .await
         .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.unwrap();
     Answer {
-        status,
-        headers,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        status: StatusCode::from_u16(response.status).unwrap(),
+        headers: response.headers,
+        body: serde_json::from_slice(&response.body).unwrap_or(Value::Null),
     }
 }
 
@@ -271,24 +299,18 @@ struct Answer {
 }
 
 async fn send(
-    client: &reqwest::Client,
+    client: &HttpClient,
     simulator_endpoint: &str,
     request: http::Request<()>,
-) -> Result<Answer, reqwest::Error> {
+) -> Result<Answer, TransportError> {
     let url = format!("{simulator_endpoint}{}", request.uri());
     let response = client
-        .request(request.method().clone(), url)
-        .headers(request.headers().clone())
-        .send()
+        .exchange(&url, request.method(), request.headers())
         .await?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await?;
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Ok(Answer {
-        status,
-        headers,
-        body,
+        status: StatusCode::from_u16(response.status).unwrap(),
+        headers: response.headers,
+        body: serde_json::from_slice(&response.body).unwrap_or(Value::Null),
     })
 }
 
@@ -715,7 +737,7 @@ async fn a_dropped_response_is_a_transport_error_after_the_abort_was_committed()
     .await
     .err()
     .expect("a dropped connection gives the client no response");
-    assert!(!error.is_timeout(), "{error:?}");
+    assert!(!is_timeout(&error), "{error:?}");
     let stats = simulator.stats();
     assert_eq!(stats.totals.dropped, 1);
     assert_eq!(counts(&stats, "co-1"), (1, 1, 0, 6));
@@ -787,7 +809,7 @@ async fn scripted_outcomes_are_played_in_order_for_their_change_order() {
     .await
     .err()
     .expect("a scripted timeout never answers");
-    assert!(error.is_timeout(), "{error:?}");
+    assert!(is_timeout(&error), "{error:?}");
     let stats = simulator.stats();
     assert_eq!(counts(&stats, "co-1"), (4, 1, 0, 6));
     assert_eq!(counts(&stats, "co-2"), (1, 0, 0, 1));
@@ -802,13 +824,14 @@ async fn the_stats_endpoint_serves_the_same_counters_unsigned() {
     let simulator = Simulator::start(loopback(), config).await.unwrap();
     call(&simulator, &credentials, Call::abort("co-1")).await;
     let bytes = http_client(None)
-        .get(format!("{}/__sim/stats", simulator.endpoint()))
-        .send()
+        .exchange(
+            &format!("{}/__sim/stats", simulator.endpoint()),
+            &Method::GET,
+            &HeaderMap::new(),
+        )
         .await
         .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+        .body;
     let served: SimStats = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(served, simulator.stats());
     assert_eq!(served.change_orders["co-1"].aborts_committed, 1);

@@ -194,7 +194,11 @@ pub(crate) async fn execute(
         return Ok(exit::OK);
     }
     if !args.run.json && !bookkeeping_only {
-        print_stdout(&render_plan::text(&plan, args.plan_file.as_deref()))?;
+        let shown = match args.plan_file.as_deref() {
+            Some(path) => render_plan::text_while_applying(&plan, path),
+            None => render_plan::text(&plan, None),
+        };
+        print_stdout(&shown)?;
     }
     if args.plan_file.is_none() && !bookkeeping_only && !approved(args.auto_approve)? {
         print_stdout("Apply cancelled: nothing was sent.\n")?;
@@ -208,7 +212,7 @@ pub(crate) async fn execute(
         None => {
             load_provider(
                 desired.provider.profile.as_deref(),
-                &crate::cli::env::credentials_environment(),
+                &crate::cli::env::credentials_environment()?,
             )
             .await?
         }
@@ -220,7 +224,7 @@ pub(crate) async fn execute(
         region,
         credentials,
         plan.signature_algorithm,
-    ))?;
+    )?)?;
 
     let cancel = CancelToken::new();
     crate::cli::signals::install_stop_handler(cancel.clone());

@@ -30,7 +30,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &CredentialsArgs) -> anyhow::Result
     runtime.block_on(async {
         let provider = load_provider(
             profile.as_deref(),
-            &crate::cli::env::credentials_environment(),
+            &crate::cli::env::credentials_environment()?,
         )
         .await?;
         let credentials = provider.current().await?;
@@ -66,7 +66,8 @@ pub(crate) fn run(global: &GlobalArgs, args: &CredentialsArgs) -> anyhow::Result
         }
         if args.verify {
             let sts = sts_url(&crate::cli::env::var, None, None);
-            let identity = caller_identity(&sts, &credentials).await?;
+            let identity =
+                caller_identity(&sts, &credentials, &crate::cli::env::proxy_settings()?).await?;
             text.push_str(&format!(
                 "verified:       {} ({}, account {}) by STS GetCallerIdentity at {sts}\n",
                 identity.arn, identity.identity_type, identity.account_id

@@ -262,6 +262,13 @@ fn render_fixed_sections(roff: &mut Roff) {
             "EDAS_ENDPOINT",
             "The EDAS endpoint, as --endpoint (e.g. the simulator's address).",
         ),
+        (
+            "HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY (or lowercase)",
+            "An http:// proxy for https (a CONNECT tunnel) and plain http requests, to EDAS, STS \
+             and the metadata service; user:password in the proxy URL is sent as Basic proxy \
+             authentication and never shown. NO_PROXY lists hosts, domains and CIDR blocks to \
+             reach directly. Details: docs/wire.md, Transport.",
+        ),
         ("NO_COLOR", "Never colour the output, as --no-color."),
     ];
     for (name, meaning) in variables {

@@ -325,7 +325,7 @@ impl Pacing {
     }
 
     /// The client for these requests, with room for `parallelism` connections; built inside
-    /// the runtime it runs on (reqwest's requirement).
+    /// the runtime it runs on (its connections are tokio sockets).
     fn client(
         &self,
         desired: &DesiredState,
@@ -337,7 +337,7 @@ impl Pacing {
             desired.provider.region.clone(),
             credentials,
             desired.provider.signature_algorithm,
-        ))?)
+        )?)?)
     }
 }
 
@@ -375,7 +375,7 @@ pub(crate) async fn resolve_selectors_with(
         Some(credentials) => credentials.into(),
         None => load_provider(
             desired.provider.profile.as_deref(),
-            &crate::cli::env::credentials_environment(),
+            &crate::cli::env::credentials_environment()?,
         )
         .await
         .map_err(|error| {
@@ -595,7 +595,7 @@ fn refresh(
     let live = runtime.block_on(async {
         let credentials = load_provider(
             desired.provider.profile.as_deref(),
-            &crate::cli::env::credentials_environment(),
+            &crate::cli::env::credentials_environment()?,
         )
         .await?;
         let client = pacing.client(desired, endpoint, credentials)?;

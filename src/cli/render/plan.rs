@@ -87,6 +87,17 @@ fn unknown_live_count(plan: &Plan) -> usize {
 /// Text for a terminal. `saved_as` is the plan file this plan was read from or written to;
 /// it adds the checksum and the command that applies exactly this plan.
 pub(crate) fn text(plan: &Plan, saved_as: Option<&Path>) -> String {
+    render_text(plan, saved_as, saved_as.is_some())
+}
+
+/// The text of a saved plan that `apply PLAN` is about to carry out: as [`text`], without the
+/// closing "to carry out exactly this plan, run: …" line, which would name the command the
+/// reader has just run.
+pub(crate) fn text_while_applying(plan: &Plan, saved_as: &Path) -> String {
+    render_text(plan, Some(saved_as), false)
+}
+
+fn render_text(plan: &Plan, saved_as: Option<&Path>, hint_apply_command: bool) -> String {
     let mut out = String::new();
     if let Some(path) = saved_as {
         let _ = writeln!(
@@ -211,6 +222,7 @@ pub(crate) fn text(plan: &Plan, saved_as: Option<&Path>) -> String {
         let _ = writeln!(out, "{WARN}warning:{WARN:#} {warning}");
     }
     if let Some(path) = saved_as
+        && hint_apply_command
         && summary.will_send() > 0
     {
         let _ = writeln!(

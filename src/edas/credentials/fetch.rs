@@ -10,9 +10,10 @@
 use super::rpc;
 use super::source::{AssumeRole, Ecs, Oidc, Source};
 use super::{Credentials, CredentialsError};
+use crate::edas::outcome::TransportError;
 use crate::edas::secret::Secret;
+use crate::transport::{ProxySettings, Target, Transport, TransportSettings};
 use serde::Deserialize;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub const STS_API_VERSION: &str = "2015-04-01";
@@ -320,100 +321,138 @@ pub fn nonce() -> String {
         .to_string()
 }
 
-fn http_client(url: &str, connect: Duration, read: Duration) -> Result<reqwest::Client, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|error| failed(format!("cannot configure TLS: {error}")))?;
-    let tls = if url.starts_with("https://") {
-        let verifier = rustls_platform_verifier::Verifier::new(provider).map_err(|error| {
-            failed(format!(
-                "cannot load the system's root certificates: {error}"
-            ))
-        })?;
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth()
-    } else {
-        builder
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth()
-    };
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .connect_timeout(connect)
-        .read_timeout(read)
-        .timeout(connect + read)
-        .user_agent(crate::edas::client::USER_AGENT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|error| failed(format!("cannot build the HTTP client: {error}")))
+/// A transport to the origin of `url` (through the proxy `proxy` names for it) and the URL's
+/// path and query. Errors never quote the URL: a credentials URI may carry a token.
+fn transport_for(
+    url: &str,
+    connect: Duration,
+    read: Duration,
+    proxy: &ProxySettings,
+) -> Result<(Transport, String), String> {
+    let (target, path_and_query) =
+        Target::parse_url(url).map_err(|reason| failed(format!("cannot use the URL: {reason}")))?;
+    let transport = Transport::new(
+        target,
+        TransportSettings {
+            connect_timeout: connect,
+            read_timeout: read,
+            pool_size: 1,
+            proxy: proxy.clone(),
+            user_agent: crate::edas::client::USER_AGENT,
+        },
+    )
+    .map_err(|error| failed(format!("{error}")))?;
+    Ok((transport, path_and_query))
 }
 
 /// The error of a request, without the URL's query (none of ours carries a secret there, but
 /// a credentials URI might).
-fn transport(error: reqwest::Error, what: &str) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "cannot connect"
-    } else {
-        "the connection failed"
+fn transport_failure(error: &TransportError, what: &str) -> String {
+    let kind = match error {
+        TransportError::ConnectTimeout(_) | TransportError::ReadTimeout(_) => "timed out",
+        error if error.never_sent() => "cannot connect",
+        _ => "the connection failed",
     };
     failed(format!("{what}: {kind}"))
 }
 
-async fn post_form(url: &str, params: &[(String, String)]) -> Result<(u16, Vec<u8>), String> {
-    let client = http_client(url, STS_CONNECT_TIMEOUT, STS_READ_TIMEOUT)?;
+/// One request within the connect plus the read timeout, as a whole.
+async fn exchange(
+    transport: &Transport,
+    method: http::Method,
+    path_and_query: &str,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    deadline: Duration,
+    what: &str,
+) -> Result<(u16, Vec<u8>), String> {
+    let sent = transport.send(&method, path_and_query, headers, body);
+    match tokio::time::timeout(deadline, sent).await {
+        Ok(Ok(response)) => Ok((response.status, response.body.to_vec())),
+        Ok(Err(error)) => Err(transport_failure(&error, what)),
+        Err(_elapsed) => Err(failed(format!("{what}: timed out"))),
+    }
+}
+
+async fn post_form(
+    url: &str,
+    params: &[(String, String)],
+    proxy: &ProxySettings,
+) -> Result<(u16, Vec<u8>), String> {
+    let what = format!("STS at {url}");
+    // `{url}/`: the form goes to the root of a bare host, or under a URL's own path.
+    let (transport, path_and_query) = transport_for(
+        &format!("{url}/"),
+        STS_CONNECT_TIMEOUT,
+        STS_READ_TIMEOUT,
+        proxy,
+    )
+    .map_err(|reason| format!("{what}: {reason}"))?;
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .finish();
-    let response = client
-        .post(format!("{url}/"))
-        .header(
-            http::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .header(http::header::ACCEPT, "application/json")
-        .body(body)
-        .send()
-        .await
-        .map_err(|error| transport(error, &format!("STS at {url}")))?;
-    let status = response.status().as_u16();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|error| transport(error, &format!("STS at {url}")))?;
-    Ok((status, body.to_vec()))
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
+    headers.insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json"),
+    );
+    exchange(
+        &transport,
+        http::Method::POST,
+        &path_and_query,
+        &headers,
+        body.as_bytes(),
+        STS_CONNECT_TIMEOUT + STS_READ_TIMEOUT,
+        &what,
+    )
+    .await
 }
 
+/// The path and query of a URL on the metadata service.
+fn path_of(url: &str, what: &str) -> Result<String, String> {
+    Target::parse_url(url)
+        .map(|(_, path_and_query)| path_and_query)
+        .map_err(|reason| failed(format!("{what}: cannot use the URL: {reason}")))
+}
+
+/// A GET with the metadata token, if any.
 async fn get(
-    client: &reqwest::Client,
-    url: &str,
+    transport: &Transport,
+    path_and_query: &str,
     token: Option<&str>,
+    deadline: Duration,
     what: &str,
 ) -> Result<(u16, Vec<u8>), String> {
-    let mut request = client.get(url);
+    let mut headers = http::HeaderMap::new();
     if let Some(token) = token {
-        request = request.header(IMDS_TOKEN_HEADER, token);
+        let value = http::HeaderValue::from_str(token).map_err(|_| {
+            failed(format!(
+                "{what} gave a metadata token that cannot be sent back"
+            ))
+        })?;
+        headers.insert(IMDS_TOKEN_HEADER, value);
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|error| transport(error, what))?;
-    let status = response.status().as_u16();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|error| transport(error, what))?;
-    Ok((status, body.to_vec()))
+    exchange(
+        transport,
+        http::Method::GET,
+        path_and_query,
+        &headers,
+        b"",
+        deadline,
+        what,
+    )
+    .await
 }
 
 /// Fetches credentials from `source`. `now` stamps STS requests.
 pub fn fetch<'a>(
     source: &'a Source,
     now: SystemTime,
+    proxy: &'a ProxySettings,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Fetched, String>> + Send + 'a>> {
     Box::pin(async move {
         match source {
@@ -422,11 +461,11 @@ pub fn fetch<'a>(
                 expiration: None,
             }),
             Source::RamRoleArn { base, role } => {
-                let base = fetch(base, now)
+                let base = fetch(base, now, proxy)
                     .await
                     .map_err(|reason| format!("the keys to assume the role with: {reason}"))?;
                 let params = assume_role_params(role, &base.credentials, now, &nonce());
-                let (status, body) = post_form(&role.sts, &params).await?;
+                let (status, body) = post_form(&role.sts, &params, proxy).await?;
                 parse_sts(status, &body).map_err(|reason| format!("AssumeRole: {reason}"))
             }
             Source::Oidc(oidc) => {
@@ -444,13 +483,17 @@ pub fn fetch<'a>(
                     )));
                 }
                 let params = assume_role_with_oidc_params(oidc, &token, now);
-                let (status, body) = post_form(&oidc.sts, &params).await?;
+                let (status, body) = post_form(&oidc.sts, &params, proxy).await?;
                 parse_sts(status, &body).map_err(|reason| format!("AssumeRoleWithOIDC: {reason}"))
             }
-            Source::EcsRamRole(ecs) => fetch_ecs(ecs).await,
+            Source::EcsRamRole(ecs) => fetch_ecs(ecs, proxy).await,
             Source::CredentialsUri(uri) => {
-                let client = http_client(uri, STS_CONNECT_TIMEOUT, STS_READ_TIMEOUT)?;
-                let (status, body) = get(&client, uri, None, "the credentials URI").await?;
+                let what = "the credentials URI";
+                let (transport, path_and_query) =
+                    transport_for(uri, STS_CONNECT_TIMEOUT, STS_READ_TIMEOUT, proxy)
+                        .map_err(|reason| format!("{what}: {reason}"))?;
+                let deadline = STS_CONNECT_TIMEOUT + STS_READ_TIMEOUT;
+                let (status, body) = get(&transport, &path_and_query, None, deadline, what).await?;
                 parse_flat(status, &body, "the credentials URI")
             }
             Source::External(command) => fetch_external(command).await,
@@ -460,28 +503,36 @@ pub fn fetch<'a>(
 
 /// IMDSv2: a token by `PUT`, then the role (given, or the listing's first) and its
 /// credentials with the token. Without a token, IMDSv1 only when it is not disabled.
-async fn fetch_ecs(ecs: &Ecs) -> Result<Fetched, String> {
+async fn fetch_ecs(ecs: &Ecs, proxy: &ProxySettings) -> Result<Fetched, String> {
     let what = format!("the metadata service at {}", ecs.endpoint);
-    let client = http_client(&ecs.endpoint, IMDS_TIMEOUT, IMDS_TIMEOUT)?;
-    let token = client
-        .put(format!("{}{IMDS_TOKEN_PATH}", ecs.endpoint))
-        .header(IMDS_TOKEN_TTL_HEADER, IMDS_TOKEN_TTL_SECONDS.to_string())
-        .send()
-        .await;
+    let (client, _) = transport_for(&ecs.endpoint, IMDS_TIMEOUT, IMDS_TIMEOUT, proxy)
+        .map_err(|reason| format!("{what}: {reason}"))?;
+    let deadline = IMDS_TIMEOUT + IMDS_TIMEOUT;
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        IMDS_TOKEN_TTL_HEADER,
+        http::HeaderValue::from(IMDS_TOKEN_TTL_SECONDS),
+    );
+    let token = exchange(
+        &client,
+        http::Method::PUT,
+        &path_of(&format!("{}{IMDS_TOKEN_PATH}", ecs.endpoint), &what)?,
+        &headers,
+        b"",
+        deadline,
+        &what,
+    )
+    .await;
     let token = match token {
-        Ok(response) if response.status().is_success() => response
-            .text()
-            .await
-            .ok()
-            .map(|text| text.trim().to_string())
-            .filter(|text| !text.is_empty()),
-        Ok(response) if ecs.imdsv1_disabled => {
+        Ok((status, body)) if (200..300).contains(&status) => {
+            Some(String::from_utf8_lossy(&body).trim().to_string()).filter(|text| !text.is_empty())
+        }
+        Ok((status, _)) if ecs.imdsv1_disabled => {
             return Err(failed(format!(
-                "{what} refused a metadata token (HTTP {}) and IMDSv1 is disabled",
-                response.status().as_u16()
+                "{what} refused a metadata token (HTTP {status}) and IMDSv1 is disabled"
             )));
         }
-        Err(error) if ecs.imdsv1_disabled => return Err(transport(error, &what)),
+        Err(reason) if ecs.imdsv1_disabled => return Err(reason),
         // IMDSv1 is allowed: go on without a token, as the official libraries do.
         Ok(_) | Err(_) => None,
     };
@@ -491,8 +542,8 @@ async fn fetch_ecs(ecs: &Ecs) -> Result<Fetched, String> {
     let role = match &ecs.role_name {
         Some(role) => role.clone(),
         None => {
-            let url = format!("{}{IMDS_CREDENTIALS_PATH}", ecs.endpoint);
-            let (status, body) = get(&client, &url, token.as_deref(), &what).await?;
+            let path = path_of(&format!("{}{IMDS_CREDENTIALS_PATH}", ecs.endpoint), &what)?;
+            let (status, body) = get(&client, &path, token.as_deref(), deadline, &what).await?;
             if !(200..300).contains(&status) {
                 return Err(failed(format!(
                     "{what} answered HTTP {status} for the role listing (is a RAM role attached to this instance?)"
@@ -506,8 +557,11 @@ async fn fetch_ecs(ecs: &Ecs) -> Result<Fetched, String> {
                 .ok_or_else(|| failed(format!("{what} lists no RAM role for this instance")))?
         }
     };
-    let url = format!("{}{IMDS_CREDENTIALS_PATH}{role}", ecs.endpoint);
-    let (status, body) = get(&client, &url, token.as_deref(), &what).await?;
+    let path = path_of(
+        &format!("{}{IMDS_CREDENTIALS_PATH}{role}", ecs.endpoint),
+        &what,
+    )?;
+    let (status, body) = get(&client, &path, token.as_deref(), deadline, &what).await?;
     parse_flat(status, &body, &format!("{what} (role `{role}`)"))
 }
 
@@ -553,13 +607,14 @@ pub struct CallerIdentity {
 pub async fn caller_identity(
     sts: &str,
     credentials: &Credentials,
+    proxy: &ProxySettings,
 ) -> Result<CallerIdentity, CredentialsError> {
     let fail = |reason: String| CredentialsError::Fetch {
         origin: format!("STS GetCallerIdentity at {sts}"),
         reason,
     };
     let params = caller_identity_params(credentials, SystemTime::now(), &nonce());
-    let (status, body) = post_form(sts, &params).await.map_err(fail)?;
+    let (status, body) = post_form(sts, &params, proxy).await.map_err(fail)?;
     if !(200..300).contains(&status) {
         let error: Option<StsError> = serde_json::from_slice(&body).ok();
         return Err(fail(format!(

@@ -198,6 +198,9 @@ pub struct ChainEnvironment {
     pub vars: std::collections::HashMap<String, String>,
     /// The home directory (`HOME`, else `USERPROFILE`).
     pub home: Option<PathBuf>,
+    /// The proxy variables, parsed (STS, the metadata service and a credentials URI are
+    /// reached through them, as the EDAS endpoint is).
+    pub proxy: crate::transport::ProxySettings,
 }
 
 /// Reads the chain's files, walks the chain over `environment` and fetches the first
@@ -245,7 +248,12 @@ pub async fn load_provider(
         credentials_file: credentials_file.as_ref().map(|(_, text)| text.as_str()),
     };
     let outcome = resolve_chain(&env, &files, profile)?;
-    CredentialsProvider::from_chain(outcome, std::sync::Arc::new(SystemProviderClock)).await
+    CredentialsProvider::from_chain(
+        outcome,
+        std::sync::Arc::new(SystemProviderClock),
+        &environment.proxy,
+    )
+    .await
 }
 
 /// A file's text, `None` when it does not exist.

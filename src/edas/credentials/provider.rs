@@ -11,6 +11,7 @@ use super::chain::ChainOutcome;
 use super::fetch::{self, Fetched};
 use super::source::{Origin, Resolved, Source};
 use super::{Credentials, CredentialsError, ENV_ECS_METADATA_DISABLED, PlaceLookedAt};
+use crate::transport::ProxySettings;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
@@ -111,11 +112,11 @@ impl From<Credentials> for CredentialsProvider {
     }
 }
 
-fn network_fetcher(source: Source) -> Fetcher {
-    let source = Arc::new(source);
+fn network_fetcher(source: Source, proxy: ProxySettings) -> Fetcher {
+    let source = Arc::new((source, proxy));
     Box::new(move |now| {
         let source = source.clone();
-        Box::pin(async move { fetch::fetch(&source, now).await })
+        Box::pin(async move { fetch::fetch(&source.0, now, &source.1).await })
     })
 }
 
@@ -143,13 +144,15 @@ impl CredentialsProvider {
     }
 
     /// Fetches the first credentials of the source the chain picked (asking the metadata
-    /// service and the credentials URI when nothing local was configured).
+    /// service and the credentials URI when nothing local was configured). Requests to STS,
+    /// the metadata service and a credentials URI go through the proxy `proxy` names.
     pub async fn from_chain(
         outcome: ChainOutcome,
         clock: Arc<dyn ProviderClock>,
+        proxy: &ProxySettings,
     ) -> Result<Self, CredentialsError> {
         match outcome {
-            ChainOutcome::Found(resolved) => Self::start(resolved, clock).await,
+            ChainOutcome::Found(resolved) => Self::start(resolved, clock, proxy).await,
             ChainOutcome::Remote {
                 ecs,
                 uri,
@@ -157,7 +160,7 @@ impl CredentialsProvider {
             } => {
                 if let Some(ecs) = ecs {
                     let source = Source::EcsRamRole(ecs.clone());
-                    match fetch::fetch(&source, clock.now()).await {
+                    match fetch::fetch(&source, clock.now(), proxy).await {
                         Ok(first) => {
                             let resolved = Resolved {
                                 origin: Origin::EcsMetadata,
@@ -167,7 +170,7 @@ impl CredentialsProvider {
                                 resolved,
                                 first,
                                 clock,
-                                Some(network_fetcher(source)),
+                                Some(network_fetcher(source, proxy.clone())),
                             ));
                         }
                         Err(reason) => looked_at.push(PlaceLookedAt {
@@ -185,7 +188,7 @@ impl CredentialsProvider {
                             origin: Origin::CredentialsUriEnvironment,
                             source: Source::CredentialsUri(uri),
                         };
-                        Self::start(resolved, clock).await
+                        Self::start(resolved, clock, proxy).await
                     }
                     None => {
                         looked_at.push(PlaceLookedAt {
@@ -203,15 +206,16 @@ impl CredentialsProvider {
     async fn start(
         resolved: Resolved,
         clock: Arc<dyn ProviderClock>,
+        proxy: &ProxySettings,
     ) -> Result<Self, CredentialsError> {
-        let first = fetch::fetch(&resolved.source, clock.now())
+        let first = fetch::fetch(&resolved.source, clock.now(), proxy)
             .await
             .map_err(|reason| CredentialsError::Fetch {
                 origin: resolved.origin.describe(),
                 reason,
             })?;
-        let fetcher =
-            (!resolved.source.is_static()).then(|| network_fetcher(resolved.source.clone()));
+        let fetcher = (!resolved.source.is_static())
+            .then(|| network_fetcher(resolved.source.clone(), proxy.clone()));
         Ok(Self::new(resolved, first, clock, fetcher))
     }
 

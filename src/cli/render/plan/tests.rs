@@ -322,3 +322,20 @@ fn a_cut_markdown_keeps_each_group_heading_with_its_first_row() {
         assert!(after[4].starts_with("| `"), "{after:?}");
     }
 }
+
+#[test]
+fn text_while_applying_a_saved_plan_keeps_its_header_and_drops_the_apply_hint() {
+    let path = Path::new("plan.json");
+    let shown = plain(&text(&sample(3), Some(path)));
+    let applying = plain(&text_while_applying(&sample(3), path));
+    assert!(
+        shown.contains("run: edas-rollback apply plan.json"),
+        "{shown}"
+    );
+    // Everything but the hint (and the blank line before it) is the same text.
+    let without_hint: String = shown
+        .split_inclusive('\n')
+        .filter(|line| !line.starts_with("To carry out exactly this plan"))
+        .collect();
+    assert_eq!(format!("{applying}\n"), without_hint);
+}
