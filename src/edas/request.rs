@@ -3,9 +3,11 @@
 //! ([`crate::edas::signer`]) and sending the one after ([`crate::edas::client`]).
 
 use super::endpoint::Endpoint;
+use super::signer::{ValueMemo, reuse_header_value};
 use super::{ABORT_PATH, API_VERSION, APP_LIST_PATH, INFO_PATH, LIST_PATH, ROLLBACK_PATH};
 use crate::ids::ChangeOrderId;
-use http::header::{ACCEPT, HeaderValue};
+use http::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
+use std::cell::RefCell;
 
 /// How a change order is rolled back, chosen per change order in the config (`operation:`): EDAS
 /// has one call for applications in ACK (Kubernetes) clusters and another for applications in ECS
@@ -193,6 +195,61 @@ pub fn build_app_list_request(
     )
 }
 
+/// The header names of every request, built at compile time (inserting by `&str` parses the
+/// name on each call).
+static VERSION_NAME: HeaderName = HeaderName::from_static(HEADER_VERSION);
+static ACTION_NAME: HeaderName = HeaderName::from_static(HEADER_ACTION);
+static REGION_ID_NAME: HeaderName = HeaderName::from_static(HEADER_REGION_ID);
+static APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+static VERSION_VALUE: HeaderValue = HeaderValue::from_static(API_VERSION);
+
+/// Room for the four headers built here and the six a signer adds (host or `Date`, date,
+/// nonce, hash or signature method and version, token, `Authorization`): the map is
+/// allocated once, not grown while it is signed.
+const HEADER_CAPACITY: usize = 12;
+
+thread_local! {
+    /// The region is the same on every request of a run: its header value is made once per
+    /// thread (see `reuse_header_value`).
+    static REGION_MEMO: ValueMemo = const { RefCell::new(None) };
+}
+
+/// Appends `text` `application/x-www-form-urlencoded` the way `form_urlencoded` serializes
+/// it (and the official SDKs send it): `* - . _` and alphanumerics as they are, a space as
+/// `+`, every other byte `%XX` with uppercase hex.
+fn push_form_encoded(out: &mut String, text: &str) {
+    static FORM_KEPT: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut index = 0;
+        while index < 256 {
+            let byte = index as u8;
+            table[index] =
+                byte.is_ascii_alphanumeric() || matches!(byte, b'*' | b'-' | b'.' | b'_');
+            index += 1;
+        }
+        table
+    };
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    // Runs of characters kept as they are are copied whole (ids and regions are one run).
+    let mut run_start = 0;
+    for (index, byte) in text.bytes().enumerate() {
+        if FORM_KEPT[usize::from(byte)] {
+            continue;
+        }
+        // A run is ASCII, so both its ends are char boundaries and `get` finds it.
+        out.push_str(text.get(run_start..index).unwrap_or_default());
+        run_start = index + 1;
+        if byte == b' ' {
+            out.push('+');
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+    }
+    out.push_str(text.get(run_start..).unwrap_or_default());
+}
+
 fn build(
     operation: Operation,
     parameter: Option<(&str, &str)>,
@@ -200,33 +257,45 @@ fn build(
     region: &str,
     endpoint: &Endpoint,
 ) -> Result<http::Request<()>, RequestError> {
-    let region_header = HeaderValue::from_str(region).map_err(|_| RequestError::InvalidRegion {
-        region: region.to_string(),
+    let region_header = reuse_header_value(&REGION_MEMO, region, false).map_err(|_| {
+        RequestError::InvalidRegion {
+            region: region.to_string(),
+        }
     })?;
-    let mut path_and_query = String::with_capacity(operation.path().len() + 96);
-    path_and_query.push_str(operation.path());
+    let path = operation.path();
+    let parameter_len = parameter.map_or(0, |(name, value)| name.len() + 3 * value.len() + 2);
+    let mut path_and_query =
+        String::with_capacity(path.len() + parameter_len + "?RegionId=".len() + 3 * region.len());
+    path_and_query.push_str(path);
     path_and_query.push('?');
-    let mut query = form_urlencoded::Serializer::new(String::with_capacity(96));
     if let Some((name, value)) = parameter {
-        query.append_pair(name, value);
+        push_form_encoded(&mut path_and_query, name);
+        path_and_query.push('=');
+        push_form_encoded(&mut path_and_query, value);
+        path_and_query.push('&');
     }
-    let query = query.append_pair("RegionId", region).finish();
-    path_and_query.push_str(&query);
-    let build_error = |source| RequestError::Build {
-        action: operation.action(),
-        change_order_id: change_order_id.clone(),
-        source,
-    };
-    let uri = endpoint.uri(&path_and_query).map_err(build_error)?;
-    http::Request::builder()
-        .method(operation.method())
-        .uri(uri)
-        .header(ACCEPT, HeaderValue::from_static("application/json"))
-        .header(HEADER_VERSION, HeaderValue::from_static(API_VERSION))
-        .header(HEADER_ACTION, HeaderValue::from_static(operation.action()))
-        .header(HEADER_REGION_ID, region_header)
-        .body(())
-        .map_err(build_error)
+    path_and_query.push_str("RegionId=");
+    push_form_encoded(&mut path_and_query, region);
+    let uri = endpoint
+        .uri(&path_and_query)
+        .map_err(|source| RequestError::Build {
+            action: operation.action(),
+            change_order_id: change_order_id.clone(),
+            source,
+        })?;
+    let mut request = http::Request::new(());
+    *request.method_mut() = operation.method();
+    *request.uri_mut() = uri;
+    let mut headers = HeaderMap::with_capacity(HEADER_CAPACITY);
+    headers.insert(ACCEPT, APPLICATION_JSON.clone());
+    headers.insert(VERSION_NAME.clone(), VERSION_VALUE.clone());
+    headers.insert(
+        ACTION_NAME.clone(),
+        HeaderValue::from_static(operation.action()),
+    );
+    headers.insert(REGION_ID_NAME.clone(), region_header);
+    *request.headers_mut() = headers;
+    Ok(request)
 }
 
 #[cfg(test)]
@@ -342,6 +411,39 @@ mod tests {
             text.ends_with("?ChangeOrderId=id with space&x=1%+é&RegionId=cn-hangzhou"),
             "{text}"
         );
+    }
+
+    /// The query is written by hand; it must be what `form_urlencoded` wrote before, byte for
+    /// byte, for every character an id or a region could hold.
+    #[test]
+    fn the_query_encoding_is_form_urlencoded_for_every_character() {
+        let mut all: String = (0u32..0x800).filter_map(char::from_u32).collect();
+        all.push_str("é☃😀 +&=%~*");
+        for text in [
+            all.as_str(),
+            "",
+            "6b55106c-c7f2-40f7-a1d4-0928700aaaaa",
+            "a b",
+        ] {
+            let mut written = String::new();
+            push_form_encoded(&mut written, text);
+            let expected: String = form_urlencoded::byte_serialize(text.as_bytes()).collect();
+            assert_eq!(written, expected);
+        }
+    }
+
+    #[test]
+    fn the_region_header_follows_the_region_from_request_to_request() {
+        let id = ChangeOrderId::new("co-1");
+        for region in ["cn-hangzhou", "cn-beijing", "cn-hangzhou"] {
+            let request =
+                build_request(Operation::AbortAndRollback, &id, region, &endpoint()).unwrap();
+            assert_eq!(request.headers()["x-acs-region-id"], region);
+            assert_eq!(
+                request.uri().query(),
+                Some(format!("ChangeOrderId=co-1&RegionId={region}").as_str())
+            );
+        }
     }
 
     #[test]

@@ -10,9 +10,17 @@
 //! The simulator's verifier (`sim::verify`) uses the same functions to recompute what it
 //! receives, so a request this module signs wrongly is refused there as EDAS would refuse it.
 //! Nothing here reads a clock, the network or a file.
+//!
+//! Signing is on the path of every attempt, so it is written to cost little (docs/BENCHMARKS.md,
+//! "Build + sign"): header names parsed once, the canonical text written into one pre-sized
+//! buffer, dates, hex and percent-encoding by hand ([`text`]), and per thread a memo of the
+//! last key (its HMAC pads, [`keyed_mac`]) and header values that repeat on every request
+//! ([`reuse_header_value`]). The memos change no output: they are keyed by the exact secret or
+//! text they were made from.
 
 mod acs3;
 mod roa_v1;
+mod text;
 
 pub use acs3::{
     ACS3_ALGORITHM, Acs3Signer, EMPTY_BODY_SHA256, HEADER_ACS3_DATE, HEADER_CONTENT_SHA256,
@@ -25,13 +33,22 @@ pub use roa_v1::{
 };
 
 use super::credentials::Credentials;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use super::secret::Secret;
+use hmac::{KeyInit, Mac};
+use http::header::{HeaderName, HeaderValue};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::thread::LocalKey;
 use std::time::SystemTime;
 
 pub const HEADER_NONCE: &str = "x-acs-signature-nonce";
 pub const HEADER_SECURITY_TOKEN: &str = "x-acs-security-token";
+
+// The names as `HeaderName`s, built at compile time: inserting or removing by `&str` parses
+// and classifies the name on every call.
+static NONCE_NAME: HeaderName = HeaderName::from_static(HEADER_NONCE);
+static SECURITY_TOKEN_NAME: HeaderName = HeaderName::from_static(HEADER_SECURITY_TOKEN);
 
 /// One decoded query parameter. `None` is a key sent without `=` (the Tea SDK signs an empty
 /// value that way); our own requests never carry empty values.
@@ -114,16 +131,115 @@ pub trait RequestSigner: Send + Sync {
     fn signed_text_name(&self) -> &'static str;
 }
 
-pub(crate) fn set_header(
-    headers: &mut HeaderMap,
-    name: &'static str,
-    value: &str,
-) -> Result<(), SignError> {
-    let value = HeaderValue::from_str(value).map_err(|_| SignError::InvalidHeaderValue {
+/// `value` as a header value, or the error naming the header.
+fn header_value(name: &str, value: &[u8]) -> Result<HeaderValue, SignError> {
+    HeaderValue::from_bytes(value).map_err(|_| SignError::InvalidHeaderValue {
         name: name.to_string(),
-    })?;
-    headers.insert(HeaderName::from_static(name), value);
+    })
+}
+
+/// The thread's memo of one keyed MAC: the secret it was keyed with and the MAC with the key
+/// absorbed (HMAC's inner and outer pads, each one hash block already compressed).
+pub(crate) type KeyMemo<M> = RefCell<Option<(Secret, M)>>;
+
+/// A MAC keyed with `secret`, copied from the thread's memo when the memo holds this secret
+/// (every request of a run signs with the same one), keyed anew otherwise. Keying costs the
+/// key's padding and two hash compressions; the copy costs two hash states. The memo holds a
+/// copy of the secret to compare with, and is replaced when the credentials change; neither
+/// is ever printed (`Secret` has no `Display` and a redacted `Debug`).
+pub(crate) fn keyed_mac<M: Mac + KeyInit + Clone>(
+    memo: &'static LocalKey<KeyMemo<M>>,
+    secret: &Secret,
+) -> M {
+    let fresh = || {
+        // HMAC accepts keys of any length, so this cannot fail.
+        <M as KeyInit>::new_from_slice(secret.expose_to_signer().as_bytes())
+            .expect("HMAC takes keys of any length")
+    };
+    memo.try_with(|memo| {
+        let mut memo = memo.borrow_mut();
+        match memo.as_ref() {
+            Some((held, mac)) if held == secret => mac.clone(),
+            _ => {
+                let mac = fresh();
+                *memo = Some((secret.clone(), mac.clone()));
+                mac
+            }
+        }
+    })
+    // The thread is exiting and its memo is gone: key it anew.
+    .unwrap_or_else(|_| fresh())
+}
+
+/// The thread's memo of one header value (the host, the region, the security token): the
+/// same on every request of a run.
+pub(crate) type ValueMemo = RefCell<Option<HeaderValue>>;
+
+/// `text` as a header value: a copy of the memo's when it holds the same bytes (a reference
+/// count, where a new value validates and copies the text into a new allocation), made and
+/// kept otherwise. `sensitive` marks it so for `Debug` and HTTP/2 (the security token).
+pub(crate) fn reuse_header_value(
+    memo: &'static LocalKey<ValueMemo>,
+    text: &str,
+    sensitive: bool,
+) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
+    let fresh = || {
+        let mut value = HeaderValue::from_str(text)?;
+        value.set_sensitive(sensitive);
+        Ok(value)
+    };
+    memo.try_with(|memo| {
+        let mut memo = memo.borrow_mut();
+        match memo.as_ref() {
+            Some(value) if value.as_bytes() == text.as_bytes() => Ok(value.clone()),
+            _ => {
+                let value = fresh()?;
+                *memo = Some(value.clone());
+                Ok(value)
+            }
+        }
+    })
+    .unwrap_or_else(|_| fresh())
+}
+
+thread_local! {
+    static SECURITY_TOKEN_MEMO: ValueMemo = const { RefCell::new(None) };
+}
+
+/// Sets `x-acs-security-token` when the credentials carry one and removes it otherwise.
+fn set_security_token(
+    headers: &mut http::HeaderMap,
+    token: Option<&Secret>,
+) -> Result<(), SignError> {
+    match token {
+        Some(token) => {
+            let value = reuse_header_value(&SECURITY_TOKEN_MEMO, token.expose_to_signer(), true)
+                .map_err(|_| SignError::InvalidHeaderValue {
+                    name: HEADER_SECURITY_TOKEN.to_string(),
+                })?;
+            headers.insert(SECURITY_TOKEN_NAME.clone(), value);
+        }
+        None => {
+            headers.remove(&SECURITY_TOKEN_NAME);
+        }
+    }
     Ok(())
+}
+
+/// The `Authorization` value from its parts, written into one allocation of the exact size
+/// (so the bytes become the header value without a copy).
+fn authorization_value(parts: &[&[u8]]) -> Result<HeaderValue, SignError> {
+    let mut value = Vec::with_capacity(parts.iter().map(|part| part.len()).sum());
+    for part in parts {
+        value.extend_from_slice(part);
+    }
+    let mut value = HeaderValue::from_maybe_shared(bytes::Bytes::from(value)).map_err(|_| {
+        SignError::InvalidHeaderValue {
+            name: "authorization".to_string(),
+        }
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// Decodes a raw query string the way the service does: `+` is a space, `%XX` is a byte.
