@@ -23,7 +23,9 @@ use super::request::{
 use super::signer::{RequestSigner, SignError, SignatureAlgorithm};
 use super::wire;
 use crate::ids::ChangeOrderId;
-use crate::transport::{ProxySettings, Target, TlsSetupError, Transport, TransportSettings};
+use crate::transport::{
+    Deadline, ProxySettings, Target, TlsSetupError, Transport, TransportSettings,
+};
 use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -126,6 +128,8 @@ struct Inner {
     signer: Box<dyn RequestSigner>,
     /// [`attempt_deadline`] of the settings.
     deadline: Duration,
+    /// What a request cut at that deadline says (formatted once, not per request).
+    deadline_message: String,
 }
 
 impl std::fmt::Debug for EdasClient {
@@ -140,6 +144,7 @@ impl std::fmt::Debug for EdasClient {
 
 impl EdasClient {
     pub fn new(settings: ClientSettings) -> Result<Self, ClientError> {
+        let deadline = attempt_deadline(settings.connect_timeout, settings.read_timeout);
         // The transport follows no redirect: a redirected PUT would be a different request from
         // the one we signed and journaled; the policy treats a 3xx as "ask before sending again".
         let transport = Transport::new(
@@ -169,7 +174,12 @@ impl EdasClient {
                 region: settings.region,
                 credentials: settings.credentials,
                 signer: settings.signature_algorithm.signer(),
-                deadline: attempt_deadline(settings.connect_timeout, settings.read_timeout),
+                deadline,
+                deadline_message: format!(
+                    "no whole response within the attempt's deadline of {} (connect timeout \
+                     plus request_timeout)",
+                    humantime::format_duration(deadline)
+                ),
             }),
         })
     }
@@ -309,22 +319,28 @@ impl EdasClient {
             .uri()
             .path_and_query()
             .map_or("/", |path_and_query| path_and_query.as_str());
-        let exchange =
-            inner
-                .transport
-                .send(request.method(), path_and_query, request.headers(), b"");
-        let raw = match tokio::time::timeout(inner.deadline, exchange).await {
-            Ok(answer) => answer.map_err(AttemptError::Transport)?,
-            Err(_elapsed) => {
-                return Err(AttemptError::Transport(TransportError::ReadTimeout(
-                    format!(
-                        "no whole response within the attempt's deadline of {} (connect timeout \
-                     plus request_timeout)",
-                        humantime::format_duration(inner.deadline)
-                    ),
-                )));
-            }
+        // The deadline counts from here, as the timer around the exchange did: connecting,
+        // writing and reading all fall within it.
+        let deadline = Deadline {
+            // A deadline past what an instant can hold (a huge configured timeout) is none.
+            at: {
+                let now = tokio::time::Instant::now();
+                now.checked_add(inner.deadline)
+                    .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+            },
+            message: &inner.deadline_message,
         };
+        let raw = inner
+            .transport
+            .send_before(
+                request.method(),
+                path_and_query,
+                request.headers(),
+                b"",
+                deadline,
+            )
+            .await
+            .map_err(AttemptError::Transport)?;
         tracing::debug!(
             status = raw.status,
             request_id = %request_id_of(&raw).unwrap_or_default(),
@@ -365,8 +381,7 @@ fn request_id_of(response: &RawResponse) -> Option<String> {
         .or_else(|| {
             response
                 .headers
-                .get(wire::HEADER_REQUEST_ID)
-                .and_then(|value| value.to_str().ok())
+                .get_str(wire::HEADER_REQUEST_ID)
                 .map(str::to_string)
         })
 }

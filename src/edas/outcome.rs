@@ -183,8 +183,90 @@ impl<T> Outcome<T> {
 #[derive(Clone, Debug)]
 pub struct RawResponse {
     pub status: u16,
-    pub headers: http::HeaderMap,
+    pub headers: ResponseHeaders,
     pub body: bytes::Bytes,
+}
+
+/// A response's header lines as they arrived (`name: value`, one per line), looked up by name
+/// when asked. The policy reads two or three of them per response, so this keeps the head's
+/// bytes (one copy) rather than building a map of every header (an allocation per name and
+/// value, ~4.7 k instructions per response; docs/BENCHMARKS.md, "Our own HTTP/1.1 client").
+#[derive(Clone, Default)]
+pub struct ResponseHeaders {
+    /// Header lines, each `name:value` with optional spaces around the value, ended by LF or
+    /// CRLF; names are HTTP tokens and values hold no CR or LF, so every line splits at its
+    /// first colon. The transport takes them from a head `httparse` accepted; [`Self::from_pairs`]
+    /// checks them.
+    lines: bytes::Bytes,
+}
+
+impl ResponseHeaders {
+    /// Header lines already checked by an HTTP parser (see the field's invariant).
+    pub fn from_parsed_lines(lines: bytes::Bytes) -> Self {
+        Self { lines }
+    }
+
+    /// Headers from name and value pairs (tests, fuzzing). A pair that is not a valid header
+    /// (a name that is not an HTTP token, a value with a control character) is left out, as a
+    /// parser would have refused it.
+    pub fn from_pairs<N: AsRef<[u8]>, V: AsRef<[u8]>>(
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Self {
+        let mut lines = Vec::new();
+        for (name, value) in pairs {
+            let (name, value) = (name.as_ref(), value.as_ref());
+            let token =
+                |byte: &u8| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(byte);
+            let visible = |byte: &u8| *byte == b'\t' || *byte >= b' ' && *byte != 0x7f;
+            if name.is_empty() || !name.iter().all(token) || !value.iter().all(visible) {
+                continue;
+            }
+            lines.extend_from_slice(name);
+            lines.extend_from_slice(b": ");
+            lines.extend_from_slice(value);
+            lines.extend_from_slice(b"\r\n");
+        }
+        Self {
+            lines: lines.into(),
+        }
+    }
+
+    /// Every header as (name, value), in order, the value without surrounding spaces.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.lines.split(|&byte| byte == b'\n').filter_map(|line| {
+            let colon = line.iter().position(|&byte| byte == b':')?;
+            let (name, value) = line.split_at(colon);
+            Some((name, value[1..].trim_ascii()))
+        })
+    }
+
+    /// The first value of header `name` (any case).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.iter()
+            .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, value)| value)
+    }
+
+    /// The first value of header `name` (any case), when it is visible ASCII (as
+    /// `http::HeaderValue::to_str` took it).
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name)
+            .filter(|value| value.is_ascii())
+            .and_then(|value| std::str::from_utf8(value).ok())
+    }
+}
+
+impl std::fmt::Debug for ResponseHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|(name, value)| {
+                (
+                    String::from_utf8_lossy(name),
+                    String::from_utf8_lossy(value),
+                )
+            }))
+            .finish()
+    }
 }
 
 /// Why no response arrived. The variant says whether the request may have reached the service.
@@ -478,8 +560,7 @@ fn details_from(response: &RawResponse, envelope: Option<Envelope<'_>>) -> Respo
 fn details_unredacted(response: &RawResponse, envelope: Option<Envelope<'_>>) -> ResponseDetails {
     let header_request_id = response
         .headers
-        .get(wire::HEADER_REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
+        .get_str(wire::HEADER_REQUEST_ID)
         .map(str::to_string);
     match envelope {
         Some(envelope) => ResponseDetails {
@@ -543,10 +624,7 @@ fn response_decision(
 ) -> Decision {
     let status = response.status;
     let code = details.code.clone().unwrap_or_default();
-    let retry_after_header = response
-        .headers
-        .get(wire::HEADER_RETRY_AFTER)
-        .and_then(|value| value.to_str().ok());
+    let retry_after_header = response.headers.get_str(wire::HEADER_RETRY_AFTER);
 
     if let Some(kind) = FatalKind::of_code(&code) {
         return Decision::Fatal {
@@ -604,18 +682,31 @@ fn response_decision(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderMap;
 
     fn response(status: u16, headers: &[(&'static str, &str)], body: &str) -> RawResponse {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            map.insert(*name, value.parse().unwrap());
-        }
         RawResponse {
             status,
-            headers: map,
+            headers: ResponseHeaders::from_pairs(headers.iter().copied()),
             body: bytes::Bytes::from(body.to_string()),
         }
+    }
+
+    #[test]
+    fn response_headers_from_pairs_keep_only_what_a_parser_would_accept() {
+        let headers = ResponseHeaders::from_pairs([
+            ("X-Acs-Request-Id", &b"r-1"[..]),
+            ("bad name", b"x"),
+            ("x-split", b"a\r\nx-acs-retry-after: 1"),
+            ("x-latin", b"caf\xc3\xa9"),
+            ("x-acs-request-id", b"r-2"),
+        ]);
+        assert_eq!(headers.get_str("x-acs-request-id"), Some("r-1"));
+        assert!(headers.get("x-acs-retry-after").is_none());
+        assert!(headers.get("bad name").is_none());
+        // Not visible ASCII: there as bytes, not as text (as `HeaderValue::to_str` did).
+        assert_eq!(headers.get("X-LATIN"), Some(&b"caf\xc3\xa9"[..]));
+        assert_eq!(headers.get_str("x-latin"), None);
+        assert_eq!(headers.iter().count(), 3);
     }
 
     fn abort(status: u16, headers: &[(&'static str, &str)], body: &str) -> AbortOutcome {

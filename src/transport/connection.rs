@@ -3,9 +3,10 @@
 //! failure to open it as "never sent" (docs/wire.md, "Transport").
 
 use super::proxy::Proxy;
-use super::{MAX_HEAD, Target};
+use super::{Deadline, MAX_HEAD, Target};
 use crate::edas::outcome::TransportError;
 use bytes::{Buf, BytesMut};
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
 
 /// How a connection reaches the origin.
 #[derive(Clone, Debug)]
@@ -110,7 +112,10 @@ impl AsyncWrite for Stream {
 
 /// Why a read gave nothing.
 pub(super) enum ReadFailure {
+    /// Nothing arrived for the read timeout.
     TimedOut,
+    /// The attempt's deadline passed first.
+    DeadlinePassed,
     Io(io::Error),
 }
 
@@ -121,6 +126,47 @@ pub(super) struct Connection {
     output: Vec<u8>,
     /// Bytes read and not yet consumed.
     pub(super) input: BytesMut,
+    /// The one timer of the connection, bounding whatever waits now (a read, or a write
+    /// against the attempt's deadline). Kept and moved with [`Sleep::reset`] rather than a new
+    /// timer per wait: a later deadline than the one registered only updates it in place (no
+    /// lock, no wake-up of the timer driver), and it is only polled, so only registered, when
+    /// the socket is not ready at once.
+    timer: Pin<Box<Sleep>>,
+}
+
+/// What bounds the waits of one request: each read, and the whole attempt.
+pub(super) struct Waits<'a> {
+    pub(super) read_timeout: Duration,
+    pub(super) deadline: Option<Deadline<'a>>,
+}
+
+/// `future`, unless `timer` (moved to `until`) fires first (`None`). The timer is moved and
+/// polled only if the future is not ready at its first poll.
+async fn within<F: Future>(
+    timer: &mut Pin<Box<Sleep>>,
+    until: Instant,
+    future: F,
+) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut armed = false;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        if !armed {
+            armed = true;
+            if timer.deadline() != until {
+                timer.as_mut().reset(until);
+            }
+        }
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
+/// As far as tokio's own "no deadline" (about 30 years).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
 const READ_CHUNK: usize = 8 * 1024;
@@ -131,18 +177,39 @@ impl Connection {
             stream,
             output: Vec::with_capacity(1024),
             input,
+            // Not registered with the timer driver until first polled.
+            timer: Box::pin(tokio::time::sleep_until(Instant::now())),
         }
     }
 
-    /// Reads more into `input`; `Ok(0)` is the end of the stream.
-    pub(super) async fn fill(&mut self, timeout: Duration) -> Result<usize, ReadFailure> {
+    /// Reads more into `input`; `Ok(0)` is the end of the stream. The read waits at most
+    /// `waits.read_timeout`, and never past the attempt's deadline.
+    pub(super) async fn fill(&mut self, waits: &Waits<'_>) -> Result<usize, ReadFailure> {
         if self.input.capacity() - self.input.len() < READ_CHUNK / 2 {
             self.input.reserve(READ_CHUNK);
         }
-        match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.input)).await {
-            Ok(Ok(read)) => Ok(read),
-            Ok(Err(error)) => Err(ReadFailure::Io(error)),
-            Err(_elapsed) => Err(ReadFailure::TimedOut),
+        let now = Instant::now();
+        let read_by = now
+            .checked_add(waits.read_timeout)
+            .unwrap_or_else(far_future);
+        let (until, attempt_ends) = match waits.deadline {
+            Some(deadline) if deadline.at <= read_by => (deadline.at, true),
+            _ => (read_by, false),
+        };
+        if attempt_ends && until <= now {
+            return Err(ReadFailure::DeadlinePassed);
+        }
+        let Self {
+            stream,
+            input,
+            timer,
+            ..
+        } = self;
+        match within(timer, until, stream.read_buf(input)).await {
+            Some(Ok(read)) => Ok(read),
+            Some(Err(error)) => Err(ReadFailure::Io(error)),
+            None if attempt_ends => Err(ReadFailure::DeadlinePassed),
+            None => Err(ReadFailure::TimedOut),
         }
     }
 
@@ -229,10 +296,29 @@ impl Connection {
         out.extend_from_slice(body);
     }
 
-    /// Writes the encoded request: one write for a plain connection.
-    pub(super) async fn write_request(&mut self) -> io::Result<()> {
-        self.stream.write_all(&self.output).await?;
-        self.stream.flush().await
+    /// Writes the encoded request: one write for a plain connection. Only the attempt's
+    /// deadline bounds it (`Err(None)` when it passes).
+    pub(super) async fn write_request(
+        &mut self,
+        deadline: Option<Deadline<'_>>,
+    ) -> Result<(), Option<io::Error>> {
+        let Self {
+            stream,
+            output,
+            timer,
+            ..
+        } = self;
+        let write = async {
+            stream.write_all(output).await?;
+            stream.flush().await
+        };
+        match deadline {
+            None => write.await.map_err(Some),
+            Some(deadline) => match within(timer, deadline.at, write).await {
+                Some(written) => written.map_err(Some),
+                None => Err(None),
+            },
+        }
     }
 }
 

@@ -115,6 +115,14 @@ impl Target {
     }
 }
 
+/// The end of a whole attempt, and what the [`TransportError::ReadTimeout`] says when it
+/// passes first.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline<'a> {
+    pub at: tokio::time::Instant,
+    pub message: &'a str,
+}
+
 /// How a [`Transport`] connects and waits.
 #[derive(Clone, Debug)]
 pub struct TransportSettings {
@@ -191,13 +199,42 @@ impl Transport {
 
     /// Sends one request (`path_and_query` in origin form; `headers` as signed) and reads its
     /// whole response. No deadline of its own beyond the connect and read timeouts: the caller
-    /// bounds the whole attempt.
+    /// bounds the whole attempt (or uses [`Transport::send_before`]).
     pub async fn send(
         &self,
         method: &http::Method,
         path_and_query: &str,
         headers: &http::HeaderMap,
         body: &[u8],
+    ) -> Result<RawResponse, TransportError> {
+        self.exchange(method, path_and_query, headers, body, None)
+            .await
+    }
+
+    /// [`Transport::send`] within a deadline for the whole attempt: when it passes (while
+    /// writing or reading) the answer is a [`TransportError::ReadTimeout`] with the deadline's
+    /// message. Connecting stays bounded by the connect timeout alone, which the caller's
+    /// deadline is expected to exceed. One timer per connection serves both the read timeout
+    /// and this deadline (rather than a timer around the exchange and another per read).
+    pub async fn send_before(
+        &self,
+        method: &http::Method,
+        path_and_query: &str,
+        headers: &http::HeaderMap,
+        body: &[u8],
+        deadline: Deadline<'_>,
+    ) -> Result<RawResponse, TransportError> {
+        self.exchange(method, path_and_query, headers, body, Some(deadline))
+            .await
+    }
+
+    async fn exchange(
+        &self,
+        method: &http::Method,
+        path_and_query: &str,
+        headers: &http::HeaderMap,
+        body: &[u8],
+        deadline: Option<Deadline<'_>>,
     ) -> Result<RawResponse, TransportError> {
         let shared = &*self.shared;
         let mut connection = match self.idle_connection() {
@@ -221,11 +258,20 @@ impl Transport {
             headers,
             body,
         );
-        connection.write_request().await.map_err(|error| {
-            TransportError::ConnectionClosed(format!("cannot send the request: {error}"))
-        })?;
-        let (response, reusable) =
-            response::read(&mut connection, shared.settings.read_timeout).await?;
+        let waits = connection::Waits {
+            read_timeout: shared.settings.read_timeout,
+            deadline,
+        };
+        connection
+            .write_request(deadline)
+            .await
+            .map_err(|error| match error {
+                Some(error) => {
+                    TransportError::ConnectionClosed(format!("cannot send the request: {error}"))
+                }
+                None => response::deadline_passed(&waits),
+            })?;
+        let (response, reusable) = response::read(&mut connection, &waits).await?;
         if reusable {
             self.give_back(connection);
         }

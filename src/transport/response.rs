@@ -5,11 +5,10 @@
 //! Every failure here is "maybe sent": the request was written. No read waits longer than the
 //! read timeout; heads over [`MAX_HEAD`] and bodies over [`MAX_BODY`] are refused.
 
-use super::connection::{Connection, ReadFailure};
+use super::connection::{Connection, ReadFailure, Waits};
 use super::{MAX_BODY, MAX_HEAD};
-use crate::edas::outcome::{RawResponse, TransportError};
+use crate::edas::outcome::{RawResponse, ResponseHeaders, TransportError};
 use bytes::{Buf, Bytes};
-use std::time::Duration;
 
 /// Headers a response may carry; more is not an EDAS answer.
 const MAX_HEADERS: usize = 100;
@@ -24,7 +23,7 @@ enum Framing {
 
 struct Head {
     status: u16,
-    headers: http::HeaderMap,
+    headers: ResponseHeaders,
     framing: Framing,
     keep_alive: bool,
 }
@@ -32,10 +31,10 @@ struct Head {
 /// The whole response and whether the connection can be used again.
 pub(super) async fn read(
     connection: &mut Connection,
-    read_timeout: Duration,
+    waits: &Waits<'_>,
 ) -> Result<(RawResponse, bool), TransportError> {
     let head = loop {
-        let head = read_head(connection, read_timeout).await?;
+        let head = read_head(connection, waits).await?;
         // 100 Continue and the other interim answers precede the real one.
         if !(100..200).contains(&head.status) {
             break head;
@@ -47,9 +46,9 @@ pub(super) async fn read(
         }
     };
     let (body, mut reusable) = match head.framing {
-        Framing::Length(length) => (read_length(connection, length, read_timeout).await?, true),
-        Framing::Chunked => (read_chunked(connection, read_timeout).await?, true),
-        Framing::UntilClose => (read_until_close(connection, read_timeout).await?, false),
+        Framing::Length(length) => (read_length(connection, length, waits).await?, true),
+        Framing::Chunked => (read_chunked(connection, waits).await?, true),
+        Framing::UntilClose => (read_until_close(connection, waits).await?, false),
     };
     // Bytes beyond the response were never asked for: do not guess what they belong to.
     reusable &= head.keep_alive && connection.input.is_empty();
@@ -63,16 +62,13 @@ pub(super) async fn read(
     ))
 }
 
-fn read_error(
-    failure: ReadFailure,
-    read_timeout: Duration,
-    closed: TransportError,
-) -> TransportError {
+fn read_error(failure: ReadFailure, waits: &Waits<'_>, closed: TransportError) -> TransportError {
     match failure {
         ReadFailure::TimedOut => TransportError::ReadTimeout(format!(
             "nothing arrived for {}",
-            humantime::format_duration(read_timeout)
+            humantime::format_duration(waits.read_timeout)
         )),
+        ReadFailure::DeadlinePassed => deadline_passed(waits),
         ReadFailure::Io(error) => match closed {
             TransportError::Body(what) => TransportError::Body(format!("{what}: {error}")),
             TransportError::ConnectionClosed(what) => {
@@ -83,10 +79,17 @@ fn read_error(
     }
 }
 
-async fn read_head(
-    connection: &mut Connection,
-    read_timeout: Duration,
-) -> Result<Head, TransportError> {
+/// The error of an attempt whose deadline passed while it waited.
+pub(super) fn deadline_passed(waits: &Waits<'_>) -> TransportError {
+    TransportError::ReadTimeout(
+        waits
+            .deadline
+            .map_or("the attempt's deadline passed", |deadline| deadline.message)
+            .to_string(),
+    )
+}
+
+async fn read_head(connection: &mut Connection, waits: &Waits<'_>) -> Result<Head, TransportError> {
     loop {
         if !connection.input.is_empty() {
             if let Some((length, head)) = parse_head(&connection.input)? {
@@ -101,7 +104,7 @@ async fn read_head(
             }
         }
         let before = connection.input.len();
-        match connection.fill(read_timeout).await {
+        match connection.fill(waits).await {
             Ok(0) => {
                 return Err(TransportError::ConnectionClosed(if before == 0 {
                     "the server closed the connection without answering".to_string()
@@ -114,7 +117,7 @@ async fn read_head(
             Err(failure) => {
                 return Err(read_error(
                     failure,
-                    read_timeout,
+                    waits,
                     TransportError::ConnectionClosed("reading the response head".to_string()),
                 ));
             }
@@ -136,22 +139,15 @@ fn parse_head(input: &[u8]) -> Result<Option<(usize, Head)>, TransportError> {
         }
     };
     let status = response.code.unwrap_or(0);
-    let mut headers = http::HeaderMap::with_capacity(response.headers.len());
     let mut content_length: Option<usize> = None;
     let mut chunked = false;
     let mut transfer_encoded = false;
     let mut close = response.version != Some(1);
+    // httparse accepted the names (tokens) and values (no control characters but tab), so the
+    // header lines can be kept as they arrived and looked up later (`ResponseHeaders`).
     for header in response.headers.iter() {
-        let name = http::HeaderName::from_bytes(header.name.as_bytes()).map_err(|_| {
-            TransportError::Body(format!(
-                "the response has a bad header name `{}`",
-                header.name
-            ))
-        })?;
-        let value = http::HeaderValue::from_bytes(header.value).map_err(|_| {
-            TransportError::Body(format!("the response's `{name}` header has a bad value"))
-        })?;
-        if name == http::header::CONTENT_LENGTH {
+        let name = header.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"content-length") {
             let parsed = std::str::from_utf8(header.value)
                 .ok()
                 .and_then(|text| text.trim().parse::<usize>().ok())
@@ -164,7 +160,7 @@ fn parse_head(input: &[u8]) -> Result<Option<(usize, Head)>, TransportError> {
                 ));
             }
             content_length = Some(parsed);
-        } else if name == http::header::TRANSFER_ENCODING {
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             transfer_encoded = true;
             // Only the last coding frames the body.
             chunked = header
@@ -172,14 +168,21 @@ fn parse_head(input: &[u8]) -> Result<Option<(usize, Head)>, TransportError> {
                 .rsplit(|&byte| byte == b',')
                 .next()
                 .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        } else if name == http::header::CONNECTION {
+        } else if name.eq_ignore_ascii_case(b"connection") {
             close |= header
                 .value
                 .split(|&byte| byte == b',')
                 .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"));
         }
-        headers.append(name, value);
     }
+    // The lines after the status line (the empty line that ends the head has no colon, so it
+    // is no header).
+    let status_line_end = input[..length]
+        .iter()
+        .position(|&byte| byte == b'\n')
+        .map_or(length, |end| end + 1);
+    let headers =
+        ResponseHeaders::from_parsed_lines(Bytes::copy_from_slice(&input[status_line_end..length]));
     let framing = if status == 204 || status == 304 || (100..200).contains(&status) {
         Framing::Length(0)
     } else if transfer_encoded {
@@ -212,18 +215,15 @@ fn parse_head(input: &[u8]) -> Result<Option<(usize, Head)>, TransportError> {
 }
 
 /// More body bytes; the end of the connection here is a cut body.
-async fn fill_body(
-    connection: &mut Connection,
-    read_timeout: Duration,
-) -> Result<(), TransportError> {
-    match connection.fill(read_timeout).await {
+async fn fill_body(connection: &mut Connection, waits: &Waits<'_>) -> Result<(), TransportError> {
+    match connection.fill(waits).await {
         Ok(0) => Err(TransportError::Body(
             "the server closed the connection in the middle of the body".to_string(),
         )),
         Ok(_) => Ok(()),
         Err(failure) => Err(read_error(
             failure,
-            read_timeout,
+            waits,
             TransportError::Body("reading the body".to_string()),
         )),
     }
@@ -232,10 +232,10 @@ async fn fill_body(
 async fn read_length(
     connection: &mut Connection,
     length: usize,
-    read_timeout: Duration,
+    waits: &Waits<'_>,
 ) -> Result<Bytes, TransportError> {
     while connection.input.len() < length {
-        fill_body(connection, read_timeout).await?;
+        fill_body(connection, waits).await?;
     }
     // A copy, so that the connection's buffer stays one reusable allocation.
     let body = Bytes::copy_from_slice(&connection.input[..length]);
@@ -244,10 +244,7 @@ async fn read_length(
 }
 
 /// The position of the next CRLF in the buffer, reading more until there is one.
-async fn line_end(
-    connection: &mut Connection,
-    read_timeout: Duration,
-) -> Result<usize, TransportError> {
+async fn line_end(connection: &mut Connection, waits: &Waits<'_>) -> Result<usize, TransportError> {
     loop {
         if let Some(position) = connection.input.windows(2).position(|pair| pair == b"\r\n") {
             return Ok(position);
@@ -257,17 +254,17 @@ async fn line_end(
                 "a chunk-size or trailer line of the body is too long".to_string(),
             ));
         }
-        fill_body(connection, read_timeout).await?;
+        fill_body(connection, waits).await?;
     }
 }
 
 async fn read_chunked(
     connection: &mut Connection,
-    read_timeout: Duration,
+    waits: &Waits<'_>,
 ) -> Result<Bytes, TransportError> {
     let mut body = Vec::new();
     loop {
-        let end = line_end(connection, read_timeout).await?;
+        let end = line_end(connection, waits).await?;
         let line = &connection.input[..end];
         let digits = line.split(|&byte| byte == b';').next().unwrap_or(b"");
         let size = std::str::from_utf8(digits)
@@ -279,7 +276,7 @@ async fn read_chunked(
             // Trailers (ignored) up to the empty line.
             let mut trailers = 0usize;
             loop {
-                let end = line_end(connection, read_timeout).await?;
+                let end = line_end(connection, waits).await?;
                 connection.input.advance(end + 2);
                 if end == 0 {
                     return Ok(Bytes::from(body));
@@ -299,7 +296,7 @@ async fn read_chunked(
             )));
         }
         while connection.input.len() < size + 2 {
-            fill_body(connection, read_timeout).await?;
+            fill_body(connection, waits).await?;
         }
         if &connection.input[size..size + 2] != b"\r\n" {
             return Err(TransportError::Body(
@@ -313,7 +310,7 @@ async fn read_chunked(
 
 async fn read_until_close(
     connection: &mut Connection,
-    read_timeout: Duration,
+    waits: &Waits<'_>,
 ) -> Result<Bytes, TransportError> {
     loop {
         if connection.input.len() > MAX_BODY {
@@ -322,13 +319,13 @@ async fn read_until_close(
                 MAX_BODY / (1024 * 1024)
             )));
         }
-        match connection.fill(read_timeout).await {
+        match connection.fill(waits).await {
             Ok(0) => return Ok(connection.input.split().freeze()),
             Ok(_) => {}
             Err(failure) => {
                 return Err(read_error(
                     failure,
-                    read_timeout,
+                    waits,
                     TransportError::Body("reading the body".to_string()),
                 ));
             }

@@ -302,7 +302,7 @@ async fn interim_100_continue_is_skipped_for_the_real_response() {
         .await
         .unwrap();
     assert_eq!(response.status, 201);
-    assert_eq!(response.headers["x-request-id"], "r1");
+    assert_eq!(response.headers.get_str("x-request-id"), Some("r1"));
     assert!(response.headers.get("x-a").is_none());
     assert_eq!(&response.body[..], b"done");
     let head = server.heads.lock().unwrap()[0].clone();
@@ -321,6 +321,108 @@ async fn a_server_silent_past_the_read_timeout_is_a_read_timeout() {
     let error = get(&transport).await.unwrap_err();
     assert!(matches!(error, TransportError::ReadTimeout(_)), "{error:?}");
     assert_eq!(transport.idle_connections(), 0);
+}
+
+/// One timer serves the read timeout and the attempt's deadline: whichever comes first ends
+/// the wait, with its own message, and a connection that served a request keeps serving
+/// (its timer moved, not left to fire).
+#[tokio::test]
+async fn the_read_timeout_and_the_attempts_deadline_each_end_a_silent_wait_with_their_own_message()
+{
+    let server = serve(|_| Some(vec![b"HTTP/1.1 200 OK\r\n"]), never).await;
+    let mut settings = settings();
+    settings.read_timeout = Duration::from_millis(300);
+    let transport = Transport::new(target(server.address), settings).unwrap();
+    let send = |deadline: Duration| {
+        let transport = transport.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let error = transport
+                .send_before(
+                    &http::Method::GET,
+                    "/",
+                    &http::HeaderMap::new(),
+                    b"",
+                    Deadline {
+                        at: tokio::time::Instant::now() + deadline,
+                        message: "the attempt's deadline passed (test)",
+                    },
+                )
+                .await
+                .unwrap_err();
+            (error, started.elapsed())
+        }
+    };
+    // The deadline before the read timeout: the deadline's message, at the deadline.
+    let (error, elapsed) = send(Duration::from_millis(100)).await;
+    assert_eq!(
+        error,
+        TransportError::ReadTimeout("the attempt's deadline passed (test)".to_string())
+    );
+    assert!(
+        elapsed >= Duration::from_millis(100) && elapsed < Duration::from_millis(290),
+        "{elapsed:?}"
+    );
+    // The read timeout first: "nothing arrived", at the read timeout.
+    let (error, elapsed) = send(Duration::from_secs(5)).await;
+    assert_eq!(
+        error,
+        TransportError::ReadTimeout("nothing arrived for 300ms".to_string())
+    );
+    assert!(
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(4),
+        "{elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_deadline_far_beyond_the_read_timeout_leaves_a_quick_exchange_alone() {
+    let server = serve(
+        |_| Some(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]),
+        never,
+    )
+    .await;
+    let transport = Transport::new(target(server.address), settings()).unwrap();
+    for _ in 0..3 {
+        let response = transport
+            .send_before(
+                &http::Method::GET,
+                "/",
+                &http::HeaderMap::new(),
+                b"",
+                Deadline {
+                    at: tokio::time::Instant::now() + Duration::from_secs(60),
+                    message: "unused",
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(&response.body[..], b"ok");
+    }
+    // Three requests on one kept connection.
+    assert_eq!(server.requests.load(Ordering::SeqCst), 3);
+    assert_eq!(transport.idle_connections(), 1);
+}
+
+/// The head's lines are kept as they came and looked up by any case; LF-only line ends (which
+/// httparse accepts) work as CRLF does.
+#[tokio::test]
+async fn response_headers_are_found_by_any_case_with_crlf_or_lf_lines() {
+    let server = serve(
+        |_| {
+            Some(vec![
+                b"HTTP/1.1 200 OK\nX-Acs-Request-Id:  r-9 \ncontent-length: 0\nX-Two: a\nx-two: b\n\n",
+            ])
+        },
+        never,
+    )
+    .await;
+    let transport = Transport::new(target(server.address), settings()).unwrap();
+    let response = get(&transport).await.unwrap();
+    assert_eq!(response.headers.get_str("x-acs-request-id"), Some("r-9"));
+    assert_eq!(response.headers.get_str("X-TWO"), Some("a"));
+    assert_eq!(response.headers.iter().count(), 4);
+    assert!(response.headers.get("content").is_none());
 }
 
 #[tokio::test]

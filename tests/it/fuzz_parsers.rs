@@ -32,7 +32,7 @@ use edas_rollback::config::{
 use edas_rollback::edas::credentials::{ChainFiles, ChainOutcome, Source, resolve_chain};
 use edas_rollback::edas::endpoint::Endpoint;
 use edas_rollback::edas::outcome::{
-    InfoOutcome, Outcome, RawResponse, classify_abort, classify_info,
+    InfoOutcome, Outcome, RawResponse, ResponseHeaders, classify_abort, classify_info,
 };
 use edas_rollback::edas::wire::{
     AbortResponse, ChangeOrderInfoResponse, ErrorResponse, parse_retry_after,
@@ -626,18 +626,9 @@ fn check_wire(bytes: &[u8]) {
 /// Both classifiers on one response: no panic, the status is recorded, and every reason given
 /// is a non-empty sentence.
 fn check_classify(status: u16, headers: &[(String, Vec<u8>)], body: &[u8]) {
-    let mut map = http::HeaderMap::new();
-    for (name, value) in headers {
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_bytes(value),
-        ) {
-            map.append(name, value);
-        }
-    }
     let response = RawResponse {
         status,
-        headers: map,
+        headers: ResponseHeaders::from_pairs(headers.iter().map(|(name, value)| (name, value))),
         body: bytes::Bytes::copy_from_slice(body),
     };
     let started = Instant::now();

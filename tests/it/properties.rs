@@ -15,8 +15,8 @@ use edas_rollback::config::{ApplySettings, ChangeOrderSpec, DesiredState, Provid
 use edas_rollback::edas::credentials::Credentials;
 use edas_rollback::edas::endpoint::Endpoint;
 use edas_rollback::edas::outcome::{
-    AbortOutcome, Accepted, FatalKind, Outcome, RawResponse, ResponseDetails, classify_abort,
-    classify_info,
+    AbortOutcome, Accepted, FatalKind, Outcome, RawResponse, ResponseDetails, ResponseHeaders,
+    classify_abort, classify_info,
 };
 use edas_rollback::edas::request::{Operation, build_request};
 use edas_rollback::edas::secret::Secret;
@@ -462,18 +462,9 @@ proptest! {
 // The outcome policy.
 
 fn response(status: u16, headers: &[(String, String)], body: Vec<u8>) -> RawResponse {
-    let mut map = HeaderMap::new();
-    for (name, value) in headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            map.append(name, value);
-        }
-    }
     RawResponse {
         status,
-        headers: map,
+        headers: ResponseHeaders::from_pairs(headers.iter().map(|(name, value)| (name, value))),
         body: bytes::Bytes::from(body),
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::support::assert_cli_snapshot;
 use edas_rollback::edas::credentials::Credentials;
-use edas_rollback::edas::outcome::{RawResponse, TransportError};
+use edas_rollback::edas::outcome::{RawResponse, ResponseHeaders, TransportError};
 use edas_rollback::edas::secret::Secret;
 use edas_rollback::edas::signer::{Acs3Signer, RequestSigner, RoaV1Signer};
 use edas_rollback::edas::{ABORT_PATH, API_VERSION, INFO_PATH, LIST_PATH, ROLLBACK_PATH};
@@ -294,7 +294,7 @@ async fn v3_signed_calls_of_all_four_apis_are_served_and_bad_ones_refused_as_the
 
 struct Answer {
     status: StatusCode,
-    headers: HeaderMap,
+    headers: ResponseHeaders,
     body: Value,
 }
 
@@ -348,7 +348,10 @@ async fn a_correct_abort_stops_the_change_order_and_starts_a_rollback() {
     );
     let request_id = answer.body["RequestId"].as_str().unwrap().to_string();
     assert_eq!(request_id.len(), 36);
-    assert_eq!(answer.headers["x-acs-request-id"], request_id.as_str());
+    assert_eq!(
+        answer.headers.get_str("x-acs-request-id"),
+        Some(request_id.as_str())
+    );
     let rollback = answer.body["Data"]["ChangeOrderId"]
         .as_str()
         .unwrap()
@@ -677,7 +680,7 @@ async fn requests_over_the_rate_limit_are_throttled_with_a_retry_after() {
                 answer.body["Message"],
                 "Request was denied due to user flow control."
             );
-            assert_eq!(answer.headers["x-acs-retry-after"], "1500");
+            assert_eq!(answer.headers.get_str("x-acs-retry-after"), Some("1500"));
             throttled += 1;
         } else {
             assert_eq!(answer.body["Code"], 200);
