@@ -104,8 +104,16 @@ impl ConfigFile {
             .unwrap_or_default()
     }
 
+    /// [`config::state_keys_guess`] of the text: cheap, and only a guess, which the caller
+    /// confirms against the parsed config.
+    pub(crate) fn state_keys_guess(&self) -> Option<config::StateKeys> {
+        std::str::from_utf8(&self.bytes)
+            .ok()
+            .and_then(config::state_keys_guess)
+    }
+
     /// Checks the text and parses it: the second half of [`load_config`].
-    pub fn parse(self) -> anyhow::Result<LoadedConfig> {
+    pub fn parse(&self) -> anyhow::Result<LoadedConfig> {
         let path = self.path.as_path();
         let sha256 = hex::encode(Sha256::digest(&self.bytes));
         let text = match std::str::from_utf8(&self.bytes) {
@@ -114,7 +122,7 @@ impl ConfigFile {
         };
         let desired = config::parse(path, text)?;
         Ok(LoadedConfig {
-            path: self.path,
+            path: self.path.clone(),
             desired,
             sha256,
         })

@@ -74,6 +74,19 @@ pub fn state_keys(text: &str) -> Option<StateKeys> {
     serde_saphyr::from_str_with_options(text, parser_options()).ok()
 }
 
+/// A guess at [`state_keys`] from the file's unindented lines alone, for opening the store
+/// while the config parses; `None` when the file is not plain enough to guess from. It
+/// agrees with [`state_keys`] on every file the fast path reads (tested), but it is only a
+/// guess: the caller must compare it with the parsed config's keys before using what it
+/// opened.
+pub fn state_keys_guess(text: &str) -> Option<StateKeys> {
+    let (state, state_name) = fast::top_level_state_keys(text)?;
+    Some(StateKeys {
+        state: state.map(PathBuf::from),
+        state_name,
+    })
+}
+
 /// Parser limits. The defaults guard against hostile YAML (alias bombs, deep nesting) but
 /// cap a document at 250,000 nodes and 1,000,000 events, while a runbook of 100,000 change
 /// orders with `app` and `reason` has about 700,000 nodes and 800,000 events. Those two caps

@@ -790,7 +790,49 @@ fn fast_path_agrees(text: &str) -> bool {
         parse_with_parser(Path::new(PATH), text),
         "{text}"
     );
+    // `plan` opens the store from the guess of the unindented lines while the config
+    // parses: on every file the fast path takes, the guess is right.
+    assert_eq!(state_keys_guess(text), state_keys(text), "{text}");
     true
+}
+
+#[test]
+fn the_guess_of_the_state_keys_reads_unindented_lines_and_gives_up_on_anything_else() {
+    let keys = |state: Option<&str>, name: Option<&str>| {
+        Some(StateKeys {
+            state: state.map(PathBuf::from),
+            state_name: name.map(str::to_string),
+        })
+    };
+    assert_eq!(state_keys_guess(RUNBOOK), state_keys(RUNBOOK));
+    assert_eq!(
+        state_keys_guess(RUNBOOK),
+        keys(Some("runs/incident-42.state.json"), Some("incident42"))
+    );
+    assert_eq!(
+        state_keys_guess(&format!(
+            "{HEADER}change_orders:\n- id: a\n  app: x\nstate: 's.json' # here\n\n  # aside\n"
+        )),
+        keys(Some("s.json"), None)
+    );
+    assert_eq!(state_keys_guess(HEADER), keys(None, None));
+    for text in [
+        // A value continued, or nested, on the next line.
+        format!("{HEADER}state: a\n  b.json\n"),
+        format!("{HEADER}state:\n  a.json\n"),
+        format!("{HEADER}state_name: a\n- b\n"),
+        // Given twice, null, outside the subset.
+        format!("{HEADER}state: a.json\nstate: b.json\n"),
+        format!("{HEADER}state: ~\n"),
+        format!("{HEADER}state: \"a\\tb\"\n"),
+        format!("{HEADER}state: &anchor a.json\n"),
+        "{state: a.json}\n".to_string(),
+        format!("\"state\": a.json\n{HEADER}"),
+        format!("---\nstate: a.json\n{HEADER}"),
+        format!("{HEADER}state:\ta.json\n"),
+    ] {
+        assert_eq!(state_keys_guess(&text), None, "{text}");
+    }
 }
 
 const RUNBOOK: &str = "# incident 42\n\

@@ -8,11 +8,16 @@
 //! re-encodes what it read, so reformatting a plan file (e.g. through `jq .`) keeps it
 //! valid while any change of content is refused.
 
-use super::{PLAN_FORMAT_VERSION, Plan};
+use super::{
+    Action, ConfigReference, Decision, LastError, LiveStatus, PLAN_FORMAT_VERSION, Plan,
+    PlanSummary, PlannedAction, SelectedBy, StateVersion, is_false,
+};
+use crate::edas::request::RollbackOperation;
 use crate::edas::signer::SignatureAlgorithm;
 use crate::ids::ChangeOrderId;
 use crate::state::State;
-use serde::Deserialize;
+use crate::state::{ChangeOrderRecord, RecordStatus};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -204,31 +209,124 @@ pub fn check_pinned(plan: &Plan, run: &RunSettings) -> Result<(), PlanMismatch> 
 pub fn encode(plan: &Plan) -> String {
     // ~300 bytes per action in practice; one allocation for the common case.
     let mut bytes = Vec::with_capacity(512 + plan.actions.len() * 320);
-    write_canonical(&mut bytes, plan);
+    write_canonical(&mut bytes, &PlanView::of(plan));
     // serde_json writes UTF-8 only; the fallback is never taken.
     String::from_utf8(bytes)
         .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
 }
 
-/// Seals `plan` (sets its checksum) and returns its canonical encoding, serialising it once:
-/// the encoding of the unsealed plan is hashed, then the digest is written between the quotes
-/// of its last field, `"checksum": ""`, which is where [`encode`] of the sealed plan puts it
-/// (a hex digest needs no escaping). For a caller that needs the encoding anyway, this saves
-/// the second serialisation that [`checksum`] followed by [`encode`] would cost.
+/// Writes [`encode`]'s bytes to `out` as they are produced (buffered in 64 KiB).
+pub fn write_encoded(out: impl Write, plan: &Plan) -> io::Result<()> {
+    let mut out = io::BufWriter::with_capacity(SEALING_CHUNK, out);
+    pretty(&mut out, &PlanView::of(plan)).map_err(io::Error::from)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// Writes the sealed canonical encoding of the plan `view` shows to `out` in one pass and
+/// returns its checksum: the encoding of the unsealed plan (`"checksum": ""`, its last field)
+/// goes to `out` and to the hasher as it is produced, all but its last bytes, and the digest
+/// is then written between those quotes, which is where [`encode`] of the sealed plan puts
+/// it (a hex digest needs no escaping). Neither the encoding nor a copy of the plan is ever
+/// held in memory; `out` gets large writes (64 KiB), so it needs no buffer of its own.
+pub(crate) fn write_sealed<A: Serialize>(
+    out: impl Write,
+    view: PlanView<'_, A>,
+) -> io::Result<String> {
+    let view = PlanView {
+        checksum: "",
+        ..view
+    };
+    let mut sealing = Sealing {
+        out,
+        hasher: Sha256::new(),
+        buffer: Vec::with_capacity(SEALING_CHUNK + 4096),
+    };
+    pretty(&mut sealing, &view).map_err(io::Error::from)?;
+    sealing.write_all(b"\n")?;
+    sealing.finish()
+}
+
+/// How the unsealed canonical encoding ends: its last field, the empty checksum.
+const UNSEALED_END: &[u8] = b"\"checksum\": \"\"\n}\n";
+
+/// Bytes passed on to the output at once by [`Sealing`].
+const SEALING_CHUNK: usize = 1 << 16;
+
+/// [`write_sealed`]'s writer: hashes everything, passes on all but the last
+/// [`UNSEALED_END`]`.len()` bytes in chunks, and at the end fills in the checksum.
+struct Sealing<W> {
+    out: W,
+    hasher: Sha256,
+    buffer: Vec<u8>,
+}
+
+impl<W: Write> Sealing<W> {
+    fn pass_on(&mut self) -> io::Result<()> {
+        let upto = self.buffer.len().saturating_sub(UNSEALED_END.len());
+        self.hasher.update(&self.buffer[..upto]);
+        self.out.write_all(&self.buffer[..upto])?;
+        self.buffer.drain(..upto);
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<String> {
+        if !self.buffer.ends_with(UNSEALED_END) {
+            // `checksum` is the plan's last field and serde_json's pretty output is fixed;
+            // only a change to `Plan` could get here (tested: `write_sealed` = `encode`).
+            return Err(io::Error::other(
+                "internal error: the plan's encoding does not end with its checksum",
+            ));
+        }
+        self.hasher.update(&self.buffer);
+        let checksum = hex::encode(self.hasher.finalize());
+        let at = self.buffer.len() - b"\"\n}\n".len();
+        self.buffer.splice(at..at, checksum.bytes());
+        self.out.write_all(&self.buffer)?;
+        self.out.flush()?;
+        Ok(checksum)
+    }
+}
+
+impl<W: Write> Write for Sealing<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    /// serde_json writes every token with `write_all`: one append, inlined, instead of the
+    /// default loop over `write`.
+    #[inline]
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= SEALING_CHUNK + UNSEALED_END.len() {
+            self.pass_on()?;
+        }
+        Ok(())
+    }
+
+    /// Holds back the end on purpose: only [`Sealing::finish`] may write it.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Seals `plan` (sets its checksum) and returns its canonical encoding, serialising it once
+/// ([`write_sealed`] into memory).
 pub fn seal_and_encode(plan: &mut Plan) -> String {
-    const UNSEALED_END: &[u8] = b"\"checksum\": \"\"\n}\n";
-    plan.checksum.clear();
     let mut bytes = Vec::with_capacity(512 + plan.actions.len() * 320);
-    write_canonical(&mut bytes, plan);
-    plan.checksum = hex::encode(Sha256::digest(&bytes));
-    if bytes.ends_with(UNSEALED_END) {
-        let at = bytes.len() - b"\"\n}\n".len();
-        bytes.splice(at..at, plan.checksum.bytes());
-        // serde_json writes UTF-8 only, and the digest is ASCII; the fallback is never taken.
-        String::from_utf8(bytes).unwrap_or_else(|_| encode(plan))
-    } else {
-        // Only if `checksum` stopped being the last field; stay correct, pay twice.
-        encode(plan)
+    match write_sealed(&mut bytes, PlanView::of(plan)) {
+        Ok(checksum) => {
+            plan.checksum = checksum;
+            // serde_json writes UTF-8 only, and the digest is ASCII; the fallback is never
+            // taken.
+            String::from_utf8(bytes).unwrap_or_else(|_| encode(plan))
+        }
+        // Writing to memory cannot fail; stay correct anyway.
+        Err(_) => {
+            plan.checksum = checksum(plan);
+            encode(plan)
+        }
     }
 }
 
@@ -237,21 +335,229 @@ pub fn seal_and_encode(plan: &mut Plan) -> String {
 pub fn checksum(plan: &Plan) -> String {
     // serde_json writes token by token; hashing in 64 KiB blocks is several times faster.
     let mut hasher = io::BufWriter::with_capacity(1 << 16, HashWriter(Sha256::new()));
-    if plan.checksum.is_empty() {
-        write_canonical(&mut hasher, plan);
-    } else {
-        let unsealed = Plan {
-            checksum: String::new(),
-            ..plan.clone()
-        };
-        write_canonical(&mut hasher, &unsealed);
-    }
+    write_canonical(
+        &mut hasher,
+        &PlanView {
+            checksum: "",
+            ..PlanView::of(plan)
+        },
+    );
     let hasher = match hasher.into_inner() {
         Ok(hasher) => hasher,
         // HashWriter never fails, so flushing cannot either.
         Err(error) => error.into_inner().into_parts().0,
     };
     hex::encode(hasher.0.finalize())
+}
+
+/// What the plan file holds, borrowed: from a [`Plan`] ([`PlanView::of`]) or from a
+/// [`super::PlanDraft`]'s decisions. Every encoding of a plan goes through it, so a plan
+/// streamed from its decisions and one built and then encoded give the same bytes. Its
+/// fields, their order and their `skip_serializing_if` are `Plan`'s (and
+/// [`PlannedAction`]'s): the bytes equal `serde_json`'s of the derived `Serialize` (tested),
+/// so the checksums of plan files written before it still verify.
+#[derive(Serialize)]
+pub(crate) struct PlanView<'a, A> {
+    format_version: u32,
+    tool_version: &'a str,
+    created_at: &'a str,
+    config: &'a ConfigReference,
+    state: &'a StateVersion,
+    region: &'a str,
+    endpoint: &'a str,
+    signature_algorithm: SignatureAlgorithm,
+    #[serde(skip_serializing_if = "is_false")]
+    refreshed: bool,
+    actions: A,
+    summary: &'a PlanSummary,
+    checksum: &'a str,
+}
+
+impl<'a> PlanView<'a, OwnedActions<'a>> {
+    pub(crate) fn of(plan: &'a Plan) -> Self {
+        PlanView::with_actions(plan, OwnedActions(&plan.actions))
+    }
+}
+
+impl<'a, 'd> PlanView<'a, DecidedActions<'a, 'd>> {
+    /// The plan of `header` (a [`Plan`] whose `actions` are ignored) with `decisions` as its
+    /// actions.
+    pub(crate) fn of_draft(header: &'a Plan, decisions: &'a [Decision<'d>]) -> Self {
+        PlanView::with_actions(header, DecidedActions(decisions))
+    }
+}
+
+impl<'a, A> PlanView<'a, A> {
+    /// Every field of `plan` but its actions, which are `actions`.
+    fn with_actions(plan: &'a Plan, actions: A) -> Self {
+        // Destructured in full: a new field of `Plan` must be added here too.
+        let Plan {
+            format_version,
+            tool_version,
+            created_at,
+            config,
+            state,
+            region,
+            endpoint,
+            signature_algorithm,
+            refreshed,
+            actions: _,
+            summary,
+            checksum,
+        } = plan;
+        PlanView {
+            format_version: *format_version,
+            tool_version,
+            created_at,
+            config,
+            state,
+            region,
+            endpoint,
+            signature_algorithm: *signature_algorithm,
+            refreshed: *refreshed,
+            actions,
+            summary,
+            checksum,
+        }
+    }
+}
+
+pub(crate) struct OwnedActions<'a>(&'a [PlannedAction]);
+
+impl Serialize for OwnedActions<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(ActionView::of))
+    }
+}
+
+pub(crate) struct DecidedActions<'a, 'd>(&'a [Decision<'d>]);
+
+impl Serialize for DecidedActions<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(ActionView::of_decision))
+    }
+}
+
+/// A [`PlannedAction`], borrowed; see [`PlanView`].
+#[derive(Serialize)]
+struct ActionView<'a> {
+    change_order_id: &'a ChangeOrderId,
+    action: Action,
+    verify_first: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recorded_status: Option<RecordStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a String>,
+    operation: RollbackOperation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_id: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<LastErrorView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live_status: Option<&'a LiveStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    selected_by: Option<&'a SelectedBy>,
+}
+
+impl<'a> ActionView<'a> {
+    fn of(action: &'a PlannedAction) -> Self {
+        // Destructured in full: a new field of `PlannedAction` must be added here too.
+        let PlannedAction {
+            change_order_id,
+            action,
+            verify_first,
+            recorded_status,
+            app,
+            reason,
+            operation,
+            app_id,
+            last_error,
+            live_status,
+            selected_by,
+        } = action;
+        ActionView {
+            change_order_id,
+            action: *action,
+            verify_first: *verify_first,
+            recorded_status: *recorded_status,
+            app: app.as_ref(),
+            reason: reason.as_ref(),
+            operation: *operation,
+            app_id: app_id.as_ref(),
+            last_error: last_error.as_ref().map(LastErrorView::of),
+            live_status: live_status.as_ref(),
+            selected_by: selected_by.as_ref(),
+        }
+    }
+
+    /// What [`Decision::to_action`] would give, without copying it.
+    fn of_decision(decision: &'a Decision<'_>) -> Self {
+        ActionView {
+            change_order_id: decision.id(),
+            action: decision.action,
+            verify_first: decision.verify_first,
+            recorded_status: decision.recorded_status(),
+            app: decision.app(),
+            reason: decision.reason(),
+            operation: decision.operation(),
+            app_id: decision.app_id(),
+            last_error: decision.error_record().map(LastErrorView::of_record),
+            live_status: None,
+            selected_by: decision.selected_by(),
+        }
+    }
+}
+
+/// A [`LastError`], borrowed.
+#[derive(Serialize)]
+struct LastErrorView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at: Option<&'a String>,
+}
+
+impl<'a> LastErrorView<'a> {
+    fn of(error: &'a LastError) -> Self {
+        let LastError {
+            http_status,
+            code,
+            error_code,
+            message,
+            request_id,
+            at,
+        } = error;
+        LastErrorView {
+            http_status: *http_status,
+            code: code.as_ref(),
+            error_code: error_code.as_ref(),
+            message: message.as_ref(),
+            request_id: request_id.as_ref(),
+            at: at.as_ref(),
+        }
+    }
+
+    /// What [`LastError::from_record`] copies.
+    fn of_record(record: &'a ChangeOrderRecord) -> Self {
+        LastErrorView {
+            http_status: record.http_status,
+            code: record.code.as_ref(),
+            error_code: record.error_code.as_ref(),
+            message: record.message.as_ref(),
+            request_id: record.request_id.as_ref(),
+            at: record.last_attempt_at.as_ref(),
+        }
+    }
 }
 
 /// Reads a plan file's text: refuses a newer format and a checksum that does not match the
@@ -362,11 +668,119 @@ fn syntax(path: &Path, source: serde_json::Error) -> PlanFileError {
     }
 }
 
-fn write_canonical(writer: &mut impl Write, plan: &Plan) {
+fn write_canonical<A: Serialize>(writer: &mut impl Write, plan: &PlanView<'_, A>) {
     // Serialising plain structs with string keys into an infallible writer cannot fail.
-    let written = serde_json::to_writer_pretty(&mut *writer, plan)
+    let written = pretty(&mut *writer, plan)
         .and_then(|()| writer.write_all(b"\n").map_err(serde_json::Error::io));
     debug_assert!(written.is_ok(), "plan serialisation failed: {written:?}");
+}
+
+/// `serde_json::to_writer_pretty`, through [`Pretty`].
+fn pretty<A: Serialize>(writer: impl Write, plan: &PlanView<'_, A>) -> serde_json::Result<()> {
+    plan.serialize(&mut serde_json::Serializer::with_formatter(
+        writer,
+        Pretty::default(),
+    ))
+}
+
+/// serde_json's `PrettyFormatter` with its default two-space indent, byte for byte (the same
+/// methods with the same logic), except that a line break and the next line's indentation
+/// are one write rather than one per level: a plan of 100,000 change orders has 1.2 million
+/// lines, most three levels deep. Tested against `serde_json::to_string_pretty`.
+#[derive(Default)]
+struct Pretty {
+    current_indent: usize,
+    has_value: bool,
+}
+
+/// `,` and a line break, then enough indentation for any plan (five levels at most).
+const LINE_BREAKS: &[u8] = b",\n                                ";
+
+impl Pretty {
+    /// A line break (after a comma unless `first`), then the current indentation.
+    fn new_line(&self, writer: &mut (impl ?Sized + Write), first: bool) -> io::Result<()> {
+        let start = usize::from(first);
+        let end = 2 + 2 * self.current_indent;
+        match LINE_BREAKS.get(start..end) {
+            Some(line) => writer.write_all(line),
+            None => {
+                writer.write_all(&LINE_BREAKS[start..2])?;
+                for _ in 0..self.current_indent {
+                    writer.write_all(b"  ")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl serde_json::ser::Formatter for Pretty {
+    #[inline]
+    fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.current_indent += 1;
+        self.has_value = false;
+        writer.write_all(b"[")
+    }
+
+    #[inline]
+    fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.current_indent -= 1;
+        if self.has_value {
+            self.new_line(writer, true)?;
+        }
+        writer.write_all(b"]")
+    }
+
+    #[inline]
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.new_line(writer, first)
+    }
+
+    #[inline]
+    fn end_array_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    #[inline]
+    fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.current_indent += 1;
+        self.has_value = false;
+        writer.write_all(b"{")
+    }
+
+    #[inline]
+    fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.current_indent -= 1;
+        if self.has_value {
+            self.new_line(writer, true)?;
+        }
+        writer.write_all(b"}")
+    }
+
+    #[inline]
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.new_line(writer, first)
+    }
+
+    #[inline]
+    fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        writer.write_all(b": ")
+    }
+
+    #[inline]
+    fn end_object_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 struct HashWriter(Sha256);

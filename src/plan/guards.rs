@@ -4,7 +4,7 @@
 //! to carry out (a saved plan may have been made before the guard was written). The third
 //! guard, `halt_after_failures`, acts during a run and lives in the apply engine.
 
-use super::Plan;
+use super::{Plan, PlanSummary};
 use crate::config::ApplySettings;
 
 /// Why a plan must not run under the config's guards.
@@ -40,9 +40,12 @@ impl GuardError {
     }
 }
 
-/// `apply.max_change_orders`: the plan sends at most that many aborts.
-pub(crate) fn check_size(plan: &Plan, settings: &ApplySettings) -> Result<(), GuardError> {
-    let count = plan.summary.will_send();
+/// `apply.max_change_orders`: the plan (of this summary) sends at most that many aborts.
+pub(crate) fn check_size(
+    summary: &PlanSummary,
+    settings: &ApplySettings,
+) -> Result<(), GuardError> {
+    let count = summary.will_send();
     match settings.max_change_orders {
         Some(max) if count > max as usize => Err(GuardError::TooManyChangeOrders { count, max }),
         _ => Ok(()),
@@ -56,7 +59,7 @@ pub(crate) fn check_for_apply(
     saved: bool,
     settings: &ApplySettings,
 ) -> Result<(), GuardError> {
-    check_size(plan, settings)?;
+    check_size(&plan.summary, settings)?;
     if settings.require_refresh && !plan.refreshed {
         return Err(if saved {
             GuardError::NotRefreshed
@@ -118,11 +121,14 @@ mod tests {
             max_change_orders: Some(3),
             ..ApplySettings::default()
         };
-        assert_eq!(check_size(&plan_of(3), &settings), Ok(()));
-        let error = check_size(&plan_of(4), &settings).unwrap_err();
+        assert_eq!(check_size(&plan_of(3).summary, &settings), Ok(()));
+        let error = check_size(&plan_of(4).summary, &settings).unwrap_err();
         assert_eq!(error, GuardError::TooManyChangeOrders { count: 4, max: 3 });
         assert!(error.to_string().contains("abort 4 change orders"));
-        assert_eq!(check_size(&plan_of(400), &ApplySettings::default()), Ok(()));
+        assert_eq!(
+            check_size(&plan_of(400).summary, &ApplySettings::default()),
+            Ok(())
+        );
     }
 
     #[test]

@@ -16,7 +16,6 @@ use crate::ids::ChangeOrderId;
 use crate::state::{ChangeOrderRecord, RecordStatus, State};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 
 pub use file::{PlanFileError, StalePlan, check_applicable};
 pub use refresh::{LiveStatus, cannot_abort_hint, refreshed};
@@ -70,20 +69,27 @@ impl LastError {
     /// The error fields of a record; `None` when the record holds none of them, so a plan
     /// never shows an empty error.
     pub fn from_record(record: &ChangeOrderRecord) -> Option<Self> {
-        let error = Self {
+        Self::is_known_in(record).then(|| Self::of_record(record))
+    }
+
+    /// True when `record` holds any error field (its time alone is not an error).
+    fn is_known_in(record: &ChangeOrderRecord) -> bool {
+        record.http_status.is_some()
+            || record.code.is_some()
+            || record.error_code.is_some()
+            || record.message.is_some()
+            || record.request_id.is_some()
+    }
+
+    fn of_record(record: &ChangeOrderRecord) -> Self {
+        Self {
             http_status: record.http_status,
             code: record.code.clone(),
             error_code: record.error_code.clone(),
             message: record.message.clone(),
             request_id: record.request_id.clone(),
             at: record.last_attempt_at.clone(),
-        };
-        let known = error.http_status.is_some()
-            || error.code.is_some()
-            || error.error_code.is_some()
-            || error.message.is_some()
-            || error.request_id.is_some();
-        known.then_some(error)
+        }
     }
 }
 
@@ -158,22 +164,35 @@ pub enum ActionKind {
 
 impl PlannedAction {
     pub fn kind(&self) -> ActionKind {
-        let live = self.live_status.as_ref().and_then(|live| live.status);
-        match self.action {
+        ActionKind::of(
+            self.action,
+            self.verify_first,
+            self.recorded_status,
+            self.live_status.as_ref().and_then(|live| live.status),
+        )
+    }
+}
+
+impl ActionKind {
+    /// The kind of an action from what decides it: the action, whether it verifies first,
+    /// the recorded status and the live status (`plan --refresh`).
+    fn of(
+        action: Action,
+        verify_first: bool,
+        recorded_status: Option<RecordStatus>,
+        live: Option<ChangeOrderStatus>,
+    ) -> Self {
+        match action {
             Action::NoOp => match live {
                 Some(ChangeOrderStatus::Stopped) => ActionKind::AlreadyStopped,
                 Some(status) if !status.is_abortable() => ActionKind::CannotAbort,
                 // Recorded as ended by itself: EDAS cannot abort it.
-                _ if self.recorded_status == Some(RecordStatus::Finished) => {
-                    ActionKind::CannotAbort
-                }
+                _ if recorded_status == Some(RecordStatus::Finished) => ActionKind::CannotAbort,
                 _ => ActionKind::Unchanged,
             },
             Action::NotDeclared => ActionKind::NotDeclared,
-            Action::Abort if self.verify_first => ActionKind::VerifyThenAbort,
-            Action::Abort if self.recorded_status == Some(RecordStatus::Failed) => {
-                ActionKind::Retry
-            }
+            Action::Abort if verify_first => ActionKind::VerifyThenAbort,
+            Action::Abort if recorded_status == Some(RecordStatus::Failed) => ActionKind::Retry,
             Action::Abort => ActionKind::Abort,
         }
     }
@@ -324,103 +343,279 @@ pub struct PlanInputs {
 /// Declared ids are unique once `config` has validated them; should a caller pass a
 /// duplicate anyway, only its first occurrence is planned, so no id gets two actions.
 pub fn plan(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) -> Plan {
-    let mut plan = unsealed(desired, state, inputs);
-    plan.checksum = file::checksum(&plan);
-    plan
+    draft(desired, state, inputs).seal()
 }
 
-/// [`plan`] and its canonical encoding ([`file::encode`]), serialising the plan once rather
-/// than once for the checksum and once more for the file; for callers that write or print
-/// the plan file.
-pub fn plan_encoded(
-    desired: &DesiredState,
-    state: Option<&State>,
+/// The plan's decisions, borrowing what they were decided from: what [`plan`] returns before
+/// its strings are copied and its checksum computed. A caller that only writes the plan file
+/// (or prints it as JSON) streams it from here ([`PlanDraft::write_sealed`]) and never holds
+/// a [`Plan`], so the strings of 100,000 change orders are neither copied nor freed again.
+pub fn draft<'a>(
+    desired: &'a DesiredState,
+    state: Option<&'a State>,
     inputs: &PlanInputs,
-) -> (Plan, String) {
-    let mut plan = unsealed(desired, state, inputs);
-    let encoded = file::seal_and_encode(&mut plan);
-    (plan, encoded)
+) -> PlanDraft<'a> {
+    let decisions = decide(&desired.change_orders, state);
+    let mut summary = PlanSummary::default();
+    for decision in &decisions {
+        summary.count(decision.kind());
+    }
+    PlanDraft {
+        header: Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            tool_version: inputs.tool_version.clone(),
+            created_at: inputs.created_at.clone(),
+            config: ConfigReference {
+                path: inputs.config_path.clone(),
+                sha256: inputs.config_sha256.clone(),
+            },
+            state: StateVersion::of(state),
+            region: desired.provider.region.clone(),
+            endpoint: inputs.endpoint.clone(),
+            signature_algorithm: desired.provider.signature_algorithm,
+            refreshed: false,
+            actions: Vec::new(),
+            summary,
+            checksum: String::new(),
+        },
+        decisions,
+    }
 }
 
-/// The plan with an empty checksum.
-fn unsealed(desired: &DesiredState, state: Option<&State>, inputs: &PlanInputs) -> Plan {
-    let declared_count = desired.change_orders.len();
-    let recorded_count = state.map_or(0, |state| state.change_orders.len());
-    let mut declared: HashSet<&str> = HashSet::with_capacity(declared_count);
-    let mut actions = Vec::with_capacity(declared_count.max(recorded_count));
-    let mut summary = PlanSummary::default();
+/// A plan whose actions are still [`Decision`]s; see [`draft`].
+#[derive(Debug)]
+pub struct PlanDraft<'a> {
+    /// Every field of the plan but `actions` (empty here) and `checksum` (not computed yet).
+    header: Plan,
+    decisions: Vec<Decision<'a>>,
+}
 
-    for spec in &desired.change_orders {
-        if !declared.insert(spec.id.as_str()) {
-            continue;
+impl PlanDraft<'_> {
+    pub fn summary(&self) -> &PlanSummary {
+        &self.header.summary
+    }
+
+    /// True when apply would send at least one request ([`Plan::will_send`]).
+    pub fn will_send(&self) -> bool {
+        self.header.summary.will_send() > 0
+    }
+
+    /// Writes the plan file's canonical encoding, sealed, to `out` in one pass and returns
+    /// the checksum ([`file::write_sealed`]); the bytes are those of [`file::encode`] of
+    /// [`PlanDraft::into_plan`] with that checksum.
+    pub fn write_sealed(&self, out: impl std::io::Write) -> std::io::Result<String> {
+        file::write_sealed(out, file::PlanView::of_draft(&self.header, &self.decisions))
+    }
+
+    /// The plan, its strings copied, sealed: what [`plan`] returns.
+    pub fn seal(self) -> Plan {
+        let mut plan = self.into_plan(String::new());
+        plan.checksum = file::checksum(&plan);
+        plan
+    }
+
+    /// The plan, its strings copied, with `checksum` as given (from
+    /// [`PlanDraft::write_sealed`], or empty).
+    pub fn into_plan(self, checksum: String) -> Plan {
+        Plan {
+            actions: self
+                .decisions
+                .iter()
+                .map(|decision| decision.to_action())
+                .collect(),
+            checksum,
+            ..self.header
         }
-        let record = state.and_then(|state| state.change_orders.get(&spec.id));
-        let recorded_status = record.map(|record| record.status);
-        let (action, verify_first, last_error) = match record {
-            None => (Action::Abort, false, None),
-            Some(record) => match record.status {
-                RecordStatus::Aborted | RecordStatus::Finished => (Action::NoOp, false, None),
-                RecordStatus::Failed => (Action::Abort, false, LastError::from_record(record)),
-                RecordStatus::Unknown => (Action::Abort, true, None),
-            },
+    }
+}
+
+/// What the planner decided for one change order, and from what: a declared entry of the
+/// config (with its state record, if any) or a state record no longer declared. Everything a
+/// [`PlannedAction`] holds follows from it ([`Decision::to_action`], and the plan file's
+/// encoding, `file::PlanView`), so the rules below are written once.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Decision<'a> {
+    pub(crate) source: Source<'a>,
+    pub(crate) action: Action,
+    pub(crate) verify_first: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Source<'a> {
+    Declared {
+        spec: &'a crate::config::ChangeOrderSpec,
+        record: Option<&'a ChangeOrderRecord>,
+    },
+    NotDeclared {
+        id: &'a ChangeOrderId,
+        record: &'a ChangeOrderRecord,
+    },
+}
+
+impl<'a> Decision<'a> {
+    fn declared(
+        spec: &'a crate::config::ChangeOrderSpec,
+        record: Option<&'a ChangeOrderRecord>,
+    ) -> Self {
+        let (action, verify_first) = match record.map(|record| record.status) {
+            None => (Action::Abort, false),
+            Some(RecordStatus::Aborted | RecordStatus::Finished) => (Action::NoOp, false),
+            Some(RecordStatus::Failed) => (Action::Abort, false),
+            Some(RecordStatus::Unknown) => (Action::Abort, true),
         };
-        let planned = PlannedAction {
-            change_order_id: spec.id.clone(),
+        Self {
+            source: Source::Declared { spec, record },
             action,
             verify_first,
-            recorded_status,
-            app: spec.app.clone(),
-            reason: spec.reason.clone(),
-            operation: spec.operation,
-            app_id: spec.app_id.clone(),
-            last_error,
-            live_status: None,
-            selected_by: spec.selected_by.clone(),
-        };
-        summary.count(planned.kind());
-        actions.push(planned);
-    }
-
-    // The state map is ordered by id, so no sort is needed for the not-declared tail.
-    if let Some(state) = state {
-        for (id, record) in &state.change_orders {
-            if declared.contains(id.as_str()) {
-                continue;
-            }
-            summary.count(ActionKind::NotDeclared);
-            actions.push(PlannedAction {
-                change_order_id: id.clone(),
-                action: Action::NotDeclared,
-                verify_first: false,
-                recorded_status: Some(record.status),
-                app: record.app.clone(),
-                reason: record.reason.clone(),
-                operation: record.operation.unwrap_or_default(),
-                app_id: None,
-                last_error: None,
-                live_status: None,
-                selected_by: None,
-            });
         }
     }
 
-    Plan {
-        format_version: PLAN_FORMAT_VERSION,
-        tool_version: inputs.tool_version.clone(),
-        created_at: inputs.created_at.clone(),
-        config: ConfigReference {
-            path: inputs.config_path.clone(),
-            sha256: inputs.config_sha256.clone(),
-        },
-        state: StateVersion::of(state),
-        region: desired.provider.region.clone(),
-        endpoint: inputs.endpoint.clone(),
-        signature_algorithm: desired.provider.signature_algorithm,
-        refreshed: false,
-        actions,
-        summary,
-        checksum: String::new(),
+    fn not_declared(id: &'a ChangeOrderId, record: &'a ChangeOrderRecord) -> Self {
+        Self {
+            source: Source::NotDeclared { id, record },
+            action: Action::NotDeclared,
+            verify_first: false,
+        }
     }
+
+    pub(crate) fn id(&self) -> &'a ChangeOrderId {
+        match self.source {
+            Source::Declared { spec, .. } => &spec.id,
+            Source::NotDeclared { id, .. } => id,
+        }
+    }
+
+    pub(crate) fn recorded_status(&self) -> Option<RecordStatus> {
+        match self.source {
+            Source::Declared { record, .. } => record.map(|record| record.status),
+            Source::NotDeclared { record, .. } => Some(record.status),
+        }
+    }
+
+    /// A declared change order keeps the config's labels; one no longer declared shows what
+    /// the state recorded.
+    pub(crate) fn app(&self) -> Option<&'a String> {
+        match self.source {
+            Source::Declared { spec, .. } => spec.app.as_ref(),
+            Source::NotDeclared { record, .. } => record.app.as_ref(),
+        }
+    }
+
+    pub(crate) fn reason(&self) -> Option<&'a String> {
+        match self.source {
+            Source::Declared { spec, .. } => spec.reason.as_ref(),
+            Source::NotDeclared { record, .. } => record.reason.as_ref(),
+        }
+    }
+
+    pub(crate) fn operation(&self) -> RollbackOperation {
+        match self.source {
+            Source::Declared { spec, .. } => spec.operation,
+            Source::NotDeclared { record, .. } => record.operation.unwrap_or_default(),
+        }
+    }
+
+    pub(crate) fn app_id(&self) -> Option<&'a String> {
+        match self.source {
+            Source::Declared { spec, .. } => spec.app_id.as_ref(),
+            Source::NotDeclared { .. } => None,
+        }
+    }
+
+    /// A retry (declared, recorded `failed`) carries the recorded error.
+    pub(crate) fn error_record(&self) -> Option<&'a ChangeOrderRecord> {
+        match self.source {
+            Source::Declared {
+                record: Some(record),
+                ..
+            } if record.status == RecordStatus::Failed => {
+                LastError::is_known_in(record).then_some(record)
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn selected_by(&self) -> Option<&'a SelectedBy> {
+        match self.source {
+            Source::Declared { spec, .. } => spec.selected_by.as_ref(),
+            Source::NotDeclared { .. } => None,
+        }
+    }
+
+    fn kind(&self) -> ActionKind {
+        ActionKind::of(self.action, self.verify_first, self.recorded_status(), None)
+    }
+
+    fn to_action(self) -> PlannedAction {
+        PlannedAction {
+            change_order_id: self.id().clone(),
+            action: self.action,
+            verify_first: self.verify_first,
+            recorded_status: self.recorded_status(),
+            app: self.app().cloned(),
+            reason: self.reason().cloned(),
+            operation: self.operation(),
+            app_id: self.app_id().cloned(),
+            last_error: self.error_record().map(LastError::of_record),
+            live_status: None,
+            selected_by: self.selected_by().cloned(),
+        }
+    }
+}
+
+/// Every declared change order in config order (a repeated id only at its first
+/// occurrence), then every state record no longer declared, by id. The declared ids are
+/// sorted (already sorted runbooks cost one pass) and merged with the state's records, which
+/// are kept sorted by id: one comparison per id instead of a map lookup for each declared id
+/// and a set of declared ids for the records.
+fn decide<'a>(
+    declared: &'a [crate::config::ChangeOrderSpec],
+    state: Option<&'a State>,
+) -> Vec<Decision<'a>> {
+    let recorded_count = state.map_or(0, |state| state.change_orders.len());
+    // The declared ids by id, then by position, so the first of equal ids comes first.
+    let mut by_id: Vec<(&str, usize)> = declared
+        .iter()
+        .enumerate()
+        .map(|(index, spec)| (spec.id.as_str(), index))
+        .collect();
+    by_id.sort_unstable();
+    let mut records: Vec<Option<&ChangeOrderRecord>> = vec![None; declared.len()];
+    let mut planned = vec![false; declared.len()];
+    let mut not_declared = Vec::new();
+    let mut recorded = state
+        .into_iter()
+        .flat_map(|state| state.change_orders.iter())
+        .peekable();
+    let mut previous: Option<&str> = None;
+    for (id, index) in by_id {
+        if previous == Some(id) {
+            continue;
+        }
+        previous = Some(id);
+        planned[index] = true;
+        while let Some((recorded_id, record)) =
+            recorded.next_if(|(recorded_id, _)| recorded_id.as_str() <= id)
+        {
+            if recorded_id.as_str() == id {
+                records[index] = Some(record);
+            } else {
+                not_declared.push(Decision::not_declared(recorded_id, record));
+            }
+        }
+    }
+    not_declared.extend(recorded.map(|(id, record)| Decision::not_declared(id, record)));
+    let mut decisions = Vec::with_capacity(declared.len().max(recorded_count));
+    decisions.extend(
+        declared
+            .iter()
+            .zip(records)
+            .zip(planned)
+            .filter(|(_, planned)| *planned)
+            .map(|((spec, record), _)| Decision::declared(spec, record)),
+    );
+    decisions.append(&mut not_declared);
+    decisions
 }
 
 #[cfg(test)]

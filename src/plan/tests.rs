@@ -295,18 +295,145 @@ fn the_checksum_covers_the_plan_with_the_checksum_emptied() {
 }
 
 #[test]
-fn planning_and_encoding_in_one_pass_gives_the_same_plan_and_bytes_as_two() {
-    let recorded = state(&[("a", RecordStatus::Failed), ("z", RecordStatus::Unknown)]);
-    for config in [desired(&[]), desired(&["a", "b", "q\"uote"])] {
+fn a_streamed_draft_gives_the_same_plan_bytes_and_checksum_as_planning_then_encoding() {
+    let recorded = state(&[
+        ("a", RecordStatus::Failed),
+        ("z", RecordStatus::Unknown),
+        ("m", RecordStatus::Finished),
+    ]);
+    let many: Vec<String> = (0..3_000)
+        .rev()
+        .map(|index| format!("co-{index:05}"))
+        .collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    for config in [
+        desired(&[]),
+        desired(&["a", "b", "q\"uote", "b", "m"]),
+        // Over 64 KiB of encoding: the sealing writer passes chunks on.
+        desired(&many),
+    ] {
         let separate = plan(&config, Some(&recorded), &inputs());
-        let (together, encoded) = plan_encoded(&config, Some(&recorded), &inputs());
-        assert_eq!(together, separate);
-        assert_eq!(encoded, file::encode(&separate));
+        let draft = draft(&config, Some(&recorded), &inputs());
+        assert_eq!(draft.summary(), &separate.summary);
+        assert_eq!(draft.will_send(), separate.will_send());
+        let mut streamed = Vec::new();
+        let checksum = draft.write_sealed(&mut streamed).unwrap();
+        let streamed = String::from_utf8(streamed).unwrap();
+        assert_eq!(checksum, separate.checksum);
+        assert_eq!(streamed, file::encode(&separate));
+        assert_eq!(draft.into_plan(checksum), separate);
         assert_eq!(
-            file::decode(std::path::Path::new("plan.json"), &encoded).unwrap(),
+            file::decode(std::path::Path::new("plan.json"), &streamed).unwrap(),
             separate
         );
+        let mut resealed = Plan {
+            checksum: String::new(),
+            ..separate.clone()
+        };
+        assert_eq!(file::seal_and_encode(&mut resealed), streamed);
+        assert_eq!(resealed, separate);
+        let mut written = Vec::new();
+        file::write_encoded(&mut written, &separate).unwrap();
+        assert_eq!(String::from_utf8(written).unwrap(), streamed);
     }
+}
+
+/// Every optional field set, and every one unset: the encoding through `file::PlanView`
+/// is byte for byte what serde's derived `Serialize` of `Plan` writes, which is what plan
+/// files were encoded (and their checksums computed) with before the view existed.
+#[test]
+fn the_encoding_is_the_derived_serialization_of_the_plan() {
+    let recorded = state(&[("a", RecordStatus::Failed), ("z", RecordStatus::Aborted)]);
+    let mut config = desired(&["a", "b", "c"]);
+    config.change_orders[1].app = None;
+    config.change_orders[1].reason = None;
+    config.change_orders[1].app_id = Some("app-id-1".to_string());
+    config.change_orders[1].operation = crate::edas::request::RollbackOperation::Rollback;
+    config.change_orders[2].selected_by = Some(SelectedBy {
+        selector: 1,
+        status: ChangeOrderStatus::from(1),
+        create_time: "2026-11-30 19:00:00".to_string(),
+    });
+    let planned = plan(&config, Some(&recorded), &inputs());
+    let mut live_statuses = HashMap::new();
+    live_statuses.insert(ChangeOrderId::new("b"), live(Some(6)));
+    live_statuses.insert(
+        ChangeOrderId::new("c"),
+        LiveStatus {
+            status: None,
+            checked_at: "2026-11-28T01:00:01Z".to_string(),
+            message: Some("refused \u{1b}[31m".to_string()),
+            request_id: Some("req-9".to_string()),
+        },
+    );
+    let refreshed_plan = refreshed(planned.clone(), &live_statuses);
+    let mut everything = refreshed_plan.clone();
+    everything.actions[0].last_error = Some(LastError {
+        http_status: Some(500),
+        code: Some("c".to_string()),
+        error_code: Some("e".to_string()),
+        message: Some("m\n".to_string()),
+        request_id: Some("r".to_string()),
+        at: Some("2026-11-28T00:00:00Z".to_string()),
+    });
+    let empty = plan(&desired(&[]), None, &inputs());
+    for plan in [planned, refreshed_plan, everything, empty] {
+        let derived = serde_json::to_string_pretty(&plan).unwrap() + "\n";
+        assert_eq!(file::encode(&plan), derived);
+    }
+}
+
+/// The planner as it was written before the sorted merge: a map lookup per declared id and a
+/// set of the declared ones. The merge must plan exactly as it did.
+fn planned_by_lookups(desired: &DesiredState, state: Option<&State>) -> Vec<PlannedAction> {
+    let mut declared = std::collections::HashSet::new();
+    let mut actions = Vec::new();
+    for spec in &desired.change_orders {
+        if !declared.insert(spec.id.as_str()) {
+            continue;
+        }
+        let record = state.and_then(|state| state.change_orders.get(&spec.id));
+        let (action, verify_first, last_error) = match record {
+            None => (Action::Abort, false, None),
+            Some(record) => match record.status {
+                RecordStatus::Aborted | RecordStatus::Finished => (Action::NoOp, false, None),
+                RecordStatus::Failed => (Action::Abort, false, LastError::from_record(record)),
+                RecordStatus::Unknown => (Action::Abort, true, None),
+            },
+        };
+        actions.push(PlannedAction {
+            change_order_id: spec.id.clone(),
+            action,
+            verify_first,
+            recorded_status: record.map(|record| record.status),
+            app: spec.app.clone(),
+            reason: spec.reason.clone(),
+            operation: spec.operation,
+            app_id: spec.app_id.clone(),
+            last_error,
+            live_status: None,
+            selected_by: spec.selected_by.clone(),
+        });
+    }
+    for (id, record) in state.iter().flat_map(|state| state.change_orders.iter()) {
+        if declared.contains(id.as_str()) {
+            continue;
+        }
+        actions.push(PlannedAction {
+            change_order_id: id.clone(),
+            action: Action::NotDeclared,
+            verify_first: false,
+            recorded_status: Some(record.status),
+            app: record.app.clone(),
+            reason: record.reason.clone(),
+            operation: record.operation.unwrap_or_default(),
+            app_id: None,
+            last_error: None,
+            live_status: None,
+            selected_by: None,
+        });
+    }
+    actions
 }
 
 #[test]
@@ -455,6 +582,8 @@ mod properties {
                 .collect();
             let recorded_state = state(&records);
             let planned = plan(&config, Some(&recorded_state), &inputs());
+            prop_assert_eq!(&planned.actions, &planned_by_lookups(&config, Some(&recorded_state)));
+            prop_assert_eq!(&planned.summary, &PlanSummary::of(&planned.actions));
 
             let mut seen = BTreeMap::new();
             for action in &planned.actions {
@@ -479,6 +608,10 @@ mod properties {
             prop_assert_eq!(planned.will_send(), summary.will_send() > 0);
             let again = plan(&config, Some(&recorded_state), &inputs());
             prop_assert_eq!(file::encode(&planned), file::encode(&again));
+            prop_assert_eq!(
+                file::encode(&planned),
+                serde_json::to_string_pretty(&planned).unwrap() + "\n"
+            );
             let decoded = file::decode(std::path::Path::new("p.json"), &file::encode(&planned));
             prop_assert_eq!(decoded.ok(), Some(planned));
         }

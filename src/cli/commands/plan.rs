@@ -23,13 +23,15 @@ use crate::edas::credentials::load_provider;
 use crate::edas::endpoint::Endpoint;
 use crate::edas::wire::ListedChangeOrder;
 use crate::ids::ChangeOrderId;
-use crate::plan::file::encode;
+use crate::plan::file::write_encoded;
 use crate::plan::select;
-use crate::plan::{Action, LiveStatus, Plan, PlanInputs, plan, plan_encoded, refreshed};
-use crate::state::store::AnyStore;
+use crate::plan::{
+    Action, LiveStatus, Plan, PlanDraft, PlanInputs, PlanSummary, draft, plan, refreshed,
+};
+use crate::state::store::{AnyStore, StateStore};
 use anyhow::Context;
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -57,53 +59,128 @@ pub(crate) fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     let state = loaded.existed.then_some(&loaded.state);
-    // The JSON output is the plan file's encoding: encode once (checksum included) when
-    // either is wanted.
-    let (plan, encoded) = if args.refresh {
+    let will_send = if args.refresh {
         let planned = plan(&config.desired, state, &inputs);
         let plan = refresh(&config.desired, &endpoint, planned, &pacing)?;
-        let encoded =
-            (args.out.is_some() || args.format == OutputFormat::Json).then(|| encode(&plan));
-        (plan, encoded)
-    } else if args.out.is_some() || args.format == OutputFormat::Json {
-        let (plan, encoded) = plan_encoded(&config.desired, state, &inputs);
-        (plan, Some(encoded))
+        check_guards(&plan.summary, &config.desired, args)?;
+        write_plan(args, &plan)?;
+        plan.will_send()
     } else {
-        (plan(&config.desired, state, &inputs), None)
+        // The plan file and the JSON output are streamed from the planner's decisions; a
+        // `Plan` (copies of every string) is built only for the text and markdown renderers.
+        let draft = draft(&config.desired, state, &inputs);
+        check_guards(draft.summary(), &config.desired, args)?;
+        let will_send = draft.will_send();
+        write_draft(args, draft)?;
+        will_send
     };
-    // The guards judge the plan before anyone reviews or saves it.
-    crate::plan::guards::check_size(&plan, &config.desired.apply)
+    // The process ends right after this command. Freeing the config and the state (hundreds
+    // of thousands of strings for a large runbook: tens of milliseconds) would only delay the
+    // exit, whose unmapping of the memory is needed anyway; they hold no file, lock or
+    // connection to release.
+    std::mem::forget((config, loaded));
+    Ok(if args.detailed_exitcode && will_send {
+        exit::CHANGES
+    } else {
+        exit::OK
+    })
+}
+
+/// The guards judge the plan before anyone reviews or saves it.
+fn check_guards(
+    summary: &PlanSummary,
+    desired: &DesiredState,
+    args: &PlanArgs,
+) -> anyhow::Result<()> {
+    crate::plan::guards::check_size(summary, &desired.apply)
         .map_err(|guard| Hinted::new(anyhow::Error::new(guard.clone()), guard.hint()))?;
-    if config.desired.apply.require_refresh && !args.refresh && args.out.is_some() {
+    if desired.apply.require_refresh && !args.refresh && args.out.is_some() {
         eprintln!(
             "Warning: the config sets `apply.require_refresh: true`: `apply` will refuse this \
              plan; make it with `plan --refresh --out FILE`."
         );
     }
-    std::thread::scope(|scope| {
-        // Freeing the config and state (hundreds of thousands of strings for a large
-        // runbook) takes tens of milliseconds; do it while the plan is written out. Without
-        // a thread, they are freed here instead.
-        let _ = std::thread::Builder::new().spawn_scoped(scope, move || drop((config, loaded)));
-        if let (Some(out), Some(encoded)) = (&args.out, &encoded) {
-            crate::cli::out_file::write_plan_file(out, encoded)?;
+    Ok(())
+}
+
+/// Saves (`--out`) and prints a plan not built yet: the file and the JSON output are
+/// encoded from the decisions as they are written, with the checksum computed on the way.
+fn write_draft(args: &PlanArgs, draft: PlanDraft<'_>) -> anyhow::Result<()> {
+    let saved_as = args.out.as_deref();
+    match (&args.out, args.format) {
+        (Some(out), OutputFormat::Json) => {
+            let (file, _) =
+                crate::cli::out_file::write_plan_file(out, |file| draft.write_sealed(file))?;
+            print_file(file)
         }
-        let saved_as = args.out.as_deref();
-        match (args.format, &encoded) {
-            // JSON escapes every control character, so there is nothing for the
-            // colour-stripping stream to strip; writing past it saves scanning a plan of tens
-            // of megabytes.
-            (OutputFormat::Json, Some(encoded)) => print_plain_stdout(encoded),
-            (OutputFormat::Json, None) => print_plain_stdout(&render::json(&plan)),
-            (OutputFormat::Text, _) => print_stdout(&render::text(&plan, saved_as)),
-            (OutputFormat::Markdown, _) => print_stdout(&render::markdown(&plan, saved_as)),
+        (Some(out), format) => {
+            let (_, checksum) =
+                crate::cli::out_file::write_plan_file(out, |file| draft.write_sealed(file))?;
+            print_rendered(format, &draft.into_plan(checksum), saved_as)
         }
-    })?;
-    Ok(if args.detailed_exitcode && plan.will_send() {
-        exit::CHANGES
-    } else {
-        exit::OK
-    })
+        (None, OutputFormat::Json) => {
+            let mut stdout = std::io::stdout().lock();
+            stdout_result(draft.write_sealed(&mut stdout).map(drop))
+        }
+        (None, format) => print_rendered(format, &draft.seal(), saved_as),
+    }
+}
+
+/// Saves (`--out`) and prints a plan (a refreshed one).
+fn write_plan(args: &PlanArgs, plan: &Plan) -> anyhow::Result<()> {
+    let saved_as = args.out.as_deref();
+    match (&args.out, args.format) {
+        (Some(out), OutputFormat::Json) => {
+            let (file, ()) =
+                crate::cli::out_file::write_plan_file(out, |file| write_encoded(file, plan))?;
+            print_file(file)
+        }
+        (Some(out), format) => {
+            crate::cli::out_file::write_plan_file(out, |file| write_encoded(file, plan))?;
+            print_rendered(format, plan, saved_as)
+        }
+        (None, OutputFormat::Json) => {
+            let mut stdout = std::io::stdout().lock();
+            stdout_result(write_encoded(&mut stdout, plan))
+        }
+        (None, format) => print_rendered(format, plan, saved_as),
+    }
+}
+
+/// The text or markdown rendering of `plan` to stdout, through the colour-stripping stream.
+fn print_rendered(
+    format: OutputFormat,
+    plan: &Plan,
+    saved_as: Option<&Path>,
+) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Markdown => print_stdout(&render::markdown(plan, saved_as)),
+        // JSON never reaches here; rendered as text should it ever.
+        OutputFormat::Text | OutputFormat::Json => print_stdout(&render::text(plan, saved_as)),
+    }
+}
+
+/// Prints the plan file just written, as is (JSON holds no terminal escapes, so there is
+/// nothing for the colour-stripping stream to strip): `io::copy` from a file lets the kernel
+/// move the bytes (splice to a pipe, copy_file_range to a file) without a copy through this
+/// process.
+fn print_file(mut file: std::fs::File) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout_result(
+        file.seek(std::io::SeekFrom::Start(0))
+            .and_then(|_| std::io::copy(&mut file, &mut stdout))
+            .and_then(|_| stdout.flush()),
+    )
+}
+
+/// A write to stdout's result: a closed pipe (`| head`) is not an error.
+fn stdout_result<T>(written: std::io::Result<T>) -> anyhow::Result<()> {
+    match written {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(error).context("could not write to stdout"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `plan --out FILE` must not replace the config or a local state's files
@@ -129,39 +206,83 @@ fn refuse_overwriting(out: &Path, config: &Path, store: &AnyStore) -> anyhow::Re
 /// from the flags and the config's `state:`), `--out` is refused if it would overwrite one of
 /// them, and the config parses while the state loads (on a second thread when that is only a
 /// read, `AnyStore::load_recovering_alongside`); a config error is reported first.
+///
+/// The store must be known before the parse for the two to overlap. It is opened from
+/// [`crate::cli::settings::ConfigFile::state_keys_guess`] (the file's unindented lines: milliseconds) when that
+/// names a local state, and the guess is then confirmed against the parsed config; when it
+/// is wrong, or the parse fails, the store is opened from [`crate::cli::settings::ConfigFile::state_keys`] as if no
+/// guess had been made, so every outcome and every error (and their order) is the one that
+/// reading the keys first gives. Only when nothing can be guessed are the keys read first
+/// (a second pass of the YAML fast path over the whole file).
 fn load_inputs(
     global: &GlobalArgs,
     args: &PlanArgs,
 ) -> anyhow::Result<(LoadedConfig, crate::state::store::LoadedState)> {
     let file = read_config(&global.config)?;
-    let store =
-        crate::cli::settings::open_store_with(global, global.state.as_deref(), file.state_keys())?;
-    if let Some(out) = &args.out {
-        refuse_overwriting(out, &global.config, &store)?;
-    }
-    let (config, loaded) = store.load_recovering_alongside(
-        || file.parse(),
-        "plan",
+    let open = |keys: crate::config::StateKeys| -> anyhow::Result<AnyStore> {
+        let store = crate::cli::settings::open_store_with(global, global.state.as_deref(), keys)?;
+        if let Some(out) = &args.out {
+            refuse_overwriting(out, &global.config, &store)?;
+        }
+        Ok(store)
+    };
+    let (operation, version) = ("plan", env!("CARGO_PKG_VERSION"));
+    let guessed = file.state_keys_guess().and_then(|guess| {
+        // A guess that fails to open is not reported: the keys read in full decide.
+        let store = open(guess.clone()).ok()?;
+        matches!(store, AnyStore::Local(_)).then_some((guess, store))
+    });
+    let Some((guess, store)) = guessed else {
+        let store = open(file.state_keys())?;
+        let (config, loaded) = store.load_recovering_alongside(
+            || file.parse(),
+            operation,
+            args.lock_timeout,
+            version,
+        )?;
+        return Ok((
+            config,
+            loaded.map_err(crate::cli::render::store_error_to_anyhow)?,
+        ));
+    };
+    let confirmed = store.load_recovering_alongside(
+        || match file.parse() {
+            Ok(config) if config.state_keys() == guess => Ok(config),
+            Ok(config) => Err(Unconfirmed::OtherStore(Box::new(config))),
+            Err(error) => Err(Unconfirmed::Failed(error)),
+        },
+        operation,
         args.lock_timeout,
-        env!("CARGO_PKG_VERSION"),
-    )?;
-    let loaded = loaded.map_err(crate::cli::render::store_error_to_anyhow)?;
-    Ok((config, loaded))
+        version,
+    );
+    match confirmed {
+        Ok((config, loaded)) => Ok((
+            config,
+            loaded.map_err(crate::cli::render::store_error_to_anyhow)?,
+        )),
+        // Nothing was loaded from the guessed store: a journal is folded only after the
+        // parse succeeded, and a read on the side is only a read.
+        Err(Unconfirmed::OtherStore(config)) => {
+            let store = open(file.state_keys())?;
+            let loaded = store
+                .load_recovering(operation, args.lock_timeout, version)
+                .map_err(crate::cli::render::store_error_to_anyhow)?;
+            Ok((*config, loaded))
+        }
+        // As without a guess: a failure to open the store, or a refused `--out`, first.
+        Err(Unconfirmed::Failed(error)) => {
+            open(file.state_keys())?;
+            Err(error)
+        }
+    }
 }
 
-/// Writes to stdout as is, for output that holds no terminal escapes (JSON); a closed pipe
-/// (`| head`) is not an error.
-fn print_plain_stdout(text: &str) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(anyhow::Error::new(error).context("could not write to stdout"))
-        }
-        _ => Ok(()),
-    }
+/// Why [`load_inputs`]'s parse did not confirm the store it loads from.
+enum Unconfirmed {
+    /// The config parsed, and names another state than the guess.
+    OtherStore(Box<LoadedConfig>),
+    /// The config did not parse.
+    Failed(anyhow::Error),
 }
 
 /// `CreateTime` has no zone; EDAS consoles show China Standard Time (UTC+8), which is how
