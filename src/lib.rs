@@ -36,6 +36,7 @@
 )]
 
 pub mod apply;
+mod civil_time;
 #[allow(
     clippy::print_stdout,
     clippy::print_stderr,

@@ -27,6 +27,7 @@ use records::ResponseRecord;
 use super::journal_writer::JournalHandle;
 use super::pacing::Pacer;
 use super::{Clock, FatalError, RetryPolicy};
+use crate::civil_time::{LAST_SECOND, civil, put_digits};
 use crate::edas::outcome::ResponseDetails;
 use crate::edas::request::RollbackOperation;
 use crate::edas::wire::ChangeOrderStatus;
@@ -264,42 +265,19 @@ impl<T, C: Clock> Shared<T, C> {
 /// change order; the `Display` route cost ~600 instructions each). Times outside years
 /// 1970–9999 go through humantime.
 pub fn rfc3339(time: SystemTime) -> String {
-    const LAST_SECOND_OF_9999: u64 = 253_402_300_799;
     let since_epoch = match time.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(since) if since.as_secs() <= LAST_SECOND_OF_9999 => since,
+        Ok(since) if since.as_secs() <= LAST_SECOND.unsigned_abs() => since,
         _ => return humantime::format_rfc3339_millis(time).to_string(),
     };
-    let seconds = since_epoch.as_secs();
-    let (days, second_of_day) = (seconds / 86_400, seconds % 86_400);
-    // Days to a civil date (Howard Hinnant's `civil_from_days`), for days since 1970-01-01.
-    let shifted = days + 719_468;
-    let era = shifted / 146_097;
-    let day_of_era = shifted % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    let civil = civil(time);
     let mut text = *b"0000-00-00T00:00:00.000Z";
-    let mut put = |at: usize, width: usize, mut value: u64| {
-        for index in (at..at + width).rev() {
-            text[index] = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    };
-    put(0, 4, year);
-    put(5, 2, month);
-    put(8, 2, day);
-    put(11, 2, second_of_day / 3_600);
-    put(14, 2, second_of_day / 60 % 60);
-    put(17, 2, second_of_day % 60);
-    put(20, 3, u64::from(since_epoch.subsec_millis()));
+    put_digits(&mut text[0..4], civil.year);
+    put_digits(&mut text[5..7], civil.month);
+    put_digits(&mut text[8..10], civil.day);
+    put_digits(&mut text[11..13], civil.hour);
+    put_digits(&mut text[14..16], civil.minute);
+    put_digits(&mut text[17..19], civil.second);
+    put_digits(&mut text[20..23], since_epoch.subsec_millis());
     // ASCII digits and separators only, so always UTF-8.
     String::from_utf8(text.to_vec()).unwrap_or_default()
 }
